@@ -1,0 +1,364 @@
+//! The command line: `import`, `delete-users` and `demo`. Every flag can also be set through
+//! the environment variable named in its help.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use serde_json::{json, Value};
+
+use crate::deletion::{self, DeletionOptions, JobReport, Progress};
+use crate::import::{import_dataset, ImportError};
+use crate::job::{
+    now_epoch, validate_name, ArnScope, DataDeletionJob, JobStatus, DEFAULT_ACCOUNT_ID,
+};
+use crate::source::s3::{S3Options, S3Source};
+use crate::source::{DynObjectSource, S3Location};
+use crate::store::memory::MemoryStore;
+use crate::store::sqlite::SqliteStore;
+use crate::store::{DatasetGroup, DatasetStore, DatasetType, DynDatasetStore, StoreError};
+
+/// Exit status of a job that ended `FAILED`.
+pub const EXIT_FAILED: i32 = 1;
+/// Exit status of a usage error (bad flags, a malformed location, an unknown group).
+pub const EXIT_USAGE: i32 = 2;
+
+/// A local stand-in for Amazon Personalize's data management.
+#[derive(Debug, Parser)]
+#[command(name = "personalize-local", version, about)]
+pub struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Args)]
+struct Global {
+    /// Folder of the embedded SQLite store (created if missing).
+    #[arg(
+        long,
+        global = true,
+        env = "PERSONALIZE_LOCAL_DATA_DIR",
+        default_value = ".personalize-local"
+    )]
+    data_dir: PathBuf,
+    /// Keep everything in memory for this run only, instead of the data dir.
+    #[arg(long, global = true, env = "PERSONALIZE_LOCAL_IN_MEMORY")]
+    in_memory: bool,
+    /// S3 endpoint, e.g. http://127.0.0.1:9000 (else AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, or AWS).
+    #[arg(long, global = true, env = "PERSONALIZE_LOCAL_S3_ENDPOINT")]
+    s3_endpoint: Option<String>,
+    /// Attempts per S3 request, with backoff, for 5xx, SlowDown and dropped connections.
+    #[arg(long, global = true, env = "PERSONALIZE_LOCAL_S3_MAX_ATTEMPTS", default_value_t = crate::source::s3::DEFAULT_MAX_ATTEMPTS)]
+    s3_max_attempts: u32,
+    /// Region used in ARNs.
+    #[arg(
+        long,
+        global = true,
+        env = "PERSONALIZE_LOCAL_REGION",
+        default_value = "us-east-1"
+    )]
+    region: String,
+    /// 12-digit account id used in ARNs.
+    #[arg(long, global = true, env = "PERSONALIZE_LOCAL_ACCOUNT_ID", default_value = DEFAULT_ACCOUNT_ID)]
+    account_id: String,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Bulk-load a dataset from CSV in S3, replacing its records (creates group and dataset if missing).
+    Import(ImportArgs),
+    /// Run one data deletion job to its end and print it as JSON.
+    DeleteUsers(DeleteArgs),
+    /// Serve the bundled fixtures over an embedded S3, import them and run a deletion job.
+    Demo,
+}
+
+#[derive(Debug, Args)]
+struct ImportArgs {
+    /// Dataset group name.
+    #[arg(long, env = "PERSONALIZE_LOCAL_DATASET_GROUP")]
+    dataset_group: String,
+    /// Users, Interactions, Items, Actions or Action_Interactions.
+    #[arg(long, value_parser = parse_dataset_type)]
+    dataset_type: DatasetType,
+    /// s3://bucket/file.csv or s3://bucket/folder/.
+    #[arg(long, value_parser = parse_location)]
+    data_location: S3Location,
+}
+
+#[derive(Debug, Args)]
+struct DeleteArgs {
+    /// Dataset group name.
+    #[arg(long, env = "PERSONALIZE_LOCAL_DATASET_GROUP")]
+    dataset_group: String,
+    /// s3://bucket/file.csv or s3://bucket/folder/ (every sub-folder included).
+    #[arg(long, value_parser = parse_location)]
+    data_location: S3Location,
+    /// Job name (default: delete-users-<UTC time>).
+    #[arg(long)]
+    job_name: Option<String>,
+    /// Limit on the total input size, in bytes.
+    #[arg(long, env = "PERSONALIZE_LOCAL_MAX_INPUT_BYTES", default_value_t = deletion::DEFAULT_MAX_INPUT_BYTES)]
+    max_input_bytes: u64,
+    /// Objects fetched and parsed at once.
+    #[arg(long, env = "PERSONALIZE_LOCAL_CONCURRENCY", default_value_t = deletion::DEFAULT_CONCURRENCY)]
+    concurrency: usize,
+}
+
+fn parse_dataset_type(s: &str) -> Result<DatasetType, String> {
+    s.parse()
+}
+
+fn parse_location(s: &str) -> Result<S3Location, String> {
+    S3Location::parse(s).map_err(|e| e.to_string())
+}
+
+/// A usage error: printed, exit status 2.
+#[derive(Debug)]
+struct Usage(String);
+
+impl<E: std::fmt::Display> From<E> for Usage {
+    fn from(e: E) -> Self {
+        Usage(e.to_string())
+    }
+}
+
+/// Parses the command line, runs it and returns the process exit status.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    let demo = matches!(cli.command, Command::Demo);
+    let progress_bar = std::io::stderr().is_terminal() && !demo;
+    // The demo prints its own story; logs would only interleave with it.
+    init_tracing(progress_bar || demo);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return EXIT_FAILED;
+        }
+    };
+    match runtime.block_on(run(cli, progress_bar)) {
+        Ok(code) => code,
+        Err(Usage(message)) => {
+            eprintln!("error: {message}");
+            EXIT_USAGE
+        }
+    }
+}
+
+fn init_tracing(quiet: bool) {
+    use tracing_subscriber::EnvFilter;
+    let default = if quiet {
+        "warn"
+    } else {
+        "personalize_local=info,warn"
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
+}
+
+async fn run(cli: Cli, progress_bar: bool) -> Result<i32, Usage> {
+    let g = cli.global;
+    let scope = ArnScope {
+        region: g.region.clone(),
+        account: g.account_id.clone(),
+    };
+    if g.account_id.len() != 12 || !g.account_id.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Usage(format!(
+            "--account-id must be 12 digits, got {:?}",
+            g.account_id
+        )));
+    }
+    match cli.command {
+        Command::Demo => crate::demo::run().await.map_err(Usage),
+        Command::Import(args) => {
+            let store = open_store(&g)?;
+            let source = s3_source(&g).await;
+            let group_arn = ensure_group(store.as_ref(), &scope, &args.dataset_group)
+                .await
+                .map_err(Usage)?;
+            let report = import_dataset(
+                store.as_ref(),
+                source,
+                &group_arn,
+                args.dataset_type,
+                &args.data_location,
+            )
+            .await;
+            match report {
+                Ok(report) => {
+                    print_json(&serde_json::to_value(&report).unwrap_or(Value::Null));
+                    Ok(0)
+                }
+                Err(ImportError::Store(e)) => Err(Usage(e.to_string())),
+                Err(e) => {
+                    print_json(&json!({ "status": "FAILED", "failureReason": e.to_string() }));
+                    Ok(EXIT_FAILED)
+                }
+            }
+        }
+        Command::DeleteUsers(args) => {
+            let store = open_store(&g)?;
+            let source = s3_source(&g).await;
+            let group_arn = scope.dataset_group_arn(&args.dataset_group);
+            if store.dataset_group(&group_arn).await?.is_none() {
+                return Err(Usage(format!(
+                    "the dataset group {} does not exist in {}; load it with `personalize-local import` first",
+                    args.dataset_group,
+                    store_name(&g)
+                )));
+            }
+            let job_name = args.job_name.unwrap_or_else(default_job_name);
+            validate_name("job name", &job_name)?;
+            let job = DataDeletionJob::new(
+                &scope,
+                &job_name,
+                &group_arn,
+                &args.data_location.to_string(),
+            );
+            match store.create_job(&job).await {
+                Err(StoreError::AlreadyExists(_)) => {
+                    return Err(Usage(format!(
+                        "a data deletion job named {job_name} already exists"
+                    )));
+                }
+                other => other?,
+            }
+            let opts = DeletionOptions {
+                max_input_bytes: args.max_input_bytes,
+                concurrency: args.concurrency,
+            };
+            let progress = Arc::new(Progress::default());
+            let bar = progress_bar.then(|| spawn_progress_bar(progress.clone()));
+            let report = deletion::run_job(store.as_ref(), source, job, &opts, progress).await;
+            if let Some((bar, ticker)) = bar {
+                ticker.abort();
+                bar.finish_and_clear();
+            }
+            let report = report?;
+            print_json(&job_json(&report));
+            Ok(if report.job.status == JobStatus::Completed {
+                0
+            } else {
+                EXIT_FAILED
+            })
+        }
+    }
+}
+
+/// The job as `DescribeDataDeletionJob` returns it, plus what the job found and did.
+pub fn job_json(report: &JobReport) -> Value {
+    let per_dataset: serde_json::Map<String, Value> = report
+        .counts
+        .iter()
+        .flat_map(|c| c.per_dataset.iter())
+        .map(|(t, n)| (t.as_str().to_owned(), json!(n)))
+        .collect();
+    json!({
+        "dataDeletionJob": report.job,
+        "numDeletedPerDataset": per_dataset,
+        "input": report.input,
+        "phaseSeconds": report.phases,
+    })
+}
+
+fn print_json(v: &Value) {
+    println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+}
+
+fn store_name(g: &Global) -> String {
+    if g.in_memory {
+        "the in-memory store".into()
+    } else {
+        g.data_dir.display().to_string()
+    }
+}
+
+fn open_store(g: &Global) -> Result<DynDatasetStore, Usage> {
+    if g.in_memory {
+        return Ok(Arc::new(MemoryStore::new()));
+    }
+    Ok(Arc::new(SqliteStore::open_dir(&g.data_dir)?))
+}
+
+async fn s3_source(g: &Global) -> DynObjectSource {
+    let options = S3Options {
+        endpoint: g.s3_endpoint.clone(),
+        region: None,
+        max_attempts: Some(g.s3_max_attempts.max(1)),
+    };
+    Arc::new(S3Source::new(options.client().await))
+}
+
+/// Creates the dataset group if the store has none of that name; returns its ARN.
+pub async fn ensure_group(
+    store: &dyn DatasetStore,
+    scope: &ArnScope,
+    name: &str,
+) -> Result<String, String> {
+    validate_name("dataset group name", name)?;
+    let arn = scope.dataset_group_arn(name);
+    if store
+        .dataset_group(&arn)
+        .await
+        .map_err(|e| e.to_string())?
+        .is_none()
+    {
+        let group = DatasetGroup {
+            name: name.to_owned(),
+            dataset_group_arn: arn.clone(),
+            creation_date_time: now_epoch(),
+        };
+        match store.create_dataset_group(&group).await {
+            Ok(()) | Err(StoreError::AlreadyExists(_)) => {}
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    Ok(arn)
+}
+
+fn default_job_name() -> String {
+    let secs = now_epoch();
+    let millis = ((secs.fract() * 1000.0).round() as u64).min(999);
+    format!("delete-users-{}-{millis:03}", secs.trunc() as u64)
+}
+
+fn spawn_progress_bar(
+    progress: Arc<Progress>,
+) -> (indicatif::ProgressBar, tokio::task::JoinHandle<()>) {
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {wide_bar} {binary_bytes}/{binary_total_bytes} {msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let b = bar.clone();
+    let ticker = tokio::spawn(async move {
+        loop {
+            b.set_length(progress.bytes_total.load(Ordering::Relaxed));
+            b.set_position(progress.bytes_read.load(Ordering::Relaxed));
+            b.set_message(format!(
+                "objects {}/{}  IDs {} ({} distinct)",
+                progress.objects_done.load(Ordering::Relaxed),
+                progress.objects_total.load(Ordering::Relaxed),
+                progress.id_lines.load(Ordering::Relaxed),
+                progress.distinct_ids.load(Ordering::Relaxed),
+            ));
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    (bar, ticker)
+}

@@ -1,0 +1,255 @@
+//! The data deletion job, one file per stage:
+//!
+//! 1. [`list`]: every object under the input location (all sub-folders, all pages);
+//! 2. [`parse`]: each object streamed and parsed as a `USER_ID` CSV, objects in parallel;
+//! 3. [`dedupe`]: the distinct IDs across all files;
+//! 4. [`purge`]: one store transaction deletes the users' records and marks the job done;
+//! 5. [`report`]: the wording of every `failureReason`.
+//!
+//! [`run_job`] wires them and moves the job `PENDING` -> `IN_PROGRESS` -> `COMPLETED` or
+//! `FAILED`. Nothing is deleted unless every input was read without error.
+
+pub mod dedupe;
+pub mod list;
+pub mod parse;
+pub mod purge;
+pub mod report;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::Serialize;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tracing::{info, instrument, warn};
+
+use self::dedupe::UserIdSet;
+use self::report::JobFailure;
+use crate::job::{DataDeletionJob, JobStatus};
+use crate::source::{DynObjectSource, S3Location};
+use crate::store::{DatasetStore, PurgeCounts, StoreResult};
+
+/// The service's limit on a deletion job's total input.
+pub const DEFAULT_MAX_INPUT_BYTES: u64 = 100 * 1024 * 1024;
+
+/// Objects fetched and parsed at once.
+pub const DEFAULT_CONCURRENCY: usize = 8;
+
+/// How a job runs.
+#[derive(Debug, Clone)]
+pub struct DeletionOptions {
+    /// The limit on the total size of the input objects.
+    pub max_input_bytes: u64,
+    /// Objects read at once.
+    pub concurrency: usize,
+}
+
+impl Default for DeletionOptions {
+    fn default() -> Self {
+        DeletionOptions {
+            max_input_bytes: DEFAULT_MAX_INPUT_BYTES,
+            concurrency: DEFAULT_CONCURRENCY,
+        }
+    }
+}
+
+/// Live counters of a running job, for progress bars and logs.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Objects to read.
+    pub objects_total: AtomicU64,
+    /// Objects read.
+    pub objects_done: AtomicU64,
+    /// Bytes to read.
+    pub bytes_total: AtomicU64,
+    /// Bytes read.
+    pub bytes_read: AtomicU64,
+    /// ID records parsed, duplicates included.
+    pub id_lines: AtomicU64,
+    /// Distinct IDs so far.
+    pub distinct_ids: AtomicU64,
+}
+
+/// What the inputs held.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct InputStats {
+    /// Objects read.
+    pub objects: u64,
+    /// Bytes read.
+    pub bytes: u64,
+    /// ID records, duplicates included.
+    pub id_lines: u64,
+    /// Distinct IDs.
+    pub distinct_ids: u64,
+}
+
+/// Wall time per phase, in seconds.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct PhaseTimes {
+    /// Listing the input.
+    pub list: f64,
+    /// Fetching, parsing and deduplicating every object.
+    pub read: f64,
+    /// The purge transaction, commit included.
+    pub purge: f64,
+    /// The whole job.
+    pub total: f64,
+}
+
+/// A finished job with what it found and did.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobReport {
+    /// The job record as stored.
+    pub job: DataDeletionJob,
+    /// Records deleted per dataset (`COMPLETED` jobs only).
+    pub counts: Option<PurgeCounts>,
+    /// What the inputs held (as far as they were read).
+    pub input: InputStats,
+    /// Where the time went.
+    pub phases: PhaseTimes,
+}
+
+/// Reads every input under `location` and returns the distinct user IDs.
+#[instrument(skip(source, opts, progress, phases), fields(location = %location))]
+pub async fn collect_user_ids(
+    source: DynObjectSource,
+    location: &S3Location,
+    opts: &DeletionOptions,
+    progress: Arc<Progress>,
+    phases: &mut PhaseTimes,
+) -> Result<(UserIdSet, InputStats), JobFailure> {
+    let started = Instant::now();
+    let inputs = list::list_inputs(source.as_ref(), location, opts.max_input_bytes).await?;
+    phases.list = started.elapsed().as_secs_f64();
+    progress
+        .objects_total
+        .store(inputs.len() as u64, Ordering::Relaxed);
+    let listed: u64 = inputs.iter().filter_map(|i| i.listed_size).sum();
+    progress.bytes_total.fetch_add(listed, Ordering::Relaxed);
+    info!(objects = inputs.len(), bytes = listed, "listed the input");
+
+    let started = Instant::now();
+    let (tx, mut rx) = mpsc::channel(32);
+    let mut stats = InputStats::default();
+    let mut ids = UserIdSet::new();
+    // Dropping the JoinSet on an early return aborts the readers still running.
+    let mut readers = JoinSet::new();
+    let mut waiting = inputs.into_iter();
+    let spawn_next = |readers: &mut JoinSet<_>, waiting: &mut std::vec::IntoIter<list::Input>| {
+        if let Some(input) = waiting.next() {
+            readers.spawn(parse::read_object(
+                source.clone(),
+                input,
+                opts.max_input_bytes,
+                tx.clone(),
+                progress.clone(),
+            ));
+        }
+    };
+    for _ in 0..opts.concurrency.max(1) {
+        spawn_next(&mut readers, &mut waiting);
+    }
+    while !readers.is_empty() {
+        tokio::select! {
+            Some(batch) = rx.recv() => {
+                ids.extend_batch(&batch);
+                progress.distinct_ids.store(ids.len() as u64, Ordering::Relaxed);
+            }
+            Some(joined) = readers.join_next() => {
+                let object = joined.map_err(|e| JobFailure::Store(format!("a reader task failed: {e}")))??;
+                stats.objects += 1;
+                stats.bytes += object.bytes;
+                stats.id_lines += object.ids;
+                spawn_next(&mut readers, &mut waiting);
+            }
+        }
+    }
+    drop(tx);
+    while let Some(batch) = rx.recv().await {
+        ids.extend_batch(&batch);
+    }
+    stats.distinct_ids = ids.len() as u64;
+    progress
+        .distinct_ids
+        .store(stats.distinct_ids, Ordering::Relaxed);
+    phases.read = started.elapsed().as_secs_f64();
+    info!(
+        objects = stats.objects,
+        bytes = stats.bytes,
+        ids = stats.id_lines,
+        distinct = stats.distinct_ids,
+        "read the input"
+    );
+    Ok((ids, stats))
+}
+
+/// Runs a job that was already recorded as `PENDING` to its end, and returns its report.
+///
+/// The job's own failures (bad input, S3 errors, a missing dataset group) end it `FAILED`
+/// with a `failureReason`, having deleted nothing. An `Err` means the store could not even
+/// record the job's status.
+#[instrument(skip_all, fields(job = %job.job_name))]
+pub async fn run_job(
+    store: &dyn DatasetStore,
+    source: DynObjectSource,
+    mut job: DataDeletionJob,
+    opts: &DeletionOptions,
+    progress: Arc<Progress>,
+) -> StoreResult<JobReport> {
+    let started = Instant::now();
+    job.set_status(JobStatus::InProgress);
+    store.update_job(&job).await?;
+    let mut phases = PhaseTimes::default();
+    let mut input = InputStats::default();
+
+    let outcome: Result<(DataDeletionJob, PurgeCounts), JobFailure> = async {
+        if store.dataset_group(&job.dataset_group_arn).await?.is_none() {
+            return Err(JobFailure::NoSuchDatasetGroup(
+                job.dataset_group_arn.clone(),
+            ));
+        }
+        let location = S3Location::parse(&job.data_source.data_location)
+            .map_err(|e| JobFailure::BadLocation(e.to_string()))?;
+        let (ids, stats) = collect_user_ids(source, &location, opts, progress, &mut phases).await?;
+        input = stats;
+        let purge_started = Instant::now();
+        let done = purge::purge(store, &job, ids).await?;
+        phases.purge = purge_started.elapsed().as_secs_f64();
+        Ok(done)
+    }
+    .await;
+    phases.total = started.elapsed().as_secs_f64();
+
+    match outcome {
+        Ok((done, counts)) => {
+            info!(
+                num_deleted = counts.total(),
+                seconds = phases.total,
+                "job completed"
+            );
+            Ok(JobReport {
+                job: done,
+                counts: Some(counts),
+                input,
+                phases,
+            })
+        }
+        Err(failure) => {
+            let failed = job.failed(failure.to_string());
+            warn!(
+                reason = failed.failure_reason.as_deref().unwrap_or(""),
+                "job failed"
+            );
+            store.update_job(&failed).await?;
+            Ok(JobReport {
+                job: failed,
+                counts: None,
+                input,
+                phases,
+            })
+        }
+    }
+}

@@ -1,0 +1,215 @@
+//! Stage 2: one deletion file, streamed from S3 and parsed into user IDs.
+//!
+//! The file must start with the single-column header `USER_ID` (a UTF-8 byte-order mark
+//! before it is fine); every later record holds exactly one field, the ID, taken verbatim:
+//! 1 to 256 characters of UTF-8. A file holding only the header contributes no IDs. IDs are
+//! handed on in batches over a bounded channel, so a file is never held whole.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use futures::StreamExt;
+use tokio::sync::mpsc;
+
+use super::dedupe::IdBatch;
+use super::list::Input;
+use super::report::{ContentProblem, JobFailure, MAX_ID_CHARS};
+use super::Progress;
+use crate::records::{Record, RecordError, RecordReader};
+use crate::source::{ObjectSource, SourceError};
+
+/// The longest record worth parsing: any longer cannot hold a valid ID (4 bytes a character).
+pub const MAX_RECORD_BYTES: usize = MAX_ID_CHARS * 4;
+
+/// IDs per batch sent to the dedupe stage, by bytes.
+const BATCH_BYTES: usize = 64 * 1024;
+
+/// How often a read that breaks off mid-body is resumed from where it stopped.
+const RESUMES: u32 = 3;
+
+/// What reading one object found.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ObjectStats {
+    /// Bytes read.
+    pub bytes: u64,
+    /// ID records (duplicates included).
+    pub ids: u64,
+}
+
+/// A problem on a line, before it is tied to its object.
+#[derive(Debug)]
+struct LineProblem(u64, ContentProblem);
+
+impl From<RecordError> for LineProblem {
+    fn from(e: RecordError) -> Self {
+        match e {
+            RecordError::UnterminatedQuote { line } => {
+                LineProblem(line, ContentProblem::UnterminatedQuote)
+            }
+            RecordError::TooLong {
+                line,
+                limit,
+                multiline,
+            } => LineProblem(
+                line,
+                if multiline {
+                    ContentProblem::RunawayQuote { limit }
+                } else {
+                    ContentProblem::RecordTooLong { limit }
+                },
+            ),
+        }
+    }
+}
+
+/// Checks records and collects their IDs.
+#[derive(Debug, Default)]
+struct IdCollector {
+    header_seen: bool,
+    batch: IdBatch,
+    ids: u64,
+}
+
+impl IdCollector {
+    fn on_record(&mut self, r: Record<'_>) -> Result<(), LineProblem> {
+        if !self.header_seen {
+            if r.len() != 1 || r.get(0) != Some(b"USER_ID") {
+                let joined: Vec<String> = r
+                    .iter()
+                    .map(|f| String::from_utf8_lossy(f).into_owned())
+                    .collect();
+                let found: String = joined.join(",").chars().take(100).collect();
+                return Err(LineProblem(r.line, ContentProblem::WrongHeader { found }));
+            }
+            self.header_seen = true;
+            return Ok(());
+        }
+        if r.len() != 1 {
+            return Err(LineProblem(
+                r.line,
+                ContentProblem::ColumnCount { found: r.len() },
+            ));
+        }
+        let field = r.get(0).unwrap_or_default();
+        if field.is_empty() {
+            return Err(LineProblem(r.line, ContentProblem::EmptyId));
+        }
+        let id = std::str::from_utf8(field)
+            .map_err(|_| LineProblem(r.line, ContentProblem::InvalidUtf8))?;
+        if id.len() > MAX_ID_CHARS {
+            let chars = id.chars().count();
+            if chars > MAX_ID_CHARS {
+                return Err(LineProblem(r.line, ContentProblem::IdTooLong { chars }));
+            }
+        }
+        self.batch.push(id);
+        self.ids += 1;
+        Ok(())
+    }
+}
+
+/// Reads one object and sends its IDs to `sink`. Fails on the first bad record, naming the
+/// object and the line. A body that breaks off mid-transfer is resumed with a ranged GET.
+pub async fn read_object(
+    source: Arc<dyn ObjectSource>,
+    input: Input,
+    max_bytes: u64,
+    sink: mpsc::Sender<IdBatch>,
+    progress: Arc<Progress>,
+) -> Result<ObjectStats, JobFailure> {
+    let object = input.object;
+    let read_failed = |error: SourceError| JobFailure::Source {
+        action: "reading",
+        location: object.clone(),
+        error,
+    };
+    let content_failed = |LineProblem(line, problem): LineProblem| JobFailure::Content {
+        object: object.clone(),
+        line,
+        problem,
+    };
+
+    let mut reader = RecordReader::new(MAX_RECORD_BYTES);
+    let mut collector = IdCollector::default();
+    let mut offset: u64 = 0;
+    let mut resumes = 0;
+    let (total, mut body) = source
+        .open(&object.bucket, &object.key, 0)
+        .await
+        .map_err(read_failed)?;
+    if input.listed_size.is_none() {
+        // A single object named directly: its size is known only now.
+        if total == 0 {
+            return Err(JobFailure::NoInput(object.clone()));
+        }
+        if total > max_bytes {
+            return Err(JobFailure::TooLarge {
+                location: object.clone(),
+                total,
+                limit: max_bytes,
+            });
+        }
+        progress.bytes_total.fetch_add(total, Ordering::Relaxed);
+    }
+    loop {
+        let chunk = match body.next().await {
+            Some(Ok(chunk)) => chunk,
+            None if offset >= total => break,
+            // The stream ended early or broke: resume from the last byte received.
+            end_or_err => {
+                let error = match end_or_err {
+                    Some(Err(e)) => e,
+                    _ => SourceError::new(
+                        "IncompleteBody",
+                        format!("the body ended after {offset} of {total} bytes"),
+                    ),
+                };
+                if resumes == RESUMES {
+                    return Err(read_failed(error));
+                }
+                resumes += 1;
+                tracing::warn!(object = %object, offset, %error, "resuming an interrupted read");
+                body = source
+                    .open(&object.bucket, &object.key, offset)
+                    .await
+                    .map_err(read_failed)?
+                    .1;
+                continue;
+            }
+        };
+        offset += chunk.len() as u64;
+        reader
+            .feed(&chunk, |r| collector.on_record(r))
+            .map_err(content_failed)?;
+        progress
+            .bytes_read
+            .fetch_add(chunk.len() as u64, Ordering::Relaxed);
+        if collector.batch.byte_len() >= BATCH_BYTES {
+            send(&sink, &mut collector, &progress).await;
+        }
+    }
+    reader
+        .finish(|r| collector.on_record(r))
+        .map_err(content_failed)?;
+    if !collector.header_seen {
+        return Err(content_failed(LineProblem(1, ContentProblem::NoHeader)));
+    }
+    send(&sink, &mut collector, &progress).await;
+    progress.objects_done.fetch_add(1, Ordering::Relaxed);
+    Ok(ObjectStats {
+        bytes: offset,
+        ids: collector.ids,
+    })
+}
+
+async fn send(sink: &mpsc::Sender<IdBatch>, collector: &mut IdCollector, progress: &Progress) {
+    if collector.batch.is_empty() {
+        return;
+    }
+    let batch = std::mem::take(&mut collector.batch);
+    progress
+        .id_lines
+        .fetch_add(batch.len() as u64, Ordering::Relaxed);
+    // The receiver only goes away when the job is already failing; nothing to report then.
+    let _ = sink.send(batch).await;
+}

@@ -1,0 +1,181 @@
+//! Stage 5: what a job reports when it fails. Every `failureReason` is worded here.
+//!
+//! A reason always says what to fix: content errors name the object and the line, S3 errors
+//! carry the S3 error code.
+
+use crate::source::{S3Location, SourceError};
+use crate::store::StoreError;
+
+/// The largest user ID, in characters (the service's limit).
+pub const MAX_ID_CHARS: usize = 256;
+
+/// What is wrong with one record of a deletion file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ContentProblem {
+    /// The first record is not the single column `USER_ID`.
+    #[error("expected the header USER_ID, found {found:?}")]
+    WrongHeader {
+        /// The first record as found (fields joined by commas, cut to 100 characters).
+        found: String,
+    },
+    /// The file holds no record at all (only blank lines or a byte-order mark).
+    #[error("the file has no USER_ID header (it holds only blank lines)")]
+    NoHeader,
+    /// A data record with other than one field.
+    #[error("expected 1 column (USER_ID), found {found}")]
+    ColumnCount {
+        /// The fields found.
+        found: usize,
+    },
+    /// A record of a multi-column file with the wrong number of fields.
+    #[error("expected {expected} columns, found {found}")]
+    FieldCount {
+        /// The header's columns.
+        expected: usize,
+        /// The fields found.
+        found: usize,
+    },
+    /// An empty ID (`""`).
+    #[error("the user ID is empty; IDs are 1 to {MAX_ID_CHARS} characters")]
+    EmptyId,
+    /// An ID over the limit.
+    #[error("the user ID is {chars} characters long; IDs are 1 to {MAX_ID_CHARS} characters")]
+    IdTooLong {
+        /// Its length in characters.
+        chars: usize,
+    },
+    /// A record far over any ID's length.
+    #[error("the record is longer than {limit} bytes; IDs are 1 to {MAX_ID_CHARS} characters")]
+    RecordTooLong {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// Bytes that are not UTF-8.
+    #[error("the user ID is not valid UTF-8")]
+    InvalidUtf8,
+    /// A quoted field still open at the end of the file.
+    #[error("a quoted field is not closed before the end of the file (unterminated quote)")]
+    UnterminatedQuote,
+    /// A quoted field that spans lines and grows past any ID's length.
+    #[error(
+        "a quoted field runs on over several lines past {limit} bytes (a missing closing quote?)"
+    )]
+    RunawayQuote {
+        /// The limit in bytes.
+        limit: usize,
+    },
+}
+
+/// Why a data deletion job failed. Its `Display` is the job's `failureReason`.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum JobFailure {
+    /// The `dataLocation` is not a valid `s3://` location.
+    #[error("{0}")]
+    BadLocation(String),
+    /// A deletion file's content is malformed.
+    #[error("{object} line {line}: {problem}")]
+    Content {
+        /// `s3://bucket/key` of the file.
+        object: S3Location,
+        /// The 1-based line of the bad record.
+        line: u64,
+        /// What is wrong.
+        problem: ContentProblem,
+    },
+    /// S3 refused or failed a request.
+    #[error("{action} {location} failed: {}{}", error.code, message_suffix(&error.message))]
+    Source {
+        /// `listing` or `reading`.
+        action: &'static str,
+        /// The location asked for.
+        location: S3Location,
+        /// The S3 error.
+        error: SourceError,
+    },
+    /// The prefix holds no object with content.
+    #[error("no input files found under {0}")]
+    NoInput(S3Location),
+    /// The input is over the size limit.
+    #[error("the input under {location} is {total} bytes, over the {} limit of a data deletion job ({limit} bytes)", human(*limit))]
+    TooLarge {
+        /// The location.
+        location: S3Location,
+        /// Bytes found.
+        total: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// The dataset group does not exist in the store.
+    #[error("the dataset group {0} does not exist")]
+    NoSuchDatasetGroup(String),
+    /// The store failed; nothing was deleted.
+    #[error("internal error: the dataset store failed: {0}")]
+    Store(String),
+}
+
+impl From<StoreError> for JobFailure {
+    fn from(e: StoreError) -> Self {
+        JobFailure::Store(e.to_string())
+    }
+}
+
+fn message_suffix(message: &str) -> String {
+    if message.is_empty() {
+        String::new()
+    } else {
+        format!(" ({message})")
+    }
+}
+
+fn human(bytes: u64) -> String {
+    const MB: u64 = 1024 * 1024;
+    if bytes % MB == 0 {
+        format!("{} MB", bytes / MB)
+    } else {
+        format!("{bytes}-byte")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn loc(s: &str) -> S3Location {
+        S3Location::parse(s).unwrap()
+    }
+
+    #[test]
+    fn reasons_name_the_object_line_and_code() {
+        let f = JobFailure::Content {
+            object: loc("s3://b/d/x.csv"),
+            line: 7,
+            problem: ContentProblem::IdTooLong { chars: 257 },
+        };
+        assert_eq!(
+            f.to_string(),
+            "s3://b/d/x.csv line 7: the user ID is 257 characters long; IDs are 1 to 256 characters"
+        );
+        let f = JobFailure::Source {
+            action: "listing",
+            location: loc("s3://nope/d/"),
+            error: SourceError::new("NoSuchBucket", "The specified bucket does not exist"),
+        };
+        assert_eq!(
+            f.to_string(),
+            "listing s3://nope/d/ failed: NoSuchBucket (The specified bucket does not exist)"
+        );
+        let f = JobFailure::TooLarge {
+            location: loc("s3://b/d/"),
+            total: 104_857_601,
+            limit: 100 * 1024 * 1024,
+        };
+        assert_eq!(
+            f.to_string(),
+            "the input under s3://b/d/ is 104857601 bytes, over the 100 MB limit of a data deletion job (104857600 bytes)"
+        );
+        assert_eq!(
+            JobFailure::NoInput(loc("s3://b/e/")).to_string(),
+            "no input files found under s3://b/e/"
+        );
+    }
+}

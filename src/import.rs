@@ -1,0 +1,370 @@
+//! Bulk-loading a dataset from CSV objects in S3, through the same listing and streaming
+//! code as the deletion job.
+//!
+//! The header row names the columns; every object under the location must carry the same
+//! header. A load replaces the dataset's records (the service's `FULL` import mode) in one
+//! transaction: an error anywhere leaves the dataset as it was.
+
+use futures::stream::{self, StreamExt};
+use serde::Serialize;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::deletion::list::{list_inputs, Input};
+use crate::deletion::report::{ContentProblem, JobFailure, MAX_ID_CHARS};
+use crate::job::dataset_arn;
+use crate::records::{Record, RecordError, RecordReader};
+use crate::source::{DynObjectSource, S3Location, SourceError};
+use crate::store::{validate_columns, Dataset, DatasetStore, DatasetType, RowBatch, StoreError};
+
+/// The longest record an import accepts, in bytes.
+pub const MAX_RECORD_BYTES: usize = 1024 * 1024;
+
+/// Rows per batch handed to the store.
+const BATCH_ROWS: usize = 16 * 1024;
+
+/// What an import loaded.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportReport {
+    /// The group's ARN.
+    pub dataset_group_arn: String,
+    /// The dataset's ARN.
+    pub dataset_arn: String,
+    /// The dataset's type.
+    pub dataset_type: DatasetType,
+    /// Its columns.
+    pub columns: Vec<String>,
+    /// Objects read.
+    pub objects: u64,
+    /// Bytes read.
+    pub bytes: u64,
+    /// Records the dataset now holds.
+    pub records: u64,
+}
+
+/// Why an import failed; its `Display` names the object and line where that applies.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// The input is unreadable or malformed.
+    #[error(transparent)]
+    Input(#[from] JobFailure),
+    /// The header does not fit the dataset.
+    #[error("{object}: {message}")]
+    Header {
+        /// The object whose header is wrong.
+        object: S3Location,
+        /// What is wrong.
+        message: String,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Loads every object under `location` into the group's dataset of `dataset_type`, creating
+/// the dataset from the first header if the group has none of that type yet.
+pub async fn import_dataset(
+    store: &dyn DatasetStore,
+    source: DynObjectSource,
+    group_arn: &str,
+    dataset_type: DatasetType,
+    location: &S3Location,
+) -> Result<ImportReport, ImportError> {
+    let inputs = list_inputs(source.as_ref(), location, u64::MAX).await?;
+    let existing = store
+        .datasets(group_arn)
+        .await?
+        .into_iter()
+        .find(|d| d.dataset_type == dataset_type);
+
+    let (header_tx, header_rx) = oneshot::channel();
+    let (batch_tx, batch_rx) = mpsc::channel::<Result<RowBatch, StoreError>>(4);
+    let producer = tokio::spawn(produce(source, inputs, dataset_type, header_tx, batch_tx));
+
+    let Ok((first_object, columns)) = header_rx.await else {
+        // The producer stopped before any header: its error says why.
+        return Err(producer_result(producer.await)
+            .err()
+            .unwrap_or_else(|| ImportError::Input(JobFailure::NoInput(location.clone()))));
+    };
+    let header_error = |message: String| ImportError::Header {
+        object: first_object.clone(),
+        message,
+    };
+    match &existing {
+        Some(d) if d.columns != columns => {
+            producer.abort();
+            return Err(header_error(format!(
+                "the header {} does not match the columns of the {dataset_type} dataset: {}",
+                columns.join(","),
+                d.columns.join(",")
+            )));
+        }
+        Some(_) => {}
+        None => {
+            if let Err(why) = validate_columns(dataset_type, &columns) {
+                producer.abort();
+                return Err(header_error(why));
+            }
+            store
+                .create_dataset(&Dataset {
+                    dataset_group_arn: group_arn.to_owned(),
+                    dataset_type,
+                    columns: columns.clone(),
+                })
+                .await?;
+        }
+    }
+
+    let batches = stream::unfold(batch_rx, |mut rx| async move {
+        rx.recv().await.map(|b| (b, rx))
+    })
+    .boxed();
+    let loaded = store
+        .replace_records(group_arn, dataset_type, batches)
+        .await;
+    // The producer's own error is the precise one; the store only saw "input failed".
+    let (objects, bytes) = producer_result(producer.await)?;
+    let records = loaded?;
+    Ok(ImportReport {
+        dataset_group_arn: group_arn.to_owned(),
+        dataset_arn: dataset_arn(group_arn, dataset_type.arn_suffix()),
+        dataset_type,
+        columns,
+        objects,
+        bytes,
+        records,
+    })
+}
+
+type ProducerResult = Result<(u64, u64), ImportError>;
+
+fn producer_result(joined: Result<ProducerResult, tokio::task::JoinError>) -> ProducerResult {
+    joined.map_err(|e| {
+        ImportError::Input(JobFailure::Store(format!("the reader task failed: {e}")))
+    })?
+}
+
+/// Streams every input, checks its records and sends them on in batches.
+async fn produce(
+    source: DynObjectSource,
+    inputs: Vec<Input>,
+    dataset_type: DatasetType,
+    header_tx: oneshot::Sender<(S3Location, Vec<String>)>,
+    batch_tx: mpsc::Sender<Result<RowBatch, StoreError>>,
+) -> ProducerResult {
+    let mut header_tx = Some(header_tx);
+    let mut columns: Option<Vec<String>> = None;
+    let (mut objects, mut bytes) = (0u64, 0u64);
+    for input in inputs {
+        let result = load_object(
+            &source,
+            &input.object,
+            dataset_type,
+            &mut columns,
+            &mut header_tx,
+            &batch_tx,
+        )
+        .await;
+        match result {
+            Ok(n) => {
+                objects += 1;
+                bytes += n;
+            }
+            Err(e) => {
+                // Tell the store to roll back, then report the precise error.
+                let _ = batch_tx.send(Err(StoreError::Invalid(e.to_string()))).await;
+                return Err(e);
+            }
+        }
+    }
+    Ok((objects, bytes))
+}
+
+struct RowCollector<'a> {
+    object: &'a S3Location,
+    dataset_type: DatasetType,
+    columns: &'a mut Option<Vec<String>>,
+    header_seen: bool,
+    key: usize,
+    batch: RowBatch,
+    new_header: Option<Vec<String>>,
+}
+
+impl RowCollector<'_> {
+    fn on_record(&mut self, r: Record<'_>) -> Result<(), ImportError> {
+        let content = |line, problem| {
+            ImportError::Input(JobFailure::Content {
+                object: self.object.clone(),
+                line,
+                problem,
+            })
+        };
+        let mut fields = Vec::with_capacity(r.len());
+        for f in r.iter() {
+            fields.push(
+                std::str::from_utf8(f).map_err(|_| content(r.line, ContentProblem::InvalidUtf8))?,
+            );
+        }
+        if !self.header_seen {
+            self.header_seen = true;
+            let header: Vec<String> = fields.iter().map(|s| s.to_string()).collect();
+            match self.columns {
+                Some(cols) if *cols != header => {
+                    return Err(ImportError::Header {
+                        object: self.object.clone(),
+                        message: format!(
+                            "the header {} differs from the first file's {}",
+                            header.join(","),
+                            cols.join(",")
+                        ),
+                    })
+                }
+                Some(_) => {}
+                None => {
+                    self.key = header
+                        .iter()
+                        .position(|c| c == self.dataset_type.key_column())
+                        .unwrap_or(0);
+                    self.new_header = Some(header.clone());
+                    *self.columns = Some(header);
+                }
+            }
+            if let Some(cols) = self.columns.as_ref() {
+                self.key = cols
+                    .iter()
+                    .position(|c| c == self.dataset_type.key_column())
+                    .unwrap_or(0);
+                self.batch = RowBatch::new(cols.len());
+            }
+            return Ok(());
+        }
+        if fields.len() != self.batch.width() {
+            let problem = ContentProblem::FieldCount {
+                expected: self.batch.width(),
+                found: fields.len(),
+            };
+            return Err(content(r.line, problem));
+        }
+        let id = fields[self.key];
+        let chars = id.chars().count();
+        if id.is_empty() {
+            return Err(content(r.line, ContentProblem::EmptyId));
+        }
+        if chars > MAX_ID_CHARS {
+            return Err(content(r.line, ContentProblem::IdTooLong { chars }));
+        }
+        self.batch.push_row(fields);
+        Ok(())
+    }
+}
+
+async fn load_object(
+    source: &DynObjectSource,
+    object: &S3Location,
+    dataset_type: DatasetType,
+    columns: &mut Option<Vec<String>>,
+    header_tx: &mut Option<oneshot::Sender<(S3Location, Vec<String>)>>,
+    batch_tx: &mpsc::Sender<Result<RowBatch, StoreError>>,
+) -> Result<u64, ImportError> {
+    let read_failed = |error: SourceError| {
+        ImportError::Input(JobFailure::Source {
+            action: "reading",
+            location: object.clone(),
+            error,
+        })
+    };
+    let (_, mut body) = source
+        .open(&object.bucket, &object.key, 0)
+        .await
+        .map_err(read_failed)?;
+    let mut reader = RecordReader::new(MAX_RECORD_BYTES);
+    let mut c = RowCollector {
+        object,
+        dataset_type,
+        columns,
+        header_seen: false,
+        key: 0,
+        batch: RowBatch::new(1),
+        new_header: None,
+    };
+    let mut bytes = 0u64;
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(read_failed)?;
+        bytes += chunk.len() as u64;
+        reader
+            .feed(&chunk, |r| c.on_record(r).map_err(RowError::Row))
+            .map_err(|e| e.into_import(object))?;
+        flush(&mut c, header_tx, batch_tx, BATCH_ROWS).await?;
+    }
+    reader
+        .finish(|r| c.on_record(r).map_err(RowError::Row))
+        .map_err(|e| e.into_import(object))?;
+    if !c.header_seen {
+        return Err(ImportError::Input(JobFailure::Content {
+            object: object.clone(),
+            line: 1,
+            problem: ContentProblem::NoHeader,
+        }));
+    }
+    flush(&mut c, header_tx, batch_tx, 1).await?;
+    Ok(bytes)
+}
+
+/// An error inside the record callback: from the CSV reader itself, or from the row checks.
+enum RowError {
+    Record(RecordError),
+    Row(ImportError),
+}
+
+impl From<RecordError> for RowError {
+    fn from(e: RecordError) -> Self {
+        RowError::Record(e)
+    }
+}
+
+impl RowError {
+    fn into_import(self, object: &S3Location) -> ImportError {
+        match self {
+            RowError::Row(e) => e,
+            RowError::Record(e) => {
+                let (line, problem) = match e {
+                    RecordError::UnterminatedQuote { line } => {
+                        (line, ContentProblem::UnterminatedQuote)
+                    }
+                    RecordError::TooLong { line, limit, .. } => {
+                        (line, ContentProblem::RecordTooLong { limit })
+                    }
+                };
+                ImportError::Input(JobFailure::Content {
+                    object: object.clone(),
+                    line,
+                    problem,
+                })
+            }
+        }
+    }
+}
+
+async fn flush(
+    c: &mut RowCollector<'_>,
+    header_tx: &mut Option<oneshot::Sender<(S3Location, Vec<String>)>>,
+    batch_tx: &mpsc::Sender<Result<RowBatch, StoreError>>,
+    min_rows: usize,
+) -> Result<(), ImportError> {
+    if let Some(header) = c.new_header.take() {
+        if let Some(tx) = header_tx.take() {
+            let _ = tx.send((c.object.clone(), header));
+        }
+    }
+    if c.batch.rows() >= min_rows && c.batch.rows() > 0 {
+        let width = c.batch.width();
+        let batch = std::mem::replace(&mut c.batch, RowBatch::new(width));
+        if batch_tx.send(Ok(batch)).await.is_err() {
+            return Err(ImportError::Store(StoreError::Invalid(
+                "the store stopped the load".into(),
+            )));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,188 @@
+//! Where job inputs come from: an object store addressed by `s3://` locations.
+//!
+//! [`ObjectSource`] is the smallest contract the pipeline needs (list a prefix recursively,
+//! read one object as a stream of byte chunks), in the spirit of `object_store`. The real
+//! implementation is [`s3::S3Source`] (`aws-sdk-s3`); [`memory::MemorySource`] serves unit
+//! tests of the pipeline stages without any server.
+
+pub mod memory;
+pub mod s3;
+
+use std::fmt;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::stream::BoxStream;
+
+/// An `s3://bucket/key` (one object) or `s3://bucket/prefix/` (every object below it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Location {
+    /// The bucket name.
+    pub bucket: String,
+    /// The key, or the prefix when it ends in `/` (empty for a whole bucket).
+    pub key: String,
+}
+
+impl S3Location {
+    /// Parses `s3://bucket/key` or `s3://bucket/prefix/`.
+    ///
+    /// `s3://bucket` and `s3://bucket/` both name the whole bucket.
+    pub fn parse(s: &str) -> Result<Self, LocationError> {
+        let bad = |why: &str| LocationError(format!("invalid S3 location {s:?}: {why}"));
+        let rest = s
+            .strip_prefix("s3://")
+            .ok_or_else(|| bad("it must start with s3://"))?;
+        let (bucket, key) = match rest.split_once('/') {
+            Some((b, k)) => (b, k),
+            None => (rest, ""),
+        };
+        if bucket.is_empty() {
+            return Err(bad("the bucket name is empty"));
+        }
+        // S3 bucket names: 3-63 characters of lower-case letters, digits, '.', '-'
+        // (older buckets may hold '_' and capitals; accept them, S3 itself will answer).
+        if bucket.len() > 255
+            || !bucket
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
+        {
+            return Err(bad("the bucket name has characters S3 does not allow"));
+        }
+        if key.starts_with('/') {
+            return Err(bad("the key must not start with '/'"));
+        }
+        if key.len() > 1024 {
+            return Err(bad("the key is longer than 1024 bytes"));
+        }
+        Ok(S3Location {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+        })
+    }
+
+    /// True when the location names a folder (a prefix ending in `/`, or the whole bucket).
+    pub fn is_prefix(&self) -> bool {
+        self.key.is_empty() || self.key.ends_with('/')
+    }
+
+    /// The location of one object in the same bucket.
+    pub fn object(&self, key: &str) -> S3Location {
+        S3Location {
+            bucket: self.bucket.clone(),
+            key: key.to_owned(),
+        }
+    }
+}
+
+impl fmt::Display for S3Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.key.is_empty() {
+            write!(f, "s3://{}/", self.bucket)
+        } else {
+            write!(f, "s3://{}/{}", self.bucket, self.key)
+        }
+    }
+}
+
+impl std::str::FromStr for S3Location {
+    type Err = LocationError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        S3Location::parse(s)
+    }
+}
+
+/// A malformed `s3://` location; the message names the location and what is wrong.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct LocationError(String);
+
+/// One object found by a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectMeta {
+    /// The object's full key.
+    pub key: String,
+    /// The object's size in bytes.
+    pub size: u64,
+}
+
+/// An error from the object source, reduced to what a job reports.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct SourceError {
+    /// The S3 error code (`NoSuchBucket`, `NoSuchKey`, `AccessDenied`, ...), or a short
+    /// name of the failure when the server gave none (`NetworkError`, `TimedOut`).
+    pub code: String,
+    /// What happened, in the server's words where it gave any.
+    pub message: String,
+}
+
+impl SourceError {
+    /// Builds an error from a code and a message.
+    pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
+        SourceError {
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// A stream of an object's bytes, in the chunks the transport delivers.
+pub type ByteChunks = BoxStream<'static, Result<Bytes, SourceError>>;
+
+/// The read side of an object store: what a job needs and nothing more.
+#[async_trait]
+pub trait ObjectSource: Send + Sync + fmt::Debug + 'static {
+    /// Every object whose key starts with `prefix`, in every sub-folder, across all pages.
+    fn list(
+        &self,
+        bucket: &str,
+        prefix: &str,
+    ) -> BoxStream<'static, Result<ObjectMeta, SourceError>>;
+
+    /// Opens one object for reading from byte `offset` on. Returns its total size and its
+    /// bytes from `offset`, as a stream; nothing is buffered whole.
+    async fn open(
+        &self,
+        bucket: &str,
+        key: &str,
+        offset: u64,
+    ) -> Result<(u64, ByteChunks), SourceError>;
+}
+
+/// A shared handle to any object source.
+pub type DynObjectSource = std::sync::Arc<dyn ObjectSource>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_objects_and_prefixes() {
+        let l = S3Location::parse("s3://b/folder/file.csv").unwrap();
+        assert_eq!(
+            (l.bucket.as_str(), l.key.as_str()),
+            ("b", "folder/file.csv")
+        );
+        assert!(!l.is_prefix());
+        let p = S3Location::parse("s3://b/folder/").unwrap();
+        assert!(p.is_prefix());
+        assert_eq!(p.to_string(), "s3://b/folder/");
+        assert!(S3Location::parse("s3://b").unwrap().is_prefix());
+        assert_eq!(S3Location::parse("s3://b").unwrap().to_string(), "s3://b/");
+    }
+
+    #[test]
+    fn rejects_malformed_locations() {
+        for bad in [
+            "http://b/k",
+            "s3://",
+            "s3:///k",
+            "b/k",
+            "s3://b c/k",
+            "s3://b//k",
+        ] {
+            let err = S3Location::parse(bad).unwrap_err().to_string();
+            assert!(err.starts_with("invalid S3 location"), "{bad}: {err}");
+        }
+    }
+}

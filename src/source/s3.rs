@@ -1,0 +1,196 @@
+//! The real object source: S3 (or any S3-compatible server) through `aws-sdk-s3`.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_config::meta::region::RegionProviderChain;
+use aws_config::retry::RetryConfig;
+use aws_config::BehaviorVersion;
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::Client;
+use futures::stream::{self, BoxStream, StreamExt};
+
+use super::{ByteChunks, ObjectMeta, ObjectSource, SourceError};
+
+/// How to reach S3. Everything not set here comes from `aws-config`'s standard chain
+/// (environment, shared config and credentials files, SSO, container and instance roles).
+#[derive(Debug, Clone, Default)]
+pub struct S3Options {
+    /// An explicit endpoint (`http://127.0.0.1:9000`); `AWS_ENDPOINT_URL_S3` and
+    /// `AWS_ENDPOINT_URL` are honoured by the chain when this is `None`.
+    pub endpoint: Option<String>,
+    /// The region; when neither this nor the chain names one, `us-east-1`.
+    pub region: Option<String>,
+    /// Attempts per request, first try included (the SDK's standard retry mode, with
+    /// exponential backoff, for 5xx, throttling such as `SlowDown`, and dropped connections).
+    pub max_attempts: Option<u32>,
+}
+
+/// The attempts per request when [`S3Options::max_attempts`] is not set.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
+
+impl S3Options {
+    /// Builds an S3 client: the standard chain plus these options. Path-style addressing is
+    /// used whenever an endpoint is configured (flag, `AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL`
+    /// or the shared config), since MinIO and LocalStack on a host name need it.
+    pub async fn client(&self) -> Client {
+        let region =
+            RegionProviderChain::first_try(self.region.clone().map(aws_config::Region::new))
+                .or_default_provider()
+                .or_else("us-east-1");
+        let mut loader = aws_config::defaults(BehaviorVersion::latest()).region(region);
+        if let Some(endpoint) = &self.endpoint {
+            loader = loader.endpoint_url(endpoint);
+        }
+        let sdk = loader.load().await;
+        let endpoint_configured = self.endpoint.is_some()
+            || sdk.endpoint_url().is_some()
+            || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
+        let conf = aws_sdk_s3::config::Builder::from(&sdk)
+            .retry_config(
+                RetryConfig::standard()
+                    .with_max_attempts(self.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS))
+                    .with_initial_backoff(Duration::from_millis(50)),
+            )
+            .force_path_style(endpoint_configured)
+            .build();
+        Client::from_conf(conf)
+    }
+}
+
+/// An [`ObjectSource`] over an `aws-sdk-s3` client.
+#[derive(Debug, Clone)]
+pub struct S3Source {
+    client: Client,
+}
+
+impl S3Source {
+    /// Wraps a client; build one with [`S3Options::client`] or by hand.
+    pub fn new(client: Client) -> Self {
+        S3Source { client }
+    }
+
+    /// The client, for callers that also write (the demo and the tests upload with it).
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+}
+
+/// Reduces an SDK error to the S3 error code a job reports.
+pub fn source_error<E>(err: SdkError<E, HttpResponse>) -> SourceError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    if let Some(code) = err.code() {
+        let message = err.message().unwrap_or("").to_owned();
+        return SourceError::new(code, message);
+    }
+    let code = match &err {
+        SdkError::TimeoutError(_) => "TimedOut".to_owned(),
+        SdkError::DispatchFailure(_) => "NetworkError".to_owned(),
+        SdkError::ResponseError(_) => "InvalidResponse".to_owned(),
+        SdkError::ConstructionFailure(_) => "InvalidRequest".to_owned(),
+        // A service error without a code (an answer with no body): name its HTTP status.
+        _ => match err.raw_response().map(|r| r.status().as_u16()) {
+            Some(403) => "AccessDenied".to_owned(),
+            Some(404) => "NotFound".to_owned(),
+            Some(status) => format!("HTTP{status}"),
+            None => "Unknown".to_owned(),
+        },
+    };
+    SourceError::new(code, DisplayErrorContext(&err).to_string())
+}
+
+enum Page {
+    Start,
+    Next(String),
+    Done,
+}
+
+#[async_trait]
+impl ObjectSource for S3Source {
+    fn list(
+        &self,
+        bucket: &str,
+        prefix: &str,
+    ) -> BoxStream<'static, Result<ObjectMeta, SourceError>> {
+        let client = self.client.clone();
+        let bucket = bucket.to_owned();
+        let prefix = prefix.to_owned();
+        // One ListObjectsV2 call per page, following continuation tokens, flattened into
+        // objects (the shape of object_store's `stream_paginated`).
+        stream::unfold(Page::Start, move |state| {
+            let (client, bucket, prefix) = (client.clone(), bucket.clone(), prefix.clone());
+            async move {
+                let token = match state {
+                    Page::Start => None,
+                    Page::Next(t) => Some(t),
+                    Page::Done => return None,
+                };
+                let mut req = client.list_objects_v2().bucket(&bucket);
+                if !prefix.is_empty() {
+                    req = req.prefix(&prefix);
+                }
+                match req.set_continuation_token(token).send().await {
+                    Err(e) => Some((vec![Err(source_error(e))], Page::Done)),
+                    Ok(out) => {
+                        let next = match (out.is_truncated(), out.next_continuation_token()) {
+                            (Some(true), Some(t)) if !t.is_empty() => Page::Next(t.to_owned()),
+                            _ => Page::Done,
+                        };
+                        let objects = out
+                            .contents()
+                            .iter()
+                            .filter_map(|o| {
+                                Some(Ok(ObjectMeta {
+                                    key: o.key()?.to_owned(),
+                                    size: o.size().unwrap_or(0).max(0) as u64,
+                                }))
+                            })
+                            .collect::<Vec<_>>();
+                        Some((objects, next))
+                    }
+                }
+            }
+        })
+        .flat_map(stream::iter)
+        .boxed()
+    }
+
+    async fn open(
+        &self,
+        bucket: &str,
+        key: &str,
+        offset: u64,
+    ) -> Result<(u64, ByteChunks), SourceError> {
+        let mut req = self.client.get_object().bucket(bucket).key(key);
+        if offset > 0 {
+            req = req.range(format!("bytes={offset}-"));
+        }
+        let out = req.send().await.map_err(source_error)?;
+        let length = out.content_length().unwrap_or(0).max(0) as u64;
+        // With a range, Content-Range carries the total: `bytes 10-99/100`.
+        let total = out
+            .content_range()
+            .and_then(|r| r.rsplit('/').next())
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(offset + length);
+        let body = out.body;
+        let chunks = stream::unfold(body, |mut body| async move {
+            match body.next().await {
+                None => None,
+                Some(Ok(bytes)) => Some((Ok(bytes), body)),
+                Some(Err(e)) => Some((
+                    Err(SourceError::new(
+                        "NetworkError",
+                        DisplayErrorContext(&e).to_string(),
+                    )),
+                    body,
+                )),
+            }
+        })
+        .boxed();
+        Ok((total, chunks))
+    }
+}

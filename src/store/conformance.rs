@@ -1,0 +1,392 @@
+//! The checks every [`DatasetStore`] must pass, run by each backend's tests.
+//!
+//! Each check starts from an empty store and creates what it needs under its own ARNs, so
+//! the checks can share one store. Not a stable API.
+
+use std::sync::Arc;
+
+use futures::stream::{self, StreamExt};
+
+use super::{Dataset, DatasetGroup, DatasetStore, DatasetType, RowBatch, StoreError};
+use crate::deletion::dedupe::UserIdSet;
+use crate::job::{ArnScope, DataDeletionJob, JobStatus};
+
+/// Runs every check against `store`.
+pub async fn run_all(store: &dyn DatasetStore) {
+    groups_and_datasets(store).await;
+    replace_is_all_or_nothing(store).await;
+    purge_removes_only_the_listed_users(store).await;
+    purge_is_atomic_with_the_job_record(store).await;
+    jobs_are_listed_newest_first(store).await;
+}
+
+fn group(name: &str) -> DatasetGroup {
+    DatasetGroup {
+        name: name.to_owned(),
+        dataset_group_arn: ArnScope::default().dataset_group_arn(name),
+        creation_date_time: 1_700_000_000.25,
+    }
+}
+
+fn dataset(g: &DatasetGroup, t: DatasetType, columns: &[&str]) -> Dataset {
+    Dataset {
+        dataset_group_arn: g.dataset_group_arn.clone(),
+        dataset_type: t,
+        columns: columns.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+fn batch(width: usize, rows: &[&[&str]]) -> RowBatch {
+    let mut b = RowBatch::new(width);
+    for r in rows {
+        b.push_row(r.iter().copied());
+    }
+    b
+}
+
+async fn load(
+    store: &dyn DatasetStore,
+    g: &DatasetGroup,
+    t: DatasetType,
+    width: usize,
+    rows: &[&[&str]],
+) {
+    let batches = stream::iter(vec![Ok(batch(width, rows))]).boxed();
+    let n = store
+        .replace_records(&g.dataset_group_arn, t, batches)
+        .await
+        .unwrap();
+    assert_eq!(n, rows.len() as u64);
+}
+
+fn strings(rows: &[&[&str]]) -> Vec<Vec<String>> {
+    rows.iter()
+        .map(|r| r.iter().map(|s| s.to_string()).collect())
+        .collect()
+}
+
+/// Creating and reading groups and datasets, and the errors for duplicates and orphans.
+pub async fn groups_and_datasets(store: &dyn DatasetStore) {
+    let g = group("conf-groups");
+    assert_eq!(
+        store.dataset_group(&g.dataset_group_arn).await.unwrap(),
+        None
+    );
+    store.create_dataset_group(&g).await.unwrap();
+    assert_eq!(
+        store.dataset_group(&g.dataset_group_arn).await.unwrap(),
+        Some(g.clone())
+    );
+    assert!(matches!(
+        store.create_dataset_group(&g).await,
+        Err(StoreError::AlreadyExists(_))
+    ));
+
+    let users = dataset(&g, DatasetType::Users, &["USER_ID", "AGE"]);
+    let inter = dataset(
+        &g,
+        DatasetType::Interactions,
+        &["USER_ID", "ITEM_ID", "TIMESTAMP"],
+    );
+    store.create_dataset(&users).await.unwrap();
+    store.create_dataset(&inter).await.unwrap();
+    assert!(matches!(
+        store.create_dataset(&users).await,
+        Err(StoreError::AlreadyExists(_))
+    ));
+    let orphan = dataset(&group("conf-missing"), DatasetType::Users, &["USER_ID"]);
+    assert!(matches!(
+        store.create_dataset(&orphan).await,
+        Err(StoreError::NotFound(_))
+    ));
+    let keyless = dataset(&g, DatasetType::Items, &["NAME"]);
+    assert!(matches!(
+        store.create_dataset(&keyless).await,
+        Err(StoreError::Invalid(_))
+    ));
+    // Listed in the fixed type order, whatever the creation order.
+    assert_eq!(
+        store.datasets(&g.dataset_group_arn).await.unwrap(),
+        vec![inter.clone(), users.clone()]
+    );
+    assert_eq!(
+        store
+            .count_records(&g.dataset_group_arn, DatasetType::Users)
+            .await
+            .unwrap(),
+        0
+    );
+    assert!(matches!(
+        store
+            .count_records(&g.dataset_group_arn, DatasetType::Items)
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+/// A load replaces everything, keeps load order, and changes nothing when its input fails.
+pub async fn replace_is_all_or_nothing(store: &dyn DatasetStore) {
+    let g = group("conf-replace");
+    store.create_dataset_group(&g).await.unwrap();
+    store
+        .create_dataset(&dataset(&g, DatasetType::Users, &["USER_ID", "AGE"]))
+        .await
+        .unwrap();
+    let first: &[&[&str]] = &[&["u2", "30"], &["u1", "40"], &["u2", "31"], &["u3", ""]];
+    load(store, &g, DatasetType::Users, 2, first).await;
+    let arn = &g.dataset_group_arn;
+    assert_eq!(
+        store.records(arn, DatasetType::Users).await.unwrap(),
+        strings(first)
+    );
+
+    let second: &[&[&str]] = &[&["u9", "19"]];
+    load(store, &g, DatasetType::Users, 2, second).await;
+    assert_eq!(
+        store.records(arn, DatasetType::Users).await.unwrap(),
+        strings(second)
+    );
+
+    // A stream that fails after a good batch leaves the old records in place.
+    let failing = stream::iter(vec![
+        Ok(batch(2, &[&["x1", "1"], &["x2", "2"]])),
+        Err(StoreError::Invalid("bad line".into())),
+    ])
+    .boxed();
+    let err = store
+        .replace_records(arn, DatasetType::Users, failing)
+        .await
+        .unwrap_err();
+    assert_eq!(err.to_string(), "bad line");
+    assert_eq!(
+        store.records(arn, DatasetType::Users).await.unwrap(),
+        strings(second)
+    );
+
+    // Rows of the wrong width are refused, also without a change.
+    let wrong = stream::iter(vec![Ok(batch(3, &[&["a", "b", "c"]]))]).boxed();
+    assert!(store
+        .replace_records(arn, DatasetType::Users, wrong)
+        .await
+        .is_err());
+    assert_eq!(
+        store.records(arn, DatasetType::Users).await.unwrap(),
+        strings(second)
+    );
+}
+
+struct Fixture {
+    g: DatasetGroup,
+    users: Vec<Vec<String>>,
+    inter: Vec<Vec<String>>,
+    items: Vec<Vec<String>>,
+    action_inter: Vec<Vec<String>>,
+}
+
+async fn purge_fixture(store: &dyn DatasetStore, name: &str) -> Fixture {
+    let g = group(name);
+    store.create_dataset_group(&g).await.unwrap();
+    for (t, cols) in [
+        (DatasetType::Users, &["USER_ID", "AGE"][..]),
+        (
+            DatasetType::Interactions,
+            &["ITEM_ID", "USER_ID", "TIMESTAMP"][..],
+        ),
+        (DatasetType::Items, &["ITEM_ID", "USER_ID"][..]),
+        (
+            DatasetType::ActionInteractions,
+            &["USER_ID", "ACTION_ID", "TIMESTAMP", "EVENT_TYPE"][..],
+        ),
+    ] {
+        store.create_dataset(&dataset(&g, t, cols)).await.unwrap();
+    }
+    let users: &[&[&str]] = &[&["a", "1"], &["b", "2"], &["c", "3"], &["d\"q,", "4"]];
+    // USER_ID is not the first column here: the store must purge by name, not position.
+    let inter: &[&[&str]] = &[
+        &["i1", "a", "10"],
+        &["i2", "b", "11"],
+        &["i1", "a", "12"],
+        &["i3", "c", "13"],
+        &["i2", "d\"q,", "14"],
+        &["i4", "e", "15"],
+    ];
+    // Items happen to have a USER_ID column: a purge must leave them alone all the same.
+    let items: &[&[&str]] = &[&["i1", "a"], &["i2", "b"]];
+    let action_inter: &[&[&str]] = &[&["a", "x1", "1", "click"], &["z", "x2", "2", "click"]];
+    load(store, &g, DatasetType::Users, 2, users).await;
+    load(store, &g, DatasetType::Interactions, 3, inter).await;
+    load(store, &g, DatasetType::Items, 2, items).await;
+    load(store, &g, DatasetType::ActionInteractions, 4, action_inter).await;
+    Fixture {
+        g,
+        users: strings(users),
+        inter: strings(inter),
+        items: strings(items),
+        action_inter: strings(action_inter),
+    }
+}
+
+fn without(rows: &[Vec<String>], col: usize, gone: &[&str]) -> Vec<Vec<String>> {
+    rows.iter()
+        .filter(|r| !gone.contains(&r[col].as_str()))
+        .cloned()
+        .collect()
+}
+
+/// A purge removes the listed users' records from Users, Interactions and
+/// Action_Interactions, nothing else, in no other group, and records the finished job.
+pub async fn purge_removes_only_the_listed_users(store: &dyn DatasetStore) {
+    let f = purge_fixture(store, "conf-purge").await;
+    let other = purge_fixture(store, "conf-purge-other").await;
+    let arn = &f.g.dataset_group_arn;
+    let job = DataDeletionJob::new(&ArnScope::default(), "conf-purge-job", arn, "s3://b/p/");
+    store.create_job(&job).await.unwrap();
+
+    let gone = ["a", "d\"q,", "unknown", "z"];
+    let ids: UserIdSet = gone.iter().copied().collect();
+    let finished = job.clone();
+    let counts = store
+        .purge_users(
+            arn,
+            Arc::new(ids),
+            Box::new(move |c| finished.completed(c.total())),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        counts.per_dataset,
+        vec![
+            (DatasetType::Interactions, 3),
+            (DatasetType::Users, 2),
+            (DatasetType::ActionInteractions, 2),
+        ]
+    );
+    assert_eq!(counts.total(), 7);
+    assert_eq!(
+        store.records(arn, DatasetType::Users).await.unwrap(),
+        without(&f.users, 0, &gone)
+    );
+    assert_eq!(
+        store.records(arn, DatasetType::Interactions).await.unwrap(),
+        without(&f.inter, 1, &gone)
+    );
+    assert_eq!(
+        store.records(arn, DatasetType::Items).await.unwrap(),
+        f.items
+    );
+    assert_eq!(
+        store
+            .records(arn, DatasetType::ActionInteractions)
+            .await
+            .unwrap(),
+        without(&f.action_inter, 0, &gone)
+    );
+    let o = &other.g.dataset_group_arn;
+    assert_eq!(
+        store.records(o, DatasetType::Users).await.unwrap(),
+        other.users
+    );
+    assert_eq!(
+        store.records(o, DatasetType::Interactions).await.unwrap(),
+        other.inter
+    );
+
+    let stored = store
+        .job(&job.data_deletion_job_arn)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.status, JobStatus::Completed);
+    assert_eq!(stored.num_deleted, Some(7));
+
+    // Purging the same users again is harmless and deletes nothing more.
+    let again = job.clone();
+    let ids: UserIdSet = gone.iter().copied().collect();
+    let counts = store
+        .purge_users(
+            arn,
+            Arc::new(ids),
+            Box::new(move |c| again.completed(c.total())),
+        )
+        .await
+        .unwrap();
+    assert_eq!(counts.total(), 0);
+}
+
+/// If the job record cannot be written, the purge does not happen either.
+pub async fn purge_is_atomic_with_the_job_record(store: &dyn DatasetStore) {
+    let f = purge_fixture(store, "conf-atomic").await;
+    let arn = &f.g.dataset_group_arn;
+    // This job was never created, so recording it fails inside the purge's transaction.
+    let ghost = DataDeletionJob::new(&ArnScope::default(), "conf-never-created", arn, "s3://b/k");
+    let ids: UserIdSet = ["a", "b"].into_iter().collect();
+    let err = store
+        .purge_users(
+            arn,
+            Arc::new(ids),
+            Box::new(move |c| ghost.completed(c.total())),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+    assert_eq!(
+        store.records(arn, DatasetType::Users).await.unwrap(),
+        f.users
+    );
+    assert_eq!(
+        store.records(arn, DatasetType::Interactions).await.unwrap(),
+        f.inter
+    );
+
+    let missing = ArnScope::default().dataset_group_arn("conf-no-such-group");
+    let ids: UserIdSet = ["a"].into_iter().collect();
+    let job = DataDeletionJob::new(&ArnScope::default(), "conf-x", &missing, "s3://b/k");
+    let err = store
+        .purge_users(
+            &missing,
+            Arc::new(ids),
+            Box::new(move |c| job.completed(c.total())),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+}
+
+/// Job records: create once, update, read back, list newest first with a group filter.
+pub async fn jobs_are_listed_newest_first(store: &dyn DatasetStore) {
+    let scope = ArnScope::default();
+    let g1 = scope.dataset_group_arn("conf-jobs-1");
+    let g2 = scope.dataset_group_arn("conf-jobs-2");
+    let a = DataDeletionJob::new(&scope, "conf-job-a", &g1, "s3://b/a");
+    let b = DataDeletionJob::new(&scope, "conf-job-b", &g2, "s3://b/b");
+    let c = DataDeletionJob::new(&scope, "conf-job-c", &g1, "s3://b/c");
+    for j in [&a, &b, &c] {
+        store.create_job(j).await.unwrap();
+    }
+    assert!(matches!(
+        store.create_job(&a).await,
+        Err(StoreError::AlreadyExists(_))
+    ));
+    let failed = a.clone().failed("because".into());
+    store.update_job(&failed).await.unwrap();
+    assert_eq!(
+        store.job(&a.data_deletion_job_arn).await.unwrap(),
+        Some(failed.clone())
+    );
+    let ghost = DataDeletionJob::new(&scope, "conf-job-ghost", &g1, "s3://b/x");
+    assert!(matches!(
+        store.update_job(&ghost).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(store.job(&ghost.data_deletion_job_arn).await.unwrap(), None);
+
+    let names =
+        |jobs: Vec<DataDeletionJob>| jobs.into_iter().map(|j| j.job_name).collect::<Vec<_>>();
+    assert_eq!(
+        names(store.list_jobs(Some(&g1)).await.unwrap()),
+        ["conf-job-c", "conf-job-a"]
+    );
+    let all = names(store.list_jobs(None).await.unwrap());
+    let pos = |n: &str| all.iter().position(|x| x == n).unwrap();
+    assert!(pos("conf-job-c") < pos("conf-job-b") && pos("conf-job-b") < pos("conf-job-a"));
+}

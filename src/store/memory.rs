@@ -1,0 +1,240 @@
+//! The in-memory store: the reference implementation, for tests and throw-away runs.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use futures::stream::{BoxStream, StreamExt};
+
+use super::{
+    Dataset, DatasetGroup, DatasetStore, DatasetType, FinishJob, PurgeCounts, RowBatch, StoreError,
+    StoreResult,
+};
+use crate::deletion::dedupe::UserIdSet;
+use crate::job::DataDeletionJob;
+
+#[derive(Debug, Default)]
+struct State {
+    groups: BTreeMap<String, DatasetGroup>,
+    /// (group ARN, type) -> (dataset, rows).
+    datasets: BTreeMap<(String, DatasetType), (Dataset, Vec<Vec<String>>)>,
+    /// ARN -> (creation order, job).
+    jobs: BTreeMap<String, (u64, DataDeletionJob)>,
+    job_seq: u64,
+}
+
+/// Everything in one mutex-guarded map. A std mutex is right here: no `.await` happens while
+/// it is held, and every critical section is short, except a purge, which must be atomic.
+#[derive(Debug, Default, Clone)]
+pub struct MemoryStore {
+    state: Arc<Mutex<State>>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        MemoryStore::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic elsewhere cannot leave State half-written (every write is one statement
+        // or done on a copy), so a poisoned lock is still safe to use.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn dataset_key(group_arn: &str, t: DatasetType) -> (String, DatasetType) {
+    (group_arn.to_owned(), t)
+}
+
+fn dataset_name(group_arn: &str, t: DatasetType) -> String {
+    format!("{t} dataset of {group_arn}")
+}
+
+#[async_trait]
+impl DatasetStore for MemoryStore {
+    async fn create_dataset_group(&self, group: &DatasetGroup) -> StoreResult<()> {
+        let mut s = self.lock();
+        if s.groups.contains_key(&group.dataset_group_arn) {
+            return Err(StoreError::AlreadyExists(group.dataset_group_arn.clone()));
+        }
+        s.groups
+            .insert(group.dataset_group_arn.clone(), group.clone());
+        Ok(())
+    }
+
+    async fn dataset_group(&self, arn: &str) -> StoreResult<Option<DatasetGroup>> {
+        Ok(self.lock().groups.get(arn).cloned())
+    }
+
+    async fn create_dataset(&self, dataset: &Dataset) -> StoreResult<()> {
+        super::validate_columns(dataset.dataset_type, &dataset.columns)
+            .map_err(StoreError::Invalid)?;
+        let mut s = self.lock();
+        if !s.groups.contains_key(&dataset.dataset_group_arn) {
+            return Err(StoreError::NotFound(dataset.dataset_group_arn.clone()));
+        }
+        let key = dataset_key(&dataset.dataset_group_arn, dataset.dataset_type);
+        if s.datasets.contains_key(&key) {
+            return Err(StoreError::AlreadyExists(dataset_name(&key.0, key.1)));
+        }
+        s.datasets.insert(key, (dataset.clone(), Vec::new()));
+        Ok(())
+    }
+
+    async fn datasets(&self, group_arn: &str) -> StoreResult<Vec<Dataset>> {
+        let s = self.lock();
+        Ok(DatasetType::ALL
+            .iter()
+            .filter_map(|t| {
+                s.datasets
+                    .get(&dataset_key(group_arn, *t))
+                    .map(|(d, _)| d.clone())
+            })
+            .collect())
+    }
+
+    async fn replace_records(
+        &self,
+        group_arn: &str,
+        dataset_type: DatasetType,
+        mut batches: BoxStream<'static, StoreResult<RowBatch>>,
+    ) -> StoreResult<u64> {
+        let key = dataset_key(group_arn, dataset_type);
+        let width = match self.lock().datasets.get(&key) {
+            Some((d, _)) => d.columns.len(),
+            None => return Err(StoreError::NotFound(dataset_name(group_arn, dataset_type))),
+        };
+        // Build the new rows aside and swap them in at the end: all or nothing.
+        let mut rows = Vec::new();
+        while let Some(batch) = batches.next().await {
+            let batch = batch?;
+            if batch.width() != width {
+                return Err(StoreError::Invalid(format!(
+                    "rows have {} values, the dataset has {width} columns",
+                    batch.width()
+                )));
+            }
+            for i in 0..batch.rows() {
+                rows.push(batch.row(i).map(str::to_owned).collect());
+            }
+        }
+        let n = rows.len() as u64;
+        match self.lock().datasets.get_mut(&key) {
+            Some(entry) => entry.1 = rows,
+            None => return Err(StoreError::NotFound(dataset_name(group_arn, dataset_type))),
+        }
+        Ok(n)
+    }
+
+    async fn count_records(&self, group_arn: &str, dataset_type: DatasetType) -> StoreResult<u64> {
+        let s = self.lock();
+        match s.datasets.get(&dataset_key(group_arn, dataset_type)) {
+            Some((_, rows)) => Ok(rows.len() as u64),
+            None => Err(StoreError::NotFound(dataset_name(group_arn, dataset_type))),
+        }
+    }
+
+    async fn records(
+        &self,
+        group_arn: &str,
+        dataset_type: DatasetType,
+    ) -> StoreResult<Vec<Vec<String>>> {
+        let s = self.lock();
+        match s.datasets.get(&dataset_key(group_arn, dataset_type)) {
+            Some((_, rows)) => Ok(rows.clone()),
+            None => Err(StoreError::NotFound(dataset_name(group_arn, dataset_type))),
+        }
+    }
+
+    async fn purge_users(
+        &self,
+        group_arn: &str,
+        ids: Arc<UserIdSet>,
+        finish: FinishJob,
+    ) -> StoreResult<PurgeCounts> {
+        let mut s = self.lock();
+        if !s.groups.contains_key(group_arn) {
+            return Err(StoreError::NotFound(group_arn.to_owned()));
+        }
+        // Everything happens under one lock, and nothing is written until the job record
+        // is known to be writable: no reader sees a half-purged group.
+        let mut counts = PurgeCounts::default();
+        let mut kept: Vec<(DatasetType, Vec<Vec<String>>)> = Vec::new();
+        for t in DatasetType::ALL.into_iter().filter(|t| t.holds_users()) {
+            if let Some((dataset, rows)) = s.datasets.get(&dataset_key(group_arn, t)) {
+                let col = dataset
+                    .columns
+                    .iter()
+                    .position(|c| c == "USER_ID")
+                    .unwrap_or(0);
+                let remaining: Vec<Vec<String>> = rows
+                    .iter()
+                    .filter(|r| !ids.contains(&r[col]))
+                    .cloned()
+                    .collect();
+                counts
+                    .per_dataset
+                    .push((t, (rows.len() - remaining.len()) as u64));
+                kept.push((t, remaining));
+            }
+        }
+        let job = finish(&counts);
+        let Some(entry) = s.jobs.get_mut(&job.data_deletion_job_arn) else {
+            return Err(StoreError::NotFound(job.data_deletion_job_arn));
+        };
+        entry.1 = job;
+        for (t, rows) in kept {
+            if let Some(entry) = s.datasets.get_mut(&dataset_key(group_arn, t)) {
+                entry.1 = rows;
+            }
+        }
+        Ok(counts)
+    }
+
+    async fn create_job(&self, job: &DataDeletionJob) -> StoreResult<()> {
+        let mut s = self.lock();
+        if s.jobs.contains_key(&job.data_deletion_job_arn) {
+            return Err(StoreError::AlreadyExists(job.data_deletion_job_arn.clone()));
+        }
+        s.job_seq += 1;
+        let seq = s.job_seq;
+        s.jobs
+            .insert(job.data_deletion_job_arn.clone(), (seq, job.clone()));
+        Ok(())
+    }
+
+    async fn update_job(&self, job: &DataDeletionJob) -> StoreResult<()> {
+        match self.lock().jobs.get_mut(&job.data_deletion_job_arn) {
+            Some(entry) => {
+                entry.1 = job.clone();
+                Ok(())
+            }
+            None => Err(StoreError::NotFound(job.data_deletion_job_arn.clone())),
+        }
+    }
+
+    async fn job(&self, arn: &str) -> StoreResult<Option<DataDeletionJob>> {
+        Ok(self.lock().jobs.get(arn).map(|(_, j)| j.clone()))
+    }
+
+    async fn list_jobs(&self, group_arn: Option<&str>) -> StoreResult<Vec<DataDeletionJob>> {
+        let s = self.lock();
+        let mut jobs: Vec<&(u64, DataDeletionJob)> = s
+            .jobs
+            .values()
+            .filter(|(_, j)| group_arn.is_none_or(|g| j.dataset_group_arn == g))
+            .collect();
+        jobs.sort_by(|a, b| b.0.cmp(&a.0));
+        Ok(jobs.into_iter().map(|(_, j)| j.clone()).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[tokio::test]
+    async fn conformance() {
+        let store = super::MemoryStore::new();
+        super::super::conformance::run_all(&store).await;
+    }
+}

@@ -1,0 +1,332 @@
+//! The pluggable dataset store: dataset groups, their datasets' records, and job records.
+//!
+//! [`DatasetStore`] is the smallest contract a backend must meet; everything else is built on
+//! it. Backends: [`sqlite::SqliteStore`] (the embedded default, one file) and
+//! [`memory::MemoryStore`] (nothing kept). Every backend runs the same checks in
+//! [`conformance`], in the way `object_store` tests all of its stores with one suite.
+//! Dialect SQL stays inside its backend.
+
+#[cfg(any(test, feature = "conformance"))]
+pub mod conformance;
+pub mod memory;
+pub mod sqlite;
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use futures::stream::BoxStream;
+use serde::Serialize;
+
+use crate::deletion::dedupe::UserIdSet;
+use crate::job::DataDeletionJob;
+
+/// The dataset types of a dataset group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum DatasetType {
+    /// Item interactions: `USER_ID`, `ITEM_ID`, `TIMESTAMP`, ...
+    Interactions,
+    /// Item metadata: `ITEM_ID`, ...
+    Items,
+    /// User metadata: `USER_ID`, ...
+    Users,
+    /// Action metadata: `ACTION_ID`, ...
+    Actions,
+    /// Action interactions: `USER_ID`, `ACTION_ID`, `TIMESTAMP`, `EVENT_TYPE`, ...
+    #[serde(rename = "Action_Interactions")]
+    ActionInteractions,
+}
+
+impl DatasetType {
+    /// Every type, in a fixed order.
+    pub const ALL: [DatasetType; 5] = [
+        DatasetType::Interactions,
+        DatasetType::Items,
+        DatasetType::Users,
+        DatasetType::Actions,
+        DatasetType::ActionInteractions,
+    ];
+
+    /// The service's name for the type (`CreateDataset`'s `datasetType`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DatasetType::Interactions => "Interactions",
+            DatasetType::Items => "Items",
+            DatasetType::Users => "Users",
+            DatasetType::Actions => "Actions",
+            DatasetType::ActionInteractions => "Action_Interactions",
+        }
+    }
+
+    /// The upper-case form used in dataset ARNs (`dataset/{group}/INTERACTIONS`).
+    pub fn arn_suffix(self) -> &'static str {
+        match self {
+            DatasetType::Interactions => "INTERACTIONS",
+            DatasetType::Items => "ITEMS",
+            DatasetType::Users => "USERS",
+            DatasetType::Actions => "ACTIONS",
+            DatasetType::ActionInteractions => "ACTION_INTERACTIONS",
+        }
+    }
+
+    /// The column a record of this type must have and that records are clustered by:
+    /// `USER_ID` for the types a data deletion job purges, else the item or action id.
+    pub fn key_column(self) -> &'static str {
+        match self {
+            DatasetType::Users | DatasetType::Interactions | DatasetType::ActionInteractions => {
+                "USER_ID"
+            }
+            DatasetType::Items => "ITEM_ID",
+            DatasetType::Actions => "ACTION_ID",
+        }
+    }
+
+    /// True for the types whose records a data deletion job removes.
+    pub fn holds_users(self) -> bool {
+        self.key_column() == "USER_ID"
+    }
+}
+
+impl fmt::Display for DatasetType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for DatasetType {
+    type Err = String;
+    /// Case-insensitive, as the service documents for `datasetType`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        DatasetType::ALL
+            .into_iter()
+            .find(|t| t.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| {
+                format!("unknown dataset type {s:?}: expected Interactions, Items, Users, Actions or Action_Interactions")
+            })
+    }
+}
+
+/// A dataset group.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DatasetGroup {
+    /// The group's name.
+    pub name: String,
+    /// `arn:aws:personalize:{region}:{account}:dataset-group/{name}`; the store's key.
+    pub dataset_group_arn: String,
+    /// Epoch seconds.
+    pub creation_date_time: f64,
+}
+
+/// A dataset: one type within a group, with the columns its records have.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Dataset {
+    /// The group it belongs to.
+    pub dataset_group_arn: String,
+    /// Its type (one dataset per type per group).
+    pub dataset_type: DatasetType,
+    /// Column names, in order; always includes the type's [`DatasetType::key_column`].
+    pub columns: Vec<String>,
+}
+
+/// Rows to load, packed flat: `width` values per row, concatenated in `buf`, each ending at
+/// the matching offset in `ends`. One allocation per batch instead of one per value.
+#[derive(Debug, Clone, Default)]
+pub struct RowBatch {
+    width: usize,
+    buf: String,
+    ends: Vec<usize>,
+}
+
+impl RowBatch {
+    /// An empty batch of rows with `width` columns.
+    pub fn new(width: usize) -> Self {
+        RowBatch {
+            width: width.max(1),
+            buf: String::new(),
+            ends: Vec::new(),
+        }
+    }
+
+    /// Appends one value; every `width` values make a row.
+    pub fn push_value(&mut self, value: &str) {
+        self.buf.push_str(value);
+        self.ends.push(self.buf.len());
+    }
+
+    /// Appends a whole row. Panics in debug builds if its width is wrong.
+    pub fn push_row<'a>(&mut self, row: impl IntoIterator<Item = &'a str>) {
+        let before = self.ends.len();
+        for v in row {
+            self.push_value(v);
+        }
+        debug_assert_eq!(self.ends.len() - before, self.width);
+    }
+
+    /// Columns per row.
+    pub fn width(&self) -> usize {
+        self.width
+    }
+
+    /// Complete rows held.
+    pub fn rows(&self) -> usize {
+        self.ends.len() / self.width
+    }
+
+    /// Bytes of values held.
+    pub fn byte_len(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Row `i`'s values.
+    pub fn row(&self, i: usize) -> impl Iterator<Item = &str> + '_ {
+        let first = i * self.width;
+        (first..first + self.width).map(move |j| {
+            let start = if j == 0 { 0 } else { self.ends[j - 1] };
+            &self.buf[start..self.ends[j]]
+        })
+    }
+}
+
+/// Records removed by a purge, per dataset.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PurgeCounts {
+    /// `(dataset type, records deleted)` for each purged dataset of the group, in
+    /// [`DatasetType::ALL`] order.
+    pub per_dataset: Vec<(DatasetType, u64)>,
+}
+
+impl PurgeCounts {
+    /// Records deleted across all datasets: the job's `numDeleted`.
+    pub fn total(&self) -> u64 {
+        self.per_dataset.iter().map(|(_, n)| n).sum()
+    }
+}
+
+/// Builds the finished job record from the purge's counts, inside the purge's transaction.
+pub type FinishJob = Box<dyn FnOnce(&PurgeCounts) -> DataDeletionJob + Send>;
+
+/// A store error. Backends keep their own error types and map them onto these variants.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The named thing does not exist.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The named thing exists already.
+    #[error("{0} already exists")]
+    AlreadyExists(String),
+    /// The request does not fit what is stored (e.g. columns that differ from the dataset's).
+    #[error("{0}")]
+    Invalid(String),
+    /// The backend failed.
+    #[error("{store} store error: {source}")]
+    Backend {
+        /// The backend's name.
+        store: &'static str,
+        /// What went wrong.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+/// A shorthand for store results.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The minimum a dataset store must provide.
+///
+/// Every write is atomic: a load or a purge that fails leaves the store as it was.
+#[async_trait]
+pub trait DatasetStore: Send + Sync + fmt::Debug + 'static {
+    /// Creates a dataset group; [`StoreError::AlreadyExists`] if its ARN is taken.
+    async fn create_dataset_group(&self, group: &DatasetGroup) -> StoreResult<()>;
+
+    /// The group with this ARN, if any.
+    async fn dataset_group(&self, arn: &str) -> StoreResult<Option<DatasetGroup>>;
+
+    /// Creates a dataset; [`StoreError::NotFound`] without its group,
+    /// [`StoreError::AlreadyExists`] if the group has one of that type.
+    async fn create_dataset(&self, dataset: &Dataset) -> StoreResult<()>;
+
+    /// The group's datasets, in [`DatasetType::ALL`] order.
+    async fn datasets(&self, group_arn: &str) -> StoreResult<Vec<Dataset>>;
+
+    /// Replaces every record of a dataset with the rows of `batches`, in one transaction.
+    /// If the stream yields an error, the dataset keeps its old records and that error is
+    /// returned. Returns the number of rows loaded.
+    async fn replace_records(
+        &self,
+        group_arn: &str,
+        dataset_type: DatasetType,
+        batches: BoxStream<'static, StoreResult<RowBatch>>,
+    ) -> StoreResult<u64>;
+
+    /// How many records a dataset holds.
+    async fn count_records(&self, group_arn: &str, dataset_type: DatasetType) -> StoreResult<u64>;
+
+    /// Every record of a dataset, in load order. For tests and small datasets.
+    async fn records(
+        &self,
+        group_arn: &str,
+        dataset_type: DatasetType,
+    ) -> StoreResult<Vec<Vec<String>>>;
+
+    /// Deletes every record whose `USER_ID` is in `ids` from the group's user-bearing
+    /// datasets (Users, Interactions, Action_Interactions) and stores the job record that
+    /// `finish` builds from the counts, all in ONE transaction: the job reads `COMPLETED`
+    /// exactly when the records are gone.
+    async fn purge_users(
+        &self,
+        group_arn: &str,
+        ids: Arc<UserIdSet>,
+        finish: FinishJob,
+    ) -> StoreResult<PurgeCounts>;
+
+    /// Records a new job; [`StoreError::AlreadyExists`] if its ARN is taken.
+    async fn create_job(&self, job: &DataDeletionJob) -> StoreResult<()>;
+
+    /// Overwrites a job's record; [`StoreError::NotFound`] if it was never created.
+    async fn update_job(&self, job: &DataDeletionJob) -> StoreResult<()>;
+
+    /// The job with this ARN, if any.
+    async fn job(&self, arn: &str) -> StoreResult<Option<DataDeletionJob>>;
+
+    /// Jobs, newest first, optionally of one group only.
+    async fn list_jobs(&self, group_arn: Option<&str>) -> StoreResult<Vec<DataDeletionJob>>;
+}
+
+/// A shared handle to any dataset store.
+pub type DynDatasetStore = Arc<dyn DatasetStore>;
+
+/// Checks a column name: letters, digits and `_`, not starting with a digit (Avro names).
+pub fn validate_column(name: &str) -> Result<(), String> {
+    let mut bytes = name.bytes();
+    let first_ok = bytes
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_');
+    if !first_ok || !bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_') || name.len() > 150 {
+        return Err(format!(
+            "invalid column name {name:?}: names are letters, digits and '_', not starting with a digit"
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a dataset's columns: valid, unique, and holding the type's key column.
+pub fn validate_columns(dataset_type: DatasetType, columns: &[String]) -> Result<(), String> {
+    for (i, c) in columns.iter().enumerate() {
+        validate_column(c)?;
+        if columns[..i].contains(c) {
+            return Err(format!("column {c:?} appears twice"));
+        }
+    }
+    let key = dataset_type.key_column();
+    if !columns.iter().any(|c| c == key) {
+        return Err(format!(
+            "a {dataset_type} dataset needs a {key} column; found {}",
+            columns.join(",")
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,547 @@
+//! The embedded default store: one SQLite file.
+//!
+//! Layout, chosen for purging by user: each dataset's records live in a table of their own,
+//! `records_{dataset id}`, with positional columns `c0, c1, ...` (the dataset row holds their
+//! names). Tables of user-bearing datasets are clustered by user: `WITHOUT ROWID` with the
+//! primary key `(USER_ID column, seq)`, so all of a user's records share a few neighbouring
+//! pages and a purge is one B-tree seek per user instead of a scan or a secondary-index walk.
+//! Items and Actions are plain rowid tables. The database runs in WAL mode with
+//! `synchronous=FULL`: a committed job is on disk.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use futures::stream::{BoxStream, StreamExt};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+use super::{
+    Dataset, DatasetGroup, DatasetStore, DatasetType, FinishJob, PurgeCounts, RowBatch, StoreError,
+    StoreResult,
+};
+use crate::deletion::dedupe::UserIdSet;
+use crate::job::DataDeletionJob;
+
+/// The file name of the database inside a data directory.
+pub const DB_FILE: &str = "personalize-local.sqlite";
+
+/// Page cache per connection, in KiB (SQLite's negative `cache_size`).
+const CACHE_KIB: i64 = 128 * 1024;
+
+const SCHEMA_VERSION: i64 = 1;
+
+const MIGRATION_1: &str = "
+CREATE TABLE dataset_groups (
+    arn      TEXT PRIMARY KEY,
+    name     TEXT NOT NULL,
+    created  REAL NOT NULL
+);
+CREATE TABLE datasets (
+    id           INTEGER PRIMARY KEY,
+    group_arn    TEXT NOT NULL REFERENCES dataset_groups(arn),
+    dataset_type TEXT NOT NULL,
+    columns      TEXT NOT NULL,
+    UNIQUE (group_arn, dataset_type)
+);
+CREATE TABLE data_deletion_jobs (
+    seq       INTEGER PRIMARY KEY,
+    arn       TEXT NOT NULL UNIQUE,
+    group_arn TEXT NOT NULL,
+    body      TEXT NOT NULL
+);
+CREATE INDEX data_deletion_jobs_group ON data_deletion_jobs (group_arn, seq);
+";
+
+/// A dataset store in one SQLite database file.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+    path: PathBuf,
+}
+
+type DbResult<T> = Result<T, StoreError>;
+
+fn backend(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::Backend {
+        store: "sqlite",
+        source: Box::new(e),
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        backend(e)
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the store in `dir`/[`DB_FILE`].
+    pub fn open_dir(dir: &Path) -> StoreResult<Self> {
+        std::fs::create_dir_all(dir).map_err(backend)?;
+        SqliteStore::open(&dir.join(DB_FILE))
+    }
+
+    /// Opens (creating if needed) the store in the database file `path`.
+    pub fn open(path: &Path) -> StoreResult<Self> {
+        let mut conn = Connection::open(path)?;
+        conn.execute_batch(&format!(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = FULL;
+             PRAGMA foreign_keys = ON;
+             PRAGMA temp_store = MEMORY;
+             PRAGMA cache_size = -{CACHE_KIB};
+             PRAGMA busy_timeout = 10000;"
+        ))?;
+        migrate(&mut conn)?;
+        Ok(SqliteStore {
+            conn: Arc::new(Mutex::new(conn)),
+            path: path.to_owned(),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` on the connection in a blocking thread.
+    async fn with_conn<T, F>(&self, f: F) -> DbResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> DbResult<T> + Send + 'static,
+    {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            // No await happens under this lock; a panic in `f` rolls its transaction back
+            // when the transaction is dropped, so a poisoned lock is still consistent.
+            let mut guard = conn.lock().unwrap_or_else(|e| e.into_inner());
+            f(&mut guard)
+        })
+        .await
+        .map_err(backend)?
+    }
+}
+
+fn migrate(conn: &mut Connection) -> DbResult<()> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version > SCHEMA_VERSION {
+        return Err(StoreError::Invalid(format!(
+            "the database was written by a newer personalize-local (schema {version}, this one knows {SCHEMA_VERSION})"
+        )));
+    }
+    if version < 1 {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute_batch(MIGRATION_1)?;
+        tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+/// A dataset's row id and its column names.
+fn dataset_row(
+    conn: &Connection,
+    group_arn: &str,
+    t: DatasetType,
+) -> DbResult<Option<(i64, Vec<String>)>> {
+    let row: Option<(i64, String)> = conn
+        .query_row(
+            "SELECT id, columns FROM datasets WHERE group_arn = ?1 AND dataset_type = ?2",
+            params![group_arn, t.as_str()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    match row {
+        None => Ok(None),
+        Some((id, cols)) => Ok(Some((id, serde_json::from_str(&cols).map_err(backend)?))),
+    }
+}
+
+fn require_dataset(
+    conn: &Connection,
+    group_arn: &str,
+    t: DatasetType,
+) -> DbResult<(i64, Vec<String>)> {
+    dataset_row(conn, group_arn, t)?
+        .ok_or_else(|| StoreError::NotFound(format!("{t} dataset of {group_arn}")))
+}
+
+fn key_index(t: DatasetType, columns: &[String]) -> usize {
+    columns
+        .iter()
+        .position(|c| c == t.key_column())
+        .unwrap_or(0)
+}
+
+fn create_records_table(
+    conn: &Connection,
+    id: i64,
+    t: DatasetType,
+    columns: &[String],
+) -> DbResult<()> {
+    let cols: Vec<String> = (0..columns.len()).map(|i| format!("c{i}")).collect();
+    let sql = if t.holds_users() {
+        let k = key_index(t, columns);
+        let defs: Vec<String> = cols
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                if i == k {
+                    format!("{c} TEXT NOT NULL")
+                } else {
+                    c.clone()
+                }
+            })
+            .collect();
+        format!(
+            "CREATE TABLE records_{id} (seq INTEGER NOT NULL, {}, PRIMARY KEY (c{k}, seq)) WITHOUT ROWID",
+            defs.join(", ")
+        )
+    } else {
+        format!(
+            "CREATE TABLE records_{id} (seq INTEGER PRIMARY KEY, {})",
+            cols.join(", ")
+        )
+    };
+    conn.execute_batch(&sql)?;
+    Ok(())
+}
+
+fn job_from_json(body: &str) -> DbResult<DataDeletionJob> {
+    serde_json::from_str(body).map_err(backend)
+}
+
+fn job_to_json(job: &DataDeletionJob) -> DbResult<String> {
+    serde_json::to_string(job).map_err(backend)
+}
+
+#[async_trait]
+impl DatasetStore for SqliteStore {
+    async fn create_dataset_group(&self, group: &DatasetGroup) -> StoreResult<()> {
+        let group = group.clone();
+        self.with_conn(move |conn| {
+            let n = conn.execute(
+                "INSERT INTO dataset_groups (arn, name, created) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+                params![group.dataset_group_arn, group.name, group.creation_date_time],
+            )?;
+            if n == 0 {
+                return Err(StoreError::AlreadyExists(group.dataset_group_arn));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn dataset_group(&self, arn: &str) -> StoreResult<Option<DatasetGroup>> {
+        let arn = arn.to_owned();
+        self.with_conn(move |conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT arn, name, created FROM dataset_groups WHERE arn = ?1",
+                    params![arn],
+                    |r| {
+                        Ok(DatasetGroup {
+                            dataset_group_arn: r.get(0)?,
+                            name: r.get(1)?,
+                            creation_date_time: r.get(2)?,
+                        })
+                    },
+                )
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn create_dataset(&self, dataset: &Dataset) -> StoreResult<()> {
+        super::validate_columns(dataset.dataset_type, &dataset.columns)
+            .map_err(StoreError::Invalid)?;
+        let d = dataset.clone();
+        self.with_conn(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let group: Option<i64> = tx
+                .query_row(
+                    "SELECT 1 FROM dataset_groups WHERE arn = ?1",
+                    params![d.dataset_group_arn],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if group.is_none() {
+                return Err(StoreError::NotFound(d.dataset_group_arn));
+            }
+            if dataset_row(&tx, &d.dataset_group_arn, d.dataset_type)?.is_some() {
+                return Err(StoreError::AlreadyExists(format!(
+                    "{} dataset of {}",
+                    d.dataset_type, d.dataset_group_arn
+                )));
+            }
+            tx.execute(
+                "INSERT INTO datasets (group_arn, dataset_type, columns) VALUES (?1, ?2, ?3)",
+                params![
+                    d.dataset_group_arn,
+                    d.dataset_type.as_str(),
+                    serde_json::to_string(&d.columns).map_err(backend)?
+                ],
+            )?;
+            create_records_table(&tx, tx.last_insert_rowid(), d.dataset_type, &d.columns)?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn datasets(&self, group_arn: &str) -> StoreResult<Vec<Dataset>> {
+        let group_arn = group_arn.to_owned();
+        self.with_conn(move |conn| {
+            let mut out = Vec::new();
+            for t in DatasetType::ALL {
+                if let Some((_, columns)) = dataset_row(conn, &group_arn, t)? {
+                    out.push(Dataset {
+                        dataset_group_arn: group_arn.clone(),
+                        dataset_type: t,
+                        columns,
+                    });
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn replace_records(
+        &self,
+        group_arn: &str,
+        dataset_type: DatasetType,
+        mut batches: BoxStream<'static, StoreResult<RowBatch>>,
+    ) -> StoreResult<u64> {
+        // The blocking side owns the transaction; the async side feeds it batches.
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<StoreResult<RowBatch>>(4);
+        let group_arn = group_arn.to_owned();
+        let writer = self.with_conn(move |conn| {
+            let txn = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let (id, columns) = require_dataset(&txn, &group_arn, dataset_type)?;
+            txn.execute_batch(&format!("DROP TABLE records_{id}"))?;
+            create_records_table(&txn, id, dataset_type, &columns)?;
+            let width = columns.len();
+            let placeholders: Vec<String> = (1..=width + 1).map(|i| format!("?{i}")).collect();
+            let cols: Vec<String> = (0..width).map(|i| format!("c{i}")).collect();
+            let mut seq: i64 = 0;
+            {
+                let mut insert = txn.prepare(&format!(
+                    "INSERT INTO records_{id} (seq, {}) VALUES ({})",
+                    cols.join(", "),
+                    placeholders.join(", ")
+                ))?;
+                while let Some(batch) = rx.blocking_recv() {
+                    // An error from the producer drops `txn`: rolled back.
+                    let batch = batch?;
+                    if batch.width() != width {
+                        return Err(StoreError::Invalid(format!(
+                            "rows have {} values, the dataset has {width} columns",
+                            batch.width()
+                        )));
+                    }
+                    for i in 0..batch.rows() {
+                        seq += 1;
+                        insert.raw_bind_parameter(1, seq)?;
+                        for (j, v) in batch.row(i).enumerate() {
+                            insert.raw_bind_parameter(j + 2, v)?;
+                        }
+                        insert.raw_execute()?;
+                    }
+                }
+            }
+            txn.commit()?;
+            Ok(seq as u64)
+        });
+        let feeder = async move {
+            while let Some(item) = batches.next().await {
+                let stop = item.is_err();
+                if tx.send(item).await.is_err() || stop {
+                    break;
+                }
+            }
+        };
+        let (result, ()) = tokio::join!(writer, feeder);
+        result
+    }
+
+    async fn count_records(&self, group_arn: &str, dataset_type: DatasetType) -> StoreResult<u64> {
+        let group_arn = group_arn.to_owned();
+        self.with_conn(move |conn| {
+            let (id, _) = require_dataset(conn, &group_arn, dataset_type)?;
+            let n: i64 =
+                conn.query_row(&format!("SELECT count(*) FROM records_{id}"), [], |r| {
+                    r.get(0)
+                })?;
+            Ok(n as u64)
+        })
+        .await
+    }
+
+    async fn records(
+        &self,
+        group_arn: &str,
+        dataset_type: DatasetType,
+    ) -> StoreResult<Vec<Vec<String>>> {
+        let group_arn = group_arn.to_owned();
+        self.with_conn(move |conn| {
+            let (id, columns) = require_dataset(conn, &group_arn, dataset_type)?;
+            let cols: Vec<String> = (0..columns.len()).map(|i| format!("c{i}")).collect();
+            let mut stmt = conn.prepare(&format!(
+                "SELECT {} FROM records_{id} ORDER BY seq",
+                cols.join(", ")
+            ))?;
+            let rows = stmt
+                .query_map([], |r| {
+                    (0..columns.len())
+                        .map(|i| r.get::<_, Option<String>>(i).map(Option::unwrap_or_default))
+                        .collect()
+                })?
+                .collect::<Result<Vec<Vec<String>>, _>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    async fn purge_users(
+        &self,
+        group_arn: &str,
+        ids: Arc<UserIdSet>,
+        finish: FinishJob,
+    ) -> StoreResult<PurgeCounts> {
+        let group_arn = group_arn.to_owned();
+        self.with_conn(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let exists: Option<i64> = tx
+                .query_row("SELECT 1 FROM dataset_groups WHERE arn = ?1", params![group_arn], |r| r.get(0))
+                .optional()?;
+            if exists.is_none() {
+                return Err(StoreError::NotFound(group_arn));
+            }
+            // Stage the IDs in sorted order (appends to the B-tree), then delete by join.
+            tx.execute_batch(
+                "CREATE TEMP TABLE IF NOT EXISTS purge_ids (id TEXT PRIMARY KEY) WITHOUT ROWID;
+                 DELETE FROM temp.purge_ids;",
+            )?;
+            {
+                let mut insert = tx.prepare("INSERT INTO temp.purge_ids (id) VALUES (?1)")?;
+                for id in ids.sorted() {
+                    insert.execute(params![id])?;
+                }
+            }
+            let mut counts = PurgeCounts::default();
+            for t in DatasetType::ALL.into_iter().filter(|t| t.holds_users()) {
+                if let Some((id, columns)) = dataset_row(&tx, &group_arn, t)? {
+                    let k = key_index(t, &columns);
+                    let n = tx.execute(
+                        &format!("DELETE FROM records_{id} WHERE c{k} IN (SELECT id FROM temp.purge_ids)"),
+                        [],
+                    )?;
+                    counts.per_dataset.push((t, n as u64));
+                }
+            }
+            tx.execute_batch("DELETE FROM temp.purge_ids")?;
+            let job = finish(&counts);
+            let n = tx.execute(
+                "UPDATE data_deletion_jobs SET body = ?2 WHERE arn = ?1",
+                params![job.data_deletion_job_arn, job_to_json(&job)?],
+            )?;
+            if n == 0 {
+                return Err(StoreError::NotFound(job.data_deletion_job_arn));
+            }
+            tx.commit()?;
+            Ok(counts)
+        })
+        .await
+    }
+
+    async fn create_job(&self, job: &DataDeletionJob) -> StoreResult<()> {
+        let job = job.clone();
+        self.with_conn(move |conn| {
+            let n = conn.execute(
+                "INSERT INTO data_deletion_jobs (arn, group_arn, body) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+                params![job.data_deletion_job_arn, job.dataset_group_arn, job_to_json(&job)?],
+            )?;
+            if n == 0 {
+                return Err(StoreError::AlreadyExists(job.data_deletion_job_arn));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn update_job(&self, job: &DataDeletionJob) -> StoreResult<()> {
+        let job = job.clone();
+        self.with_conn(move |conn| {
+            let n = conn.execute(
+                "UPDATE data_deletion_jobs SET body = ?2 WHERE arn = ?1",
+                params![job.data_deletion_job_arn, job_to_json(&job)?],
+            )?;
+            if n == 0 {
+                return Err(StoreError::NotFound(job.data_deletion_job_arn));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn job(&self, arn: &str) -> StoreResult<Option<DataDeletionJob>> {
+        let arn = arn.to_owned();
+        self.with_conn(move |conn| {
+            let body: Option<String> = conn
+                .query_row(
+                    "SELECT body FROM data_deletion_jobs WHERE arn = ?1",
+                    params![arn],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            body.as_deref().map(job_from_json).transpose()
+        })
+        .await
+    }
+
+    async fn list_jobs(&self, group_arn: Option<&str>) -> StoreResult<Vec<DataDeletionJob>> {
+        let group_arn = group_arn.map(str::to_owned);
+        self.with_conn(move |conn| {
+            let mut stmt = conn.prepare(
+                "SELECT body FROM data_deletion_jobs WHERE ?1 IS NULL OR group_arn = ?1 ORDER BY seq DESC",
+            )?;
+            let bodies = stmt
+                .query_map(params![group_arn], |r| r.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()?;
+            bodies.iter().map(|b| job_from_json(b)).collect()
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn conformance() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open_dir(dir.path()).unwrap();
+        crate::store::conformance::run_all(&store).await;
+    }
+
+    #[tokio::test]
+    async fn state_survives_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let group = DatasetGroup {
+            name: "g".into(),
+            dataset_group_arn: "arn:aws:personalize:us-east-1:000000000000:dataset-group/g".into(),
+            creation_date_time: 1.5,
+        };
+        {
+            let store = SqliteStore::open_dir(dir.path()).unwrap();
+            store.create_dataset_group(&group).await.unwrap();
+        }
+        let store = SqliteStore::open_dir(dir.path()).unwrap();
+        assert_eq!(
+            store.dataset_group(&group.dataset_group_arn).await.unwrap(),
+            Some(group)
+        );
+    }
+}
