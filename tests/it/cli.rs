@@ -1,0 +1,168 @@
+//! The `personalize-local` binary, driven as a user would: import, delete-users, exit codes,
+//! JSON on stdout, state kept in the data dir between runs.
+
+use std::path::Path;
+use std::process::Output;
+
+use serde_json::Value;
+
+use crate::common::{fixture_ids, fixture_rows, Backend, TestS3};
+
+/// Runs the binary with the S3 endpoint and data dir given, and test credentials.
+async fn run(s3: &TestS3, data_dir: &Path, args: &[&str]) -> Output {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_personalize-local"));
+    cmd.args(args)
+        .arg("--s3-endpoint")
+        .arg(&s3.endpoint)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("AWS_ENDPOINT_URL_S3")
+        .env_remove("RUST_LOG");
+    tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap()
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+async fn import(s3: &TestS3, dir: &Path, group: &str, t: &str, key: &str) -> Value {
+    let location = s3.location(key);
+    let out = run(
+        s3,
+        dir,
+        &["import", "--dataset-group", group, "--dataset-type", t, "--data-location", &location],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    json(&out)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_then_delete_users_then_state_persists() {
+    let s3 = TestS3::start(Backend::Embedded, "cli").await.unwrap();
+    s3.upload_tree("datasets").await;
+    s3.upload_tree("deletion-nested").await;
+    s3.upload_tree("bad-header").await;
+    let dir = tempfile::tempdir().unwrap();
+
+    let users = import(&s3, dir.path(), "cli-group", "Users", "datasets/users.csv").await;
+    assert_eq!(users["records"], fixture_rows("users.csv").len());
+    assert_eq!(users["datasetArn"], "arn:aws:personalize:us-east-1:000000000000:dataset/cli-group/USERS");
+    assert_eq!(users["columns"], serde_json::json!(["USER_ID", "AGE", "MEMBERSHIP"]));
+    let inter = import(&s3, dir.path(), "cli-group", "interactions", "datasets/interactions.csv").await;
+    assert_eq!(inter["records"], fixture_rows("interactions.csv").len());
+
+    let gone = fixture_ids("deletion-nested");
+    let count = |file: &str| fixture_rows(file).iter().filter(|r| gone.contains(&r[0])).count() as u64;
+    let location = s3.location("deletion-nested/");
+    let args = ["delete-users", "--dataset-group", "cli-group", "--data-location", &location, "--job-name", "cli-job"];
+    let out = run(&s3, dir.path(), &args).await;
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let v = json(&out);
+    let job = &v["dataDeletionJob"];
+    assert_eq!(job["status"], "COMPLETED");
+    assert_eq!(job["jobName"], "cli-job");
+    assert_eq!(job["dataDeletionJobArn"], "arn:aws:personalize:us-east-1:000000000000:data-deletion-job/cli-job");
+    assert_eq!(job["datasetGroupArn"], "arn:aws:personalize:us-east-1:000000000000:dataset-group/cli-group");
+    assert_eq!(job["dataSource"]["dataLocation"], location);
+    assert_eq!(job["numDeleted"], count("users.csv") + count("interactions.csv"));
+    assert!(job.get("failureReason").is_none());
+    assert!(job["creationDateTime"].is_f64() && job["lastUpdatedDateTime"].is_f64());
+    assert_eq!(v["numDeletedPerDataset"]["Users"], count("users.csv"));
+    assert_eq!(v["numDeletedPerDataset"]["Interactions"], count("interactions.csv"));
+    assert_eq!(v["input"]["distinctIds"], gone.len());
+
+    // The data dir kept the job: a second job of that name is refused (usage error, 2).
+    let out = run(&s3, dir.path(), &args).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("a data deletion job named cli-job already exists"));
+
+    // A bad file: FAILED, exit 1, the reason names object and line; nothing more deleted.
+    let bad = s3.location("bad-header/");
+    let out = run(&s3, dir.path(), &["delete-users", "--dataset-group", "cli-group", "--data-location", &bad]).await;
+    assert_eq!(out.status.code(), Some(1));
+    let v = json(&out);
+    assert_eq!(v["dataDeletionJob"]["status"], "FAILED");
+    assert_eq!(
+        v["dataDeletionJob"]["failureReason"],
+        format!("{} line 1: expected the header USER_ID, found \"ID\"", s3.location("bad-header/users.csv"))
+    );
+    assert!(v["dataDeletionJob"].get("numDeleted").is_none());
+    assert_eq!(v["numDeletedPerDataset"], serde_json::json!({}));
+
+    // Re-importing shows what the store holds after both jobs: the deleted users are gone.
+    let store = personalize_local::store::sqlite::SqliteStore::open_dir(dir.path()).unwrap();
+    use personalize_local::store::{DatasetStore, DatasetType};
+    let group = "arn:aws:personalize:us-east-1:000000000000:dataset-group/cli-group";
+    let left = store.records(group, DatasetType::Users).await.unwrap();
+    assert_eq!(left.len() as u64, fixture_rows("users.csv").len() as u64 - count("users.csv"));
+    assert!(left.iter().all(|r| !gone.contains(&r[0])));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_errors_exit_2_without_a_job() {
+    let s3 = TestS3::start(Backend::Embedded, "cli-usage").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let location = s3.location("x/");
+    for (args, message) in [
+        (
+            vec!["delete-users", "--dataset-group", "nope", "--data-location", location.as_str()],
+            "the dataset group nope does not exist",
+        ),
+        (
+            vec!["delete-users", "--dataset-group", "nope", "--data-location", "http://b/k"],
+            "invalid S3 location \"http://b/k\": it must start with s3://",
+        ),
+        (
+            vec!["import", "--dataset-group", "g", "--dataset-type", "Things", "--data-location", location.as_str()],
+            "unknown dataset type \"Things\"",
+        ),
+        (
+            vec!["import", "--dataset-group", "bad name", "--dataset-type", "Users", "--data-location", location.as_str()],
+            "invalid dataset group name \"bad name\"",
+        ),
+    ] {
+        let out = run(&s3, dir.path(), &args).await;
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_runs_on_its_own() {
+    let out = tokio::task::spawn_blocking(|| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_personalize-local"))
+            .arg("demo")
+            .env_remove("AWS_ENDPOINT_URL")
+            .env_remove("AWS_ENDPOINT_URL_S3")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // alice, bob and "carol, jr" go (mallory is unknown): 3 users, 7 interactions.
+    assert!(stdout.contains("Interactions        14       7"), "{stdout}");
+    assert!(stdout.contains("Users                8       5"), "{stdout}");
+    assert!(stdout.contains("Items                5       5"), "{stdout}");
+    let json_start = stdout.find("\n{").unwrap();
+    let v: Value = serde_json::from_str(&stdout[json_start..]).unwrap();
+    assert_eq!(v["dataDeletionJob"]["status"], "COMPLETED");
+    assert_eq!(v["dataDeletionJob"]["numDeleted"], 10);
+    assert_eq!(v["input"]["distinctIds"], 4);
+}

@@ -1,0 +1,6 @@
+//! One integration-test binary: the deletion job end to end, the command line and imports.
+
+mod cli;
+mod common;
+mod deletion;
+mod import;
