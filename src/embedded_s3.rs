@@ -57,9 +57,9 @@ impl hyper::service::Service<http::Request<Incoming>> for Service {
 
     fn call(&self, req: http::Request<Incoming>) -> Self::Future {
         let n = self.requests.fetch_add(1, Ordering::Relaxed) + 1;
-        if self.faults.every > 0 && n % self.faults.every == 0 {
+        if self.faults.every > 0 && n.is_multiple_of(self.faults.every) {
             let k = self.injected.fetch_add(1, Ordering::Relaxed);
-            let (status, code) = if k % 2 == 0 {
+            let (status, code) = if k.is_multiple_of(2) {
                 (503, "SlowDown")
             } else {
                 (500, "InternalError")

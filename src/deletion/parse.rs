@@ -213,3 +213,103 @@ async fn send(sink: &mpsc::Sender<IdBatch>, collector: &mut IdCollector, progres
     // The receiver only goes away when the job is already failing; nothing to report then.
     let _ = sink.send(batch).await;
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicU32;
+
+    use async_trait::async_trait;
+    use futures::stream::{self, BoxStream};
+
+    use super::*;
+    use crate::source::memory::MemorySource;
+    use crate::source::{ByteChunks, ObjectMeta, S3Location};
+
+    /// Serves objects whose bodies break off after two chunks, `breaks` times.
+    #[derive(Debug)]
+    struct Flaky {
+        inner: MemorySource,
+        breaks: AtomicU32,
+        opens: AtomicU32,
+    }
+
+    #[async_trait]
+    impl ObjectSource for Flaky {
+        fn list(
+            &self,
+            bucket: &str,
+            prefix: &str,
+        ) -> BoxStream<'static, Result<ObjectMeta, SourceError>> {
+            self.inner.list(bucket, prefix)
+        }
+
+        async fn open(
+            &self,
+            bucket: &str,
+            key: &str,
+            offset: u64,
+        ) -> Result<(u64, ByteChunks), SourceError> {
+            self.opens.fetch_add(1, Ordering::Relaxed);
+            let (total, body) = self.inner.open(bucket, key, offset).await?;
+            if self.breaks.load(Ordering::Relaxed) == 0 {
+                return Ok((total, body));
+            }
+            self.breaks.fetch_sub(1, Ordering::Relaxed);
+            let broken = body.take(2).chain(stream::once(async {
+                Err(SourceError::new("NetworkError", "connection reset"))
+            }));
+            Ok((total, broken.boxed()))
+        }
+    }
+
+    async fn read(breaks: u32) -> (Result<ObjectStats, JobFailure>, Vec<String>, u32) {
+        let inner = MemorySource::with_chunk_size(5);
+        let body: String = std::iter::once("USER_ID".to_string())
+            .chain((0..20).map(|i| format!("user-{i}")))
+            .collect::<Vec<_>>()
+            .join("\n");
+        inner.put("b", "k.csv", body);
+        let source = Arc::new(Flaky {
+            inner,
+            breaks: AtomicU32::new(breaks),
+            opens: AtomicU32::new(0),
+        });
+        let (tx, mut rx) = mpsc::channel(1024);
+        let input = Input {
+            object: S3Location::parse("s3://b/k.csv").unwrap(),
+            listed_size: None,
+        };
+        let result = read_object(
+            source.clone(),
+            input,
+            u64::MAX,
+            tx,
+            Arc::new(Progress::default()),
+        )
+        .await;
+        let mut ids = Vec::new();
+        while let Ok(batch) = rx.try_recv() {
+            ids.extend(batch.iter().map(str::to_owned));
+        }
+        (result, ids, source.opens.load(Ordering::Relaxed))
+    }
+
+    #[tokio::test]
+    async fn a_broken_body_is_resumed_where_it_stopped() {
+        let (result, ids, opens) = read(RESUMES).await;
+        let want: Vec<String> = (0..20).map(|i| format!("user-{i}")).collect();
+        assert_eq!(ids, want);
+        assert_eq!(opens, RESUMES + 1);
+        assert_eq!(result.unwrap().ids, 20);
+    }
+
+    #[tokio::test]
+    async fn a_body_that_keeps_breaking_fails_the_read() {
+        let (result, _, opens) = read(RESUMES + 1).await;
+        assert_eq!(opens, RESUMES + 1);
+        assert_eq!(
+            result.unwrap_err().to_string(),
+            "reading s3://b/k.csv failed: NetworkError (connection reset)"
+        );
+    }
+}

@@ -129,7 +129,7 @@ fn message_suffix(message: &str) -> String {
 
 fn human(bytes: u64) -> String {
     const MB: u64 = 1024 * 1024;
-    if bytes % MB == 0 {
+    if bytes.is_multiple_of(MB) {
         format!("{} MB", bytes / MB)
     } else {
         format!("{bytes}-byte")

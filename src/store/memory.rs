@@ -13,11 +13,13 @@ use super::{
 use crate::deletion::dedupe::UserIdSet;
 use crate::job::DataDeletionJob;
 
+type Rows = Vec<Vec<String>>;
+
 #[derive(Debug, Default)]
 struct State {
     groups: BTreeMap<String, DatasetGroup>,
     /// (group ARN, type) -> (dataset, rows).
-    datasets: BTreeMap<(String, DatasetType), (Dataset, Vec<Vec<String>>)>,
+    datasets: BTreeMap<(String, DatasetType), (Dataset, Rows)>,
     /// ARN -> (creation order, job).
     jobs: BTreeMap<String, (u64, DataDeletionJob)>,
     job_seq: u64,
@@ -225,7 +227,7 @@ impl DatasetStore for MemoryStore {
             .values()
             .filter(|(_, j)| group_arn.is_none_or(|g| j.dataset_group_arn == g))
             .collect();
-        jobs.sort_by(|a, b| b.0.cmp(&a.0));
+        jobs.sort_by_key(|(seq, _)| std::cmp::Reverse(*seq));
         Ok(jobs.into_iter().map(|(_, j)| j.clone()).collect())
     }
 }

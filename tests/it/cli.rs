@@ -24,7 +24,9 @@ async fn run(s3: &TestS3, data_dir: &Path, args: &[&str]) -> Output {
         .env_remove("AWS_ENDPOINT_URL")
         .env_remove("AWS_ENDPOINT_URL_S3")
         .env_remove("RUST_LOG");
-    tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap()
+    tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap()
 }
 
 fn json(out: &Output) -> Value {
@@ -42,10 +44,23 @@ async fn import(s3: &TestS3, dir: &Path, group: &str, t: &str, key: &str) -> Val
     let out = run(
         s3,
         dir,
-        &["import", "--dataset-group", group, "--dataset-type", t, "--data-location", &location],
+        &[
+            "import",
+            "--dataset-group",
+            group,
+            "--dataset-type",
+            t,
+            "--data-location",
+            &location,
+        ],
     )
     .await;
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     json(&out)
 }
 
@@ -59,45 +74,103 @@ async fn import_then_delete_users_then_state_persists() {
 
     let users = import(&s3, dir.path(), "cli-group", "Users", "datasets/users.csv").await;
     assert_eq!(users["records"], fixture_rows("users.csv").len());
-    assert_eq!(users["datasetArn"], "arn:aws:personalize:us-east-1:000000000000:dataset/cli-group/USERS");
-    assert_eq!(users["columns"], serde_json::json!(["USER_ID", "AGE", "MEMBERSHIP"]));
-    let inter = import(&s3, dir.path(), "cli-group", "interactions", "datasets/interactions.csv").await;
+    assert_eq!(
+        users["datasetArn"],
+        "arn:aws:personalize:us-east-1:000000000000:dataset/cli-group/USERS"
+    );
+    assert_eq!(
+        users["columns"],
+        serde_json::json!(["USER_ID", "AGE", "MEMBERSHIP"])
+    );
+    let inter = import(
+        &s3,
+        dir.path(),
+        "cli-group",
+        "interactions",
+        "datasets/interactions.csv",
+    )
+    .await;
     assert_eq!(inter["records"], fixture_rows("interactions.csv").len());
 
     let gone = fixture_ids("deletion-nested");
-    let count = |file: &str| fixture_rows(file).iter().filter(|r| gone.contains(&r[0])).count() as u64;
+    let count = |file: &str| {
+        fixture_rows(file)
+            .iter()
+            .filter(|r| gone.contains(&r[0]))
+            .count() as u64
+    };
     let location = s3.location("deletion-nested/");
-    let args = ["delete-users", "--dataset-group", "cli-group", "--data-location", &location, "--job-name", "cli-job"];
+    let args = [
+        "delete-users",
+        "--dataset-group",
+        "cli-group",
+        "--data-location",
+        &location,
+        "--job-name",
+        "cli-job",
+    ];
     let out = run(&s3, dir.path(), &args).await;
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v = json(&out);
     let job = &v["dataDeletionJob"];
     assert_eq!(job["status"], "COMPLETED");
     assert_eq!(job["jobName"], "cli-job");
-    assert_eq!(job["dataDeletionJobArn"], "arn:aws:personalize:us-east-1:000000000000:data-deletion-job/cli-job");
-    assert_eq!(job["datasetGroupArn"], "arn:aws:personalize:us-east-1:000000000000:dataset-group/cli-group");
+    assert_eq!(
+        job["dataDeletionJobArn"],
+        "arn:aws:personalize:us-east-1:000000000000:data-deletion-job/cli-job"
+    );
+    assert_eq!(
+        job["datasetGroupArn"],
+        "arn:aws:personalize:us-east-1:000000000000:dataset-group/cli-group"
+    );
     assert_eq!(job["dataSource"]["dataLocation"], location);
-    assert_eq!(job["numDeleted"], count("users.csv") + count("interactions.csv"));
+    assert_eq!(
+        job["numDeleted"],
+        count("users.csv") + count("interactions.csv")
+    );
     assert!(job.get("failureReason").is_none());
     assert!(job["creationDateTime"].is_f64() && job["lastUpdatedDateTime"].is_f64());
     assert_eq!(v["numDeletedPerDataset"]["Users"], count("users.csv"));
-    assert_eq!(v["numDeletedPerDataset"]["Interactions"], count("interactions.csv"));
+    assert_eq!(
+        v["numDeletedPerDataset"]["Interactions"],
+        count("interactions.csv")
+    );
     assert_eq!(v["input"]["distinctIds"], gone.len());
 
     // The data dir kept the job: a second job of that name is refused (usage error, 2).
     let out = run(&s3, dir.path(), &args).await;
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("a data deletion job named cli-job already exists"));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("a data deletion job named cli-job already exists"));
 
     // A bad file: FAILED, exit 1, the reason names object and line; nothing more deleted.
     let bad = s3.location("bad-header/");
-    let out = run(&s3, dir.path(), &["delete-users", "--dataset-group", "cli-group", "--data-location", &bad]).await;
+    let out = run(
+        &s3,
+        dir.path(),
+        &[
+            "delete-users",
+            "--dataset-group",
+            "cli-group",
+            "--data-location",
+            &bad,
+        ],
+    )
+    .await;
     assert_eq!(out.status.code(), Some(1));
     let v = json(&out);
     assert_eq!(v["dataDeletionJob"]["status"], "FAILED");
     assert_eq!(
         v["dataDeletionJob"]["failureReason"],
-        format!("{} line 1: expected the header USER_ID, found \"ID\"", s3.location("bad-header/users.csv"))
+        format!(
+            "{} line 1: expected the header USER_ID, found \"ID\"",
+            s3.location("bad-header/users.csv")
+        )
     );
     assert!(v["dataDeletionJob"].get("numDeleted").is_none());
     assert_eq!(v["numDeletedPerDataset"], serde_json::json!({}));
@@ -107,7 +180,10 @@ async fn import_then_delete_users_then_state_persists() {
     use personalize_local::store::{DatasetStore, DatasetType};
     let group = "arn:aws:personalize:us-east-1:000000000000:dataset-group/cli-group";
     let left = store.records(group, DatasetType::Users).await.unwrap();
-    assert_eq!(left.len() as u64, fixture_rows("users.csv").len() as u64 - count("users.csv"));
+    assert_eq!(
+        left.len() as u64,
+        fixture_rows("users.csv").len() as u64 - count("users.csv")
+    );
     assert!(left.iter().all(|r| !gone.contains(&r[0])));
 }
 
@@ -118,19 +194,47 @@ async fn usage_errors_exit_2_without_a_job() {
     let location = s3.location("x/");
     for (args, message) in [
         (
-            vec!["delete-users", "--dataset-group", "nope", "--data-location", location.as_str()],
+            vec![
+                "delete-users",
+                "--dataset-group",
+                "nope",
+                "--data-location",
+                location.as_str(),
+            ],
             "the dataset group nope does not exist",
         ),
         (
-            vec!["delete-users", "--dataset-group", "nope", "--data-location", "http://b/k"],
+            vec![
+                "delete-users",
+                "--dataset-group",
+                "nope",
+                "--data-location",
+                "http://b/k",
+            ],
             "invalid S3 location \"http://b/k\": it must start with s3://",
         ),
         (
-            vec!["import", "--dataset-group", "g", "--dataset-type", "Things", "--data-location", location.as_str()],
+            vec![
+                "import",
+                "--dataset-group",
+                "g",
+                "--dataset-type",
+                "Things",
+                "--data-location",
+                location.as_str(),
+            ],
             "unknown dataset type \"Things\"",
         ),
         (
-            vec!["import", "--dataset-group", "bad name", "--dataset-type", "Users", "--data-location", location.as_str()],
+            vec![
+                "import",
+                "--dataset-group",
+                "bad name",
+                "--dataset-type",
+                "Users",
+                "--data-location",
+                location.as_str(),
+            ],
             "invalid dataset group name \"bad name\"",
         ),
     ] {
@@ -154,12 +258,26 @@ async fn demo_runs_on_its_own() {
     })
     .await
     .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     // alice, bob and "carol, jr" go (mallory is unknown): 3 users, 7 interactions.
-    assert!(stdout.contains("Interactions        14       7"), "{stdout}");
-    assert!(stdout.contains("Users                8       5"), "{stdout}");
-    assert!(stdout.contains("Items                5       5"), "{stdout}");
+    assert!(
+        stdout.contains("Interactions        14       7"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Users                8       5"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Items                5       5"),
+        "{stdout}"
+    );
     let json_start = stdout.find("\n{").unwrap();
     let v: Value = serde_json::from_str(&stdout[json_start..]).unwrap();
     assert_eq!(v["dataDeletionJob"]["status"], "COMPLETED");

@@ -16,14 +16,27 @@ fn ids(list: &[&str]) -> HashSet<String> {
 }
 
 /// Runs a job over `tree/` and checks it completed with exactly the oracle's deletions.
-async fn assert_completes(env: &Env, job: &str, key: &str, gone: &HashSet<String>) -> personalize_local::deletion::JobReport {
+async fn assert_completes(
+    env: &Env,
+    job: &str,
+    key: &str,
+    gone: &HashSet<String>,
+) -> personalize_local::deletion::JobReport {
     let report = env.run(job, key, DeletionOptions::default()).await;
-    assert_eq!(report.job.status, JobStatus::Completed, "{:?}", report.job.failure_reason);
+    assert_eq!(
+        report.job.status,
+        JobStatus::Completed,
+        "{:?}",
+        report.job.failure_reason
+    );
     assert_eq!(report.job.failure_reason, None);
     let expected = env.expected_deleted(gone);
     let counts = report.counts.clone().unwrap();
     assert_eq!(counts.per_dataset, expected);
-    assert_eq!(report.job.num_deleted, Some(expected.iter().map(|(_, n)| n).sum()));
+    assert_eq!(
+        report.job.num_deleted,
+        Some(expected.iter().map(|(_, n)| n).sum())
+    );
     assert!(report.job.last_updated_date_time >= report.job.creation_date_time);
     env.assert_remaining(gone).await;
     report
@@ -231,7 +244,9 @@ s3_tests! {
 async fn transient_faults_do_not_change_the_result() {
     // Every third request answers 503 SlowDown or 500 InternalError; the SDK's retries must
     // carry the job through to exactly the result of a fault-free run.
-    let s3 = TestS3::start_with_faults(Backend::Embedded, "faults", Faults { every: 3 }).await.unwrap();
+    let s3 = TestS3::start_with_faults(Backend::Embedded, "faults", Faults { every: 3 })
+        .await
+        .unwrap();
     s3.upload_tree("deletion-nested").await;
     s3.upload_tree("deletion-formats").await;
     let env = Env::new(s3).await;
@@ -239,13 +254,31 @@ async fn transient_faults_do_not_change_the_result() {
     let nested = fixture_ids("deletion-nested");
     assert_completes(&env, "faulty-nested", "deletion-nested/", &nested).await;
     let formats = fixture_ids("deletion-formats");
-    let report = env.run("faulty-formats", "deletion-formats/", DeletionOptions::default()).await;
-    assert_eq!(report.job.status, JobStatus::Completed, "{:?}", report.job.failure_reason);
+    let report = env
+        .run(
+            "faulty-formats",
+            "deletion-formats/",
+            DeletionOptions::default(),
+        )
+        .await;
+    assert_eq!(
+        report.job.status,
+        JobStatus::Completed,
+        "{:?}",
+        report.job.failure_reason
+    );
     let newly_gone: HashSet<String> = formats.difference(&nested).cloned().collect();
-    assert_eq!(report.counts.unwrap().per_dataset, env.expected_deleted(&newly_gone));
-    env.assert_remaining(&nested.union(&formats).cloned().collect()).await;
+    assert_eq!(
+        report.counts.unwrap().per_dataset,
+        env.expected_deleted(&newly_gone)
+    );
+    env.assert_remaining(&nested.union(&formats).cloned().collect())
+        .await;
     let injected = env.s3.embedded.as_ref().unwrap().faults_injected() - before;
-    assert!(injected >= 3, "only {injected} faults were injected during the jobs");
+    assert!(
+        injected >= 3,
+        "only {injected} faults were injected during the jobs"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -253,9 +286,23 @@ async fn a_malformed_location_fails_the_job_before_any_read() {
     let s3 = TestS3::start(Backend::Embedded, "badloc").await.unwrap();
     let env = Env::new(s3).await;
     let requests = env.s3.embedded.as_ref().unwrap().requests();
-    let report = env.run_at("bad-location", "s3:/not-a-location", DeletionOptions::default()).await;
-    env.assert_failed_with(&report, "invalid S3 location \"s3:/not-a-location\": it must start with s3://").await;
-    assert_eq!(env.s3.embedded.as_ref().unwrap().requests(), requests, "no S3 request was made");
+    let report = env
+        .run_at(
+            "bad-location",
+            "s3:/not-a-location",
+            DeletionOptions::default(),
+        )
+        .await;
+    env.assert_failed_with(
+        &report,
+        "invalid S3 location \"s3:/not-a-location\": it must start with s3://",
+    )
+    .await;
+    assert_eq!(
+        env.s3.embedded.as_ref().unwrap().requests(),
+        requests,
+        "no S3 request was made"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -264,9 +311,18 @@ async fn records_of_other_dataset_groups_are_untouched() {
     s3.upload_tree("deletion-single").await;
     let env = Env::new(s3).await;
     let other = env.second_group("other").await;
-    assert_completes(&env, "one-group", "deletion-single/requests.csv", &ids(&["u05", "u06"])).await;
+    assert_completes(
+        &env,
+        "one-group",
+        "deletion-single/requests.csv",
+        &ids(&["u05", "u06"]),
+    )
+    .await;
     for t in [DatasetType::Users, DatasetType::Interactions] {
         let rows = env.store.records(&other, t).await.unwrap();
-        assert!(rows.iter().any(|r| r[0] == "u05"), "{t} of the other group lost u05");
+        assert!(
+            rows.iter().any(|r| r[0] == "u05"),
+            "{t} of the other group lost u05"
+        );
     }
 }

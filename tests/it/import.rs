@@ -18,12 +18,29 @@ async fn try_import(env: &Env, t: DatasetType, key: &str) -> Result<u64, String>
 async fn bad_imports_change_nothing() {
     let s3 = TestS3::start(Backend::Embedded, "imports").await.unwrap();
     s3.put("bad/wrong-header.csv", "USER_ID,AGE\nu1,3\n").await;
-    s3.put("bad/width.csv", "USER_ID,AGE,MEMBERSHIP\nnew1,3,gold\nnew2,4\n").await;
-    s3.put("bad/long.csv", format!("USER_ID,AGE,MEMBERSHIP\nnew1,3,gold\n{},4,gold\n", "y".repeat(300))).await;
-    s3.put("bad/quote.csv", "USER_ID,AGE,MEMBERSHIP\nnew1,3,gold\n\"new2,4,gold\n").await;
+    s3.put(
+        "bad/width.csv",
+        "USER_ID,AGE,MEMBERSHIP\nnew1,3,gold\nnew2,4\n",
+    )
+    .await;
+    s3.put(
+        "bad/long.csv",
+        format!(
+            "USER_ID,AGE,MEMBERSHIP\nnew1,3,gold\n{},4,gold\n",
+            "y".repeat(300)
+        ),
+    )
+    .await;
+    s3.put(
+        "bad/quote.csv",
+        "USER_ID,AGE,MEMBERSHIP\nnew1,3,gold\n\"new2,4,gold\n",
+    )
+    .await;
     s3.put("bad/no-key/items.csv", "NAME,CATEGORY\nx,y\n").await;
-    s3.put("two/a.csv", "USER_ID,AGE,MEMBERSHIP\nn1,1,gold\n").await;
-    s3.put("two/b/b.csv", "USER_ID,AGE,MEMBERSHIP\nn2,2,basic\n").await;
+    s3.put("two/a.csv", "USER_ID,AGE,MEMBERSHIP\nn1,1,gold\n")
+        .await;
+    s3.put("two/b/b.csv", "USER_ID,AGE,MEMBERSHIP\nn2,2,basic\n")
+        .await;
     let env = Env::new(s3).await;
     let users = fixture_rows("users.csv");
     let loc = |k: &str| env.s3.location(k);
@@ -52,9 +69,20 @@ async fn bad_imports_change_nothing() {
         assert_eq!(env.records(DatasetType::Users).await, users, "after {key}");
     }
     // A new dataset needs its key column.
-    let err = try_import(&env, DatasetType::Actions, "bad/no-key/").await.unwrap_err();
-    assert!(err.contains("a Actions dataset needs a ACTION_ID column"), "{err}");
-    assert!(env.store.datasets(&env.group_arn).await.unwrap().iter().all(|d| d.dataset_type != DatasetType::Actions));
+    let err = try_import(&env, DatasetType::Actions, "bad/no-key/")
+        .await
+        .unwrap_err();
+    assert!(
+        err.contains("a Actions dataset needs a ACTION_ID column"),
+        "{err}"
+    );
+    assert!(env
+        .store
+        .datasets(&env.group_arn)
+        .await
+        .unwrap()
+        .iter()
+        .all(|d| d.dataset_type != DatasetType::Actions));
 
     // A folder import reads sub-folders and replaces the records.
     assert_eq!(try_import(&env, DatasetType::Users, "two/").await, Ok(2));

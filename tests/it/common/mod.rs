@@ -73,11 +73,15 @@ impl TestS3 {
         let (client, endpoint, embedded, root) = match backend.env_var() {
             None => {
                 let root = tempfile::tempdir().unwrap();
-                let s3 = EmbeddedS3::start_with_faults(root.path(), faults).await.unwrap();
+                let s3 = EmbeddedS3::start_with_faults(root.path(), faults)
+                    .await
+                    .unwrap();
                 (s3.client(), s3.endpoint(), Some(s3), Some(root))
             }
             Some(var) => match std::env::var(var) {
-                Ok(endpoint) if !endpoint.is_empty() => (client_for(&endpoint), endpoint, None, None),
+                Ok(endpoint) if !endpoint.is_empty() => {
+                    (client_for(&endpoint), endpoint, None, None)
+                }
                 _ => {
                     if std::env::var_os("PERSONALIZE_LOCAL_TEST_REQUIRE_EXTERNAL").is_some() {
                         panic!("{var} is not set, but PERSONALIZE_LOCAL_TEST_REQUIRE_EXTERNAL is: start the server and name it");
@@ -94,7 +98,13 @@ impl TestS3 {
             .subsec_nanos();
         let tag: String = tag
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '-'
+                }
+            })
             .take(30)
             .collect();
         let bucket = format!("pl-{tag}-{}-{n}-{nanos:x}", std::process::id());
@@ -128,7 +138,11 @@ impl TestS3 {
         assert!(!files.is_empty(), "fixture tree {tree} is empty");
         stream::iter(files)
             .map(|path| async move {
-                let key = path.strip_prefix(base).unwrap().to_string_lossy().replace('\\', "/");
+                let key = path
+                    .strip_prefix(base)
+                    .unwrap()
+                    .to_string_lossy()
+                    .replace('\\', "/");
                 self.put(&key, std::fs::read(&path).unwrap()).await;
                 Ok::<_, ()>(())
             })
@@ -181,8 +195,14 @@ pub fn fixture_ids(tree: &str) -> HashSet<String> {
         if bytes.starts_with(b"\xef\xbb\xbf") {
             bytes.drain(..3);
         }
-        let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(&bytes[..]);
-        assert_eq!(reader.headers().unwrap().iter().collect::<Vec<_>>(), ["USER_ID"], "{f:?}");
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .from_reader(&bytes[..]);
+        assert_eq!(
+            reader.headers().unwrap().iter().collect::<Vec<_>>(),
+            ["USER_ID"],
+            "{f:?}"
+        );
         for r in reader.records() {
             ids.insert(r.unwrap()[0].to_owned());
         }
@@ -232,8 +252,11 @@ impl Env {
             .await
             .unwrap();
         for (t, file) in DATASETS {
-            let location = S3Location::parse(&self.s3.location(&format!("datasets/{file}"))).unwrap();
-            let report = import_dataset(&self.store, self.s3.source(), &group_arn, t, &location).await.unwrap();
+            let location =
+                S3Location::parse(&self.s3.location(&format!("datasets/{file}"))).unwrap();
+            let report = import_dataset(&self.store, self.s3.source(), &group_arn, t, &location)
+                .await
+                .unwrap();
             assert_eq!(report.records, fixture_rows(file).len() as u64, "{t}");
         }
         group_arn
@@ -248,12 +271,31 @@ impl Env {
     pub async fn run_at(&self, job_name: &str, location: &str, opts: DeletionOptions) -> JobReport {
         let job = DataDeletionJob::new(&ArnScope::default(), job_name, &self.group_arn, location);
         self.store.create_job(&job).await.unwrap();
-        assert_eq!(self.store.job(&job.data_deletion_job_arn).await.unwrap().unwrap().status, JobStatus::Pending);
-        let report = deletion::run_job(&self.store, self.s3.source(), job, &opts, Arc::new(Progress::default()))
-            .await
-            .unwrap();
+        assert_eq!(
+            self.store
+                .job(&job.data_deletion_job_arn)
+                .await
+                .unwrap()
+                .unwrap()
+                .status,
+            JobStatus::Pending
+        );
+        let report = deletion::run_job(
+            &self.store,
+            self.s3.source(),
+            job,
+            &opts,
+            Arc::new(Progress::default()),
+        )
+        .await
+        .unwrap();
         // What the store holds is what the report says.
-        let stored = self.store.job(&report.job.data_deletion_job_arn).await.unwrap().unwrap();
+        let stored = self
+            .store
+            .job(&report.job.data_deletion_job_arn)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(stored, report.job);
         report
     }
@@ -281,7 +323,15 @@ impl Env {
         let mut counts: Vec<(DatasetType, u64)> = DATASETS
             .iter()
             .filter(|(t, _)| t.holds_users())
-            .map(|(t, file)| (*t, fixture_rows(file).iter().filter(|r| gone.contains(&r[0])).count() as u64))
+            .map(|(t, file)| {
+                (
+                    *t,
+                    fixture_rows(file)
+                        .iter()
+                        .filter(|r| gone.contains(&r[0]))
+                        .count() as u64,
+                )
+            })
             .collect();
         counts.sort();
         counts
