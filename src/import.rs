@@ -221,22 +221,16 @@ impl RowCollector<'_> {
                     })
                 }
                 Some(_) => {}
-                None => {
-                    self.key = header
-                        .iter()
-                        .position(|c| c == self.dataset_type.key_column())
-                        .unwrap_or(0);
-                    self.new_header = Some(header.clone());
-                    *self.columns = Some(header);
-                }
+                // The first file's header defines the columns; it is announced at the next
+                // flush so that the dataset can be created before any row is stored.
+                None => self.new_header = Some(header.clone()),
             }
-            if let Some(cols) = self.columns.as_ref() {
-                self.key = cols
-                    .iter()
-                    .position(|c| c == self.dataset_type.key_column())
-                    .unwrap_or(0);
-                self.batch = RowBatch::new(cols.len());
-            }
+            self.key = header
+                .iter()
+                .position(|c| c == self.dataset_type.key_column())
+                .unwrap_or(0);
+            self.batch = RowBatch::new(header.len());
+            *self.columns = Some(header);
             return Ok(());
         }
         if fields.len() != self.batch.width() {

@@ -205,7 +205,7 @@ pub async fn run_job(
     let mut phases = PhaseTimes::default();
     let mut input = InputStats::default();
 
-    let outcome: Result<(DataDeletionJob, PurgeCounts), JobFailure> = async {
+    let outcome: Result<(PurgeCounts, DataDeletionJob), JobFailure> = async {
         if store.dataset_group(&job.dataset_group_arn).await?.is_none() {
             return Err(JobFailure::NoSuchDatasetGroup(
                 job.dataset_group_arn.clone(),
@@ -224,7 +224,7 @@ pub async fn run_job(
     phases.total = started.elapsed().as_secs_f64();
 
     match outcome {
-        Ok((done, counts)) => {
+        Ok((counts, done)) => {
             info!(
                 num_deleted = counts.total(),
                 seconds = phases.total,

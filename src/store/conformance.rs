@@ -245,7 +245,7 @@ pub async fn purge_removes_only_the_listed_users(store: &dyn DatasetStore) {
     let gone = ["a", "d\"q,", "unknown", "z"];
     let ids: UserIdSet = gone.iter().copied().collect();
     let finished = job.clone();
-    let counts = store
+    let (counts, stored) = store
         .purge_users(
             arn,
             Arc::new(ids),
@@ -291,18 +291,18 @@ pub async fn purge_removes_only_the_listed_users(store: &dyn DatasetStore) {
         other.inter
     );
 
-    let stored = store
-        .job(&job.data_deletion_job_arn)
-        .await
-        .unwrap()
-        .unwrap();
+    // The job record returned is the one stored, in the same transaction.
+    assert_eq!(
+        store.job(&job.data_deletion_job_arn).await.unwrap(),
+        Some(stored.clone())
+    );
     assert_eq!(stored.status, JobStatus::Completed);
     assert_eq!(stored.num_deleted, Some(7));
 
     // Purging the same users again is harmless and deletes nothing more.
     let again = job.clone();
     let ids: UserIdSet = gone.iter().copied().collect();
-    let counts = store
+    let (counts, _) = store
         .purge_users(
             arn,
             Arc::new(ids),

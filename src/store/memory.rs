@@ -154,7 +154,7 @@ impl DatasetStore for MemoryStore {
         group_arn: &str,
         ids: Arc<UserIdSet>,
         finish: FinishJob,
-    ) -> StoreResult<PurgeCounts> {
+    ) -> StoreResult<(PurgeCounts, DataDeletionJob)> {
         let mut s = self.lock();
         if !s.groups.contains_key(group_arn) {
             return Err(StoreError::NotFound(group_arn.to_owned()));
@@ -185,13 +185,13 @@ impl DatasetStore for MemoryStore {
         let Some(entry) = s.jobs.get_mut(&job.data_deletion_job_arn) else {
             return Err(StoreError::NotFound(job.data_deletion_job_arn));
         };
-        entry.1 = job;
+        entry.1 = job.clone();
         for (t, rows) in kept {
             if let Some(entry) = s.datasets.get_mut(&dataset_key(group_arn, t)) {
                 entry.1 = rows;
             }
         }
-        Ok(counts)
+        Ok((counts, job))
     }
 
     async fn create_job(&self, job: &DataDeletionJob) -> StoreResult<()> {

@@ -275,13 +275,13 @@ pub trait DatasetStore: Send + Sync + fmt::Debug + 'static {
     /// Deletes every record whose `USER_ID` is in `ids` from the group's user-bearing
     /// datasets (Users, Interactions, Action_Interactions) and stores the job record that
     /// `finish` builds from the counts, all in ONE transaction: the job reads `COMPLETED`
-    /// exactly when the records are gone.
+    /// exactly when the records are gone. Returns the counts and the job record as stored.
     async fn purge_users(
         &self,
         group_arn: &str,
         ids: Arc<UserIdSet>,
         finish: FinishJob,
-    ) -> StoreResult<PurgeCounts>;
+    ) -> StoreResult<(PurgeCounts, DataDeletionJob)>;
 
     /// Records a new job; [`StoreError::AlreadyExists`] if its ARN is taken.
     async fn create_job(&self, job: &DataDeletionJob) -> StoreResult<()>;

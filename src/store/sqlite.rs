@@ -434,7 +434,7 @@ impl DatasetStore for SqliteStore {
         group_arn: &str,
         ids: Arc<UserIdSet>,
         finish: FinishJob,
-    ) -> StoreResult<PurgeCounts> {
+    ) -> StoreResult<(PurgeCounts, DataDeletionJob)> {
         let group_arn = group_arn.to_owned();
         self.with_conn(move |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -474,7 +474,7 @@ impl DatasetStore for SqliteStore {
             let started = std::time::Instant::now();
             tx.commit()?;
             tracing::debug!(seconds = started.elapsed().as_secs_f64(), "committed the purge");
-            Ok(counts)
+            Ok((counts, job))
         })
         .await
     }
