@@ -156,10 +156,12 @@ pub fn main() -> i32 {
 
 fn init_tracing(quiet: bool) {
     use tracing_subscriber::EnvFilter;
+    // The SDK warns on every object uploaded in parts, whose composite checksum it cannot
+    // check (it still checks every full-object checksum): noise for the user.
     let default = if quiet {
-        "warn"
+        "warn,aws_sdk_s3::http_response_checksum=error"
     } else {
-        "personalize_local=info,warn"
+        "personalize_local=info,warn,aws_sdk_s3::http_response_checksum=error"
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()

@@ -86,9 +86,16 @@ where
         let message = err.message().unwrap_or("").to_owned();
         return SourceError::new(code, message);
     }
+    let context = DisplayErrorContext(&err).to_string();
     let code = match &err {
         SdkError::TimeoutError(_) => "TimedOut".to_owned(),
-        SdkError::DispatchFailure(_) => "NetworkError".to_owned(),
+        SdkError::DispatchFailure(d) if d.is_io() => "NetworkError".to_owned(),
+        SdkError::DispatchFailure(d) if d.is_timeout() => "TimedOut".to_owned(),
+        // Credential resolution fails before any request is sent.
+        SdkError::DispatchFailure(_) if context.contains("credentials") => {
+            "NoCredentials".to_owned()
+        }
+        SdkError::DispatchFailure(_) => "ClientError".to_owned(),
         SdkError::ResponseError(_) => "InvalidResponse".to_owned(),
         SdkError::ConstructionFailure(_) => "InvalidRequest".to_owned(),
         // A service error without a code (an answer with no body): name its HTTP status.
@@ -99,7 +106,7 @@ where
             None => "Unknown".to_owned(),
         },
     };
-    SourceError::new(code, DisplayErrorContext(&err).to_string())
+    SourceError::new(code, context)
 }
 
 enum Page {

@@ -284,3 +284,57 @@ async fn demo_runs_on_its_own() {
     assert_eq!(v["dataDeletionJob"]["numDeleted"], 10);
     assert_eq!(v["input"]["distinctIds"], 4);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_credentials_are_named_in_the_reason() {
+    let s3 = TestS3::start(Backend::Embedded, "cli-nocreds")
+        .await
+        .unwrap();
+    s3.upload_tree("datasets").await;
+    let dir = tempfile::tempdir().unwrap();
+    let location = s3.location("datasets/users.csv");
+    let endpoint = s3.endpoint.clone();
+    let data_dir = dir.path().to_owned();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_personalize-local"))
+            .args([
+                "import",
+                "--dataset-group",
+                "g",
+                "--dataset-type",
+                "Users",
+                "--data-location",
+                &location,
+            ])
+            .arg("--s3-endpoint")
+            .arg(&endpoint)
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .args(["--s3-max-attempts", "1"])
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env_remove("AWS_SESSION_TOKEN")
+            .env_remove("AWS_PROFILE")
+            .env("AWS_CONFIG_FILE", "/nonexistent/config")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_REGION", "us-east-1")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json(&out);
+    let reason = v["failureReason"].as_str().unwrap();
+    let want = format!(
+        "reading {} failed: NoCredentials",
+        s3.location("datasets/users.csv")
+    );
+    assert!(reason.starts_with(&want), "{reason}");
+}
