@@ -338,3 +338,53 @@ async fn missing_credentials_are_named_in_the_reason() {
     );
     assert!(reason.starts_with(&want), "{reason}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endpoint_from_the_environment_with_a_host_name_uses_path_style() {
+    // `localhost` rather than an IP: only path-style addressing reaches the bucket here.
+    let s3 = TestS3::start(Backend::Embedded, "cli-env").await.unwrap();
+    s3.upload_tree("datasets").await;
+    let endpoint = s3.endpoint.replace("127.0.0.1", "localhost");
+    for var in ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"] {
+        let dir = tempfile::tempdir().unwrap();
+        let location = s3.location("datasets/users.csv");
+        let (endpoint, data_dir) = (endpoint.clone(), dir.path().to_owned());
+        let out = tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_personalize-local"))
+                .args([
+                    "import",
+                    "--dataset-group",
+                    "g",
+                    "--dataset-type",
+                    "Users",
+                    "--data-location",
+                    &location,
+                ])
+                .arg("--data-dir")
+                .arg(&data_dir)
+                .env_remove("AWS_ENDPOINT_URL")
+                .env_remove("AWS_ENDPOINT_URL_S3")
+                .env_remove("PERSONALIZE_LOCAL_S3_ENDPOINT")
+                .env(var, &endpoint)
+                .env("AWS_ACCESS_KEY_ID", "test")
+                .env("AWS_SECRET_ACCESS_KEY", "test")
+                .env("AWS_REGION", "us-east-1")
+                .env("AWS_EC2_METADATA_DISABLED", "true")
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{var}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        assert_eq!(
+            json(&out)["records"],
+            fixture_rows("users.csv").len(),
+            "{var}"
+        );
+    }
+}
