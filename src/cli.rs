@@ -322,6 +322,7 @@ pub async fn ensure_group(
             name: name.to_owned(),
             dataset_group_arn: arn.clone(),
             creation_date_time: now_epoch(),
+            ..DatasetGroup::default()
         };
         match store.create_dataset_group(&group).await {
             Ok(()) | Err(StoreError::AlreadyExists(_)) => {}

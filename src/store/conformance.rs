@@ -14,6 +14,7 @@ use crate::job::{ArnScope, DataDeletionJob, JobStatus};
 /// Runs every check against `store`.
 pub async fn run_all(store: &dyn DatasetStore) {
     groups_and_datasets(store).await;
+    groups_are_listed_and_deleted(store).await;
     replace_is_all_or_nothing(store).await;
     purge_removes_only_the_listed_users(store).await;
     purge_is_atomic_with_the_job_record(store).await;
@@ -25,6 +26,7 @@ fn group(name: &str) -> DatasetGroup {
         name: name.to_owned(),
         dataset_group_arn: ArnScope::default().dataset_group_arn(name),
         creation_date_time: 1_700_000_000.25,
+        ..DatasetGroup::default()
     }
 }
 
@@ -122,6 +124,49 @@ pub async fn groups_and_datasets(store: &dyn DatasetStore) {
             .await,
         Err(StoreError::NotFound(_))
     ));
+}
+
+/// Groups are listed oldest first, keep their attributes, and go only once they are empty.
+pub async fn groups_are_listed_and_deleted(store: &dyn DatasetStore) {
+    let mut a = group("conf-list-a");
+    a.attrs.domain = Some("VIDEO_ON_DEMAND".into());
+    a.attrs.tags = vec![("team".into(), "data".into())];
+    let mut b = group("conf-list-b");
+    b.creation_date_time += 1.0;
+    store.create_dataset_group(&a).await.unwrap();
+    store.create_dataset_group(&b).await.unwrap();
+    let listed = store.list_dataset_groups().await.unwrap();
+    let pos = |g: &DatasetGroup| listed.iter().position(|x| x == g).unwrap();
+    assert!(pos(&a) < pos(&b), "{listed:?}");
+
+    store
+        .create_dataset(&dataset(&a, DatasetType::Users, &["USER_ID", "AGE"]))
+        .await
+        .unwrap();
+    let err = store
+        .delete_dataset_group(&a.dataset_group_arn)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::InUse(_)), "{err:?}");
+    assert_eq!(
+        store.dataset_group(&a.dataset_group_arn).await.unwrap(),
+        Some(a.clone())
+    );
+
+    store
+        .delete_dataset_group(&b.dataset_group_arn)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.dataset_group(&b.dataset_group_arn).await.unwrap(),
+        None
+    );
+    assert!(!store.list_dataset_groups().await.unwrap().contains(&b));
+    let err = store
+        .delete_dataset_group(&b.dataset_group_arn)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
 }
 
 /// A load replaces everything, keeps load order, and changes nothing when its input fails.

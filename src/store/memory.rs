@@ -69,6 +69,31 @@ impl DatasetStore for MemoryStore {
         Ok(self.lock().groups.get(arn).cloned())
     }
 
+    async fn list_dataset_groups(&self) -> StoreResult<Vec<DatasetGroup>> {
+        let s = self.lock();
+        let mut groups: Vec<DatasetGroup> = s.groups.values().cloned().collect();
+        groups.sort_by(|a, b| {
+            a.creation_date_time
+                .total_cmp(&b.creation_date_time)
+                .then_with(|| a.dataset_group_arn.cmp(&b.dataset_group_arn))
+        });
+        Ok(groups)
+    }
+
+    async fn delete_dataset_group(&self, arn: &str) -> StoreResult<()> {
+        let mut s = self.lock();
+        if !s.groups.contains_key(arn) {
+            return Err(StoreError::NotFound(arn.to_owned()));
+        }
+        if s.datasets.keys().any(|(g, _)| g == arn) {
+            return Err(StoreError::InUse(format!(
+                "the dataset group {arn} still has datasets; delete them first"
+            )));
+        }
+        s.groups.remove(arn);
+        Ok(())
+    }
+
     async fn create_dataset(&self, dataset: &Dataset) -> StoreResult<()> {
         super::validate_columns(dataset.dataset_type, &dataset.columns)
             .map_err(StoreError::Invalid)?;

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use futures::stream::BoxStream;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::deletion::dedupe::UserIdSet;
 use crate::job::DataDeletionJob;
@@ -108,7 +108,7 @@ impl FromStr for DatasetType {
 }
 
 /// A dataset group.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DatasetGroup {
     /// The group's name.
@@ -117,6 +117,27 @@ pub struct DatasetGroup {
     pub dataset_group_arn: String,
     /// Epoch seconds.
     pub creation_date_time: f64,
+    /// Everything else the API records about the group.
+    #[serde(flatten)]
+    pub attrs: GroupAttrs,
+}
+
+/// What `CreateDatasetGroup` records besides the name, kept as given.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupAttrs {
+    /// The IAM role for the KMS key.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub role_arn: Option<String>,
+    /// The KMS key that would encrypt the group's data.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub kms_key_arn: Option<String>,
+    /// `ECOMMERCE` or `VIDEO_ON_DEMAND` for a domain dataset group.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub domain: Option<String>,
+    /// Tags given at creation, as `(key, value)`.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub tags: Vec<(String, String)>,
 }
 
 /// A dataset: one type within a group, with the columns its records have.
@@ -218,6 +239,9 @@ pub enum StoreError {
     /// The named thing exists already.
     #[error("{0} already exists")]
     AlreadyExists(String),
+    /// The named thing is still used by something that must go first.
+    #[error("{0}")]
+    InUse(String),
     /// The request does not fit what is stored (e.g. columns that differ from the dataset's).
     #[error("{0}")]
     Invalid(String),
@@ -244,6 +268,13 @@ pub trait DatasetStore: Send + Sync + fmt::Debug + 'static {
 
     /// The group with this ARN, if any.
     async fn dataset_group(&self, arn: &str) -> StoreResult<Option<DatasetGroup>>;
+
+    /// Every group, oldest first.
+    async fn list_dataset_groups(&self) -> StoreResult<Vec<DatasetGroup>>;
+
+    /// Deletes a group; [`StoreError::NotFound`] if there is none, [`StoreError::InUse`]
+    /// while it still has datasets.
+    async fn delete_dataset_group(&self, arn: &str) -> StoreResult<()>;
 
     /// Creates a dataset; [`StoreError::NotFound`] without its group,
     /// [`StoreError::AlreadyExists`] if the group has one of that type.

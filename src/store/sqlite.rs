@@ -35,7 +35,7 @@ const PAGE_SIZE: u32 = 65536;
 /// Page cache per connection, in KiB (SQLite's negative `cache_size`).
 const CACHE_KIB: i64 = 128 * 1024;
 
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 const MIGRATION_1: &str = "
 CREATE TABLE dataset_groups (
@@ -58,6 +58,9 @@ CREATE TABLE data_deletion_jobs (
 );
 CREATE INDEX data_deletion_jobs_group ON data_deletion_jobs (group_arn, seq);
 ";
+
+/// Dataset groups keep the API's optional members (role, KMS key, domain, tags) as JSON.
+const MIGRATION_2: &str = "ALTER TABLE dataset_groups ADD COLUMN attrs TEXT NOT NULL DEFAULT '{}';";
 
 /// A dataset store in one SQLite database file.
 #[derive(Debug, Clone)]
@@ -138,13 +141,32 @@ fn migrate(conn: &mut Connection) -> DbResult<()> {
             "the database was written by a newer personalize-local (schema {version}, this one knows {SCHEMA_VERSION})"
         )));
     }
-    if version < 1 {
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.execute_batch(MIGRATION_1)?;
-        tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
-        tx.commit()?;
+    for (to, sql) in [(1, MIGRATION_1), (2, MIGRATION_2)] {
+        if version < to {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.execute_batch(sql)?;
+            tx.execute_batch(&format!("PRAGMA user_version = {to}"))?;
+            tx.commit()?;
+        }
     }
     Ok(())
+}
+
+const GROUP_COLUMNS: &str = "SELECT arn, name, created, attrs FROM dataset_groups";
+
+type GroupRow = (String, String, f64, String);
+
+fn group_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<GroupRow> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+}
+
+fn group_from_row((arn, name, created, attrs): GroupRow) -> DbResult<DatasetGroup> {
+    Ok(DatasetGroup {
+        dataset_group_arn: arn,
+        name,
+        creation_date_time: created,
+        attrs: serde_json::from_str(&attrs).map_err(backend)?,
+    })
 }
 
 /// A dataset's row id and its column names.
@@ -230,8 +252,14 @@ impl DatasetStore for SqliteStore {
         let group = group.clone();
         self.with_conn(move |conn| {
             let n = conn.execute(
-                "INSERT INTO dataset_groups (arn, name, created) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
-                params![group.dataset_group_arn, group.name, group.creation_date_time],
+                "INSERT INTO dataset_groups (arn, name, created, attrs) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT DO NOTHING",
+                params![
+                    group.dataset_group_arn,
+                    group.name,
+                    group.creation_date_time,
+                    serde_json::to_string(&group.attrs).map_err(backend)?
+                ],
             )?;
             if n == 0 {
                 return Err(StoreError::AlreadyExists(group.dataset_group_arn));
@@ -244,19 +272,48 @@ impl DatasetStore for SqliteStore {
     async fn dataset_group(&self, arn: &str) -> StoreResult<Option<DatasetGroup>> {
         let arn = arn.to_owned();
         self.with_conn(move |conn| {
-            Ok(conn
+            let row = conn
                 .query_row(
-                    "SELECT arn, name, created FROM dataset_groups WHERE arn = ?1",
+                    &format!("{GROUP_COLUMNS} WHERE arn = ?1"),
                     params![arn],
-                    |r| {
-                        Ok(DatasetGroup {
-                            dataset_group_arn: r.get(0)?,
-                            name: r.get(1)?,
-                            creation_date_time: r.get(2)?,
-                        })
-                    },
+                    group_row,
                 )
-                .optional()?)
+                .optional()?;
+            row.map(group_from_row).transpose()
+        })
+        .await
+    }
+
+    async fn list_dataset_groups(&self) -> StoreResult<Vec<DatasetGroup>> {
+        self.with_conn(move |conn| {
+            let mut stmt = conn.prepare(&format!("{GROUP_COLUMNS} ORDER BY rowid"))?;
+            let rows = stmt
+                .query_map([], group_row)?
+                .collect::<Result<Vec<_>, _>>()?;
+            rows.into_iter().map(group_from_row).collect()
+        })
+        .await
+    }
+
+    async fn delete_dataset_group(&self, arn: &str) -> StoreResult<()> {
+        let arn = arn.to_owned();
+        self.with_conn(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let datasets: i64 = tx.query_row(
+                "SELECT count(*) FROM datasets WHERE group_arn = ?1",
+                params![arn],
+                |r| r.get(0),
+            )?;
+            if datasets > 0 {
+                return Err(StoreError::InUse(format!(
+                    "the dataset group {arn} still has datasets; delete them first"
+                )));
+            }
+            if tx.execute("DELETE FROM dataset_groups WHERE arn = ?1", params![arn])? == 0 {
+                return Err(StoreError::NotFound(arn));
+            }
+            tx.commit()?;
+            Ok(())
         })
         .await
     }
@@ -557,6 +614,12 @@ mod tests {
             name: "g".into(),
             dataset_group_arn: "arn:aws:personalize:us-east-1:000000000000:dataset-group/g".into(),
             creation_date_time: 1.5,
+            attrs: crate::store::GroupAttrs {
+                role_arn: Some("arn:aws:iam::000000000000:role/r".into()),
+                kms_key_arn: None,
+                domain: Some("ECOMMERCE".into()),
+                tags: vec![("k".into(), "v".into())],
+            },
         };
         {
             let store = SqliteStore::open_dir(dir.path()).unwrap();

@@ -248,6 +248,7 @@ impl Env {
                 name: name.into(),
                 dataset_group_arn: group_arn.clone(),
                 creation_date_time: 0.0,
+                ..DatasetGroup::default()
             })
             .await
             .unwrap();
