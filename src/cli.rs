@@ -76,7 +76,25 @@ enum Command {
     DeleteUsers(DeleteArgs),
     /// Serve the bundled fixtures over an embedded S3, import them and run a deletion job.
     Demo,
+    /// Serve the Amazon Personalize API (awsJson1_1) and run data deletion jobs.
+    Serve(ServeArgs),
 }
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "PERSONALIZE_LOCAL_HOST", default_value = "127.0.0.1")]
+    host: String,
+    /// Port to listen on (0: any free port; the address is printed).
+    #[arg(long, env = "PERSONALIZE_LOCAL_PORT", default_value_t = DEFAULT_PORT)]
+    port: u16,
+    /// Milliseconds a new dataset group spends in CREATE PENDING and CREATE IN_PROGRESS.
+    #[arg(long, env = "PERSONALIZE_LOCAL_TRANSITION_MS", default_value_t = 200)]
+    transition_ms: u64,
+}
+
+/// The port `serve` listens on by default.
+pub const DEFAULT_PORT: u16 = 8765;
 
 #[derive(Debug, Args)]
 struct ImportArgs {
@@ -132,7 +150,8 @@ impl<E: std::fmt::Display> From<E> for Usage {
 pub fn main() -> i32 {
     let cli = Cli::parse();
     let demo = matches!(cli.command, Command::Demo);
-    let progress_bar = std::io::stderr().is_terminal() && !demo;
+    let progress_bar =
+        std::io::stderr().is_terminal() && matches!(cli.command, Command::DeleteUsers(_));
     // The demo prints its own story; logs would only interleave with it.
     init_tracing(progress_bar || demo);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -185,6 +204,29 @@ async fn run(cli: Cli, progress_bar: bool) -> Result<i32, Usage> {
     }
     match cli.command {
         Command::Demo => crate::demo::run().await.map_err(Usage),
+        Command::Serve(args) => {
+            let store = open_store(&g)?;
+            let source = s3_source(&g).await;
+            let config = crate::api::ApiConfig {
+                region: g.region.clone(),
+                account: g.account_id.clone(),
+                transition: Duration::from_millis(args.transition_ms),
+                deletion: DeletionOptions::default(),
+            };
+            let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
+                .await
+                .map_err(|e| Usage(format!("cannot listen on {}:{}: {e}", args.host, args.port)))?;
+            let addr = listener.local_addr().map_err(Usage::from)?;
+            println!(
+                "personalize-local listening on http://{addr} (store: {})",
+                store_name(&g)
+            );
+            let state = crate::api::AppState::new(store, source, config);
+            crate::server::run(listener, state, crate::server::shutdown_signal())
+                .await
+                .map_err(Usage::from)?;
+            Ok(0)
+        }
         Command::Import(args) => {
             let store = open_store(&g)?;
             let source = s3_source(&g).await;

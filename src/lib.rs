@@ -20,6 +20,7 @@
 
 #![warn(missing_docs, unreachable_pub)]
 
+pub mod api;
 pub mod cli;
 pub mod deletion;
 pub mod demo;
@@ -27,5 +28,7 @@ pub mod embedded_s3;
 pub mod import;
 pub mod job;
 pub mod records;
+pub mod server;
 pub mod source;
 pub mod store;
+pub mod worker;

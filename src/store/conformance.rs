@@ -19,6 +19,23 @@ pub async fn run_all(store: &dyn DatasetStore) {
     purge_removes_only_the_listed_users(store).await;
     purge_is_atomic_with_the_job_record(store).await;
     jobs_are_listed_newest_first(store).await;
+    reset_empties_everything(store).await;
+}
+
+/// After a reset nothing is left, and the store works as new.
+pub async fn reset_empties_everything(store: &dyn DatasetStore) {
+    store.reset().await.unwrap();
+    assert_eq!(store.list_dataset_groups().await.unwrap(), vec![]);
+    assert_eq!(store.list_jobs(None).await.unwrap(), vec![]);
+    let f = purge_fixture(store, "conf-purge").await;
+    assert_eq!(
+        store
+            .records(&f.g.dataset_group_arn, DatasetType::Users)
+            .await
+            .unwrap(),
+        f.users
+    );
+    store.reset().await.unwrap();
 }
 
 fn group(name: &str) -> DatasetGroup {

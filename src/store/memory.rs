@@ -245,6 +245,11 @@ impl DatasetStore for MemoryStore {
         Ok(self.lock().jobs.get(arn).map(|(_, j)| j.clone()))
     }
 
+    async fn reset(&self) -> StoreResult<()> {
+        *self.lock() = State::default();
+        Ok(())
+    }
+
     async fn list_jobs(&self, group_arn: Option<&str>) -> StoreResult<Vec<DataDeletionJob>> {
         let s = self.lock();
         let mut jobs: Vec<&(u64, DataDeletionJob)> = s

@@ -325,6 +325,9 @@ pub trait DatasetStore: Send + Sync + fmt::Debug + 'static {
 
     /// Jobs, newest first, optionally of one group only.
     async fn list_jobs(&self, group_arn: Option<&str>) -> StoreResult<Vec<DataDeletionJob>>;
+
+    /// Empties the store: every group, dataset, record and job is gone.
+    async fn reset(&self) -> StoreResult<()>;
 }
 
 /// A shared handle to any dataset store.

@@ -581,6 +581,25 @@ impl DatasetStore for SqliteStore {
         .await
     }
 
+    async fn reset(&self) -> StoreResult<()> {
+        self.with_conn(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let ids: Vec<i64> = tx
+                .prepare("SELECT id FROM datasets")?
+                .query_map([], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            for id in ids {
+                tx.execute_batch(&format!("DROP TABLE records_{id}"))?;
+            }
+            tx.execute_batch(
+                "DELETE FROM datasets; DELETE FROM dataset_groups; DELETE FROM data_deletion_jobs;",
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
     async fn list_jobs(&self, group_arn: Option<&str>) -> StoreResult<Vec<DataDeletionJob>> {
         let group_arn = group_arn.map(str::to_owned);
         self.with_conn(move |conn| {

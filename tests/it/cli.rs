@@ -3,6 +3,7 @@
 
 use std::path::Path;
 use std::process::Output;
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -387,4 +388,122 @@ async fn endpoint_from_the_environment_with_a_host_name_uses_path_style() {
             "{var}"
         );
     }
+}
+
+/// A `serve` process on a free port; killed when dropped.
+struct ServeProcess(std::process::Child, String);
+
+impl ServeProcess {
+    fn start(s3: &TestS3, data_dir: &Path) -> ServeProcess {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_personalize-local"))
+            .args([
+                "serve",
+                "--port",
+                "0",
+                "--transition-ms",
+                "0",
+                "--s3-endpoint",
+                &s3.endpoint,
+            ])
+            .arg("--data-dir")
+            .arg(data_dir)
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let endpoint = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+            .to_owned();
+        ServeProcess(child, endpoint)
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_keeps_state_across_a_restart_and_reruns_interrupted_jobs() {
+    use personalize_local::job::{ArnScope, DataDeletionJob, JobStatus};
+    use personalize_local::store::sqlite::SqliteStore;
+    use personalize_local::store::DatasetStore;
+
+    let s3 = TestS3::start(Backend::Embedded, "restart").await.unwrap();
+    s3.upload_tree("deletion-single").await;
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().to_owned();
+
+    let first = ServeProcess::start(&s3, &data_dir);
+    let c = crate::api::client(&first.1);
+    let group = c
+        .create_dataset_group()
+        .name("kept")
+        .send()
+        .await
+        .unwrap()
+        .dataset_group_arn
+        .unwrap();
+    drop(first); // killed: no graceful shutdown
+
+    // While the server is down, leave a job IN_PROGRESS, as a crash mid-job would.
+    {
+        let store = SqliteStore::open_dir(&data_dir).unwrap();
+        let mut job = DataDeletionJob::new(
+            &ArnScope::default(),
+            "interrupted",
+            &group,
+            &s3.location("deletion-single/requests.csv"),
+        );
+        store.create_job(&job).await.unwrap();
+        job.set_status(JobStatus::InProgress);
+        store.update_job(&job).await.unwrap();
+    }
+
+    let second = ServeProcess::start(&s3, &data_dir);
+    let c = crate::api::client(&second.1);
+    let g = c
+        .describe_dataset_group()
+        .dataset_group_arn(&group)
+        .send()
+        .await
+        .unwrap()
+        .dataset_group
+        .unwrap();
+    assert_eq!(g.name.as_deref(), Some("kept"));
+    assert_eq!(g.status.as_deref(), Some("ACTIVE"));
+    let arn = "arn:aws:personalize:us-east-1:000000000000:data-deletion-job/interrupted";
+    let mut status = String::new();
+    for _ in 0..250 {
+        let job = c
+            .describe_data_deletion_job()
+            .data_deletion_job_arn(arn)
+            .send()
+            .await
+            .unwrap()
+            .data_deletion_job
+            .unwrap();
+        status = job.status.unwrap();
+        if status == "COMPLETED" || status == "FAILED" {
+            // The group has no datasets, so the job deletes nothing, but it does run.
+            assert_eq!(status, "COMPLETED", "{:?}", job.failure_reason);
+            assert_eq!(job.num_deleted, Some(0));
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the interrupted job stayed {status}");
 }

@@ -1,0 +1,171 @@
+//! The Amazon Personalize API over awsJson1_1: `POST /` with `X-Amz-Target:
+//! AmazonPersonalize.<Operation>`, JSON in and out, errors as [`error::ApiError`].
+//!
+//! Besides the API: `GET /health` and `POST /_personalize-local/reset` (empties every store
+//! table, for test suites).
+
+pub mod error;
+pub mod input;
+pub mod ops;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde_json::{json, Value};
+use tokio::sync::Notify;
+
+use self::error::ApiError;
+use self::input::Input;
+use crate::deletion::DeletionOptions;
+use crate::job::ArnScope;
+use crate::source::DynObjectSource;
+use crate::store::DynDatasetStore;
+
+/// The content type of every awsJson1_1 answer.
+pub const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
+
+/// Request bodies larger than this are refused (the largest member, a schema, is 20,000
+/// characters).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// The path of the reset endpoint.
+pub const RESET_PATH: &str = "/_personalize-local/reset";
+
+/// How the API behaves.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// The region in ARNs when a request carries no SigV4 credential scope.
+    pub region: String,
+    /// The account in ARNs.
+    pub account: String,
+    /// How long a new dataset group takes from `CREATE PENDING` to `ACTIVE` (half of it
+    /// `CREATE PENDING`, half `CREATE IN_PROGRESS`); zero makes groups `ACTIVE` at once.
+    pub transition: Duration,
+    /// How deletion jobs run.
+    pub deletion: DeletionOptions,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        let scope = ArnScope::default();
+        ApiConfig {
+            region: scope.region,
+            account: scope.account,
+            transition: Duration::from_millis(200),
+            deletion: DeletionOptions::default(),
+        }
+    }
+}
+
+/// What every request handler shares.
+#[derive(Debug)]
+pub struct AppState {
+    /// Where everything is kept.
+    pub store: DynDatasetStore,
+    /// Where deletion jobs read their input.
+    pub source: DynObjectSource,
+    /// Behaviour.
+    pub config: ApiConfig,
+    /// Wakes the job worker when a job is created.
+    pub jobs_waiting: Notify,
+}
+
+impl AppState {
+    /// Shared state for a server.
+    pub fn new(store: DynDatasetStore, source: DynObjectSource, config: ApiConfig) -> Arc<Self> {
+        Arc::new(AppState {
+            store,
+            source,
+            config,
+            jobs_waiting: Notify::new(),
+        })
+    }
+}
+
+/// The HTTP routes.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/", post(dispatch))
+        .route("/health", get(health))
+        .route(RESET_PATH, post(reset))
+        .with_state(state)
+}
+
+async fn health() -> Response {
+    json_response(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
+}
+
+async fn reset(State(state): State<Arc<AppState>>) -> Response {
+    match state.store.reset().await {
+        Ok(()) => with_request_id(json_response(json!({ "status": "reset" }))),
+        Err(e) => with_request_id(ApiError::internal(&e).into_response()),
+    }
+}
+
+fn json_response(v: Value) -> Response {
+    let mut resp = (StatusCode::OK, v.to_string()).into_response();
+    resp.headers_mut()
+        .insert("content-type", HeaderValue::from_static(CONTENT_TYPE));
+    resp
+}
+
+fn with_request_id(mut resp: Response) -> Response {
+    if let Ok(id) = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()) {
+        resp.headers_mut().insert("x-amzn-requestid", id);
+    }
+    resp
+}
+
+/// The account and region of a request: the region of its SigV4 credential scope
+/// (`Credential=AKID/20261123/eu-west-1/personalize/aws4_request`), else the configured one.
+pub fn request_scope(headers: &HeaderMap, config: &ApiConfig) -> ArnScope {
+    let region = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|auth| auth.split("Credential=").nth(1))
+        .and_then(|cred| cred.split(['/', ',']).nth(2))
+        .filter(|r| !r.is_empty() && r.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+        .unwrap_or(&config.region);
+    ArnScope {
+        region: region.to_owned(),
+        account: config.account.clone(),
+    }
+}
+
+async fn dispatch(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let result = async {
+        let target = parts
+            .headers
+            .get("x-amz-target")
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| ApiError::unknown_operation("the X-Amz-Target header is missing"))?;
+        let operation = target
+            .strip_prefix("AmazonPersonalize.")
+            .ok_or_else(|| ApiError::unknown_operation(format!("unknown target {target:?}")))?;
+        let body = axum::body::to_bytes(Body::new(body), MAX_BODY_BYTES)
+            .await
+            .map_err(|_| {
+                ApiError::too_large(format!("the request body is over {MAX_BODY_BYTES} bytes"))
+            })?;
+        let input = Input::parse(&body)?;
+        let scope = request_scope(&parts.headers, &state.config);
+        tracing::debug!(operation, "request");
+        ops::call(&state, operation, &scope, &input).await
+    }
+    .await;
+    let resp = match result {
+        Ok(v) => json_response(v),
+        Err(e) => {
+            tracing::debug!(code = e.code, message = %e.message, "error answer");
+            e.into_response()
+        }
+    };
+    with_request_id(resp)
+}

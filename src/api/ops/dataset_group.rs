@@ -1,0 +1,151 @@
+//! CreateDatasetGroup, DescribeDatasetGroup, ListDatasetGroups, DeleteDatasetGroup.
+//!
+//! A group's status is derived from its age: `CREATE PENDING` for the first half of the
+//! configured transition time, `CREATE IN_PROGRESS` for the second, then `ACTIVE`, so a poller
+//! sees every step, and a restart changes nothing.
+
+use serde_json::{json, Map, Value};
+
+use super::{check_tag_count, scope_prefix, OpResult};
+use crate::api::error::ApiError;
+use crate::api::input::{Input, Page, ARN, KMS_KEY_ARN, NAME, ROLE_ARN};
+use crate::api::AppState;
+use crate::job::{now_epoch, ArnScope};
+use crate::store::{DatasetGroup, GroupAttrs, StoreError};
+
+/// `ACTIVE`: the status a group must have before jobs may use it.
+pub const ACTIVE: &str = "ACTIVE";
+
+/// The group's status now and when it last changed.
+pub fn status(state: &AppState, group: &DatasetGroup) -> (&'static str, f64) {
+    let created = group.creation_date_time;
+    let t = state.config.transition.as_secs_f64();
+    let elapsed = now_epoch() - created;
+    if t <= 0.0 || elapsed >= t {
+        (ACTIVE, created + t.max(0.0))
+    } else if elapsed >= t / 2.0 {
+        ("CREATE IN_PROGRESS", created + t / 2.0)
+    } else {
+        ("CREATE PENDING", created)
+    }
+}
+
+fn describe_json(state: &AppState, g: &DatasetGroup, summary: bool) -> Value {
+    let (status, updated) = status(state, g);
+    let mut m = Map::new();
+    m.insert("name".into(), json!(g.name));
+    m.insert("datasetGroupArn".into(), json!(g.dataset_group_arn));
+    m.insert("status".into(), json!(status));
+    m.insert("creationDateTime".into(), json!(g.creation_date_time));
+    m.insert("lastUpdatedDateTime".into(), json!(updated));
+    if let Some(d) = &g.attrs.domain {
+        m.insert("domain".into(), json!(d));
+    }
+    if !summary {
+        if let Some(r) = &g.attrs.role_arn {
+            m.insert("roleArn".into(), json!(r));
+        }
+        if let Some(k) = &g.attrs.kms_key_arn {
+            m.insert("kmsKeyArn".into(), json!(k));
+        }
+    }
+    Value::Object(m)
+}
+
+/// Finds a group by ARN or answers `ResourceNotFoundException`.
+pub async fn find(state: &AppState, arn: &str) -> Result<DatasetGroup, ApiError> {
+    state
+        .store
+        .dataset_group(arn)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("the dataset group {arn} does not exist")))
+}
+
+/// CreateDatasetGroup.
+pub async fn create(state: &AppState, scope: &ArnScope, input: &Input) -> OpResult {
+    let name = input.req_str("name", 1, 63, Some(&NAME))?;
+    let role_arn = input.opt_str("roleArn", 0, 256, Some(&ROLE_ARN))?;
+    let kms_key_arn = input.opt_str("kmsKeyArn", 0, 2048, Some(&KMS_KEY_ARN))?;
+    let domain = input.opt_enum("domain", &["ECOMMERCE", "VIDEO_ON_DEMAND"])?;
+    let tags = input.tags()?;
+    check_tag_count(&tags)?;
+    match (&role_arn, &kms_key_arn) {
+        (Some(_), None) => {
+            return Err(ApiError::invalid_input(
+                "a roleArn is only allowed together with a kmsKeyArn",
+            ))
+        }
+        (None, Some(_)) => {
+            return Err(ApiError::invalid_input(
+                "a kmsKeyArn needs a roleArn that can use it",
+            ))
+        }
+        _ => {}
+    }
+    let group = DatasetGroup {
+        dataset_group_arn: scope.dataset_group_arn(&name),
+        name: name.clone(),
+        creation_date_time: now_epoch(),
+        attrs: GroupAttrs {
+            role_arn,
+            kms_key_arn,
+            domain: domain.clone(),
+            tags,
+        },
+    };
+    match state.store.create_dataset_group(&group).await {
+        Ok(()) => {}
+        Err(StoreError::AlreadyExists(_)) => {
+            return Err(ApiError::already_exists(format!(
+                "a dataset group named {name} already exists"
+            )))
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let mut out = json!({ "datasetGroupArn": group.dataset_group_arn });
+    if let Some(d) = domain {
+        out["domain"] = json!(d);
+    }
+    Ok(out)
+}
+
+/// DescribeDatasetGroup.
+pub async fn describe(state: &AppState, input: &Input) -> OpResult {
+    let arn = input.req_str("datasetGroupArn", 0, 256, Some(&ARN))?;
+    let group = find(state, &arn).await?;
+    Ok(json!({ "datasetGroup": describe_json(state, &group, false) }))
+}
+
+/// ListDatasetGroups: the groups of the request's account and region, oldest first.
+pub async fn list(state: &AppState, scope: &ArnScope, input: &Input) -> OpResult {
+    let page = Page::from_input(input)?;
+    let prefix = scope_prefix(scope);
+    let groups: Vec<DatasetGroup> = state
+        .store
+        .list_dataset_groups()
+        .await?
+        .into_iter()
+        .filter(|g| g.dataset_group_arn.starts_with(&prefix))
+        .collect();
+    let (groups, next) = page.apply(groups);
+    let mut out = json!({
+        "datasetGroups": groups.iter().map(|g| describe_json(state, g, true)).collect::<Vec<_>>()
+    });
+    if let Some(t) = next {
+        out["nextToken"] = json!(t);
+    }
+    Ok(out)
+}
+
+/// DeleteDatasetGroup: refused while datasets remain; then the group is gone at once.
+pub async fn delete(state: &AppState, input: &Input) -> OpResult {
+    let arn = input.req_str("datasetGroupArn", 0, 256, Some(&ARN))?;
+    match state.store.delete_dataset_group(&arn).await {
+        Ok(()) => Ok(json!({})),
+        Err(StoreError::NotFound(_)) => Err(ApiError::not_found(format!(
+            "the dataset group {arn} does not exist"
+        ))),
+        Err(StoreError::InUse(message)) => Err(ApiError::in_use(message)),
+        Err(e) => Err(e.into()),
+    }
+}

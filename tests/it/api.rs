@@ -1,0 +1,727 @@
+//! The Personalize API through the real `aws-sdk-personalize` client, against the server on
+//! a random port.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_personalize::error::ProvideErrorMetadata;
+use aws_sdk_personalize::types::DataSource;
+use aws_sdk_personalize::Client;
+use personalize_local::api::{ApiConfig, AppState};
+use personalize_local::import::import_dataset;
+use personalize_local::source::S3Location;
+use personalize_local::store::sqlite::SqliteStore;
+use personalize_local::store::{DatasetType, DynDatasetStore};
+use tokio::net::TcpListener;
+
+use crate::common::{fixture_ids, fixture_rows, Backend, TestS3};
+
+const ROLE: &str = "arn:aws:iam::123456789012:role/PersonalizeRole";
+
+pub struct Server {
+    pub client: Client,
+    pub endpoint: String,
+    pub store: DynDatasetStore,
+    pub s3: TestS3,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+pub fn client(endpoint: &str) -> Client {
+    let conf = aws_sdk_personalize::config::Builder::new()
+        .behavior_version(aws_sdk_personalize::config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_sdk_personalize::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_personalize::config::Credentials::new(
+            "test", "test", None, None, "tests",
+        ))
+        .build();
+    Client::from_conf(conf)
+}
+
+/// Starts the API (with the job worker unless `worker` is false) over a fresh SQLite store
+/// and an embedded S3.
+async fn start(transition: Duration, worker: bool) -> Server {
+    let s3 = TestS3::start(Backend::Embedded, "api").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store: DynDatasetStore = Arc::new(SqliteStore::open_dir(dir.path()).unwrap());
+    let config = ApiConfig {
+        transition,
+        ..ApiConfig::default()
+    };
+    let state = AppState::new(store.clone(), s3.source(), config);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let shutdown = async move {
+        let _ = stopped.await;
+    };
+    if worker {
+        tokio::spawn(personalize_local::server::run(listener, state, shutdown));
+    } else {
+        let app = personalize_local::api::router(state);
+        tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+        });
+    }
+    Server {
+        client: client(&endpoint),
+        endpoint,
+        store,
+        s3,
+        stop: Some(stop),
+        _dir: dir,
+    }
+}
+
+async fn create_active_group(server: &Server, name: &str) -> String {
+    let arn = server
+        .client
+        .create_dataset_group()
+        .name(name)
+        .send()
+        .await
+        .unwrap()
+        .dataset_group_arn
+        .unwrap();
+    wait_group_status(server, &arn, "ACTIVE").await;
+    arn
+}
+
+async fn wait_group_status(server: &Server, arn: &str, want: &str) -> Vec<String> {
+    let mut seen = Vec::new();
+    for _ in 0..200 {
+        let g = server
+            .client
+            .describe_dataset_group()
+            .dataset_group_arn(arn)
+            .send()
+            .await
+            .unwrap();
+        let status = g.dataset_group.unwrap().status.unwrap();
+        if seen.last() != Some(&status) {
+            seen.push(status.clone());
+        }
+        if status == want {
+            return seen;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("{arn} never became {want}; saw {seen:?}");
+}
+
+async fn wait_job(server: &Server, arn: &str) -> aws_sdk_personalize::types::DataDeletionJob {
+    for _ in 0..500 {
+        let job = server
+            .client
+            .describe_data_deletion_job()
+            .data_deletion_job_arn(arn)
+            .send()
+            .await
+            .unwrap()
+            .data_deletion_job
+            .unwrap();
+        if matches!(job.status.as_deref(), Some("COMPLETED") | Some("FAILED")) {
+            return job;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("job {arn} did not finish");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dataset_group_lifecycle() {
+    let server = start(Duration::from_millis(600), true).await;
+    let c = &server.client;
+    let out = c
+        .create_dataset_group()
+        .name("shop")
+        .domain("ECOMMERCE".into())
+        .send()
+        .await
+        .unwrap();
+    let arn = out.dataset_group_arn.unwrap();
+    assert_eq!(
+        arn,
+        "arn:aws:personalize:us-east-1:000000000000:dataset-group/shop"
+    );
+    assert_eq!(
+        out.domain.map(|d| d.as_str().to_owned()),
+        Some("ECOMMERCE".into())
+    );
+    let seen = wait_group_status(&server, &arn, "ACTIVE").await;
+    assert_eq!(seen, ["CREATE PENDING", "CREATE IN_PROGRESS", "ACTIVE"]);
+    let g = c
+        .describe_dataset_group()
+        .dataset_group_arn(&arn)
+        .send()
+        .await
+        .unwrap()
+        .dataset_group
+        .unwrap();
+    assert_eq!(g.name.as_deref(), Some("shop"));
+    assert!(g.creation_date_time.unwrap().secs() > 1_700_000_000);
+    assert!(g.last_updated_date_time.unwrap() > g.creation_date_time.unwrap());
+
+    let err = c
+        .create_dataset_group()
+        .name("shop")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        err.as_service_error()
+            .unwrap()
+            .is_resource_already_exists_exception(),
+        "{err:?}"
+    );
+
+    for name in ["a1", "a2", "a3"] {
+        c.create_dataset_group().name(name).send().await.unwrap();
+    }
+    let mut names = Vec::new();
+    let mut token = None;
+    loop {
+        let page = c
+            .list_dataset_groups()
+            .max_results(2)
+            .set_next_token(token)
+            .send()
+            .await
+            .unwrap();
+        assert!(page.dataset_groups().len() <= 2);
+        names.extend(
+            page.dataset_groups()
+                .iter()
+                .map(|g| g.name.clone().unwrap()),
+        );
+        token = page.next_token;
+        if token.is_none() {
+            break;
+        }
+    }
+    assert_eq!(names, ["shop", "a1", "a2", "a3"]);
+
+    c.delete_dataset_group()
+        .dataset_group_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    let err = c
+        .describe_dataset_group()
+        .dataset_group_arn(&arn)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        err.as_service_error()
+            .unwrap()
+            .is_resource_not_found_exception(),
+        "{err:?}"
+    );
+    let err = c
+        .delete_dataset_group()
+        .dataset_group_arn(&arn)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        err.as_service_error()
+            .unwrap()
+            .is_resource_not_found_exception(),
+        "{err:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dataset_group_validation_errors_are_typed() {
+    let server = start(Duration::ZERO, true).await;
+    let c = &server.client;
+    let kms = "arn:aws:kms:us-east-1:123456789012:key/abc";
+    let invalid = [
+        (
+            c.create_dataset_group(),
+            "the required member 'name' is missing",
+        ),
+        (
+            c.create_dataset_group().name("bad name!"),
+            "Member must satisfy regular expression pattern",
+        ),
+        (
+            c.create_dataset_group().name("x".repeat(64)),
+            "Member must have length less than or equal to 63",
+        ),
+        (
+            c.create_dataset_group().name("g").role_arn(ROLE),
+            "only allowed together with a kmsKeyArn",
+        ),
+        (
+            c.create_dataset_group().name("g").kms_key_arn(kms),
+            "needs a roleArn",
+        ),
+        (
+            c.create_dataset_group()
+                .name("g")
+                .role_arn("arn:aws:iam::1:role/x")
+                .kms_key_arn(kms),
+            "at 'roleArn'",
+        ),
+        (
+            c.create_dataset_group().name("g").domain("RETAIL".into()),
+            "Member must satisfy enum value set",
+        ),
+    ];
+    for (req, message) in invalid {
+        let err = req.send().await.unwrap_err();
+        let service = err.as_service_error().unwrap();
+        assert!(service.is_invalid_input_exception(), "{message}: {err:?}");
+        assert!(
+            service.message().unwrap().contains(message),
+            "{:?} lacks {message}",
+            service.message()
+        );
+    }
+    let tags: Vec<_> = (0..51)
+        .map(|i| {
+            aws_sdk_personalize::types::Tag::builder()
+                .tag_key(format!("k{i}"))
+                .tag_value("v")
+                .build()
+                .unwrap()
+        })
+        .collect();
+    let err = c
+        .create_dataset_group()
+        .name("g")
+        .set_tags(Some(tags))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        err.as_service_error().unwrap().is_too_many_tags_exception(),
+        "{err:?}"
+    );
+
+    let err = c
+        .describe_dataset_group()
+        .dataset_group_arn("not-an-arn")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        err.as_service_error().unwrap().is_invalid_input_exception(),
+        "{err:?}"
+    );
+    let err = c
+        .list_dataset_groups()
+        .next_token("forged")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        err.as_service_error()
+            .unwrap()
+            .is_invalid_next_token_exception(),
+        "{err:?}"
+    );
+    // ListDatasetGroups declares no InvalidInputException: the code is still readable.
+    for bad in [0, 101] {
+        let err = c
+            .list_dataset_groups()
+            .max_results(bad)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Some("InvalidInputException"), "{err:?}");
+    }
+    // A role with a key is fine and both are kept.
+    let arn = c
+        .create_dataset_group()
+        .name("keyed")
+        .role_arn(ROLE)
+        .kms_key_arn(kms)
+        .send()
+        .await
+        .unwrap()
+        .dataset_group_arn
+        .unwrap();
+    let g = c
+        .describe_dataset_group()
+        .dataset_group_arn(arn)
+        .send()
+        .await
+        .unwrap()
+        .dataset_group
+        .unwrap();
+    assert_eq!(
+        (g.role_arn.as_deref(), g.kms_key_arn.as_deref()),
+        (Some(ROLE), Some(kms))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deletion_job_through_the_api() {
+    let server = start(Duration::from_millis(100), true).await;
+    let c = &server.client;
+    let group_arn = create_active_group(&server, "gdpr").await;
+    server.s3.upload_tree("datasets").await;
+    server.s3.upload_tree("deletion-nested").await;
+    server.s3.upload_tree("bad-header").await;
+    for (t, file) in [
+        (DatasetType::Users, "users.csv"),
+        (DatasetType::Interactions, "interactions.csv"),
+    ] {
+        let location = S3Location::parse(&server.s3.location(&format!("datasets/{file}"))).unwrap();
+        import_dataset(
+            server.store.as_ref(),
+            server.s3.source(),
+            &group_arn,
+            t,
+            &location,
+        )
+        .await
+        .unwrap();
+    }
+    // A group with datasets cannot be deleted.
+    let err = c
+        .delete_dataset_group()
+        .dataset_group_arn(&group_arn)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        err.as_service_error()
+            .unwrap()
+            .is_resource_in_use_exception(),
+        "{err:?}"
+    );
+
+    let gone = fixture_ids("deletion-nested");
+    let expected: usize = ["users.csv", "interactions.csv"]
+        .iter()
+        .map(|f| {
+            fixture_rows(f)
+                .iter()
+                .filter(|r| gone.contains(&r[0]))
+                .count()
+        })
+        .sum();
+    let location = server.s3.location("deletion-nested/");
+    let job_arn = c
+        .create_data_deletion_job()
+        .job_name("forget-them")
+        .dataset_group_arn(&group_arn)
+        .data_source(DataSource::builder().data_location(&location).build())
+        .role_arn(ROLE)
+        .send()
+        .await
+        .unwrap()
+        .data_deletion_job_arn
+        .unwrap();
+    assert_eq!(
+        job_arn,
+        "arn:aws:personalize:us-east-1:000000000000:data-deletion-job/forget-them"
+    );
+    let job = wait_job(&server, &job_arn).await;
+    assert_eq!(
+        job.status.as_deref(),
+        Some("COMPLETED"),
+        "{:?}",
+        job.failure_reason
+    );
+    assert_eq!(job.num_deleted, Some(expected as i32));
+    assert_eq!(job.role_arn.as_deref(), Some(ROLE));
+    assert_eq!(
+        job.data_source.unwrap().data_location.as_deref(),
+        Some(location.as_str())
+    );
+    assert_eq!(job.failure_reason, None);
+    let users = server
+        .store
+        .records(&group_arn, DatasetType::Users)
+        .await
+        .unwrap();
+    assert!(users.iter().all(|r| !gone.contains(&r[0])));
+    assert_eq!(
+        users.len(),
+        fixture_rows("users.csv")
+            .iter()
+            .filter(|r| !gone.contains(&r[0]))
+            .count()
+    );
+
+    let err = c
+        .create_data_deletion_job()
+        .job_name("forget-them")
+        .dataset_group_arn(&group_arn)
+        .data_source(DataSource::builder().data_location(&location).build())
+        .role_arn(ROLE)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        err.as_service_error()
+            .unwrap()
+            .is_resource_already_exists_exception(),
+        "{err:?}"
+    );
+
+    // A bad file: FAILED with object and line, nothing deleted.
+    let before = server
+        .store
+        .count_records(&group_arn, DatasetType::Interactions)
+        .await
+        .unwrap();
+    let bad_arn = c
+        .create_data_deletion_job()
+        .job_name("bad-input")
+        .dataset_group_arn(&group_arn)
+        .data_source(
+            DataSource::builder()
+                .data_location(server.s3.location("bad-header/"))
+                .build(),
+        )
+        .role_arn(ROLE)
+        .send()
+        .await
+        .unwrap()
+        .data_deletion_job_arn
+        .unwrap();
+    let bad = wait_job(&server, &bad_arn).await;
+    assert_eq!(bad.status.as_deref(), Some("FAILED"));
+    assert_eq!(
+        bad.failure_reason.as_deref(),
+        Some(
+            format!(
+                "{} line 1: expected the header USER_ID, found \"ID\"",
+                server.s3.location("bad-header/users.csv")
+            )
+            .as_str()
+        )
+    );
+    assert_eq!(bad.num_deleted, None);
+    assert_eq!(
+        server
+            .store
+            .count_records(&group_arn, DatasetType::Interactions)
+            .await
+            .unwrap(),
+        before
+    );
+
+    // Listed newest first; summaries carry no numDeleted.
+    let list = c
+        .list_data_deletion_jobs()
+        .dataset_group_arn(&group_arn)
+        .send()
+        .await
+        .unwrap();
+    let names: Vec<_> = list
+        .data_deletion_jobs()
+        .iter()
+        .map(|j| j.job_name.clone().unwrap())
+        .collect();
+    assert_eq!(names, ["bad-input", "forget-them"]);
+    assert_eq!(
+        list.data_deletion_jobs()[0].failure_reason,
+        bad.failure_reason
+    );
+    let page = c
+        .list_data_deletion_jobs()
+        .max_results(1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.data_deletion_jobs().len(), 1);
+    let rest = c
+        .list_data_deletion_jobs()
+        .max_results(1)
+        .set_next_token(page.next_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        rest.data_deletion_jobs()[0].job_name.as_deref(),
+        Some("forget-them")
+    );
+    assert_eq!(rest.next_token, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deletion_job_preconditions() {
+    // No worker: jobs stay PENDING, so the per-group limit can be reached.
+    let server = start(Duration::from_millis(300), false).await;
+    let c = &server.client;
+    let create = |name: &str, group: &str| {
+        c.create_data_deletion_job()
+            .job_name(name)
+            .dataset_group_arn(group)
+            .data_source(
+                DataSource::builder()
+                    .data_location("s3://b/requests/")
+                    .build(),
+            )
+            .role_arn(ROLE)
+    };
+    let missing = "arn:aws:personalize:us-east-1:000000000000:dataset-group/nope";
+    let err = create("j0", missing).send().await.unwrap_err();
+    assert!(
+        err.as_service_error()
+            .unwrap()
+            .is_resource_not_found_exception(),
+        "{err:?}"
+    );
+
+    let group = c
+        .create_dataset_group()
+        .name("young")
+        .send()
+        .await
+        .unwrap()
+        .dataset_group_arn
+        .unwrap();
+    let err = create("j0", &group).send().await.unwrap_err();
+    assert!(
+        err.as_service_error()
+            .unwrap()
+            .is_resource_in_use_exception(),
+        "{err:?}"
+    );
+    wait_group_status(&server, &group, "ACTIVE").await;
+    for i in 1..=5 {
+        create(&format!("j{i}"), &group).send().await.unwrap();
+    }
+    let err = create("j6", &group).send().await.unwrap_err();
+    assert!(
+        err.as_service_error()
+            .unwrap()
+            .is_limit_exceeded_exception(),
+        "{err:?}"
+    );
+
+    let invalid = [
+        (create("", &group), "at 'jobName'"),
+        (create("j7", &group).role_arn("not-a-role"), "at 'roleArn'"),
+        (
+            c.create_data_deletion_job()
+                .job_name("j7")
+                .dataset_group_arn(&group)
+                .role_arn(ROLE),
+            "'dataSource' is missing",
+        ),
+        (
+            create("j7", &group)
+                .data_source(DataSource::builder().data_location("ftp://x").build()),
+            "at 'dataSource.dataLocation'",
+        ),
+    ];
+    for (req, message) in invalid {
+        let err = req.send().await.unwrap_err();
+        let service = err.as_service_error().unwrap();
+        assert!(service.is_invalid_input_exception(), "{message}: {err:?}");
+        assert!(
+            service.message().unwrap().contains(message),
+            "{:?} lacks {message}",
+            service.message()
+        );
+    }
+    let err = c
+        .describe_data_deletion_job()
+        .data_deletion_job_arn("arn:aws:personalize:us-east-1:000000000000:data-deletion-job/none")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        err.as_service_error()
+            .unwrap()
+            .is_resource_not_found_exception(),
+        "{err:?}"
+    );
+}
+
+/// Raw HTTP, for what no SDK sends.
+async fn raw(endpoint: &str, target: Option<&str>, body: &str) -> (u16, String, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = endpoint.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let target = target
+        .map(|t| format!("X-Amz-Target: {t}\r\n"))
+        .unwrap_or_default();
+    let req = format!(
+        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-amz-json-1.1\r\n{target}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(req.as_bytes()).await.unwrap();
+    let mut resp = String::new();
+    stream.read_to_string(&mut resp).await.unwrap();
+    let status = resp[9..12].parse().unwrap();
+    let (head, body) = resp.split_once("\r\n\r\n").unwrap();
+    (status, head.to_ascii_lowercase(), body.to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wire_errors_for_unknown_operations_and_bad_json() {
+    let server = start(Duration::ZERO, true).await;
+    let (status, head, body) = raw(
+        &server.endpoint,
+        Some("AmazonPersonalize.CreateSolution"),
+        "{}",
+    )
+    .await;
+    assert_eq!(status, 404);
+    assert!(
+        head.contains("x-amzn-errortype: unknownoperationexception"),
+        "{head}"
+    );
+    assert!(head.contains("x-amzn-requestid: "), "{head}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["__type"], "UnknownOperationException");
+
+    let (status, head, body) = raw(
+        &server.endpoint,
+        Some("AmazonPersonalize.CreateDatasetGroup"),
+        "{not json",
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(
+        head.contains("x-amzn-errortype: serializationexception"),
+        "{head}"
+    );
+    assert!(
+        body.contains("\"__type\":\"SerializationException\""),
+        "{body}"
+    );
+
+    // Header and body carry the same code.
+    let (status, head, body) = raw(
+        &server.endpoint,
+        Some("AmazonPersonalize.CreateDatasetGroup"),
+        "{}",
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(
+        head.contains("x-amzn-errortype: invalidinputexception"),
+        "{head}"
+    );
+    assert!(
+        head.contains("content-type: application/x-amz-json-1.1"),
+        "{head}"
+    );
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["__type"], "InvalidInputException");
+
+    let (status, _, _) = raw(&server.endpoint, None, "{}").await;
+    assert_eq!(status, 404);
+}
