@@ -14,7 +14,9 @@
 //! | 4. purge | [`deletion::purge`] on [`store`] | one transaction: records gone, job `COMPLETED` |
 //! | 5. report | [`deletion::report`], [`job`] | status and the wording of every `failureReason` |
 //!
-//! Around it: [`store`] (the pluggable [`store::DatasetStore`], SQLite by default),
+//! Around it: [`api`], [`server`] and [`worker`] (the Personalize API over awsJson1_1, and
+//! the worker that runs the jobs it records), [`store`] (the pluggable
+//! [`store::DatasetStore`], SQLite by default),
 //! [`import`] (bulk-loading datasets from S3 through the same CSV path), [`embedded_s3`] (an
 //! S3 endpoint over a local folder, for the demo and the tests) and [`cli`] (the command line).
 
