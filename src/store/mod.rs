@@ -3,7 +3,7 @@
 //! [`DatasetStore`] is the smallest contract a backend must meet; everything else is built on
 //! it. Backends: [`sqlite::SqliteStore`] (the embedded default, one file) and
 //! [`memory::MemoryStore`] (nothing kept). Every backend runs the same checks in
-//! [`conformance`], in the way `object_store` tests all of its stores with one suite.
+//! the `conformance` module, in the way `object_store` tests all of its stores with one suite.
 //! Dialect SQL stays inside its backend.
 
 #[cfg(any(test, feature = "conformance"))]
