@@ -120,10 +120,11 @@ async fn wait_group_status(server: &Server, arn: &str, want: &str) -> Vec<String
     panic!("{arn} never became {want}; saw {seen:?}");
 }
 
-async fn wait_job(server: &Server, arn: &str) -> aws_sdk_personalize::types::DataDeletionJob {
+/// Polls a job until it is COMPLETED or FAILED.
+pub async fn wait_job(client: &Client, arn: &str) -> aws_sdk_personalize::types::DataDeletionJob {
+    let mut last = None;
     for _ in 0..500 {
-        let job = server
-            .client
+        let job = client
             .describe_data_deletion_job()
             .data_deletion_job_arn(arn)
             .send()
@@ -134,9 +135,10 @@ async fn wait_job(server: &Server, arn: &str) -> aws_sdk_personalize::types::Dat
         if matches!(job.status.as_deref(), Some("COMPLETED") | Some("FAILED")) {
             return job;
         }
+        last = job.status;
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    panic!("job {arn} did not finish");
+    panic!("job {arn} did not finish; it stayed {last:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -432,7 +434,7 @@ async fn deletion_job_through_the_api() {
         job_arn,
         "arn:aws:personalize:us-east-1:000000000000:data-deletion-job/forget-them"
     );
-    let job = wait_job(&server, &job_arn).await;
+    let job = wait_job(&server.client, &job_arn).await;
     assert_eq!(
         job.status.as_deref(),
         Some("COMPLETED"),
@@ -497,7 +499,7 @@ async fn deletion_job_through_the_api() {
         .unwrap()
         .data_deletion_job_arn
         .unwrap();
-    let bad = wait_job(&server, &bad_arn).await;
+    let bad = wait_job(&server.client, &bad_arn).await;
     assert_eq!(bad.status.as_deref(), Some("FAILED"));
     assert_eq!(
         bad.failure_reason.as_deref(),

@@ -2,20 +2,17 @@
 //! JSON on stdout, state kept in the data dir between runs.
 
 use std::path::Path;
-use std::process::Output;
-use std::time::Duration;
+use std::process::{Command, Output};
 
 use serde_json::Value;
 
 use crate::common::{fixture_ids, fixture_rows, Backend, TestS3};
 
-/// Runs the binary with the S3 endpoint and data dir given, and test credentials.
-async fn run(s3: &TestS3, data_dir: &Path, args: &[&str]) -> Output {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_personalize-local"));
-    cmd.args(args)
-        .arg("--s3-endpoint")
-        .arg(&s3.endpoint)
-        .arg("--data-dir")
+/// The binary on `data_dir`, in a clean AWS environment: test credentials, `us-east-1`, no
+/// instance metadata, and no S3 endpoint, profile or log filter inherited from the caller.
+fn command(data_dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_personalize-local"));
+    cmd.arg("--data-dir")
         .arg(data_dir)
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
@@ -24,11 +21,34 @@ async fn run(s3: &TestS3, data_dir: &Path, args: &[&str]) -> Output {
         .env_remove("AWS_PROFILE")
         .env_remove("AWS_ENDPOINT_URL")
         .env_remove("AWS_ENDPOINT_URL_S3")
+        .env_remove("PERSONALIZE_LOCAL_S3_ENDPOINT")
         .env_remove("RUST_LOG");
+    cmd
+}
+
+/// Runs a command to its end without blocking the runtime's workers.
+async fn output(mut cmd: Command) -> Output {
     tokio::task::spawn_blocking(move || cmd.output().unwrap())
         .await
         .unwrap()
 }
+
+/// Runs the binary with the S3 endpoint and data dir given, and test credentials.
+async fn run(s3: &TestS3, data_dir: &Path, args: &[&str]) -> Output {
+    let mut cmd = command(data_dir);
+    cmd.args(args).arg("--s3-endpoint").arg(&s3.endpoint);
+    output(cmd).await
+}
+
+/// `import` of the fixture users into group `g`.
+const IMPORT_USERS: [&str; 6] = [
+    "import",
+    "--dataset-group",
+    "g",
+    "--dataset-type",
+    "Users",
+    "--data-location",
+];
 
 fn json(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
@@ -249,16 +269,10 @@ async fn usage_errors_exit_2_without_a_job() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_runs_on_its_own() {
-    let out = tokio::task::spawn_blocking(|| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_personalize-local"))
-            .arg("demo")
-            .env_remove("AWS_ENDPOINT_URL")
-            .env_remove("AWS_ENDPOINT_URL_S3")
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = command(dir.path());
+    cmd.arg("demo");
+    let out = output(cmd).await;
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -294,37 +308,16 @@ async fn missing_credentials_are_named_in_the_reason() {
     s3.upload_tree("datasets").await;
     let dir = tempfile::tempdir().unwrap();
     let location = s3.location("datasets/users.csv");
-    let endpoint = s3.endpoint.clone();
-    let data_dir = dir.path().to_owned();
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_personalize-local"))
-            .args([
-                "import",
-                "--dataset-group",
-                "g",
-                "--dataset-type",
-                "Users",
-                "--data-location",
-                &location,
-            ])
-            .arg("--s3-endpoint")
-            .arg(&endpoint)
-            .arg("--data-dir")
-            .arg(&data_dir)
-            .args(["--s3-max-attempts", "1"])
-            .env_remove("AWS_ACCESS_KEY_ID")
-            .env_remove("AWS_SECRET_ACCESS_KEY")
-            .env_remove("AWS_SESSION_TOKEN")
-            .env_remove("AWS_PROFILE")
-            .env("AWS_CONFIG_FILE", "/nonexistent/config")
-            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_REGION", "us-east-1")
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
+    let mut cmd = command(dir.path());
+    cmd.args(IMPORT_USERS)
+        .arg(&location)
+        .args(["--s3-max-attempts", "1", "--s3-endpoint", &s3.endpoint])
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env("AWS_CONFIG_FILE", "/nonexistent/config")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials");
+    let out = output(cmd).await;
     assert_eq!(
         out.status.code(),
         Some(1),
@@ -349,33 +342,9 @@ async fn endpoint_from_the_environment_with_a_host_name_uses_path_style() {
     for var in ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"] {
         let dir = tempfile::tempdir().unwrap();
         let location = s3.location("datasets/users.csv");
-        let (endpoint, data_dir) = (endpoint.clone(), dir.path().to_owned());
-        let out = tokio::task::spawn_blocking(move || {
-            std::process::Command::new(env!("CARGO_BIN_EXE_personalize-local"))
-                .args([
-                    "import",
-                    "--dataset-group",
-                    "g",
-                    "--dataset-type",
-                    "Users",
-                    "--data-location",
-                    &location,
-                ])
-                .arg("--data-dir")
-                .arg(&data_dir)
-                .env_remove("AWS_ENDPOINT_URL")
-                .env_remove("AWS_ENDPOINT_URL_S3")
-                .env_remove("PERSONALIZE_LOCAL_S3_ENDPOINT")
-                .env(var, &endpoint)
-                .env("AWS_ACCESS_KEY_ID", "test")
-                .env("AWS_SECRET_ACCESS_KEY", "test")
-                .env("AWS_REGION", "us-east-1")
-                .env("AWS_EC2_METADATA_DISABLED", "true")
-                .output()
-                .unwrap()
-        })
-        .await
-        .unwrap();
+        let mut cmd = command(dir.path());
+        cmd.args(IMPORT_USERS).arg(&location).env(var, &endpoint);
+        let out = output(cmd).await;
         assert_eq!(
             out.status.code(),
             Some(0),
@@ -396,7 +365,7 @@ struct ServeProcess(std::process::Child, String);
 impl ServeProcess {
     fn start(s3: &TestS3, data_dir: &Path) -> ServeProcess {
         use std::io::BufRead;
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_personalize-local"))
+        let mut child = command(data_dir)
             .args([
                 "serve",
                 "--port",
@@ -406,12 +375,6 @@ impl ServeProcess {
                 "--s3-endpoint",
                 &s3.endpoint,
             ])
-            .arg("--data-dir")
-            .arg(data_dir)
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -486,24 +449,13 @@ async fn serve_keeps_state_across_a_restart_and_reruns_interrupted_jobs() {
     assert_eq!(g.name.as_deref(), Some("kept"));
     assert_eq!(g.status.as_deref(), Some("ACTIVE"));
     let arn = "arn:aws:personalize:us-east-1:000000000000:data-deletion-job/interrupted";
-    let mut status = String::new();
-    for _ in 0..250 {
-        let job = c
-            .describe_data_deletion_job()
-            .data_deletion_job_arn(arn)
-            .send()
-            .await
-            .unwrap()
-            .data_deletion_job
-            .unwrap();
-        status = job.status.unwrap();
-        if status == "COMPLETED" || status == "FAILED" {
-            // The group has no datasets, so the job deletes nothing, but it does run.
-            assert_eq!(status, "COMPLETED", "{:?}", job.failure_reason);
-            assert_eq!(job.num_deleted, Some(0));
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("the interrupted job stayed {status}");
+    let job = crate::api::wait_job(&c, arn).await;
+    // The group has no datasets, so the job deletes nothing, but it does run to its end.
+    assert_eq!(
+        job.status.as_deref(),
+        Some("COMPLETED"),
+        "{:?}",
+        job.failure_reason
+    );
+    assert_eq!(job.num_deleted, Some(0));
 }
