@@ -653,6 +653,16 @@ async fn deletion_job_preconditions() {
 
 /// Raw HTTP, for what no SDK sends.
 async fn raw(endpoint: &str, target: Option<&str>, body: &str) -> (u16, String, String) {
+    raw_request(endpoint, "POST", "/", target, body).await
+}
+
+async fn raw_request(
+    endpoint: &str,
+    method: &str,
+    path: &str,
+    target: Option<&str>,
+    body: &str,
+) -> (u16, String, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let addr = endpoint.trim_start_matches("http://");
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
@@ -660,7 +670,7 @@ async fn raw(endpoint: &str, target: Option<&str>, body: &str) -> (u16, String, 
         .map(|t| format!("X-Amz-Target: {t}\r\n"))
         .unwrap_or_default();
     let req = format!(
-        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-amz-json-1.1\r\n{target}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-amz-json-1.1\r\n{target}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
     stream.write_all(req.as_bytes()).await.unwrap();
@@ -726,4 +736,112 @@ async fn wire_errors_for_unknown_operations_and_bad_json() {
 
     let (status, _, _) = raw(&server.endpoint, None, "{}").await;
     assert_eq!(status, 404);
+
+    let huge = format!(
+        "{{\"name\": \"{}\"}}",
+        "x".repeat(personalize_local::api::MAX_BODY_BYTES)
+    );
+    let (status, head, _) = raw(
+        &server.endpoint,
+        Some("AmazonPersonalize.CreateDatasetGroup"),
+        &huge,
+    )
+    .await;
+    assert_eq!(status, 413);
+    assert!(
+        head.contains("x-amzn-errortype: requestentitytoolargeexception"),
+        "{head}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn arns_take_the_region_of_the_request_signature() {
+    let server = start(Duration::ZERO, true).await;
+    let conf = server
+        .client
+        .config()
+        .to_builder()
+        .region(aws_sdk_personalize::config::Region::new("eu-west-1"))
+        .build();
+    let eu = Client::from_conf(conf);
+    let arn = eu
+        .create_dataset_group()
+        .name("eu")
+        .send()
+        .await
+        .unwrap()
+        .dataset_group_arn
+        .unwrap();
+    assert_eq!(
+        arn,
+        "arn:aws:personalize:eu-west-1:000000000000:dataset-group/eu"
+    );
+    // Listings are per region: us-east-1 does not see it.
+    assert!(server
+        .client
+        .list_dataset_groups()
+        .send()
+        .await
+        .unwrap()
+        .dataset_groups()
+        .is_empty());
+    assert_eq!(
+        eu.list_dataset_groups()
+            .send()
+            .await
+            .unwrap()
+            .dataset_groups()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_and_reset() {
+    let server = start(Duration::ZERO, true).await;
+    let (status, _, body) = raw_request(&server.endpoint, "GET", "/health", None, "").await;
+    assert_eq!(status, 200);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["status"], "ok");
+    assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
+
+    let arn = create_active_group(&server, "before-reset").await;
+    let (status, _, _) = raw_request(
+        &server.endpoint,
+        "POST",
+        personalize_local::api::RESET_PATH,
+        None,
+        "",
+    )
+    .await;
+    assert_eq!(status, 200);
+    let err = server
+        .client
+        .describe_dataset_group()
+        .dataset_group_arn(&arn)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        err.as_service_error()
+            .unwrap()
+            .is_resource_not_found_exception(),
+        "{err:?}"
+    );
+    assert!(server
+        .client
+        .list_dataset_groups()
+        .send()
+        .await
+        .unwrap()
+        .dataset_groups()
+        .is_empty());
+    // The name is free again.
+    server
+        .client
+        .create_dataset_group()
+        .name("before-reset")
+        .send()
+        .await
+        .unwrap();
 }
