@@ -248,6 +248,26 @@ impl Page {
         Ok(Page { offset, limit })
     }
 
+    /// A listing's answer: `{list_member: [page as JSON], "nextToken": ...}`, the token only
+    /// when more items follow.
+    pub fn answer<T>(
+        &self,
+        items: Vec<T>,
+        list_member: &str,
+        to_json: impl Fn(&T) -> Value,
+    ) -> Value {
+        let (page, next) = self.apply(items);
+        let mut out = Map::new();
+        out.insert(
+            list_member.to_owned(),
+            Value::Array(page.iter().map(to_json).collect()),
+        );
+        if let Some(token) = next {
+            out.insert("nextToken".to_owned(), Value::String(token));
+        }
+        Value::Object(out)
+    }
+
     /// Cuts one page out of `items`; returns it with the `nextToken` of the next page, if any.
     pub fn apply<T>(&self, items: Vec<T>) -> (Vec<T>, Option<String>) {
         let total = items.len();

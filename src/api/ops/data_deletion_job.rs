@@ -105,10 +105,5 @@ pub async fn list(state: &AppState, scope: &ArnScope, input: &Input) -> OpResult
         .into_iter()
         .filter(|j| j.data_deletion_job_arn.starts_with(&prefix))
         .collect();
-    let (jobs, next) = page.apply(jobs);
-    let mut out = json!({ "dataDeletionJobs": jobs.iter().map(summary).collect::<Vec<_>>() });
-    if let Some(t) = next {
-        out["nextToken"] = json!(t);
-    }
-    Ok(out)
+    Ok(page.answer(jobs, "dataDeletionJobs", summary))
 }

@@ -127,14 +127,7 @@ pub async fn list(state: &AppState, scope: &ArnScope, input: &Input) -> OpResult
         .into_iter()
         .filter(|g| g.dataset_group_arn.starts_with(&prefix))
         .collect();
-    let (groups, next) = page.apply(groups);
-    let mut out = json!({
-        "datasetGroups": groups.iter().map(|g| describe_json(state, g, true)).collect::<Vec<_>>()
-    });
-    if let Some(t) = next {
-        out["nextToken"] = json!(t);
-    }
-    Ok(out)
+    Ok(page.answer(groups, "datasetGroups", |g| describe_json(state, g, true)))
 }
 
 /// DeleteDatasetGroup: refused while datasets remain; then the group is gone at once.
