@@ -13,7 +13,7 @@ use crate::deletion::list::{list_inputs, Input};
 use crate::deletion::report::{ContentProblem, JobFailure, MAX_ID_CHARS};
 use crate::job::dataset_arn;
 use crate::records::{Record, RecordError, RecordReader};
-use crate::source::{DynObjectSource, S3Location, SourceError};
+use crate::source::{open_resumable, DynObjectSource, S3Location, SourceError};
 use crate::store::{validate_columns, Dataset, DatasetStore, DatasetType, RowBatch, StoreError};
 
 /// The longest record an import accepts, in bytes.
@@ -268,8 +268,7 @@ async fn load_object(
             error,
         })
     };
-    let (_, mut body) = source
-        .open(&object.bucket, &object.key, 0)
+    let (_, mut body) = open_resumable(source.clone(), &object.bucket, &object.key)
         .await
         .map_err(read_failed)?;
     let mut reader = RecordReader::new(MAX_RECORD_BYTES);

@@ -16,16 +16,13 @@ use super::list::Input;
 use super::report::{ContentProblem, JobFailure, MAX_ID_CHARS};
 use super::Progress;
 use crate::records::{Record, RecordError, RecordReader};
-use crate::source::{ObjectSource, SourceError};
+use crate::source::{open_resumable, ObjectSource, SourceError};
 
 /// The longest record worth parsing: any longer cannot hold a valid ID (4 bytes a character).
 pub const MAX_RECORD_BYTES: usize = MAX_ID_CHARS * 4;
 
 /// IDs per batch sent to the dedupe stage, by bytes.
 const BATCH_BYTES: usize = 64 * 1024;
-
-/// How often a read that breaks off mid-body is resumed from where it stopped.
-const RESUMES: u32 = 3;
 
 /// What reading one object found.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -109,7 +106,8 @@ impl IdCollector {
 }
 
 /// Reads one object and sends its IDs to `sink`. Fails on the first bad record, naming the
-/// object and the line. A body that breaks off mid-transfer is resumed with a ranged GET.
+/// object and the line. A body that breaks off mid-transfer is resumed
+/// ([`open_resumable`]).
 pub async fn read_object(
     source: Arc<dyn ObjectSource>,
     input: Input,
@@ -132,9 +130,7 @@ pub async fn read_object(
     let mut reader = RecordReader::new(MAX_RECORD_BYTES);
     let mut collector = IdCollector::default();
     let mut offset: u64 = 0;
-    let mut resumes = 0;
-    let (total, mut body) = source
-        .open(&object.bucket, &object.key, 0)
+    let (total, mut body) = open_resumable(source, &object.bucket, &object.key)
         .await
         .map_err(read_failed)?;
     if input.listed_size.is_none() {
@@ -151,32 +147,8 @@ pub async fn read_object(
         }
         progress.bytes_total.fetch_add(total, Ordering::Relaxed);
     }
-    loop {
-        let chunk = match body.next().await {
-            Some(Ok(chunk)) => chunk,
-            None if offset >= total => break,
-            // The stream ended early or broke: resume from the last byte received.
-            end_or_err => {
-                let error = match end_or_err {
-                    Some(Err(e)) => e,
-                    _ => SourceError::new(
-                        "IncompleteBody",
-                        format!("the body ended after {offset} of {total} bytes"),
-                    ),
-                };
-                if resumes == RESUMES {
-                    return Err(read_failed(error));
-                }
-                resumes += 1;
-                tracing::warn!(object = %object, offset, %error, "resuming an interrupted read");
-                body = source
-                    .open(&object.bucket, &object.key, offset)
-                    .await
-                    .map_err(read_failed)?
-                    .1;
-                continue;
-            }
-        };
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(read_failed)?;
         offset += chunk.len() as u64;
         reader
             .feed(&chunk, |r| collector.on_record(r))
@@ -223,6 +195,7 @@ mod tests {
 
     use super::*;
     use crate::source::memory::MemorySource;
+    use crate::source::RESUMES;
     use crate::source::{ByteChunks, ObjectMeta, S3Location};
 
     /// Serves objects whose bodies break off after two chunks, `breaks` times.

@@ -152,6 +152,76 @@ pub trait ObjectSource: Send + Sync + fmt::Debug + 'static {
 /// A shared handle to any object source.
 pub type DynObjectSource = std::sync::Arc<dyn ObjectSource>;
 
+/// How often a read that breaks off mid-body is resumed from where it stopped.
+pub const RESUMES: u32 = 3;
+
+struct Resumable {
+    source: DynObjectSource,
+    bucket: String,
+    key: String,
+    body: ByteChunks,
+    offset: u64,
+    total: u64,
+    resumes: u32,
+    done: bool,
+}
+
+/// Opens an object like [`ObjectSource::open`], but a body that breaks off or ends short of
+/// the object's size is reopened with a ranged read from the last byte received, up to
+/// [`RESUMES`] times; after that the last error ends the stream. Returns the total size.
+pub async fn open_resumable(
+    source: DynObjectSource,
+    bucket: &str,
+    key: &str,
+) -> Result<(u64, ByteChunks), SourceError> {
+    use futures::StreamExt;
+    let (total, body) = source.open(bucket, key, 0).await?;
+    let state = Resumable {
+        source,
+        bucket: bucket.to_owned(),
+        key: key.to_owned(),
+        body,
+        offset: 0,
+        total,
+        resumes: 0,
+        done: false,
+    };
+    let chunks = futures::stream::unfold(state, |mut s| async move {
+        loop {
+            if s.done {
+                return None;
+            }
+            let error = match s.body.next().await {
+                Some(Ok(chunk)) => {
+                    s.offset += chunk.len() as u64;
+                    return Some((Ok(chunk), s));
+                }
+                None if s.offset >= s.total => return None,
+                Some(Err(e)) => e,
+                None => SourceError::new(
+                    "IncompleteBody",
+                    format!("the body ended after {} of {} bytes", s.offset, s.total),
+                ),
+            };
+            if s.resumes == RESUMES {
+                s.done = true;
+                return Some((Err(error), s));
+            }
+            s.resumes += 1;
+            tracing::warn!(bucket = %s.bucket, key = %s.key, offset = s.offset, %error, "resuming an interrupted read");
+            match s.source.open(&s.bucket, &s.key, s.offset).await {
+                Ok((_, body)) => s.body = body,
+                Err(e) => {
+                    s.done = true;
+                    return Some((Err(e), s));
+                }
+            }
+        }
+    })
+    .boxed();
+    Ok((total, chunks))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
