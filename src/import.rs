@@ -11,10 +11,12 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::deletion::list::{list_inputs, Input};
 use crate::deletion::report::{ContentProblem, JobFailure, MAX_ID_CHARS};
-use crate::job::dataset_arn;
+use crate::job::{dataset_arn, now_epoch};
 use crate::records::{Record, RecordError, RecordReader};
 use crate::source::{open_resumable, DynObjectSource, S3Location, SourceError};
-use crate::store::{validate_columns, Dataset, DatasetStore, DatasetType, RowBatch, StoreError};
+use crate::store::{
+    validate_columns, Dataset, DatasetAttrs, DatasetStore, DatasetType, RowBatch, StoreError,
+};
 
 /// The longest record an import accepts, in bytes.
 pub const MAX_RECORD_BYTES: usize = 1024 * 1024;
@@ -111,6 +113,11 @@ pub async fn import_dataset(
                     dataset_group_arn: group_arn.to_owned(),
                     dataset_type,
                     columns: columns.clone(),
+                    attrs: DatasetAttrs {
+                        name: dataset_type.as_str().to_owned(),
+                        schema_arn: None,
+                        creation_date_time: now_epoch(),
+                    },
                 })
                 .await?;
         }

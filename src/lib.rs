@@ -17,6 +17,7 @@
 //! Around it: [`api`], [`server`] and [`worker`] (the Personalize API over awsJson1_1, and
 //! the worker that runs the jobs it records), [`store`] (the pluggable
 //! [`store::DatasetStore`], SQLite by default),
+//! [`schema`] (the Avro schemas datasets take their columns from),
 //! [`import`] (bulk-loading datasets from S3 through the same CSV path), [`embedded_s3`] (an
 //! S3 endpoint over a local folder, for the demo and the tests) and [`cli`] (the command line).
 
@@ -30,6 +31,7 @@ pub mod embedded_s3;
 pub mod import;
 pub mod job;
 pub mod records;
+pub mod schema;
 pub mod server;
 pub mod source;
 pub mod store;

@@ -61,6 +61,11 @@ impl ApiError {
         ApiError::new("TooManyTagsException", message)
     }
 
+    /// `TooManyTagKeysException`.
+    pub fn too_many_tag_keys(message: impl Into<String>) -> Self {
+        ApiError::new("TooManyTagKeysException", message)
+    }
+
     /// `SerializationException`: the body is not a JSON object.
     pub fn serialization(message: impl Into<String>) -> Self {
         ApiError::new("SerializationException", message)

@@ -36,6 +36,7 @@ pattern!(KMS_KEY_ARN, r"arn:aws.*:kms:.*:[0-9]{12}:key/.*");
 pattern!(S3_LOCATION, r"(s3|http|https)://.+");
 pattern!(NEXT_TOKEN, r"\p{ASCII}{0,1500}");
 pattern!(TAG, r"^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$");
+pattern!(DATASET_TYPE, r"^[A-Za-z_]+$");
 
 fn violation(value: &str, member: &str, constraint: &str) -> ApiError {
     let shown: String = value.chars().take(100).collect();
@@ -181,6 +182,49 @@ impl Input {
                 "the member '{member}' must be an object"
             ))),
         }
+    }
+
+    /// A required list of strings: at most `max_items` entries, each within `min..=max`
+    /// characters matching `pattern`.
+    pub fn req_str_list(
+        &self,
+        member: &str,
+        max_items: usize,
+        min: usize,
+        max: usize,
+        pattern: Option<&Pattern>,
+    ) -> Result<Vec<String>, ApiError> {
+        let Some(v) = self.value(member) else {
+            return Err(ApiError::invalid_input(format!(
+                "the required member '{member}' is missing"
+            )));
+        };
+        let Some(list) = v.as_array() else {
+            return Err(ApiError::invalid_input(format!(
+                "the member '{member}' must be a list"
+            )));
+        };
+        if list.len() > max_items {
+            return Err(violation(
+                &format!("{} items", list.len()),
+                member,
+                &format!("Member must have length less than or equal to {max_items}"),
+            ));
+        }
+        list.iter()
+            .enumerate()
+            .map(|(i, item)| {
+                let path = format!("{member}.{}.member", i + 1);
+                let mut one = Map::new();
+                one.insert(path.clone(), item.clone());
+                Input(one).req_str(&path, min, max, pattern)
+            })
+            .collect()
+    }
+
+    /// True when the member is present and not null.
+    pub fn has(&self, member: &str) -> bool {
+        self.value(member).is_some()
     }
 
     /// The optional `tags` member: at most 200 `{tagKey, tagValue}` entries, checked.

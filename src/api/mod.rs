@@ -74,6 +74,8 @@ pub struct AppState {
     pub config: ApiConfig,
     /// Wakes the job worker when a job is created.
     pub jobs_waiting: Notify,
+    /// Serialises tag changes, each a read, a merge and a write.
+    pub tag_writes: tokio::sync::Mutex<()>,
 }
 
 impl AppState {
@@ -84,6 +86,7 @@ impl AppState {
             source,
             config,
             jobs_waiting: Notify::new(),
+            tag_writes: tokio::sync::Mutex::new(()),
         })
     }
 }

@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use futures::stream::{self, StreamExt};
 
-use super::{Dataset, DatasetGroup, DatasetStore, DatasetType, RowBatch, StoreError};
+use super::{
+    Dataset, DatasetAttrs, DatasetGroup, DatasetStore, DatasetType, RowBatch, Schema, StoreError,
+};
 use crate::deletion::dedupe::UserIdSet;
 use crate::job::{ArnScope, DataDeletionJob, JobStatus};
 
@@ -15,6 +17,9 @@ use crate::job::{ArnScope, DataDeletionJob, JobStatus};
 pub async fn run_all(store: &dyn DatasetStore) {
     groups_and_datasets(store).await;
     groups_are_listed_and_deleted(store).await;
+    schemas_are_listed_and_deleted_once_unused(store).await;
+    datasets_are_deleted_with_their_records(store).await;
+    tags_belong_to_one_resource(store).await;
     replace_is_all_or_nothing(store).await;
     purge_removes_only_the_listed_users(store).await;
     purge_is_atomic_with_the_job_record(store).await;
@@ -27,6 +32,14 @@ pub async fn reset_empties_everything(store: &dyn DatasetStore) {
     store.reset().await.unwrap();
     assert_eq!(store.list_dataset_groups().await.unwrap(), vec![]);
     assert_eq!(store.list_jobs(None).await.unwrap(), vec![]);
+    assert_eq!(store.list_schemas().await.unwrap(), vec![]);
+    assert_eq!(
+        store
+            .tags(&group("conf-tags-b").dataset_group_arn)
+            .await
+            .unwrap(),
+        vec![]
+    );
     let f = purge_fixture(store, "conf-purge").await;
     assert_eq!(
         store
@@ -52,6 +65,22 @@ fn dataset(g: &DatasetGroup, t: DatasetType, columns: &[&str]) -> Dataset {
         dataset_group_arn: g.dataset_group_arn.clone(),
         dataset_type: t,
         columns: columns.iter().map(|s| s.to_string()).collect(),
+        attrs: DatasetAttrs {
+            name: format!("{}-{}", g.name, t.arn_suffix().to_lowercase()),
+            schema_arn: None,
+            creation_date_time: 1_700_000_001.5,
+        },
+    }
+}
+
+fn schema(name: &str) -> Schema {
+    Schema {
+        name: name.to_owned(),
+        schema_arn: format!("arn:aws:personalize:us-east-1:000000000000:schema/{name}"),
+        schema: r#"{"type":"record","name":"Users","fields":[{"name":"USER_ID","type":"string"}]}"#
+            .to_owned(),
+        domain: Some("ECOMMERCE".to_owned()),
+        creation_date_time: 1_700_000_002.75,
     }
 }
 
@@ -147,7 +176,7 @@ pub async fn groups_and_datasets(store: &dyn DatasetStore) {
 pub async fn groups_are_listed_and_deleted(store: &dyn DatasetStore) {
     let mut a = group("conf-list-a");
     a.attrs.domain = Some("VIDEO_ON_DEMAND".into());
-    a.attrs.tags = vec![("team".into(), "data".into())];
+    a.attrs.role_arn = Some("arn:aws:iam::000000000000:role/r".into());
     let mut b = group("conf-list-b");
     b.creation_date_time += 1.0;
     store.create_dataset_group(&a).await.unwrap();
@@ -171,6 +200,10 @@ pub async fn groups_are_listed_and_deleted(store: &dyn DatasetStore) {
     );
 
     store
+        .set_tags(&b.dataset_group_arn, &vec![("team".into(), "data".into())])
+        .await
+        .unwrap();
+    store
         .delete_dataset_group(&b.dataset_group_arn)
         .await
         .unwrap();
@@ -178,12 +211,156 @@ pub async fn groups_are_listed_and_deleted(store: &dyn DatasetStore) {
         store.dataset_group(&b.dataset_group_arn).await.unwrap(),
         None
     );
+    assert_eq!(store.tags(&b.dataset_group_arn).await.unwrap(), vec![]);
     assert!(!store.list_dataset_groups().await.unwrap().contains(&b));
     let err = store
         .delete_dataset_group(&b.dataset_group_arn)
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+}
+
+/// Schemas are kept as given, listed oldest first, and deleted only while no dataset uses them.
+pub async fn schemas_are_listed_and_deleted_once_unused(store: &dyn DatasetStore) {
+    let a = schema("conf-schema-a");
+    let mut b = schema("conf-schema-b");
+    b.domain = None;
+    assert_eq!(store.schema(&a.schema_arn).await.unwrap(), None);
+    store.create_schema(&a).await.unwrap();
+    store.create_schema(&b).await.unwrap();
+    assert!(matches!(
+        store.create_schema(&a).await,
+        Err(StoreError::AlreadyExists(_))
+    ));
+    assert_eq!(store.schema(&a.schema_arn).await.unwrap(), Some(a.clone()));
+    let listed = store.list_schemas().await.unwrap();
+    let pos = |s: &Schema| listed.iter().position(|x| x == s).unwrap();
+    assert!(pos(&a) < pos(&b), "{listed:?}");
+
+    let g = group("conf-schema-user");
+    store.create_dataset_group(&g).await.unwrap();
+    let mut users = dataset(&g, DatasetType::Users, &["USER_ID", "AGE"]);
+    users.attrs.schema_arn = Some(a.schema_arn.clone());
+    store.create_dataset(&users).await.unwrap();
+    assert_eq!(
+        store.datasets(&g.dataset_group_arn).await.unwrap(),
+        vec![users.clone()]
+    );
+    let mut orphan = dataset(&g, DatasetType::Items, &["ITEM_ID", "PRICE"]);
+    orphan.attrs.schema_arn = Some(schema("conf-schema-missing").schema_arn);
+    assert!(matches!(
+        store.create_dataset(&orphan).await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    let err = store.delete_schema(&a.schema_arn).await.unwrap_err();
+    assert!(
+        matches!(&err, StoreError::InUse(m) if m.contains(&users.arn())),
+        "{err:?}"
+    );
+    assert_eq!(store.schema(&a.schema_arn).await.unwrap(), Some(a.clone()));
+    store
+        .delete_dataset(&g.dataset_group_arn, DatasetType::Users)
+        .await
+        .unwrap();
+    store
+        .set_tags(&a.schema_arn, &vec![("k".into(), "v".into())])
+        .await
+        .unwrap();
+    store.delete_schema(&a.schema_arn).await.unwrap();
+    assert_eq!(store.schema(&a.schema_arn).await.unwrap(), None);
+    assert_eq!(store.tags(&a.schema_arn).await.unwrap(), vec![]);
+    assert!(matches!(
+        store.delete_schema(&a.schema_arn).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(!store.list_schemas().await.unwrap().contains(&a));
+}
+
+/// Deleting a dataset takes its records and tags, leaves the group's other datasets alone,
+/// and lets a dataset of the same type be created again, empty.
+pub async fn datasets_are_deleted_with_their_records(store: &dyn DatasetStore) {
+    let g = group("conf-dataset-delete");
+    store.create_dataset_group(&g).await.unwrap();
+    let users = dataset(&g, DatasetType::Users, &["USER_ID", "AGE"]);
+    let items = dataset(&g, DatasetType::Items, &["ITEM_ID", "PRICE"]);
+    store.create_dataset(&users).await.unwrap();
+    store.create_dataset(&items).await.unwrap();
+    load(
+        store,
+        &g,
+        DatasetType::Users,
+        2,
+        &[&["u1", "30"], &["u2", "40"]],
+    )
+    .await;
+    load(store, &g, DatasetType::Items, 2, &[&["i1", "9.5"]]).await;
+    store
+        .set_tags(&users.arn(), &vec![("k".into(), "v".into())])
+        .await
+        .unwrap();
+
+    store
+        .delete_dataset(&g.dataset_group_arn, DatasetType::Users)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.datasets(&g.dataset_group_arn).await.unwrap(),
+        vec![items.clone()]
+    );
+    assert_eq!(store.tags(&users.arn()).await.unwrap(), vec![]);
+    assert_eq!(
+        store
+            .records(&g.dataset_group_arn, DatasetType::Items)
+            .await
+            .unwrap(),
+        vec![vec!["i1".to_string(), "9.5".to_string()]]
+    );
+    assert!(matches!(
+        store
+            .delete_dataset(&g.dataset_group_arn, DatasetType::Users)
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    store.create_dataset(&users).await.unwrap();
+    assert_eq!(
+        store
+            .count_records(&g.dataset_group_arn, DatasetType::Users)
+            .await
+            .unwrap(),
+        0
+    );
+}
+
+/// Tags are kept per ARN, in the order set, and replaced as a whole.
+pub async fn tags_belong_to_one_resource(store: &dyn DatasetStore) {
+    let a = group("conf-tags-a").dataset_group_arn;
+    let b = group("conf-tags-b").dataset_group_arn;
+    assert_eq!(store.tags(&a).await.unwrap(), vec![]);
+    let tags = vec![
+        ("zeta".to_string(), "1".to_string()),
+        ("alpha".to_string(), "".to_string()),
+    ];
+    store.set_tags(&a, &tags).await.unwrap();
+    store
+        .set_tags(&b, &vec![("other".into(), "x".into())])
+        .await
+        .unwrap();
+    assert_eq!(store.tags(&a).await.unwrap(), tags);
+    store
+        .set_tags(&a, &vec![("alpha".into(), "2".into())])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.tags(&a).await.unwrap(),
+        vec![("alpha".to_string(), "2".to_string())]
+    );
+    store.set_tags(&a, &vec![]).await.unwrap();
+    assert_eq!(store.tags(&a).await.unwrap(), vec![]);
+    assert_eq!(
+        store.tags(&b).await.unwrap(),
+        vec![("other".to_string(), "x".to_string())]
+    );
 }
 
 /// A load replaces everything, keeps load order, and changes nothing when its input fails.

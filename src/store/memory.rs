@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use futures::stream::{BoxStream, StreamExt};
 
 use super::{
-    Dataset, DatasetGroup, DatasetStore, DatasetType, FinishJob, PurgeCounts, RowBatch, StoreError,
-    StoreResult,
+    Dataset, DatasetGroup, DatasetStore, DatasetType, FinishJob, PurgeCounts, RowBatch, Schema,
+    StoreError, StoreResult, Tags,
 };
 use crate::deletion::dedupe::UserIdSet;
 use crate::job::DataDeletionJob;
@@ -22,7 +22,18 @@ struct State {
     datasets: BTreeMap<(String, DatasetType), (Dataset, Rows)>,
     /// ARN -> (creation order, job).
     jobs: BTreeMap<String, (u64, DataDeletionJob)>,
-    job_seq: u64,
+    /// ARN -> (creation order, schema).
+    schemas: BTreeMap<String, (u64, Schema)>,
+    /// Resource ARN -> tags.
+    tags: BTreeMap<String, Tags>,
+    seq: u64,
+}
+
+impl State {
+    fn next_seq(&mut self) -> u64 {
+        self.seq += 1;
+        self.seq
+    }
 }
 
 /// Everything in one mutex-guarded map. A std mutex is right here: no `.await` happens while
@@ -91,6 +102,7 @@ impl DatasetStore for MemoryStore {
             )));
         }
         s.groups.remove(arn);
+        s.tags.remove(arn);
         Ok(())
     }
 
@@ -100,6 +112,11 @@ impl DatasetStore for MemoryStore {
         let mut s = self.lock();
         if !s.groups.contains_key(&dataset.dataset_group_arn) {
             return Err(StoreError::NotFound(dataset.dataset_group_arn.clone()));
+        }
+        if let Some(schema) = &dataset.attrs.schema_arn {
+            if !s.schemas.contains_key(schema) {
+                return Err(StoreError::NotFound(schema.clone()));
+            }
         }
         let key = dataset_key(&dataset.dataset_group_arn, dataset.dataset_type);
         if s.datasets.contains_key(&key) {
@@ -119,6 +136,73 @@ impl DatasetStore for MemoryStore {
                     .map(|(d, _)| d.clone())
             })
             .collect())
+    }
+
+    async fn delete_dataset(&self, group_arn: &str, dataset_type: DatasetType) -> StoreResult<()> {
+        let mut s = self.lock();
+        match s.datasets.remove(&dataset_key(group_arn, dataset_type)) {
+            Some((d, _)) => {
+                s.tags.remove(&d.arn());
+                Ok(())
+            }
+            None => Err(StoreError::NotFound(dataset_name(group_arn, dataset_type))),
+        }
+    }
+
+    async fn create_schema(&self, schema: &Schema) -> StoreResult<()> {
+        let mut s = self.lock();
+        if s.schemas.contains_key(&schema.schema_arn) {
+            return Err(StoreError::AlreadyExists(schema.schema_arn.clone()));
+        }
+        let seq = s.next_seq();
+        s.schemas
+            .insert(schema.schema_arn.clone(), (seq, schema.clone()));
+        Ok(())
+    }
+
+    async fn schema(&self, arn: &str) -> StoreResult<Option<Schema>> {
+        Ok(self.lock().schemas.get(arn).map(|(_, s)| s.clone()))
+    }
+
+    async fn list_schemas(&self) -> StoreResult<Vec<Schema>> {
+        let s = self.lock();
+        let mut schemas: Vec<&(u64, Schema)> = s.schemas.values().collect();
+        schemas.sort_by_key(|(seq, _)| *seq);
+        Ok(schemas.into_iter().map(|(_, s)| s.clone()).collect())
+    }
+
+    async fn delete_schema(&self, arn: &str) -> StoreResult<()> {
+        let mut s = self.lock();
+        if !s.schemas.contains_key(arn) {
+            return Err(StoreError::NotFound(arn.to_owned()));
+        }
+        if let Some((d, _)) = s
+            .datasets
+            .values()
+            .find(|(d, _)| d.attrs.schema_arn.as_deref() == Some(arn))
+        {
+            return Err(StoreError::InUse(format!(
+                "the schema {arn} is used by the dataset {}; delete it first",
+                d.arn()
+            )));
+        }
+        s.schemas.remove(arn);
+        s.tags.remove(arn);
+        Ok(())
+    }
+
+    async fn tags(&self, arn: &str) -> StoreResult<Tags> {
+        Ok(self.lock().tags.get(arn).cloned().unwrap_or_default())
+    }
+
+    async fn set_tags(&self, arn: &str, tags: &Tags) -> StoreResult<()> {
+        let mut s = self.lock();
+        if tags.is_empty() {
+            s.tags.remove(arn);
+        } else {
+            s.tags.insert(arn.to_owned(), tags.clone());
+        }
+        Ok(())
     }
 
     async fn replace_records(
@@ -224,8 +308,7 @@ impl DatasetStore for MemoryStore {
         if s.jobs.contains_key(&job.data_deletion_job_arn) {
             return Err(StoreError::AlreadyExists(job.data_deletion_job_arn.clone()));
         }
-        s.job_seq += 1;
-        let seq = s.job_seq;
+        let seq = s.next_seq();
         s.jobs
             .insert(job.data_deletion_job_arn.clone(), (seq, job.clone()));
         Ok(())

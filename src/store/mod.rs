@@ -122,7 +122,8 @@ pub struct DatasetGroup {
     pub attrs: GroupAttrs,
 }
 
-/// What `CreateDatasetGroup` records besides the name, kept as given.
+/// What `CreateDatasetGroup` records besides the name, kept as given. (Tags are kept apart,
+/// by resource ARN: see [`DatasetStore::tags`].)
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GroupAttrs {
@@ -135,10 +136,10 @@ pub struct GroupAttrs {
     /// `ECOMMERCE` or `VIDEO_ON_DEMAND` for a domain dataset group.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub domain: Option<String>,
-    /// Tags given at creation, as `(key, value)`.
-    #[serde(skip_serializing_if = "Vec::is_empty", default)]
-    pub tags: Vec<(String, String)>,
 }
+
+/// A resource's tags, as `(key, value)` in the order they were first set.
+pub type Tags = Vec<(String, String)>;
 
 /// A dataset: one type within a group, with the columns its records have.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -150,6 +151,48 @@ pub struct Dataset {
     pub dataset_type: DatasetType,
     /// Column names, in order; always includes the type's [`DatasetType::key_column`].
     pub columns: Vec<String>,
+    /// Everything else the API records about the dataset.
+    #[serde(flatten)]
+    pub attrs: DatasetAttrs,
+}
+
+impl Dataset {
+    /// `arn:aws:personalize:{region}:{account}:dataset/{group name}/{TYPE}`.
+    pub fn arn(&self) -> String {
+        crate::job::dataset_arn(&self.dataset_group_arn, self.dataset_type.arn_suffix())
+    }
+}
+
+/// What `CreateDataset` records besides the group, type and columns.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DatasetAttrs {
+    /// The dataset's name.
+    pub name: String,
+    /// The schema its columns come from; none for a dataset made by the `import` command
+    /// from a CSV header.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub schema_arn: Option<String>,
+    /// Epoch seconds.
+    #[serde(default)]
+    pub creation_date_time: f64,
+}
+
+/// A schema: an Avro record, account-wide, used by datasets.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Schema {
+    /// The schema's name.
+    pub name: String,
+    /// `arn:aws:personalize:{region}:{account}:schema/{name}`; the store's key.
+    pub schema_arn: String,
+    /// The Avro JSON, as given.
+    pub schema: String,
+    /// `ECOMMERCE` or `VIDEO_ON_DEMAND` for a domain schema.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub domain: Option<String>,
+    /// Epoch seconds.
+    pub creation_date_time: f64,
 }
 
 /// Rows to load, packed flat: `width` values per row, concatenated in `buf`, each ending at
@@ -272,16 +315,40 @@ pub trait DatasetStore: Send + Sync + fmt::Debug + 'static {
     /// Every group, oldest first.
     async fn list_dataset_groups(&self) -> StoreResult<Vec<DatasetGroup>>;
 
-    /// Deletes a group; [`StoreError::NotFound`] if there is none, [`StoreError::InUse`]
-    /// while it still has datasets.
+    /// Deletes a group and its tags; [`StoreError::NotFound`] if there is none,
+    /// [`StoreError::InUse`] while it still has datasets.
     async fn delete_dataset_group(&self, arn: &str) -> StoreResult<()>;
 
-    /// Creates a dataset; [`StoreError::NotFound`] without its group,
-    /// [`StoreError::AlreadyExists`] if the group has one of that type.
+    /// Creates a dataset; [`StoreError::NotFound`] without its group (or its schema, when it
+    /// names one), [`StoreError::AlreadyExists`] if the group has one of that type.
     async fn create_dataset(&self, dataset: &Dataset) -> StoreResult<()>;
 
     /// The group's datasets, in [`DatasetType::ALL`] order.
     async fn datasets(&self, group_arn: &str) -> StoreResult<Vec<Dataset>>;
+
+    /// Deletes a dataset with all its records and tags; [`StoreError::NotFound`] if there is
+    /// none.
+    async fn delete_dataset(&self, group_arn: &str, dataset_type: DatasetType) -> StoreResult<()>;
+
+    /// Creates a schema; [`StoreError::AlreadyExists`] if its ARN is taken.
+    async fn create_schema(&self, schema: &Schema) -> StoreResult<()>;
+
+    /// The schema with this ARN, if any.
+    async fn schema(&self, arn: &str) -> StoreResult<Option<Schema>>;
+
+    /// Every schema, oldest first.
+    async fn list_schemas(&self) -> StoreResult<Vec<Schema>>;
+
+    /// Deletes a schema and its tags; [`StoreError::NotFound`] if there is none,
+    /// [`StoreError::InUse`] while a dataset uses it.
+    async fn delete_schema(&self, arn: &str) -> StoreResult<()>;
+
+    /// The tags of the resource with this ARN (none for an unknown ARN: whether the resource
+    /// exists is the caller's question).
+    async fn tags(&self, arn: &str) -> StoreResult<Tags>;
+
+    /// Replaces the tags of the resource with this ARN.
+    async fn set_tags(&self, arn: &str, tags: &Tags) -> StoreResult<()>;
 
     /// Replaces every record of a dataset with the rows of `batches`, in one transaction.
     /// If the stream yields an error, the dataset keeps its old records and that error is
@@ -326,7 +393,7 @@ pub trait DatasetStore: Send + Sync + fmt::Debug + 'static {
     /// Jobs, newest first, optionally of one group only.
     async fn list_jobs(&self, group_arn: Option<&str>) -> StoreResult<Vec<DataDeletionJob>>;
 
-    /// Empties the store: every group, dataset, record and job is gone.
+    /// Empties the store: every group, dataset, record, schema, tag and job is gone.
     async fn reset(&self) -> StoreResult<()>;
 }
 

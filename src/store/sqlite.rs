@@ -16,8 +16,8 @@ use futures::stream::{BoxStream, StreamExt};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::{
-    Dataset, DatasetGroup, DatasetStore, DatasetType, FinishJob, PurgeCounts, RowBatch, StoreError,
-    StoreResult,
+    Dataset, DatasetGroup, DatasetStore, DatasetType, FinishJob, PurgeCounts, RowBatch, Schema,
+    StoreError, StoreResult, Tags,
 };
 use crate::deletion::dedupe::UserIdSet;
 use crate::job::DataDeletionJob;
@@ -35,7 +35,7 @@ const PAGE_SIZE: u32 = 65536;
 /// Page cache per connection, in KiB (SQLite's negative `cache_size`).
 const CACHE_KIB: i64 = 128 * 1024;
 
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 const MIGRATION_1: &str = "
 CREATE TABLE dataset_groups (
@@ -61,6 +61,26 @@ CREATE INDEX data_deletion_jobs_group ON data_deletion_jobs (group_arn, seq);
 
 /// Dataset groups keep the API's optional members (role, KMS key, domain, tags) as JSON.
 const MIGRATION_2: &str = "ALTER TABLE dataset_groups ADD COLUMN attrs TEXT NOT NULL DEFAULT '{}';";
+
+/// Schemas; datasets keep their name, schema and creation time as JSON; tags move out of the
+/// groups' attributes into one table for every kind of resource.
+const MIGRATION_3: &str = "
+ALTER TABLE datasets ADD COLUMN attrs TEXT NOT NULL DEFAULT '{}';
+CREATE TABLE schemas (
+    arn  TEXT PRIMARY KEY,
+    body TEXT NOT NULL
+);
+CREATE TABLE tags (
+    arn   TEXT NOT NULL,
+    key   TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (arn, key)
+);
+INSERT INTO tags (arn, key, value)
+    SELECT g.arn, json_extract(t.value, '$[0]'), json_extract(t.value, '$[1]')
+    FROM dataset_groups g, json_each(g.attrs, '$.tags') t;
+UPDATE dataset_groups SET attrs = json_remove(attrs, '$.tags');
+";
 
 /// A dataset store in one SQLite database file.
 #[derive(Debug, Clone)]
@@ -141,7 +161,7 @@ fn migrate(conn: &mut Connection) -> DbResult<()> {
             "the database was written by a newer personalize-local (schema {version}, this one knows {SCHEMA_VERSION})"
         )));
     }
-    for (to, sql) in [(1, MIGRATION_1), (2, MIGRATION_2)] {
+    for (to, sql) in [(1, MIGRATION_1), (2, MIGRATION_2), (3, MIGRATION_3)] {
         if version < to {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             tx.execute_batch(sql)?;
@@ -186,6 +206,31 @@ fn dataset_row(
         None => Ok(None),
         Some((id, cols)) => Ok(Some((id, serde_json::from_str(&cols).map_err(backend)?))),
     }
+}
+
+/// A dataset with everything recorded about it.
+fn dataset_full(conn: &Connection, group_arn: &str, t: DatasetType) -> DbResult<Option<Dataset>> {
+    let row: Option<(String, String)> = conn
+        .query_row(
+            "SELECT columns, attrs FROM datasets WHERE group_arn = ?1 AND dataset_type = ?2",
+            params![group_arn, t.as_str()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    row.map(|(cols, attrs)| {
+        Ok(Dataset {
+            dataset_group_arn: group_arn.to_owned(),
+            dataset_type: t,
+            columns: serde_json::from_str(&cols).map_err(backend)?,
+            attrs: serde_json::from_str(&attrs).map_err(backend)?,
+        })
+    })
+    .transpose()
+}
+
+fn delete_tags(conn: &Connection, arn: &str) -> DbResult<()> {
+    conn.execute("DELETE FROM tags WHERE arn = ?1", params![arn])?;
+    Ok(())
 }
 
 fn require_dataset(
@@ -312,6 +357,7 @@ impl DatasetStore for SqliteStore {
             if tx.execute("DELETE FROM dataset_groups WHERE arn = ?1", params![arn])? == 0 {
                 return Err(StoreError::NotFound(arn));
             }
+            delete_tags(&tx, &arn)?;
             tx.commit()?;
             Ok(())
         })
@@ -334,6 +380,14 @@ impl DatasetStore for SqliteStore {
             if group.is_none() {
                 return Err(StoreError::NotFound(d.dataset_group_arn));
             }
+            if let Some(schema) = &d.attrs.schema_arn {
+                let found: Option<i64> = tx
+                    .query_row("SELECT 1 FROM schemas WHERE arn = ?1", params![schema], |r| r.get(0))
+                    .optional()?;
+                if found.is_none() {
+                    return Err(StoreError::NotFound(schema.clone()));
+                }
+            }
             if dataset_row(&tx, &d.dataset_group_arn, d.dataset_type)?.is_some() {
                 return Err(StoreError::AlreadyExists(format!(
                     "{} dataset of {}",
@@ -341,11 +395,12 @@ impl DatasetStore for SqliteStore {
                 )));
             }
             tx.execute(
-                "INSERT INTO datasets (group_arn, dataset_type, columns) VALUES (?1, ?2, ?3)",
+                "INSERT INTO datasets (group_arn, dataset_type, columns, attrs) VALUES (?1, ?2, ?3, ?4)",
                 params![
                     d.dataset_group_arn,
                     d.dataset_type.as_str(),
-                    serde_json::to_string(&d.columns).map_err(backend)?
+                    serde_json::to_string(&d.columns).map_err(backend)?,
+                    serde_json::to_string(&d.attrs).map_err(backend)?
                 ],
             )?;
             create_records_table(&tx, tx.last_insert_rowid(), d.dataset_type, &d.columns)?;
@@ -360,15 +415,140 @@ impl DatasetStore for SqliteStore {
         self.with_conn(move |conn| {
             let mut out = Vec::new();
             for t in DatasetType::ALL {
-                if let Some((_, columns)) = dataset_row(conn, &group_arn, t)? {
-                    out.push(Dataset {
-                        dataset_group_arn: group_arn.clone(),
-                        dataset_type: t,
-                        columns,
-                    });
-                }
+                out.extend(dataset_full(conn, &group_arn, t)?);
             }
             Ok(out)
+        })
+        .await
+    }
+
+    async fn delete_dataset(&self, group_arn: &str, dataset_type: DatasetType) -> StoreResult<()> {
+        let group_arn = group_arn.to_owned();
+        self.with_conn(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let (id, _) = require_dataset(&tx, &group_arn, dataset_type)?;
+            tx.execute_batch(&format!("DROP TABLE records_{id}"))?;
+            tx.execute("DELETE FROM datasets WHERE id = ?1", params![id])?;
+            delete_tags(
+                &tx,
+                &crate::job::dataset_arn(&group_arn, dataset_type.arn_suffix()),
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn create_schema(&self, schema: &Schema) -> StoreResult<()> {
+        let schema = schema.clone();
+        self.with_conn(move |conn| {
+            let n = conn.execute(
+                "INSERT INTO schemas (arn, body) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+                params![
+                    schema.schema_arn,
+                    serde_json::to_string(&schema).map_err(backend)?
+                ],
+            )?;
+            if n == 0 {
+                return Err(StoreError::AlreadyExists(schema.schema_arn));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn schema(&self, arn: &str) -> StoreResult<Option<Schema>> {
+        let arn = arn.to_owned();
+        self.with_conn(move |conn| {
+            let body: Option<String> = conn
+                .query_row(
+                    "SELECT body FROM schemas WHERE arn = ?1",
+                    params![arn],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            body.map(|b| serde_json::from_str(&b).map_err(backend))
+                .transpose()
+        })
+        .await
+    }
+
+    async fn list_schemas(&self) -> StoreResult<Vec<Schema>> {
+        self.with_conn(move |conn| {
+            let mut stmt = conn.prepare("SELECT body FROM schemas ORDER BY rowid")?;
+            let bodies = stmt
+                .query_map([], |r| r.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()?;
+            bodies
+                .iter()
+                .map(|b| serde_json::from_str(b).map_err(backend))
+                .collect()
+        })
+        .await
+    }
+
+    async fn delete_schema(&self, arn: &str) -> StoreResult<()> {
+        let arn = arn.to_owned();
+        self.with_conn(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let user: Option<(String, String)> = tx
+                .query_row(
+                    "SELECT group_arn, dataset_type FROM datasets
+                     WHERE json_extract(attrs, '$.schemaArn') = ?1 LIMIT 1",
+                    params![arn],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            if let Some((group_arn, t)) = user {
+                let suffix = t
+                    .parse::<DatasetType>()
+                    .map(|t| t.arn_suffix())
+                    .unwrap_or("?");
+                return Err(StoreError::InUse(format!(
+                    "the schema {arn} is used by the dataset {}; delete it first",
+                    crate::job::dataset_arn(&group_arn, suffix)
+                )));
+            }
+            if tx.execute("DELETE FROM schemas WHERE arn = ?1", params![arn])? == 0 {
+                return Err(StoreError::NotFound(arn));
+            }
+            delete_tags(&tx, &arn)?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn tags(&self, arn: &str) -> StoreResult<Tags> {
+        let arn = arn.to_owned();
+        self.with_conn(move |conn| {
+            let mut stmt =
+                conn.prepare("SELECT key, value FROM tags WHERE arn = ?1 ORDER BY rowid")?;
+            let tags = stmt
+                .query_map(params![arn], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(tags)
+        })
+        .await
+    }
+
+    async fn set_tags(&self, arn: &str, tags: &Tags) -> StoreResult<()> {
+        let arn = arn.to_owned();
+        let tags = tags.clone();
+        self.with_conn(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            delete_tags(&tx, &arn)?;
+            {
+                let mut insert = tx.prepare(
+                    "INSERT INTO tags (arn, key, value) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (arn, key) DO UPDATE SET value = excluded.value",
+                )?;
+                for (k, v) in &tags {
+                    insert.execute(params![arn, k, v])?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
         })
         .await
     }
@@ -592,7 +772,8 @@ impl DatasetStore for SqliteStore {
                 tx.execute_batch(&format!("DROP TABLE records_{id}"))?;
             }
             tx.execute_batch(
-                "DELETE FROM datasets; DELETE FROM dataset_groups; DELETE FROM data_deletion_jobs;",
+                "DELETE FROM datasets; DELETE FROM dataset_groups; DELETE FROM data_deletion_jobs;
+                 DELETE FROM schemas; DELETE FROM tags;",
             )?;
             tx.commit()?;
             Ok(())
@@ -637,17 +818,59 @@ mod tests {
                 role_arn: Some("arn:aws:iam::000000000000:role/r".into()),
                 kms_key_arn: None,
                 domain: Some("ECOMMERCE".into()),
-                tags: vec![("k".into(), "v".into())],
             },
         };
+        let tags = vec![("k".to_string(), "v".to_string())];
         {
             let store = SqliteStore::open_dir(dir.path()).unwrap();
             store.create_dataset_group(&group).await.unwrap();
+            store
+                .set_tags(&group.dataset_group_arn, &tags)
+                .await
+                .unwrap();
         }
         let store = SqliteStore::open_dir(dir.path()).unwrap();
         assert_eq!(
             store.dataset_group(&group.dataset_group_arn).await.unwrap(),
-            Some(group)
+            Some(group.clone())
         );
+        assert_eq!(store.tags(&group.dataset_group_arn).await.unwrap(), tags);
+    }
+
+    /// A database of schema 2 kept a group's tags in its attributes; opening it moves them to
+    /// the tags table and keeps everything else.
+    #[tokio::test]
+    async fn schema_2_tags_move_to_the_tags_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(DB_FILE);
+        let arn = "arn:aws:personalize:us-east-1:000000000000:dataset-group/old";
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(MIGRATION_1).unwrap();
+            conn.execute_batch(MIGRATION_2).unwrap();
+            conn.execute(
+                "INSERT INTO dataset_groups (arn, name, created, attrs) VALUES (?1, 'old', 2.0, ?2)",
+                params![arn, r#"{"domain":"ECOMMERCE","tags":[["team","data"],["env","ci"]]}"#],
+            )
+            .unwrap();
+            conn.execute_batch("PRAGMA user_version = 2").unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        let group = store.dataset_group(arn).await.unwrap().unwrap();
+        assert_eq!(group.attrs.domain.as_deref(), Some("ECOMMERCE"));
+        assert_eq!(
+            store.tags(arn).await.unwrap(),
+            vec![
+                ("team".to_string(), "data".to_string()),
+                ("env".to_string(), "ci".to_string())
+            ]
+        );
+        let attrs: String = store
+            .with_conn(move |c| {
+                Ok(c.query_row("SELECT attrs FROM dataset_groups", [], |r| r.get(0))?)
+            })
+            .await
+            .unwrap();
+        assert!(!attrs.contains("tags"), "{attrs}");
     }
 }

@@ -16,7 +16,7 @@ use tokio::net::TcpListener;
 
 use crate::common::{fixture_ids, fixture_rows, Backend, TestS3};
 
-const ROLE: &str = "arn:aws:iam::123456789012:role/PersonalizeRole";
+pub const ROLE: &str = "arn:aws:iam::123456789012:role/PersonalizeRole";
 
 pub struct Server {
     pub client: Client,
@@ -49,7 +49,7 @@ pub fn client(endpoint: &str) -> Client {
 
 /// Starts the API (with the job worker unless `worker` is false) over a fresh SQLite store
 /// and an embedded S3.
-async fn start(transition: Duration, worker: bool) -> Server {
+pub async fn start(transition: Duration, worker: bool) -> Server {
     let s3 = TestS3::start(Backend::Embedded, "api").await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let store: DynDatasetStore = Arc::new(SqliteStore::open_dir(dir.path()).unwrap());
@@ -84,7 +84,7 @@ async fn start(transition: Duration, worker: bool) -> Server {
     }
 }
 
-async fn create_active_group(server: &Server, name: &str) -> String {
+pub async fn create_active_group(server: &Server, name: &str) -> String {
     let arn = server
         .client
         .create_dataset_group()
@@ -98,7 +98,7 @@ async fn create_active_group(server: &Server, name: &str) -> String {
     arn
 }
 
-async fn wait_group_status(server: &Server, arn: &str, want: &str) -> Vec<String> {
+pub async fn wait_group_status(server: &Server, arn: &str, want: &str) -> Vec<String> {
     let mut seen = Vec::new();
     for _ in 0..200 {
         let g = server
@@ -376,6 +376,10 @@ async fn deletion_job_through_the_api() {
     let server = start(Duration::from_millis(100), true).await;
     let c = &server.client;
     let group_arn = create_active_group(&server, "gdpr").await;
+    // Schemas and datasets through the API; records through the library's import.
+    for (t, fixture) in [("Users", "users"), ("Interactions", "interactions")] {
+        crate::api_resources::create_dataset(c, &group_arn, t, fixture).await;
+    }
     server.s3.upload_tree("datasets").await;
     server.s3.upload_tree("deletion-nested").await;
     server.s3.upload_tree("bad-header").await;

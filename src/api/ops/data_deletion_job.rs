@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use super::{check_tag_count, dataset_group, OpResult};
+use super::{dataset_group, tagging, OpResult};
 use crate::api::error::ApiError;
 use crate::api::input::{Input, Page, ARN, NAME, ROLE_ARN, S3_LOCATION};
 use crate::api::AppState;
@@ -32,15 +32,9 @@ pub async fn create(state: &AppState, scope: &ArnScope, input: &Input) -> OpResu
             ApiError::invalid_input("the required member 'dataSource.dataLocation' is missing")
         })?;
     let role_arn = input.req_str("roleArn", 0, 256, Some(&ROLE_ARN))?;
-    check_tag_count(&input.tags()?)?;
+    let tags = tagging::creation_tags(input)?;
 
-    let group = dataset_group::find(state, &group_arn).await?;
-    let (status, _) = dataset_group::status(state, &group);
-    if status != dataset_group::ACTIVE {
-        return Err(ApiError::in_use(format!(
-            "the dataset group {group_arn} is {status}; wait until it is ACTIVE"
-        )));
-    }
+    dataset_group::find_active(state, &group_arn).await?;
     let pending = state
         .store
         .list_jobs(Some(&group_arn))
@@ -64,6 +58,7 @@ pub async fn create(state: &AppState, scope: &ArnScope, input: &Input) -> OpResu
         }
         Err(e) => return Err(e.into()),
     }
+    tagging::attach(state, &job.data_deletion_job_arn, tags).await?;
     state.jobs_waiting.notify_one();
     Ok(json!({ "dataDeletionJobArn": job.data_deletion_job_arn }))
 }

@@ -1,33 +1,34 @@
 //! CreateDatasetGroup, DescribeDatasetGroup, ListDatasetGroups, DeleteDatasetGroup.
 //!
-//! A group's status is derived from its age: `CREATE PENDING` for the first half of the
-//! configured transition time, `CREATE IN_PROGRESS` for the second, then `ACTIVE`, so a poller
-//! sees every step, and a restart changes nothing.
+//! A group's status follows [`lifecycle`] from its creation time.
 
 use serde_json::{json, Map, Value};
 
-use super::{check_tag_count, scope_prefix, OpResult};
+use super::{lifecycle, scope_prefix, tagging, OpResult};
 use crate::api::error::ApiError;
 use crate::api::input::{Input, Page, ARN, KMS_KEY_ARN, NAME, ROLE_ARN};
 use crate::api::AppState;
 use crate::job::{now_epoch, ArnScope};
 use crate::store::{DatasetGroup, GroupAttrs, StoreError};
 
-/// `ACTIVE`: the status a group must have before jobs may use it.
-pub const ACTIVE: &str = "ACTIVE";
+pub use super::ACTIVE;
 
 /// The group's status now and when it last changed.
 pub fn status(state: &AppState, group: &DatasetGroup) -> (&'static str, f64) {
-    let created = group.creation_date_time;
-    let t = state.config.transition.as_secs_f64();
-    let elapsed = now_epoch() - created;
-    if t <= 0.0 || elapsed >= t {
-        (ACTIVE, created + t.max(0.0))
-    } else if elapsed >= t / 2.0 {
-        ("CREATE IN_PROGRESS", created + t / 2.0)
-    } else {
-        ("CREATE PENDING", created)
+    lifecycle(state, group.creation_date_time)
+}
+
+/// Finds a group that is `ACTIVE`: `ResourceNotFoundException` if there is none,
+/// `ResourceInUseException` while it is still being created.
+pub async fn find_active(state: &AppState, arn: &str) -> Result<DatasetGroup, ApiError> {
+    let group = find(state, arn).await?;
+    let (status, _) = status(state, &group);
+    if status != ACTIVE {
+        return Err(ApiError::in_use(format!(
+            "the dataset group {arn} is {status}; wait until it is ACTIVE"
+        )));
     }
+    Ok(group)
 }
 
 fn describe_json(state: &AppState, g: &DatasetGroup, summary: bool) -> Value {
@@ -67,8 +68,7 @@ pub async fn create(state: &AppState, scope: &ArnScope, input: &Input) -> OpResu
     let role_arn = input.opt_str("roleArn", 0, 256, Some(&ROLE_ARN))?;
     let kms_key_arn = input.opt_str("kmsKeyArn", 0, 2048, Some(&KMS_KEY_ARN))?;
     let domain = input.opt_enum("domain", &["ECOMMERCE", "VIDEO_ON_DEMAND"])?;
-    let tags = input.tags()?;
-    check_tag_count(&tags)?;
+    let tags = tagging::creation_tags(input)?;
     match (&role_arn, &kms_key_arn) {
         (Some(_), None) => {
             return Err(ApiError::invalid_input(
@@ -90,7 +90,6 @@ pub async fn create(state: &AppState, scope: &ArnScope, input: &Input) -> OpResu
             role_arn,
             kms_key_arn,
             domain: domain.clone(),
-            tags,
         },
     };
     match state.store.create_dataset_group(&group).await {
@@ -102,6 +101,7 @@ pub async fn create(state: &AppState, scope: &ArnScope, input: &Input) -> OpResu
         }
         Err(e) => return Err(e.into()),
     }
+    tagging::attach(state, &group.dataset_group_arn, tags).await?;
     let mut out = json!({ "datasetGroupArn": group.dataset_group_arn });
     if let Some(d) = domain {
         out["domain"] = json!(d);

@@ -1,14 +1,17 @@
 //! One file per resource; [`call`] routes an operation name to its handler.
 
 pub mod data_deletion_job;
+pub mod dataset;
 pub mod dataset_group;
+pub mod schema;
+pub mod tagging;
 
 use serde_json::Value;
 
 use super::error::ApiError;
 use super::input::Input;
 use super::AppState;
-use crate::job::ArnScope;
+use crate::job::{now_epoch, ArnScope};
 
 /// The result of an operation: the output shape as JSON.
 pub type OpResult = Result<Value, ApiError>;
@@ -20,9 +23,20 @@ pub async fn call(state: &AppState, operation: &str, scope: &ArnScope, input: &I
         "DescribeDatasetGroup" => dataset_group::describe(state, input).await,
         "ListDatasetGroups" => dataset_group::list(state, scope, input).await,
         "DeleteDatasetGroup" => dataset_group::delete(state, input).await,
+        "CreateSchema" => schema::create(state, scope, input).await,
+        "DescribeSchema" => schema::describe(state, input).await,
+        "ListSchemas" => schema::list(state, scope, input).await,
+        "DeleteSchema" => schema::delete(state, input).await,
+        "CreateDataset" => dataset::create(state, input).await,
+        "DescribeDataset" => dataset::describe(state, input).await,
+        "ListDatasets" => dataset::list(state, scope, input).await,
+        "DeleteDataset" => dataset::delete(state, input).await,
         "CreateDataDeletionJob" => data_deletion_job::create(state, scope, input).await,
         "DescribeDataDeletionJob" => data_deletion_job::describe(state, input).await,
         "ListDataDeletionJobs" => data_deletion_job::list(state, scope, input).await,
+        "TagResource" => tagging::tag_resource(state, input).await,
+        "UntagResource" => tagging::untag_resource(state, input).await,
+        "ListTagsForResource" => tagging::list_tags_for_resource(state, input).await,
         _ => Err(ApiError::unknown_operation(format!(
             "the operation {operation} is not supported by personalize-local"
         ))),
@@ -34,13 +48,21 @@ pub fn scope_prefix(scope: &ArnScope) -> String {
     format!("arn:aws:personalize:{}:{}:", scope.region, scope.account)
 }
 
-/// Tags given at creation: at most 50 per resource (the service's limit).
-pub fn check_tag_count(tags: &[(String, String)]) -> Result<(), ApiError> {
-    if tags.len() > 50 {
-        return Err(ApiError::too_many_tags(format!(
-            "{} tags were given; a resource can have at most 50",
-            tags.len()
-        )));
+/// `ACTIVE`: the status a group or dataset must have before it may be used.
+pub const ACTIVE: &str = "ACTIVE";
+
+/// The status of a resource created at `created` (epoch seconds), and when it last changed.
+/// It is derived from the resource's age: `CREATE PENDING` for the first half of the
+/// configured transition time, `CREATE IN_PROGRESS` for the second, then `ACTIVE`, so a poller
+/// sees every step, and a restart changes nothing.
+pub fn lifecycle(state: &AppState, created: f64) -> (&'static str, f64) {
+    let t = state.config.transition.as_secs_f64();
+    let elapsed = now_epoch() - created;
+    if t <= 0.0 || elapsed >= t {
+        (ACTIVE, created + t.max(0.0))
+    } else if elapsed >= t / 2.0 {
+        ("CREATE IN_PROGRESS", created + t / 2.0)
+    } else {
+        ("CREATE PENDING", created)
     }
-    Ok(())
 }

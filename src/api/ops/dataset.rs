@@ -1,0 +1,187 @@
+//! CreateDataset, DescribeDataset, ListDatasets, DeleteDataset.
+//!
+//! A dataset is one type within a group, `dataset/{group name}/{TYPE}`; its columns are its
+//! schema's fields. Its status follows [`lifecycle`] from its creation time.
+
+use serde_json::{json, Map, Value};
+
+use super::{dataset_group, lifecycle, schema, scope_prefix, tagging, OpResult};
+use crate::api::error::ApiError;
+use crate::api::input::{Input, Page, ARN, DATASET_TYPE, NAME};
+use crate::api::AppState;
+use crate::job::{now_epoch, ArnScope};
+use crate::schema::Fields;
+use crate::store::{Dataset, DatasetAttrs, DatasetType, StoreError};
+
+/// The group ARN and type a dataset ARN names, if it has the dataset ARN's shape.
+pub fn parse_arn(arn: &str) -> Option<(String, DatasetType)> {
+    let (head, rest) = arn.split_once(":dataset/")?;
+    let (group, suffix) = rest.rsplit_once('/')?;
+    let t = DatasetType::ALL
+        .into_iter()
+        .find(|t| t.arn_suffix() == suffix)?;
+    Some((format!("{head}:dataset-group/{group}"), t))
+}
+
+/// The dataset's status now and when it last changed.
+pub fn status(state: &AppState, d: &Dataset) -> (&'static str, f64) {
+    lifecycle(state, d.attrs.creation_date_time)
+}
+
+fn to_json(state: &AppState, d: &Dataset, summary: bool) -> Value {
+    let (status, updated) = status(state, d);
+    let mut m = Map::new();
+    m.insert("name".into(), json!(d.attrs.name));
+    m.insert("datasetArn".into(), json!(d.arn()));
+    if !summary {
+        m.insert("datasetGroupArn".into(), json!(d.dataset_group_arn));
+    }
+    m.insert("datasetType".into(), json!(d.dataset_type.arn_suffix()));
+    if let (false, Some(s)) = (summary, &d.attrs.schema_arn) {
+        m.insert("schemaArn".into(), json!(s));
+    }
+    m.insert("status".into(), json!(status));
+    m.insert("creationDateTime".into(), json!(d.attrs.creation_date_time));
+    m.insert("lastUpdatedDateTime".into(), json!(updated));
+    Value::Object(m)
+}
+
+/// Finds a dataset by ARN or answers `ResourceNotFoundException`.
+pub async fn find(state: &AppState, arn: &str) -> Result<Dataset, ApiError> {
+    let missing = || ApiError::not_found(format!("the dataset {arn} does not exist"));
+    let (group_arn, t) = parse_arn(arn).ok_or_else(missing)?;
+    state
+        .store
+        .datasets(&group_arn)
+        .await?
+        .into_iter()
+        .find(|d| d.dataset_type == t)
+        .ok_or_else(missing)
+}
+
+/// CreateDataset: the group must be ACTIVE, the schema must fit the type (and the group's
+/// domain), and a group has at most one dataset of each type.
+pub async fn create(state: &AppState, input: &Input) -> OpResult {
+    let name = input.req_str("name", 1, 63, Some(&NAME))?;
+    let schema_arn = input.req_str("schemaArn", 0, 256, Some(&ARN))?;
+    let group_arn = input.req_str("datasetGroupArn", 0, 256, Some(&ARN))?;
+    let type_name = input.req_str("datasetType", 0, 256, Some(&DATASET_TYPE))?;
+    let tags = tagging::creation_tags(input)?;
+    let dataset_type: DatasetType = type_name.parse().map_err(ApiError::invalid_input)?;
+
+    let group = dataset_group::find_active(state, &group_arn).await?;
+    let schema = schema::find(state, &schema_arn).await?;
+    let fields = Fields::parse(&schema.schema).map_err(ApiError::invalid_input)?;
+    fields
+        .check_for(dataset_type)
+        .map_err(ApiError::invalid_input)?;
+    if group.attrs.domain != schema.domain {
+        let show = |d: &Option<String>| d.clone().unwrap_or_else(|| "no domain".to_owned());
+        return Err(ApiError::invalid_input(format!(
+            "the schema's domain ({}) differs from the dataset group's ({})",
+            show(&schema.domain),
+            show(&group.attrs.domain)
+        )));
+    }
+    let dataset = Dataset {
+        dataset_group_arn: group_arn.clone(),
+        dataset_type,
+        columns: fields.names(),
+        attrs: DatasetAttrs {
+            name,
+            schema_arn: Some(schema_arn),
+            creation_date_time: now_epoch(),
+        },
+    };
+    match state.store.create_dataset(&dataset).await {
+        Ok(()) => {}
+        Err(StoreError::AlreadyExists(_)) => {
+            return Err(ApiError::already_exists(format!(
+                "the dataset group {group_arn} already has a dataset of type {dataset_type}"
+            )))
+        }
+        Err(StoreError::NotFound(what)) => {
+            return Err(ApiError::not_found(format!("{what} does not exist")))
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let arn = dataset.arn();
+    tagging::attach(state, &arn, tags).await?;
+    Ok(json!({ "datasetArn": arn }))
+}
+
+/// DescribeDataset.
+pub async fn describe(state: &AppState, input: &Input) -> OpResult {
+    let arn = input.req_str("datasetArn", 0, 256, Some(&ARN))?;
+    let dataset = find(state, &arn).await?;
+    Ok(json!({ "dataset": to_json(state, &dataset, false) }))
+}
+
+/// ListDatasets: of one group (none if it does not exist), or of every group of the
+/// request's account and region; by group age, then type.
+pub async fn list(state: &AppState, scope: &ArnScope, input: &Input) -> OpResult {
+    let group_arn = input.opt_str("datasetGroupArn", 0, 256, Some(&ARN))?;
+    let page = Page::from_input(input)?;
+    let groups: Vec<String> = match group_arn {
+        Some(g) => vec![g],
+        None => {
+            let prefix = scope_prefix(scope);
+            state
+                .store
+                .list_dataset_groups()
+                .await?
+                .into_iter()
+                .map(|g| g.dataset_group_arn)
+                .filter(|arn| arn.starts_with(&prefix))
+                .collect()
+        }
+    };
+    let mut datasets = Vec::new();
+    for g in groups {
+        datasets.extend(state.store.datasets(&g).await?);
+    }
+    Ok(page.answer(datasets, "datasets", |d| to_json(state, d, true)))
+}
+
+/// DeleteDataset: the dataset and all its records are gone at once.
+pub async fn delete(state: &AppState, input: &Input) -> OpResult {
+    let arn = input.req_str("datasetArn", 0, 256, Some(&ARN))?;
+    let dataset = find(state, &arn).await?;
+    match state
+        .store
+        .delete_dataset(&dataset.dataset_group_arn, dataset.dataset_type)
+        .await
+    {
+        Ok(()) => Ok(json!({})),
+        Err(StoreError::NotFound(_)) => Err(ApiError::not_found(format!(
+            "the dataset {arn} does not exist"
+        ))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dataset_arns_name_their_group_and_type() {
+        assert_eq!(
+            parse_arn(
+                "arn:aws:personalize:eu-west-1:123456789012:dataset/shop/ACTION_INTERACTIONS"
+            ),
+            Some((
+                "arn:aws:personalize:eu-west-1:123456789012:dataset-group/shop".to_owned(),
+                DatasetType::ActionInteractions
+            ))
+        );
+        assert_eq!(
+            parse_arn("arn:aws:personalize:eu-west-1:123456789012:dataset/shop/Interactions"),
+            None
+        );
+        assert_eq!(
+            parse_arn("arn:aws:personalize:eu-west-1:123456789012:dataset-group/shop"),
+            None
+        );
+    }
+}
