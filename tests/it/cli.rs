@@ -431,6 +431,19 @@ async fn serve_keeps_state_across_a_restart_and_reruns_interrupted_jobs() {
         .unwrap()
         .dataset_group_arn
         .unwrap();
+    let dataset = crate::api_resources::create_dataset(&c, &group, "Users", "users").await;
+    c.tag_resource()
+        .resource_arn(&dataset)
+        .tags(
+            aws_sdk_personalize::types::Tag::builder()
+                .tag_key("kept")
+                .tag_value("yes")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
     drop(first); // killed: no graceful shutdown
 
     // While the server is down, leave a job IN_PROGRESS, as a crash mid-job would.
@@ -459,9 +472,33 @@ async fn serve_keeps_state_across_a_restart_and_reruns_interrupted_jobs() {
         .unwrap();
     assert_eq!(g.name.as_deref(), Some("kept"));
     assert_eq!(g.status.as_deref(), Some("ACTIVE"));
+    let d = c
+        .describe_dataset()
+        .dataset_arn(&dataset)
+        .send()
+        .await
+        .unwrap()
+        .dataset
+        .unwrap();
+    assert_eq!(d.dataset_type.as_deref(), Some("USERS"));
+    let schema = d.schema_arn.unwrap();
+    assert!(c.describe_schema().schema_arn(&schema).send().await.is_ok());
+    let tags = c
+        .list_tags_for_resource()
+        .resource_arn(&dataset)
+        .send()
+        .await
+        .unwrap()
+        .tags
+        .unwrap();
+    assert_eq!(tags.len(), 1);
+    assert_eq!(
+        (tags[0].tag_key.as_str(), tags[0].tag_value.as_str()),
+        ("kept", "yes")
+    );
     let arn = "arn:aws:personalize:us-east-1:000000000000:data-deletion-job/interrupted";
     let job = crate::api::wait_job(&c, arn).await;
-    // The group has no datasets, so the job deletes nothing, but it does run to its end.
+    // The Users dataset is empty, so the job deletes nothing, but it does run to its end.
     assert_eq!(
         job.status.as_deref(),
         Some("COMPLETED"),
