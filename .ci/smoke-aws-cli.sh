@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Smoke flow with the real AWS CLI against the built binary: data loaded with `import`, then
-# `serve`, then dataset group and data deletion job calls through `aws personalize`.
+# `serve`, then dataset group and data deletion job calls through `aws personalize`, then a
+# schema, a dataset and its tags, each created, checked and deleted again.
 #   .ci/smoke-aws-cli.sh BINARY S3_ENDPOINT
 set -euo pipefail
 bin=$1
@@ -63,4 +64,51 @@ print(f"aws cli smoke: job COMPLETED, numDeleted {want}")
 PY
 p list-data-deletion-jobs --dataset-group-arn "$group" >"$work/jobs.json"
 python3 -c 'import json,sys; j=json.load(open(sys.argv[1]))["dataDeletionJobs"]; assert [x["jobName"] for x in j]==["smoke-job"] and "numDeleted" not in j[0], j' "$work/jobs.json"
+
+two=arn:aws:personalize:us-east-1:000000000000:dataset-group/smoke-two
+schema=$(p create-schema --name smoke-items --schema "file://$here/fixtures/schemas/items.json" \
+  --query schemaArn --output text)
+[ "$schema" = arn:aws:personalize:us-east-1:000000000000:schema/smoke-items ] || { echo "schema ARN $schema" >&2; exit 1; }
+p describe-schema --schema-arn "$schema" >"$work/schema.json"
+python3 - "$work/schema.json" "$here/fixtures/schemas/items.json" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))["schema"]
+assert s["name"] == "smoke-items", s
+assert s["schema"] == open(sys.argv[2]).read(), s["schema"]
+assert json.loads(s["schema"])["name"] == "Items", s
+PY
+p list-schemas >"$work/schemas.json"
+python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["schemas"]; assert [(x["name"], x["schemaArn"]) for x in s]==[("smoke-items", sys.argv[2])] and "schema" not in s[0], s' "$work/schemas.json" "$schema"
+
+dataset=$(p create-dataset --name smoke-items --dataset-type Items --dataset-group-arn "$two" \
+  --schema-arn "$schema" --query datasetArn --output text)
+[ "$dataset" = arn:aws:personalize:us-east-1:000000000000:dataset/smoke-two/ITEMS ] || { echo "dataset ARN $dataset" >&2; exit 1; }
+p describe-dataset --dataset-arn "$dataset" >"$work/dataset.json"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))["dataset"]; assert (d["name"], d["datasetType"], d["status"], d["schemaArn"], d["datasetGroupArn"])==("smoke-items", "ITEMS", "ACTIVE", sys.argv[2], sys.argv[3]), d' "$work/dataset.json" "$schema" "$two"
+p list-datasets --dataset-group-arn "$two" >"$work/datasets.json"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))["datasets"]; assert [(x["datasetArn"], x["datasetType"], x["status"]) for x in d]==[(sys.argv[2], "ITEMS", "ACTIVE")], d' "$work/datasets.json" "$dataset"
+
+p tag-resource --resource-arn "$dataset" --tags tagKey=team,tagValue=search tagKey=env,tagValue=ci >/dev/null
+p list-tags-for-resource --resource-arn "$dataset" >"$work/tags.json"
+python3 -c 'import json,sys; t=json.load(open(sys.argv[1]))["tags"]; assert sorted((x["tagKey"], x["tagValue"]) for x in t)==[("env", "ci"), ("team", "search")], t' "$work/tags.json"
+p untag-resource --resource-arn "$dataset" --tag-keys team >/dev/null
+p list-tags-for-resource --resource-arn "$dataset" >"$work/tags.json"
+python3 -c 'import json,sys; t=json.load(open(sys.argv[1]))["tags"]; assert [(x["tagKey"], x["tagValue"]) for x in t]==[("env", "ci")], t' "$work/tags.json"
+
+if p delete-schema --schema-arn "$schema" 2>"$work/inuse.err"; then echo "schema in use deleted" >&2; exit 1; fi
+grep -q ResourceInUseException "$work/inuse.err" || { cat "$work/inuse.err" >&2; exit 1; }
+
+p delete-dataset --dataset-arn "$dataset"
+p list-datasets --dataset-group-arn "$two" >"$work/datasets.json"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))["datasets"]; assert d==[], d' "$work/datasets.json"
+if p describe-dataset --dataset-arn "$dataset" 2>"$work/gone.err"; then echo "deleted dataset described" >&2; exit 1; fi
+grep -q ResourceNotFoundException "$work/gone.err"
+p delete-schema --schema-arn "$schema"
+p list-schemas >"$work/schemas.json"
+python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["schemas"]; assert s==[], s' "$work/schemas.json"
+p delete-dataset-group --dataset-group-arn "$two"
+if p describe-dataset-group --dataset-group-arn "$two" 2>"$work/gone.err"; then echo "deleted group described" >&2; exit 1; fi
+grep -q ResourceNotFoundException "$work/gone.err"
+p list-dataset-groups >"$work/groups.json"
+python3 -c 'import json,sys; n=[g["name"] for g in json.load(open(sys.argv[1]))["datasetGroups"]]; assert n==["smoke"], n' "$work/groups.json"
 echo "aws cli smoke: passed"
