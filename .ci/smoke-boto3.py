@@ -1,0 +1,211 @@
+#!/usr/bin/env python3
+"""Smoke flow with boto3 against the built binary: the server runs while the CLI imports
+records into it; dataset groups, schemas, datasets, a data deletion job, tags, a paginator
+and modeled errors go through the real Personalize client, in region eu-west-1.
+
+    python3 .ci/smoke-boto3.py BINARY S3_ENDPOINT
+"""
+import csv
+import json
+import os
+import re
+import selectors
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+REGION = "eu-west-1"
+ACCOUNT = "000000000000"
+ROLE = "arn:aws:iam::123456789012:role/PersonalizeRole"
+ROOT = Path(__file__).resolve().parent.parent
+TESTS = ROOT / "fixtures" / "s3" / "tests"
+
+
+def fail(message):
+    sys.exit(f"boto3 smoke: FAILED: {message}")
+
+
+def check(condition, message):
+    if not condition:
+        fail(message)
+
+
+def poll(call, key, done, seconds=30):
+    seen = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        item = call()[key]
+        if not seen or seen[-1] != item["status"]:
+            seen.append(item["status"])
+        if item["status"] in done:
+            return item, seen
+        time.sleep(0.05)
+    fail(f"{key} still {seen[-1]} after {seconds}s (statuses seen: {seen})")
+
+
+def expect_error(code, call, **kwargs):
+    try:
+        call(**kwargs)
+    except ClientError as e:
+        got = e.response["Error"]["Code"]
+        check(got == code, f"{call.__name__}({kwargs}) raised {got}, expected {code}")
+        return e
+    fail(f"{call.__name__}({kwargs}) succeeded, expected {code}")
+
+
+def csv_rows(path):
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        return list(csv.reader(fh))
+
+
+def expected_deletions():
+    ids = set()
+    for f in (TESTS / "deletion-nested").rglob("*"):
+        if f.is_file():
+            ids |= {r[0] for r in csv_rows(f) if r and r[0] != "USER_ID"}
+    return sum(1 for name in ("users.csv", "interactions.csv")
+               for r in csv_rows(TESTS / "datasets" / name)[1:] if r and r[0] in ids)
+
+
+def upload_fixtures(s3_endpoint):
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1",
+                      aws_access_key_id="test", aws_secret_access_key="test",
+                      config=Config(s3={"addressing_style": "path"}))
+    bucket = f"boto-smoke-{os.getpid()}"
+    s3.create_bucket(Bucket=bucket)
+    for f in TESTS.rglob("*"):
+        if f.is_file():
+            s3.upload_file(str(f), bucket, f.relative_to(TESTS).as_posix())
+    return bucket
+
+
+def wait_for_url(server, seconds=30):
+    with selectors.DefaultSelector() as sel:
+        sel.register(server.stdout, selectors.EVENT_READ)
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and sel.select(deadline - time.monotonic()):
+            line = server.stdout.readline()
+            if not line:
+                return None
+            url = re.search(r"listening on (http://[0-9.]+:[0-9]+)", line)
+            if url:
+                return url.group(1)
+    return None
+
+
+def run(binary, s3_endpoint, tmp):
+    bucket = upload_fixtures(s3_endpoint)
+    env = dict(os.environ, PERSONALIZE_LOCAL_S3_ENDPOINT=s3_endpoint, AWS_ACCESS_KEY_ID="test",
+               AWS_SECRET_ACCESS_KEY="test", AWS_REGION="us-east-1")
+    data_dir = os.path.join(tmp, "data")
+    with open(os.path.join(tmp, "serve.err"), "w+") as err:
+        server = subprocess.Popen(
+            [binary, "--data-dir", data_dir, "serve", "--port", "0", "--transition-ms", "300"],
+            env=env, stdout=subprocess.PIPE, stderr=err, text=True)
+        try:
+            url = wait_for_url(server)
+            if url is None:
+                try:
+                    state = f"exit status {server.wait(timeout=2)}"
+                except subprocess.TimeoutExpired:
+                    state = "still running"
+                err.seek(0)
+                fail(f"the server did not start listening ({state}):\n{err.read()}")
+            flow(binary, data_dir, env, bucket, url)
+        finally:
+            server.kill()
+            server.wait()
+
+
+def flow(binary, data_dir, env, bucket, url):
+    p = boto3.client("personalize", endpoint_url=url, region_name=REGION,
+                     aws_access_key_id="test", aws_secret_access_key="test")
+    prefix = f"arn:aws:personalize:{REGION}:{ACCOUNT}:"
+
+    group = p.create_dataset_group(name="boto")["datasetGroupArn"]
+    check(group == f"{prefix}dataset-group/boto", f"group ARN {group}")
+    _, seen = poll(lambda: p.describe_dataset_group(datasetGroupArn=group), "datasetGroup",
+                   {"ACTIVE"})
+    check(seen[-1] == "ACTIVE" and {"CREATE PENDING", "CREATE IN_PROGRESS"} & set(seen[:-1]),
+          f"group statuses {seen}")
+
+    datasets = {}
+    for kind in ("Users", "Interactions"):
+        text = (ROOT / "fixtures" / "schemas" / f"{kind.lower()}.json").read_text()
+        schema = p.create_schema(name=f"boto-{kind.lower()}", schema=text)["schemaArn"]
+        check(schema == f"{prefix}schema/boto-{kind.lower()}", f"schema ARN {schema}")
+        arn = p.create_dataset(name=f"boto-{kind.lower()}", schemaArn=schema,
+                               datasetGroupArn=group, datasetType=kind)["datasetArn"]
+        check(arn == f"{prefix}dataset/boto/{kind.upper()}", f"dataset ARN {arn}")
+        d, _ = poll(lambda: p.describe_dataset(datasetArn=arn), "dataset", {"ACTIVE"})
+        check(d["schemaArn"] == schema and d["datasetGroupArn"] == group, f"dataset {d}")
+        datasets[kind] = arn
+
+    for kind in ("Users", "Interactions"):
+        cmd = [binary, "--data-dir", data_dir, "--region", REGION, "import", "--dataset-group",
+               "boto", "--dataset-type", kind,
+               "--data-location", f"s3://{bucket}/datasets/{kind.lower()}.csv"]
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        check(done.returncode == 0,
+              f"import {kind} exited {done.returncode}: {done.stdout}{done.stderr}")
+        report = json.loads(done.stdout)
+        rows = len(csv_rows(TESTS / "datasets" / f"{kind.lower()}.csv")) - 1
+        check(report["datasetArn"] == datasets[kind] and report["records"] == rows,
+              f"import {kind}: {report}, expected {rows} records into {datasets[kind]}")
+
+    job = p.create_data_deletion_job(
+        jobName="boto-job", datasetGroupArn=group, roleArn=ROLE,
+        dataSource={"dataLocation": f"s3://{bucket}/deletion-nested/"},
+        tags=[{"tagKey": "ticket", "tagValue": "GDPR-7"}])["dataDeletionJobArn"]
+    check(job.startswith(f"{prefix}data-deletion-job/"), f"job ARN {job}")
+    j, _ = poll(lambda: p.describe_data_deletion_job(dataDeletionJobArn=job), "dataDeletionJob",
+                {"COMPLETED", "FAILED"})
+    want = expected_deletions()
+    check(j["status"] == "COMPLETED", f"job {j}")
+    check(j["numDeleted"] == want, f"numDeleted {j['numDeleted']}, expected {want}")
+    jobs = p.list_data_deletion_jobs(datasetGroupArn=group)["dataDeletionJobs"]
+    check([x["dataDeletionJobArn"] for x in jobs] == [job], f"jobs {jobs}")
+    check("numDeleted" not in jobs[0], f"job summary {jobs[0]}")
+    tags = p.list_tags_for_resource(resourceArn=job)["tags"]
+    check(tags == [{"tagKey": "ticket", "tagValue": "GDPR-7"}], f"job tags {tags}")
+
+    for name in ("boto-two", "boto-three"):
+        p.create_dataset_group(name=name)
+    paginator = p.get_paginator("list_dataset_groups")
+    pages = list(paginator.paginate(PaginationConfig={"PageSize": 1}))
+    names = [g["name"] for page in pages for g in page["datasetGroups"]]
+    check(names == ["boto", "boto-two", "boto-three"], f"paginated names {names}")
+    check(len(pages) >= 3, f"{len(pages)} pages of one group each")
+
+    e = expect_error("ResourceNotFoundException", p.describe_dataset_group,
+                     datasetGroupArn=f"{prefix}dataset-group/nope")
+    check(isinstance(e, p.exceptions.ResourceNotFoundException), f"raised {type(e).__name__}")
+    expect_error("InvalidInputException", p.create_dataset_group, name="bad name!")
+    expect_error("ResourceAlreadyExistsException", p.create_dataset_group, name="boto")
+    expect_error("InvalidNextTokenException", p.list_schemas, nextToken="forged")
+    expect_error("ResourceInUseException", p.delete_dataset_group, datasetGroupArn=group)
+    print(f"boto3 smoke: job COMPLETED, numDeleted {want}, ARNs in {REGION}")
+
+
+def main():
+    if len(sys.argv) != 3:
+        sys.exit(__doc__)
+    binary = os.path.abspath(sys.argv[1])
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            run(binary, sys.argv[2], tmp)
+        except ClientError as e:
+            fail(f"{e.operation_name}: {e.response['Error']}")
+        except BotoCoreError as e:
+            fail(str(e))
+    print("boto3 smoke: passed")
+
+
+if __name__ == "__main__":
+    main()
