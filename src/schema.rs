@@ -8,6 +8,7 @@ use std::fmt;
 
 use apache_avro::Schema as Avro;
 
+use crate::deletion::report::MAX_ID_CHARS;
 use crate::store::DatasetType;
 
 /// The Avro types a field of a Personalize schema may have.
@@ -49,6 +50,46 @@ pub struct Field {
     pub ty: FieldType,
     /// True for a union with `null`: the value may be empty.
     pub nullable: bool,
+}
+
+impl Field {
+    /// Checks one CSV value against the field: an empty value is null, allowed only for a
+    /// nullable field; others must parse as the field's type; IDs are at most 256 characters.
+    pub fn check_value(&self, value: &str) -> Result<(), String> {
+        if value.is_empty() {
+            return if self.nullable {
+                Ok(())
+            } else {
+                Err(format!(
+                    "the value is empty, but the field is not nullable ({})",
+                    self.ty
+                ))
+            };
+        }
+        let ok = match self.ty {
+            FieldType::String => {
+                let chars = value.chars().count();
+                if self.name.ends_with("_ID") && chars > MAX_ID_CHARS {
+                    return Err(format!(
+                        "the ID is {chars} characters long; IDs are 1 to {MAX_ID_CHARS} characters"
+                    ));
+                }
+                true
+            }
+            FieldType::Int => value.parse::<i32>().is_ok(),
+            FieldType::Long => value.parse::<i64>().is_ok(),
+            FieldType::Float | FieldType::Double => value.parse::<f64>().is_ok_and(f64::is_finite),
+            FieldType::Boolean => {
+                value.eq_ignore_ascii_case("true") || value.eq_ignore_ascii_case("false")
+            }
+        };
+        if ok {
+            Ok(())
+        } else {
+            let shown: String = value.chars().take(64).collect();
+            Err(format!("{shown:?} is not a valid {}", self.ty))
+        }
+    }
 }
 
 /// The fields of a schema, in order.
@@ -268,6 +309,47 @@ mod tests {
             let err = Fields::parse(&avro).unwrap_err();
             assert!(err.contains(expected), "{avro}: {err}");
         }
+    }
+
+    #[test]
+    fn values_are_checked_against_their_field() {
+        let f = Fields::parse(&record(
+            r#"{"name": "USER_ID", "type": "string"}, {"name": "AGE", "type": ["null", "int"]},
+               {"name": "SCORE", "type": "double"}, {"name": "VIP", "type": "boolean"},
+               {"name": "SEEN", "type": "long"}"#,
+        ))
+        .unwrap();
+        let [id, age, score, vip, seen] = &f.0[..] else {
+            panic!("{f:?}")
+        };
+        assert_eq!(id.check_value("u1"), Ok(()));
+        assert!(id.check_value("").unwrap_err().contains("not nullable"));
+        assert_eq!(id.check_value(&"x".repeat(256)), Ok(()));
+        assert!(id
+            .check_value(&"x".repeat(257))
+            .unwrap_err()
+            .contains("257 characters"));
+        assert_eq!(age.check_value(""), Ok(()));
+        assert_eq!(age.check_value("-7"), Ok(()));
+        assert_eq!(
+            age.check_value("2147483648"),
+            Err("\"2147483648\" is not a valid int".into())
+        );
+        assert_eq!(score.check_value("1.5e3"), Ok(()));
+        assert_eq!(
+            score.check_value("NaN"),
+            Err("\"NaN\" is not a valid double".into())
+        );
+        assert_eq!(vip.check_value("TRUE"), Ok(()));
+        assert_eq!(
+            vip.check_value("yes"),
+            Err("\"yes\" is not a valid boolean".into())
+        );
+        assert_eq!(seen.check_value("1735689600"), Ok(()));
+        assert_eq!(
+            seen.check_value("1.5"),
+            Err("\"1.5\" is not a valid long".into())
+        );
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub async fn run_all(store: &dyn DatasetStore) {
     datasets_are_deleted_with_their_records(store).await;
     tags_belong_to_one_resource(store).await;
     replace_is_all_or_nothing(store).await;
+    append_replaces_ids_and_appends_events(store).await;
     purge_removes_only_the_listed_users(store).await;
     purge_is_atomic_with_the_job_record(store).await;
     jobs_are_listed_newest_first(store).await;
@@ -361,6 +362,74 @@ pub async fn tags_belong_to_one_resource(store: &dyn DatasetStore) {
         store.tags(&b).await.unwrap(),
         vec![("other".to_string(), "x".to_string())]
     );
+}
+
+/// An incremental load replaces the records of ids loaded again (the last row wins, and
+/// comes last in load order), appends events, and changes nothing when its input fails.
+pub async fn append_replaces_ids_and_appends_events(store: &dyn DatasetStore) {
+    let g = group("conf-append");
+    store.create_dataset_group(&g).await.unwrap();
+    let arn = &g.dataset_group_arn;
+    for (t, cols) in [
+        (DatasetType::Users, &["USER_ID", "AGE"][..]),
+        (DatasetType::Items, &["ITEM_ID", "PRICE"][..]),
+        (DatasetType::Interactions, &["USER_ID", "ITEM_ID"][..]),
+    ] {
+        store.create_dataset(&dataset(&g, t, cols)).await.unwrap();
+    }
+    let rows = |v: &[&[&str]]| -> Vec<Vec<String>> {
+        v.iter()
+            .map(|r| r.iter().map(|s| s.to_string()).collect())
+            .collect()
+    };
+    let append = |t, width, rows: &[&[&str]]| {
+        let batches = stream::iter(vec![Ok(batch(width, rows))]).boxed();
+        store.append_records(arn, t, batches)
+    };
+    for t in [DatasetType::Users, DatasetType::Items] {
+        load(store, &g, t, 2, &[&["a", "1"], &["b", "2"], &["c", "3"]]).await;
+        let n = append(t, 2, &[&["b", "20"], &["d", "4"], &["d", "40"]])
+            .await
+            .unwrap();
+        assert_eq!(n, 3, "{t}");
+        assert_eq!(
+            store.records(arn, t).await.unwrap(),
+            rows(&[&["a", "1"], &["c", "3"], &["b", "20"], &["d", "40"]]),
+            "{t}"
+        );
+    }
+    load(store, &g, DatasetType::Interactions, 2, &[&["a", "i1"]]).await;
+    append(DatasetType::Interactions, 2, &[&["a", "i1"], &["b", "i2"]])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.records(arn, DatasetType::Interactions).await.unwrap(),
+        rows(&[&["a", "i1"], &["a", "i1"], &["b", "i2"]])
+    );
+
+    // A failing input leaves the dataset as it was.
+    let before = store.records(arn, DatasetType::Users).await.unwrap();
+    let batches = stream::iter(vec![
+        Ok(batch(2, &[&["a", "100"], &["z", "9"]])),
+        Err(StoreError::Invalid("bad line 3".into())),
+    ])
+    .boxed();
+    let err = store
+        .append_records(arn, DatasetType::Users, batches)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Invalid(m) if m == "bad line 3"),
+        "{err:?}"
+    );
+    assert_eq!(
+        store.records(arn, DatasetType::Users).await.unwrap(),
+        before
+    );
+    assert!(matches!(
+        append(DatasetType::Actions, 2, &[&["x", "y"]]).await,
+        Err(StoreError::NotFound(_))
+    ));
 }
 
 /// A load replaces everything, keeps load order, and changes nothing when its input fails.

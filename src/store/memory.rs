@@ -64,6 +64,60 @@ fn dataset_name(group_arn: &str, t: DatasetType) -> String {
     format!("{t} dataset of {group_arn}")
 }
 
+impl MemoryStore {
+    /// Reads every batch, then swaps the new rows in: all or nothing.
+    async fn load(
+        &self,
+        group_arn: &str,
+        dataset_type: DatasetType,
+        mut batches: BoxStream<'static, StoreResult<RowBatch>>,
+        append: bool,
+    ) -> StoreResult<u64> {
+        let key = dataset_key(group_arn, dataset_type);
+        let (width, id_col) = match self.lock().datasets.get(&key) {
+            Some((d, _)) => (d.columns.len(), key_column(d)),
+            None => return Err(StoreError::NotFound(dataset_name(group_arn, dataset_type))),
+        };
+        let mut rows: Rows = Vec::new();
+        while let Some(batch) = batches.next().await {
+            let batch = batch?;
+            if batch.width() != width {
+                return Err(StoreError::Invalid(format!(
+                    "rows have {} values, the dataset has {width} columns",
+                    batch.width()
+                )));
+            }
+            for i in 0..batch.rows() {
+                rows.push(batch.row(i).map(str::to_owned).collect());
+            }
+        }
+        let n = rows.len() as u64;
+        let mut s = self.lock();
+        let Some(entry) = s.datasets.get_mut(&key) else {
+            return Err(StoreError::NotFound(dataset_name(group_arn, dataset_type)));
+        };
+        if !append {
+            entry.1 = rows;
+        } else if dataset_type.keyed_by_id() {
+            // The last row of an id wins and, like any new record, comes last in load order.
+            for row in rows {
+                entry.1.retain(|r| r[id_col] != row[id_col]);
+                entry.1.push(row);
+            }
+        } else {
+            entry.1.extend(rows);
+        }
+        Ok(n)
+    }
+}
+
+fn key_column(d: &Dataset) -> usize {
+    d.columns
+        .iter()
+        .position(|c| c == d.dataset_type.key_column())
+        .unwrap_or(0)
+}
+
 #[async_trait]
 impl DatasetStore for MemoryStore {
     async fn create_dataset_group(&self, group: &DatasetGroup) -> StoreResult<()> {
@@ -209,33 +263,18 @@ impl DatasetStore for MemoryStore {
         &self,
         group_arn: &str,
         dataset_type: DatasetType,
-        mut batches: BoxStream<'static, StoreResult<RowBatch>>,
+        batches: BoxStream<'static, StoreResult<RowBatch>>,
     ) -> StoreResult<u64> {
-        let key = dataset_key(group_arn, dataset_type);
-        let width = match self.lock().datasets.get(&key) {
-            Some((d, _)) => d.columns.len(),
-            None => return Err(StoreError::NotFound(dataset_name(group_arn, dataset_type))),
-        };
-        // Build the new rows aside and swap them in at the end: all or nothing.
-        let mut rows = Vec::new();
-        while let Some(batch) = batches.next().await {
-            let batch = batch?;
-            if batch.width() != width {
-                return Err(StoreError::Invalid(format!(
-                    "rows have {} values, the dataset has {width} columns",
-                    batch.width()
-                )));
-            }
-            for i in 0..batch.rows() {
-                rows.push(batch.row(i).map(str::to_owned).collect());
-            }
-        }
-        let n = rows.len() as u64;
-        match self.lock().datasets.get_mut(&key) {
-            Some(entry) => entry.1 = rows,
-            None => return Err(StoreError::NotFound(dataset_name(group_arn, dataset_type))),
-        }
-        Ok(n)
+        self.load(group_arn, dataset_type, batches, false).await
+    }
+
+    async fn append_records(
+        &self,
+        group_arn: &str,
+        dataset_type: DatasetType,
+        batches: BoxStream<'static, StoreResult<RowBatch>>,
+    ) -> StoreResult<u64> {
+        self.load(group_arn, dataset_type, batches, true).await
     }
 
     async fn count_records(&self, group_arn: &str, dataset_type: DatasetType) -> StoreResult<u64> {

@@ -82,6 +82,15 @@ impl DatasetType {
         }
     }
 
+    /// True for the metadata types (Users, Items, Actions): one record per id, so an
+    /// incremental load replaces the record of an id it holds again.
+    pub fn keyed_by_id(self) -> bool {
+        matches!(
+            self,
+            DatasetType::Users | DatasetType::Items | DatasetType::Actions
+        )
+    }
+
     /// True for the types whose records a data deletion job removes.
     pub fn holds_users(self) -> bool {
         self.key_column() == "USER_ID"
@@ -354,6 +363,17 @@ pub trait DatasetStore: Send + Sync + fmt::Debug + 'static {
     /// If the stream yields an error, the dataset keeps its old records and that error is
     /// returned. Returns the number of rows loaded.
     async fn replace_records(
+        &self,
+        group_arn: &str,
+        dataset_type: DatasetType,
+        batches: BoxStream<'static, StoreResult<RowBatch>>,
+    ) -> StoreResult<u64>;
+
+    /// Adds the rows of `batches` to a dataset, in one transaction (an `INCREMENTAL` import).
+    /// In a dataset [`DatasetType::keyed_by_id`], a row whose id the dataset (or a later row
+    /// of the same load) holds replaces that record; other types append every row. All or
+    /// nothing, like [`DatasetStore::replace_records`]. Returns the number of rows loaded.
+    async fn append_records(
         &self,
         group_arn: &str,
         dataset_type: DatasetType,

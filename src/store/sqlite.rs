@@ -291,6 +291,124 @@ fn job_to_json(job: &DataDeletionJob) -> DbResult<String> {
     serde_json::to_string(job).map_err(backend)
 }
 
+/// How a load treats the records a dataset already has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LoadMode {
+    /// They are all replaced.
+    Replace,
+    /// They stay; in a dataset keyed by id, those of an id loaded again are replaced.
+    Append,
+}
+
+impl SqliteStore {
+    async fn load(
+        &self,
+        group_arn: &str,
+        dataset_type: DatasetType,
+        mut batches: BoxStream<'static, StoreResult<RowBatch>>,
+        mode: LoadMode,
+    ) -> StoreResult<u64> {
+        // The blocking side owns the transaction; the async side feeds it batches.
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<StoreResult<RowBatch>>(4);
+        let group_arn = group_arn.to_owned();
+        let writer = self.with_conn(move |conn| {
+            let txn = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let (id, columns) = require_dataset(&txn, &group_arn, dataset_type)?;
+            let width = columns.len();
+            let cols: Vec<String> = (0..width).map(|i| format!("c{i}")).collect();
+            let cols = cols.join(", ");
+            // Rows arrive in file order; a clustered table filled in that order ends up with
+            // half-empty pages scattered over the file, which slows every later purge (and
+            // the load itself). So rows are appended to a staging table first, then copied
+            // over sorted by the clustering key, which builds the table page after page.
+            txn.execute_batch(&format!(
+                "DROP TABLE IF EXISTS temp.staging;
+                 CREATE TEMP TABLE staging (seq INTEGER PRIMARY KEY, {cols});"
+            ))?;
+            let placeholders: Vec<String> = (1..=width + 1).map(|i| format!("?{i}")).collect();
+            // New rows continue the dataset's load order.
+            let first_seq: i64 = match mode {
+                LoadMode::Replace => 0,
+                LoadMode::Append => txn.query_row(
+                    &format!("SELECT coalesce(max(seq), 0) FROM records_{id}"),
+                    [],
+                    |r| r.get(0),
+                )?,
+            };
+            let mut seq = first_seq;
+            {
+                let mut insert = txn.prepare(&format!(
+                    "INSERT INTO temp.staging (seq, {cols}) VALUES ({})",
+                    placeholders.join(", ")
+                ))?;
+                while let Some(batch) = rx.blocking_recv() {
+                    // An error from the producer drops `txn`: rolled back.
+                    let batch = batch?;
+                    if batch.width() != width {
+                        return Err(StoreError::Invalid(format!(
+                            "rows have {} values, the dataset has {width} columns",
+                            batch.width()
+                        )));
+                    }
+                    for i in 0..batch.rows() {
+                        seq += 1;
+                        insert.raw_bind_parameter(1, seq)?;
+                        for (j, v) in batch.row(i).enumerate() {
+                            insert.raw_bind_parameter(j + 2, v)?;
+                        }
+                        insert.raw_execute()?;
+                    }
+                }
+            }
+            let k = key_index(dataset_type, &columns);
+            let mut rows = "temp.staging".to_owned();
+            match mode {
+                LoadMode::Replace => {
+                    txn.execute_batch(&format!("DROP TABLE records_{id}"))?;
+                    create_records_table(&txn, id, dataset_type, &columns)?;
+                }
+                LoadMode::Append if dataset_type.keyed_by_id() => {
+                    // The last row of an id replaces the stored record and earlier rows.
+                    if !dataset_type.holds_users() {
+                        txn.execute_batch(&format!(
+                            "CREATE INDEX IF NOT EXISTS records_{id}_key ON records_{id} (c{k})"
+                        ))?;
+                    }
+                    txn.execute_batch(&format!(
+                        "DELETE FROM records_{id} WHERE c{k} IN (SELECT c{k} FROM temp.staging)"
+                    ))?;
+                    rows = format!(
+                        "(SELECT * FROM temp.staging WHERE seq IN
+                           (SELECT max(seq) FROM temp.staging GROUP BY c{k}))"
+                    );
+                }
+                LoadMode::Append => {}
+            }
+            let order = if dataset_type.holds_users() {
+                format!("c{k}, seq")
+            } else {
+                "seq".to_owned()
+            };
+            txn.execute_batch(&format!(
+                "INSERT INTO records_{id} (seq, {cols}) SELECT seq, {cols} FROM {rows} ORDER BY {order};
+                 DROP TABLE temp.staging;"
+            ))?;
+            txn.commit()?;
+            Ok((seq - first_seq) as u64)
+        });
+        let feeder = async move {
+            while let Some(item) = batches.next().await {
+                let stop = item.is_err();
+                if tx.send(item).await.is_err() || stop {
+                    break;
+                }
+            }
+        };
+        let (result, ()) = tokio::join!(writer, feeder);
+        result
+    }
+}
+
 #[async_trait]
 impl DatasetStore for SqliteStore {
     async fn create_dataset_group(&self, group: &DatasetGroup) -> StoreResult<()> {
@@ -557,75 +675,20 @@ impl DatasetStore for SqliteStore {
         &self,
         group_arn: &str,
         dataset_type: DatasetType,
-        mut batches: BoxStream<'static, StoreResult<RowBatch>>,
+        batches: BoxStream<'static, StoreResult<RowBatch>>,
     ) -> StoreResult<u64> {
-        // The blocking side owns the transaction; the async side feeds it batches.
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<StoreResult<RowBatch>>(4);
-        let group_arn = group_arn.to_owned();
-        let writer = self.with_conn(move |conn| {
-            let txn = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let (id, columns) = require_dataset(&txn, &group_arn, dataset_type)?;
-            let width = columns.len();
-            let cols: Vec<String> = (0..width).map(|i| format!("c{i}")).collect();
-            let cols = cols.join(", ");
-            // Rows arrive in file order; a clustered table filled in that order ends up with
-            // half-empty pages scattered over the file, which slows every later purge (and
-            // the load itself). So rows are appended to a staging table first, then copied
-            // over sorted by the clustering key, which builds the table page after page.
-            txn.execute_batch(&format!(
-                "DROP TABLE IF EXISTS temp.staging;
-                 CREATE TEMP TABLE staging (seq INTEGER PRIMARY KEY, {cols});"
-            ))?;
-            let placeholders: Vec<String> = (1..=width + 1).map(|i| format!("?{i}")).collect();
-            let mut seq: i64 = 0;
-            {
-                let mut insert = txn.prepare(&format!(
-                    "INSERT INTO temp.staging (seq, {cols}) VALUES ({})",
-                    placeholders.join(", ")
-                ))?;
-                while let Some(batch) = rx.blocking_recv() {
-                    // An error from the producer drops `txn`: rolled back.
-                    let batch = batch?;
-                    if batch.width() != width {
-                        return Err(StoreError::Invalid(format!(
-                            "rows have {} values, the dataset has {width} columns",
-                            batch.width()
-                        )));
-                    }
-                    for i in 0..batch.rows() {
-                        seq += 1;
-                        insert.raw_bind_parameter(1, seq)?;
-                        for (j, v) in batch.row(i).enumerate() {
-                            insert.raw_bind_parameter(j + 2, v)?;
-                        }
-                        insert.raw_execute()?;
-                    }
-                }
-            }
-            txn.execute_batch(&format!("DROP TABLE records_{id}"))?;
-            create_records_table(&txn, id, dataset_type, &columns)?;
-            let order = if dataset_type.holds_users() {
-                format!("c{}, seq", key_index(dataset_type, &columns))
-            } else {
-                "seq".to_owned()
-            };
-            txn.execute_batch(&format!(
-                "INSERT INTO records_{id} (seq, {cols}) SELECT seq, {cols} FROM temp.staging ORDER BY {order};
-                 DROP TABLE temp.staging;"
-            ))?;
-            txn.commit()?;
-            Ok(seq as u64)
-        });
-        let feeder = async move {
-            while let Some(item) = batches.next().await {
-                let stop = item.is_err();
-                if tx.send(item).await.is_err() || stop {
-                    break;
-                }
-            }
-        };
-        let (result, ()) = tokio::join!(writer, feeder);
-        result
+        self.load(group_arn, dataset_type, batches, LoadMode::Replace)
+            .await
+    }
+
+    async fn append_records(
+        &self,
+        group_arn: &str,
+        dataset_type: DatasetType,
+        batches: BoxStream<'static, StoreResult<RowBatch>>,
+    ) -> StoreResult<u64> {
+        self.load(group_arn, dataset_type, batches, LoadMode::Append)
+            .await
     }
 
     async fn count_records(&self, group_arn: &str, dataset_type: DatasetType) -> StoreResult<u64> {
