@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::{json, Value};
 
 use crate::deletion::{self, DeletionOptions, JobReport, Progress};
-use crate::import::{import_dataset, ImportError};
+use crate::import::{import_dataset, ImportError, ImportMode, ImportOptions};
 use crate::job::{
     now_epoch, validate_name, ArnScope, DataDeletionJob, JobStatus, DEFAULT_ACCOUNT_ID,
 };
@@ -107,6 +107,20 @@ struct ImportArgs {
     /// s3://bucket/file.csv or s3://bucket/folder/.
     #[arg(long, value_parser = parse_location)]
     data_location: S3Location,
+    /// FULL replaces the dataset's records; INCREMENTAL adds to them (an id loaded again
+    /// replaces its record in Users, Items and Actions).
+    #[arg(long, value_parser = parse_import_mode, default_value = "FULL")]
+    import_mode: ImportMode,
+}
+
+fn parse_import_mode(s: &str) -> Result<ImportMode, String> {
+    match s.to_ascii_uppercase().as_str() {
+        "FULL" => Ok(ImportMode::Full),
+        "INCREMENTAL" => Ok(ImportMode::Incremental),
+        _ => Err(format!(
+            "unknown import mode {s:?}: expected FULL or INCREMENTAL"
+        )),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -233,14 +247,26 @@ async fn run(cli: Cli, progress_bar: bool) -> Result<i32, Usage> {
             let group_arn = ensure_group(store.as_ref(), &scope, &args.dataset_group)
                 .await
                 .map_err(Usage)?;
-            let report = import_dataset(
+            let options = ImportOptions::for_dataset(
                 store.as_ref(),
-                source,
                 &group_arn,
                 args.dataset_type,
-                &args.data_location,
-            )
-            .await;
+                args.import_mode,
+            );
+            let report = match options.await {
+                Ok(options) => {
+                    import_dataset(
+                        store.as_ref(),
+                        source,
+                        &group_arn,
+                        args.dataset_type,
+                        &args.data_location,
+                        &options,
+                    )
+                    .await
+                }
+                Err(e) => Err(e),
+            };
             match report {
                 Ok(report) => {
                     print_json(&serde_json::to_value(&report).unwrap_or(Value::Null));

@@ -20,7 +20,7 @@ use tokio::net::TcpListener;
 
 use crate::api::{ApiConfig, AppState};
 use crate::embedded_s3::EmbeddedS3;
-use crate::import::import_dataset;
+use crate::import::{import_dataset, ImportMode, ImportOptions};
 use crate::source::s3::S3Source;
 use crate::source::{DynObjectSource, S3Location};
 use crate::store::sqlite::SqliteStore;
@@ -192,7 +192,10 @@ async fn flow(
     ] {
         let location = S3Location::parse(&format!("s3://{DEMO_BUCKET}/datasets/{file}"))
             .map_err(|e| e.to_string())?;
-        let report = import_dataset(store, source.clone(), &group_arn, t, &location)
+        let options = ImportOptions::for_dataset(store, &group_arn, t, ImportMode::Full)
+            .await
+            .map_err(|e| e.to_string())?;
+        let report = import_dataset(store, source.clone(), &group_arn, t, &location, &options)
             .await
             .map_err(|e| e.to_string())?;
         println!("imported {:>3} {t} records from {location}", report.records);

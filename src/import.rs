@@ -2,8 +2,10 @@
 //! code as the deletion job.
 //!
 //! The header row names the columns; every object under the location must carry the same
-//! header. A load replaces the dataset's records (the service's `FULL` import mode) in one
-//! transaction: an error anywhere leaves the dataset as it was.
+//! header, equal to the dataset's columns (its schema's fields) when it has them. With a
+//! schema, every value is checked against its field's Avro type. A `FULL` load replaces the
+//! dataset's records, an `INCREMENTAL` one adds to them; either in one transaction: an error
+//! anywhere leaves the dataset as it was.
 
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
@@ -13,6 +15,7 @@ use crate::deletion::list::{list_inputs, Input};
 use crate::deletion::report::{ContentProblem, JobFailure, MAX_ID_CHARS};
 use crate::job::{dataset_arn, now_epoch};
 use crate::records::{Record, RecordError, RecordReader};
+use crate::schema::Fields;
 use crate::source::{open_resumable, DynObjectSource, S3Location, SourceError};
 use crate::store::{
     validate_columns, Dataset, DatasetAttrs, DatasetStore, DatasetType, RowBatch, StoreError,
@@ -23,6 +26,55 @@ pub const MAX_RECORD_BYTES: usize = 1024 * 1024;
 
 /// Rows per batch handed to the store.
 const BATCH_ROWS: usize = 16 * 1024;
+
+/// How a load treats the records a dataset already holds (the service's `importMode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
+pub enum ImportMode {
+    /// Replaces them all.
+    #[default]
+    #[serde(rename = "FULL")]
+    Full,
+    /// Keeps them; a record whose id is loaded again is replaced (Users, Items, Actions).
+    #[serde(rename = "INCREMENTAL")]
+    Incremental,
+}
+
+/// How an import checks and stores its rows.
+#[derive(Debug, Clone, Default)]
+pub struct ImportOptions {
+    /// The dataset's schema: when given, every value is checked against its field.
+    pub fields: Option<Fields>,
+    /// `FULL` or `INCREMENTAL`.
+    pub mode: ImportMode,
+}
+
+impl ImportOptions {
+    /// The options for loading into a group's dataset of `dataset_type`: its schema's fields
+    /// when it exists and was made from a schema (through the API), else none.
+    pub async fn for_dataset(
+        store: &dyn DatasetStore,
+        group_arn: &str,
+        dataset_type: DatasetType,
+        mode: ImportMode,
+    ) -> Result<ImportOptions, ImportError> {
+        let dataset = store
+            .datasets(group_arn)
+            .await?
+            .into_iter()
+            .find(|d| d.dataset_type == dataset_type);
+        let fields = match dataset.and_then(|d| d.attrs.schema_arn) {
+            Some(arn) => {
+                let schema = store
+                    .schema(&arn)
+                    .await?
+                    .ok_or_else(|| StoreError::NotFound(arn.clone()))?;
+                Some(Fields::parse(&schema.schema).map_err(StoreError::Invalid)?)
+            }
+            None => None,
+        };
+        Ok(ImportOptions { fields, mode })
+    }
+}
 
 /// What an import loaded.
 #[derive(Debug, Clone, Serialize)]
@@ -71,6 +123,7 @@ pub async fn import_dataset(
     group_arn: &str,
     dataset_type: DatasetType,
     location: &S3Location,
+    options: &ImportOptions,
 ) -> Result<ImportReport, ImportError> {
     let inputs = list_inputs(source.as_ref(), location, u64::MAX).await?;
     let existing = store
@@ -81,7 +134,14 @@ pub async fn import_dataset(
 
     let (header_tx, header_rx) = oneshot::channel();
     let (batch_tx, batch_rx) = mpsc::channel::<Result<RowBatch, StoreError>>(4);
-    let producer = tokio::spawn(produce(source, inputs, dataset_type, header_tx, batch_tx));
+    let producer = tokio::spawn(produce(
+        source,
+        inputs,
+        dataset_type,
+        options.fields.clone(),
+        header_tx,
+        batch_tx,
+    ));
 
     let Ok((first_object, columns)) = header_rx.await else {
         // The producer stopped before any header: its error says why.
@@ -96,10 +156,10 @@ pub async fn import_dataset(
     match &existing {
         Some(d) if d.columns != columns => {
             producer.abort();
-            return Err(header_error(format!(
-                "the header {} does not match the columns of the {dataset_type} dataset: {}",
-                columns.join(","),
-                d.columns.join(",")
+            return Err(header_error(header_mismatch(
+                &columns,
+                dataset_type,
+                &d.columns,
             )));
         }
         Some(_) => {}
@@ -127,9 +187,14 @@ pub async fn import_dataset(
         rx.recv().await.map(|b| (b, rx))
     })
     .boxed();
-    let loaded = store
-        .replace_records(group_arn, dataset_type, batches)
-        .await;
+    let loaded = match options.mode {
+        ImportMode::Full => {
+            store
+                .replace_records(group_arn, dataset_type, batches)
+                .await
+        }
+        ImportMode::Incremental => store.append_records(group_arn, dataset_type, batches).await,
+    };
     // The producer's own error is the precise one; the store only saw "input failed".
     let (objects, bytes) = producer_result(producer.await)?;
     let records = loaded?;
@@ -142,6 +207,14 @@ pub async fn import_dataset(
         bytes,
         records,
     })
+}
+
+fn header_mismatch(header: &[String], dataset_type: DatasetType, columns: &[String]) -> String {
+    format!(
+        "the header {} does not match the columns of the {dataset_type} dataset: {}",
+        header.join(","),
+        columns.join(",")
+    )
 }
 
 type ProducerResult = Result<(u64, u64), ImportError>;
@@ -157,6 +230,7 @@ async fn produce(
     source: DynObjectSource,
     inputs: Vec<Input>,
     dataset_type: DatasetType,
+    fields: Option<Fields>,
     header_tx: oneshot::Sender<(S3Location, Vec<String>)>,
     batch_tx: mpsc::Sender<Result<RowBatch, StoreError>>,
 ) -> ProducerResult {
@@ -168,6 +242,7 @@ async fn produce(
             &source,
             &input.object,
             dataset_type,
+            fields.as_ref(),
             &mut columns,
             &mut header_tx,
             &batch_tx,
@@ -191,6 +266,7 @@ async fn produce(
 struct RowCollector<'a> {
     object: &'a S3Location,
     dataset_type: DatasetType,
+    fields: Option<&'a Fields>,
     columns: &'a mut Option<Vec<String>>,
     header_seen: bool,
     key: usize,
@@ -216,6 +292,15 @@ impl RowCollector<'_> {
         if !self.header_seen {
             self.header_seen = true;
             let header: Vec<String> = fields.iter().map(|s| s.to_string()).collect();
+            if let Some(schema) = self.fields {
+                let names = schema.names();
+                if header != names {
+                    return Err(ImportError::Header {
+                        object: self.object.clone(),
+                        message: header_mismatch(&header, self.dataset_type, &names),
+                    });
+                }
+            }
             match self.columns {
                 Some(cols) if *cols != header => {
                     return Err(ImportError::Header {
@@ -247,6 +332,19 @@ impl RowCollector<'_> {
             };
             return Err(content(r.line, problem));
         }
+        if let Some(schema) = self.fields {
+            for (field, value) in schema.0.iter().zip(&fields) {
+                if let Err(message) = field.check_value(value) {
+                    let column = field.name.clone();
+                    return Err(content(
+                        r.line,
+                        ContentProblem::BadValue { column, message },
+                    ));
+                }
+            }
+            self.batch.push_row(fields);
+            return Ok(());
+        }
         let id = fields[self.key];
         let chars = id.chars().count();
         if id.is_empty() {
@@ -264,6 +362,7 @@ async fn load_object(
     source: &DynObjectSource,
     object: &S3Location,
     dataset_type: DatasetType,
+    fields: Option<&Fields>,
     columns: &mut Option<Vec<String>>,
     header_tx: &mut Option<oneshot::Sender<(S3Location, Vec<String>)>>,
     batch_tx: &mpsc::Sender<Result<RowBatch, StoreError>>,
@@ -282,6 +381,7 @@ async fn load_object(
     let mut c = RowCollector {
         object,
         dataset_type,
+        fields,
         columns,
         header_seen: false,
         key: 0,

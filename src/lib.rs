@@ -18,7 +18,8 @@
 //! the worker that runs the jobs it records), [`store`] (the pluggable
 //! [`store::DatasetStore`], SQLite by default),
 //! [`schema`] (the Avro schemas datasets take their columns from),
-//! [`import`] (bulk-loading datasets from S3 through the same CSV path), [`embedded_s3`] (an
+//! [`import`] and [`import_job`] (loading datasets from S3 through the same CSV path, from
+//! the command line or as the API's dataset import jobs), [`embedded_s3`] (an
 //! S3 endpoint over a local folder, for the demo and the tests) and [`cli`] (the command line).
 
 #![warn(missing_docs, unreachable_pub)]
@@ -29,6 +30,7 @@ pub mod deletion;
 pub mod demo;
 pub mod embedded_s3;
 pub mod import;
+pub mod import_job;
 pub mod job;
 pub mod records;
 pub mod schema;

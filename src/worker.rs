@@ -1,9 +1,11 @@
-//! The job worker: runs `PENDING` data deletion jobs one at a time, oldest first.
+//! The job worker: runs pending jobs (data deletion jobs and dataset import jobs) one at a
+//! time, oldest first, whatever their kind.
 //!
 //! It wakes when the API records a job, and every second in case a job was recorded by
-//! another process sharing the data dir. At start it puts jobs left `IN_PROGRESS` by a
-//! stopped server back to `PENDING`, so none stays `IN_PROGRESS` forever; running a purge
-//! again is harmless.
+//! another process sharing the data dir. At start it puts jobs left in progress by a stopped
+//! server back to pending, so none stays in progress forever; running a job again is harmless
+//! (a purge deletes nothing twice, a load is all or nothing, an incremental one replaces by
+//! id).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,8 +15,16 @@ use tracing::{error, info};
 
 use crate::api::AppState;
 use crate::deletion::{self, Progress};
-use crate::job::JobStatus;
+use crate::import_job::{self, CreateStatus, DatasetImportJob};
+use crate::job::{DataDeletionJob, JobStatus};
 use crate::store::StoreResult;
+
+/// The next job to run.
+#[derive(Debug)]
+enum Work {
+    Deletion(DataDeletionJob),
+    Import(DatasetImportJob),
+}
 
 /// Runs until `stop` turns true; a job in progress at that moment is left `IN_PROGRESS`
 /// (its transaction, if any, completes or rolls back) and is run again at the next start.
@@ -34,19 +44,35 @@ pub async fn run(state: Arc<AppState>, mut stop: watch::Receiver<bool>) {
             }
         };
         match next {
-            Some(job) => {
-                info!(job = %job.job_name, "starting a data deletion job");
-                let run = deletion::run_job(
-                    state.store.as_ref(),
-                    state.source.clone(),
-                    job,
-                    &state.config.deletion,
-                    Arc::new(Progress::default()),
-                );
+            Some(work) => {
+                let run = async {
+                    match work {
+                        Work::Deletion(job) => {
+                            info!(job = %job.job_name, "starting a data deletion job");
+                            deletion::run_job(
+                                state.store.as_ref(),
+                                state.source.clone(),
+                                job,
+                                &state.config.deletion,
+                                Arc::new(Progress::default()),
+                            )
+                            .await
+                            .map(drop)
+                            .map_err(|e| e.to_string())
+                        }
+                        Work::Import(job) => {
+                            info!(job = %job.job_name, "starting a dataset import job");
+                            import_job::run(state.store.as_ref(), state.source.clone(), job)
+                                .await
+                                .map(drop)
+                                .map_err(|e| e.to_string())
+                        }
+                    }
+                };
                 tokio::select! {
                     result = run => {
                         if let Err(e) = result {
-                            error!(error = %e, "a data deletion job could not record its status");
+                            error!(error = %e, "a job could not record its status");
                             tokio::time::sleep(Duration::from_secs(1)).await;
                         }
                     }
@@ -67,18 +93,41 @@ pub async fn run(state: Arc<AppState>, mut stop: watch::Receiver<bool>) {
 async fn requeue_interrupted(state: &AppState) -> StoreResult<()> {
     for mut job in state.store.list_jobs(None).await? {
         if job.status == JobStatus::InProgress {
-            info!(job = %job.job_name, "requeueing a job interrupted by a stop");
+            info!(job = %job.job_name, "requeueing a data deletion job interrupted by a stop");
             job.set_status(JobStatus::Pending);
             state.store.update_job(&job).await?;
+        }
+    }
+    for mut job in state.store.list_import_jobs(None).await? {
+        if job.status == CreateStatus::InProgress {
+            info!(job = %job.job_name, "requeueing a dataset import job interrupted by a stop");
+            job.set_status(CreateStatus::Pending);
+            state.store.update_import_job(&job).await?;
         }
     }
     Ok(())
 }
 
-async fn oldest_pending(state: &AppState) -> StoreResult<Option<crate::job::DataDeletionJob>> {
-    let jobs = state.store.list_jobs(None).await?;
-    Ok(jobs
+/// The oldest pending job of any kind.
+async fn oldest_pending(state: &AppState) -> StoreResult<Option<Work>> {
+    let deletion = state
+        .store
+        .list_jobs(None)
+        .await?
         .into_iter()
         .rev()
-        .find(|j| j.status == JobStatus::Pending))
+        .find(|j| j.status == JobStatus::Pending);
+    let import = state
+        .store
+        .list_import_jobs(None)
+        .await?
+        .into_iter()
+        .rev()
+        .find(|j| j.status == CreateStatus::Pending);
+    Ok(match (deletion, import) {
+        (Some(d), Some(i)) if i.creation_date_time < d.creation_date_time => Some(Work::Import(i)),
+        (Some(d), _) => Some(Work::Deletion(d)),
+        (None, Some(i)) => Some(Work::Import(i)),
+        (None, None) => None,
+    })
 }

@@ -173,6 +173,17 @@ impl Input {
         Ok(Some(n))
     }
 
+    /// An optional boolean member.
+    pub fn opt_bool(&self, member: &str) -> Result<Option<bool>, ApiError> {
+        match self.value(member) {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(_) => Err(ApiError::invalid_input(format!(
+                "the member '{member}' must be a boolean"
+            ))),
+        }
+    }
+
     /// A nested object member, itself an [`Input`].
     pub fn opt_object(&self, member: &str) -> Result<Option<Input>, ApiError> {
         match self.value(member) {

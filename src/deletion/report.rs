@@ -50,6 +50,14 @@ pub enum ContentProblem {
         /// The limit in bytes.
         limit: usize,
     },
+    /// A value does not fit its schema field.
+    #[error("column {column}: {message}")]
+    BadValue {
+        /// The field's name.
+        column: String,
+        /// What is wrong with the value.
+        message: String,
+    },
     /// Bytes that are not UTF-8.
     #[error("the user ID is not valid UTF-8")]
     InvalidUtf8,

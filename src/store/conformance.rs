@@ -25,6 +25,7 @@ pub async fn run_all(store: &dyn DatasetStore) {
     purge_removes_only_the_listed_users(store).await;
     purge_is_atomic_with_the_job_record(store).await;
     jobs_are_listed_newest_first(store).await;
+    import_jobs_are_kept_and_listed_newest_first(store).await;
     reset_empties_everything(store).await;
 }
 
@@ -34,6 +35,7 @@ pub async fn reset_empties_everything(store: &dyn DatasetStore) {
     assert_eq!(store.list_dataset_groups().await.unwrap(), vec![]);
     assert_eq!(store.list_jobs(None).await.unwrap(), vec![]);
     assert_eq!(store.list_schemas().await.unwrap(), vec![]);
+    assert_eq!(store.list_import_jobs(None).await.unwrap(), vec![]);
     assert_eq!(
         store
             .tags(&group("conf-tags-b").dataset_group_arn)
@@ -697,4 +699,67 @@ pub async fn jobs_are_listed_newest_first(store: &dyn DatasetStore) {
     let all = names(store.list_jobs(None).await.unwrap());
     let pos = |n: &str| all.iter().position(|x| x == n).unwrap();
     assert!(pos("conf-job-c") < pos("conf-job-b") && pos("conf-job-b") < pos("conf-job-a"));
+}
+
+/// Import job records: created once, updated, read back, listed newest first per dataset.
+pub async fn import_jobs_are_kept_and_listed_newest_first(store: &dyn DatasetStore) {
+    use crate::import::ImportMode;
+    use crate::import_job::{CreateStatus, DatasetImportJob};
+    let scope = ArnScope::default();
+    let users = "arn:aws:personalize:us-east-1:000000000000:dataset/conf-import/USERS";
+    let items = "arn:aws:personalize:us-east-1:000000000000:dataset/conf-import/ITEMS";
+    let a = DatasetImportJob::new(
+        &scope,
+        "conf-import-a",
+        users,
+        "s3://b/u.csv",
+        ImportMode::Full,
+    );
+    let b = DatasetImportJob::new(
+        &scope,
+        "conf-import-b",
+        items,
+        "s3://b/i/",
+        ImportMode::Full,
+    );
+    let mut c = DatasetImportJob::new(
+        &scope,
+        "conf-import-c",
+        users,
+        "s3://b/u2.csv",
+        ImportMode::Incremental,
+    );
+    for j in [&a, &b, &c] {
+        store.create_import_job(j).await.unwrap();
+    }
+    assert!(matches!(
+        store.create_import_job(&a).await,
+        Err(StoreError::AlreadyExists(_))
+    ));
+    c.set_status(CreateStatus::Failed);
+    c.failure_reason = Some("s3://b/u2.csv line 2: column AGE: \"x\" is not a valid int".into());
+    store.update_import_job(&c).await.unwrap();
+    assert_eq!(
+        store.import_job(&c.dataset_import_job_arn).await.unwrap(),
+        Some(c.clone())
+    );
+    assert_eq!(
+        store.list_import_jobs(Some(users)).await.unwrap(),
+        vec![c.clone(), a.clone()]
+    );
+    let all = store.list_import_jobs(None).await.unwrap();
+    assert_eq!(&all[..3], &[c.clone(), b.clone(), a.clone()]);
+    let unknown =
+        DatasetImportJob::new(&scope, "conf-import-x", users, "s3://b/x", ImportMode::Full);
+    assert!(matches!(
+        store.update_import_job(&unknown).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(
+        store
+            .import_job(&unknown.dataset_import_job_arn)
+            .await
+            .unwrap(),
+        None
+    );
 }

@@ -11,6 +11,7 @@ use super::{
     StoreError, StoreResult, Tags,
 };
 use crate::deletion::dedupe::UserIdSet;
+use crate::import_job::DatasetImportJob;
 use crate::job::DataDeletionJob;
 
 type Rows = Vec<Vec<String>>;
@@ -22,6 +23,8 @@ struct State {
     datasets: BTreeMap<(String, DatasetType), (Dataset, Rows)>,
     /// ARN -> (creation order, job).
     jobs: BTreeMap<String, (u64, DataDeletionJob)>,
+    /// ARN -> (creation order, import job).
+    import_jobs: BTreeMap<String, (u64, DatasetImportJob)>,
     /// ARN -> (creation order, schema).
     schemas: BTreeMap<String, (u64, Schema)>,
     /// Resource ARN -> tags.
@@ -365,6 +368,47 @@ impl DatasetStore for MemoryStore {
 
     async fn job(&self, arn: &str) -> StoreResult<Option<DataDeletionJob>> {
         Ok(self.lock().jobs.get(arn).map(|(_, j)| j.clone()))
+    }
+
+    async fn create_import_job(&self, job: &DatasetImportJob) -> StoreResult<()> {
+        let mut s = self.lock();
+        if s.import_jobs.contains_key(&job.dataset_import_job_arn) {
+            return Err(StoreError::AlreadyExists(
+                job.dataset_import_job_arn.clone(),
+            ));
+        }
+        let seq = s.next_seq();
+        s.import_jobs
+            .insert(job.dataset_import_job_arn.clone(), (seq, job.clone()));
+        Ok(())
+    }
+
+    async fn update_import_job(&self, job: &DatasetImportJob) -> StoreResult<()> {
+        match self.lock().import_jobs.get_mut(&job.dataset_import_job_arn) {
+            Some(entry) => {
+                entry.1 = job.clone();
+                Ok(())
+            }
+            None => Err(StoreError::NotFound(job.dataset_import_job_arn.clone())),
+        }
+    }
+
+    async fn import_job(&self, arn: &str) -> StoreResult<Option<DatasetImportJob>> {
+        Ok(self.lock().import_jobs.get(arn).map(|(_, j)| j.clone()))
+    }
+
+    async fn list_import_jobs(
+        &self,
+        dataset_arn: Option<&str>,
+    ) -> StoreResult<Vec<DatasetImportJob>> {
+        let s = self.lock();
+        let mut jobs: Vec<&(u64, DatasetImportJob)> = s
+            .import_jobs
+            .values()
+            .filter(|(_, j)| dataset_arn.is_none_or(|d| j.dataset_arn == d))
+            .collect();
+        jobs.sort_by_key(|(seq, _)| std::cmp::Reverse(*seq));
+        Ok(jobs.into_iter().map(|(_, j)| j.clone()).collect())
     }
 
     async fn reset(&self) -> StoreResult<()> {

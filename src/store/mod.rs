@@ -20,6 +20,7 @@ use futures::stream::BoxStream;
 use serde::{Deserialize, Serialize};
 
 use crate::deletion::dedupe::UserIdSet;
+use crate::import_job::DatasetImportJob;
 use crate::job::DataDeletionJob;
 
 /// The dataset types of a dataset group.
@@ -413,7 +414,23 @@ pub trait DatasetStore: Send + Sync + fmt::Debug + 'static {
     /// Jobs, newest first, optionally of one group only.
     async fn list_jobs(&self, group_arn: Option<&str>) -> StoreResult<Vec<DataDeletionJob>>;
 
-    /// Empties the store: every group, dataset, record, schema, tag and job is gone.
+    /// Records a new dataset import job; [`StoreError::AlreadyExists`] if its ARN is taken.
+    async fn create_import_job(&self, job: &DatasetImportJob) -> StoreResult<()>;
+
+    /// Overwrites an import job's record; [`StoreError::NotFound`] if it was never created.
+    async fn update_import_job(&self, job: &DatasetImportJob) -> StoreResult<()>;
+
+    /// The import job with this ARN, if any.
+    async fn import_job(&self, arn: &str) -> StoreResult<Option<DatasetImportJob>>;
+
+    /// Import jobs, newest first, optionally of one dataset only.
+    async fn list_import_jobs(
+        &self,
+        dataset_arn: Option<&str>,
+    ) -> StoreResult<Vec<DatasetImportJob>>;
+
+    /// Empties the store: every group, dataset, record, schema, tag and job (of
+    /// every kind) is gone.
     async fn reset(&self) -> StoreResult<()>;
 }
 

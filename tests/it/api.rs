@@ -394,6 +394,7 @@ async fn deletion_job_through_the_api() {
             &group_arn,
             t,
             &location,
+            &personalize_local::import::ImportOptions::default(),
         )
         .await
         .unwrap();

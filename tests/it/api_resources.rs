@@ -403,6 +403,7 @@ async fn datasets_take_their_columns_from_the_schema() {
         &group_arn,
         DatasetType::Users,
         &location,
+        &personalize_local::import::ImportOptions::default(),
     )
     .await
     .unwrap();

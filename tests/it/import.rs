@@ -8,10 +8,17 @@ use crate::common::{fixture_rows, Backend, Env, TestS3};
 
 async fn try_import(env: &Env, t: DatasetType, key: &str) -> Result<u64, String> {
     let location = S3Location::parse(&env.s3.location(key)).unwrap();
-    import_dataset(&env.store, env.s3.source(), &env.group_arn, t, &location)
-        .await
-        .map(|r| r.records)
-        .map_err(|e| e.to_string())
+    import_dataset(
+        &env.store,
+        env.s3.source(),
+        &env.group_arn,
+        t,
+        &location,
+        &personalize_local::import::ImportOptions::default(),
+    )
+    .await
+    .map(|r| r.records)
+    .map_err(|e| e.to_string())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

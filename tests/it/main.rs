@@ -1,6 +1,7 @@
 //! One integration-test binary: the deletion job end to end, the command line and imports.
 
 mod api;
+mod api_jobs;
 mod api_resources;
 mod cli;
 mod common;

@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 
 use super::{dataset_group, tagging, OpResult};
 use crate::api::error::ApiError;
-use crate::api::input::{Input, Page, ARN, NAME, ROLE_ARN, S3_LOCATION};
+use crate::api::input::{Input, Page, ARN, NAME, ROLE_ARN};
 use crate::api::AppState;
 use crate::job::{ArnScope, DataDeletionJob, JobStatus};
 use crate::store::StoreError;
@@ -17,20 +17,7 @@ pub const MAX_PENDING_PER_GROUP: usize = 5;
 pub async fn create(state: &AppState, scope: &ArnScope, input: &Input) -> OpResult {
     let job_name = input.req_str("jobName", 1, 63, Some(&NAME))?;
     let group_arn = input.req_str("datasetGroupArn", 0, 256, Some(&ARN))?;
-    let data_source = input
-        .opt_object("dataSource")?
-        .ok_or_else(|| ApiError::invalid_input("the required member 'dataSource' is missing"))?;
-    let location = data_source
-        .opt_str("dataLocation", 0, 256, Some(&S3_LOCATION))
-        .map_err(|mut e| {
-            e.message = e
-                .message
-                .replace("'dataLocation'", "'dataSource.dataLocation'");
-            e
-        })?
-        .ok_or_else(|| {
-            ApiError::invalid_input("the required member 'dataSource.dataLocation' is missing")
-        })?;
+    let location = super::dataset_import_job::data_location(input)?;
     let role_arn = input.req_str("roleArn", 0, 256, Some(&ROLE_ARN))?;
     let tags = tagging::creation_tags(input)?;
 

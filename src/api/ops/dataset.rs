@@ -13,15 +13,7 @@ use crate::job::{now_epoch, ArnScope};
 use crate::schema::Fields;
 use crate::store::{Dataset, DatasetAttrs, DatasetType, StoreError};
 
-/// The group ARN and type a dataset ARN names, if it has the dataset ARN's shape.
-pub fn parse_arn(arn: &str) -> Option<(String, DatasetType)> {
-    let (head, rest) = arn.split_once(":dataset/")?;
-    let (group, suffix) = rest.rsplit_once('/')?;
-    let t = DatasetType::ALL
-        .into_iter()
-        .find(|t| t.arn_suffix() == suffix)?;
-    Some((format!("{head}:dataset-group/{group}"), t))
-}
+pub use crate::import_job::parse_dataset_arn as parse_arn;
 
 /// The dataset's status now and when it last changed.
 pub fn status(state: &AppState, d: &Dataset) -> (&'static str, f64) {
@@ -143,10 +135,16 @@ pub async fn list(state: &AppState, scope: &ArnScope, input: &Input) -> OpResult
     Ok(page.answer(datasets, "datasets", |d| to_json(state, d, true)))
 }
 
-/// DeleteDataset: the dataset and all its records are gone at once.
+/// DeleteDataset: the dataset and all its records are gone at once; refused while an import
+/// job of it has not ended.
 pub async fn delete(state: &AppState, input: &Input) -> OpResult {
     let arn = input.req_str("datasetArn", 0, 256, Some(&ARN))?;
     let dataset = find(state, &arn).await?;
+    if super::dataset_import_job::importing(state, &arn).await? {
+        return Err(ApiError::in_use(format!(
+            "the dataset {arn} has a dataset import job in progress; wait until it ends"
+        )));
+    }
     match state
         .store
         .delete_dataset(&dataset.dataset_group_arn, dataset.dataset_type)

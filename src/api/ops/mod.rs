@@ -3,6 +3,7 @@
 pub mod data_deletion_job;
 pub mod dataset;
 pub mod dataset_group;
+pub mod dataset_import_job;
 pub mod schema;
 pub mod tagging;
 
@@ -34,6 +35,9 @@ pub async fn call(state: &AppState, operation: &str, scope: &ArnScope, input: &I
         "CreateDataDeletionJob" => data_deletion_job::create(state, scope, input).await,
         "DescribeDataDeletionJob" => data_deletion_job::describe(state, input).await,
         "ListDataDeletionJobs" => data_deletion_job::list(state, scope, input).await,
+        "CreateDatasetImportJob" => dataset_import_job::create(state, scope, input).await,
+        "DescribeDatasetImportJob" => dataset_import_job::describe(state, input).await,
+        "ListDatasetImportJobs" => dataset_import_job::list(state, scope, input).await,
         "TagResource" => tagging::tag_resource(state, input).await,
         "UntagResource" => tagging::untag_resource(state, input).await,
         "ListTagsForResource" => tagging::list_tags_for_resource(state, input).await,

@@ -255,9 +255,16 @@ impl Env {
         for (t, file) in DATASETS {
             let location =
                 S3Location::parse(&self.s3.location(&format!("datasets/{file}"))).unwrap();
-            let report = import_dataset(&self.store, self.s3.source(), &group_arn, t, &location)
-                .await
-                .unwrap();
+            let report = import_dataset(
+                &self.store,
+                self.s3.source(),
+                &group_arn,
+                t,
+                &location,
+                &personalize_local::import::ImportOptions::default(),
+            )
+            .await
+            .unwrap();
             assert_eq!(report.records, fixture_rows(file).len() as u64, "{t}");
         }
         group_arn

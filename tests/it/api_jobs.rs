@@ -1,0 +1,455 @@
+//! Dataset import jobs through the real `aws-sdk-personalize` client, run by the server's
+//! worker, then checked against the store and used by a data deletion job.
+
+use std::time::Duration;
+
+use aws_sdk_personalize::types::{DataSource, DatasetImportJob, ImportMode};
+use aws_sdk_personalize::Client;
+use personalize_local::store::DatasetType;
+
+use crate::api::{create_active_group, start, wait_job, ROLE};
+use crate::api_resources::{assert_err, create_dataset};
+use crate::common::{fixture_ids, fixture_rows};
+
+/// Starts an import job and polls it to its end; returns the job and the statuses seen.
+async fn import(
+    c: &Client,
+    name: &str,
+    dataset_arn: &str,
+    location: &str,
+    mode: ImportMode,
+) -> (DatasetImportJob, Vec<String>) {
+    let arn = c
+        .create_dataset_import_job()
+        .job_name(name)
+        .dataset_arn(dataset_arn)
+        .data_source(DataSource::builder().data_location(location).build())
+        .import_mode(mode)
+        .send()
+        .await
+        .unwrap()
+        .dataset_import_job_arn
+        .unwrap();
+    let mut seen = Vec::new();
+    for _ in 0..500 {
+        let job = c
+            .describe_dataset_import_job()
+            .dataset_import_job_arn(&arn)
+            .send()
+            .await
+            .unwrap()
+            .dataset_import_job
+            .unwrap();
+        let status = job.status.clone().unwrap();
+        if seen.last() != Some(&status) {
+            seen.push(status.clone());
+        }
+        if status == "ACTIVE" || status == "CREATE FAILED" {
+            return (job, seen);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("import job {arn} did not end; saw {seen:?}");
+}
+
+fn strings(rows: &[&[&str]]) -> Vec<Vec<String>> {
+    rows.iter()
+        .map(|r| r.iter().map(|s| s.to_string()).collect())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_then_delete_users_through_the_api() {
+    let server = start(Duration::ZERO, true).await;
+    let c = &server.client;
+    let group_arn = create_active_group(&server, "imports").await;
+    let users = create_dataset(c, &group_arn, "Users", "users").await;
+    let interactions = create_dataset(c, &group_arn, "Interactions", "interactions").await;
+    for tree in ["datasets", "deletion-nested", "import-bad", "import-update"] {
+        server.s3.upload_tree(tree).await;
+    }
+
+    // A first INCREMENTAL import has nothing to add to.
+    assert_err(
+        c.create_dataset_import_job()
+            .job_name("too-early")
+            .dataset_arn(&users)
+            .data_source(
+                DataSource::builder()
+                    .data_location(server.s3.location("datasets/users.csv"))
+                    .build(),
+            )
+            .import_mode(ImportMode::Incremental)
+            .send()
+            .await,
+        |e| e.is_invalid_input_exception(),
+        "its first import must use the importMode FULL",
+    );
+
+    let (job, seen) = import(
+        c,
+        "users-full",
+        &users,
+        &server.s3.location("datasets/users.csv"),
+        ImportMode::Full,
+    )
+    .await;
+    assert_eq!(
+        job.status.as_deref(),
+        Some("ACTIVE"),
+        "{:?}",
+        job.failure_reason
+    );
+    assert_eq!(seen.last().map(String::as_str), Some("ACTIVE"));
+    assert_eq!(job.import_mode, Some(ImportMode::Full));
+    assert_eq!(job.dataset_arn.as_deref(), Some(users.as_str()));
+    assert_eq!(
+        job.dataset_import_job_arn.as_deref(),
+        Some("arn:aws:personalize:us-east-1:000000000000:dataset-import-job/users-full")
+    );
+    let (job, _) = import(
+        c,
+        "interactions-full",
+        &interactions,
+        &server.s3.location("datasets/interactions.csv"),
+        ImportMode::Full,
+    )
+    .await;
+    assert_eq!(
+        job.status.as_deref(),
+        Some("ACTIVE"),
+        "{:?}",
+        job.failure_reason
+    );
+    let loaded_users = server
+        .store
+        .records(&group_arn, DatasetType::Users)
+        .await
+        .unwrap();
+    assert_eq!(loaded_users, fixture_rows("users.csv"));
+    assert_eq!(
+        server
+            .store
+            .records(&group_arn, DatasetType::Interactions)
+            .await
+            .unwrap(),
+        fixture_rows("interactions.csv")
+    );
+
+    // Bad inputs end CREATE FAILED, naming object, line and column, and change nothing.
+    let bad = [
+        ("import-bad/wrong-header.csv", "the header USER_ID,MEMBERSHIP,AGE does not match the columns of the Users dataset: USER_ID,AGE,MEMBERSHIP"),
+        ("import-bad/bad-int.csv", "import-bad/bad-int.csv line 3: column AGE: \"twenty\" is not a valid int"),
+        ("import-bad/long-id.csv", "import-bad/long-id.csv line 4: column USER_ID: the ID is 257 characters long"),
+    ];
+    for (i, (key, reason)) in bad.iter().enumerate() {
+        for mode in [ImportMode::Full, ImportMode::Incremental] {
+            let name = format!("bad-{i}-{}", mode.as_str().to_lowercase());
+            let (job, _) = import(c, &name, &users, &server.s3.location(key), mode).await;
+            assert_eq!(job.status.as_deref(), Some("CREATE FAILED"));
+            let why = job.failure_reason.unwrap();
+            assert!(why.contains(reason), "{why:?} lacks {reason:?}");
+            assert_eq!(
+                server
+                    .store
+                    .records(&group_arn, DatasetType::Users)
+                    .await
+                    .unwrap(),
+                loaded_users
+            );
+        }
+    }
+    let missing = "s3://no-such-bucket-personalize-local/users.csv";
+    let (job, _) = import(c, "missing-bucket", &users, missing, ImportMode::Full).await;
+    assert_eq!(job.status.as_deref(), Some("CREATE FAILED"));
+    let why = job.failure_reason.unwrap();
+    // The embedded S3 (s3s-fs) answers NoSuchKey for an object of a missing bucket.
+    assert!(
+        why.starts_with(&format!("reading {missing} failed: NoSuch")),
+        "{why}"
+    );
+    assert_eq!(
+        server
+            .store
+            .records(&group_arn, DatasetType::Users)
+            .await
+            .unwrap(),
+        loaded_users
+    );
+
+    // INCREMENTAL: an id loaded again replaces its record; a new one is added.
+    let (job, _) = import(
+        c,
+        "users-update",
+        &users,
+        &server.s3.location("import-update/users.csv"),
+        ImportMode::Incremental,
+    )
+    .await;
+    assert_eq!(
+        job.status.as_deref(),
+        Some("ACTIVE"),
+        "{:?}",
+        job.failure_reason
+    );
+    let mut expected: Vec<Vec<String>> = loaded_users
+        .iter()
+        .filter(|r| r[0] != "u01")
+        .cloned()
+        .collect();
+    expected.extend(strings(&[
+        &["u01", "99", "platinum"],
+        &["u99", "", "basic"],
+    ]));
+    let updated = server
+        .store
+        .records(&group_arn, DatasetType::Users)
+        .await
+        .unwrap();
+    assert_eq!(updated, expected);
+
+    // Listing: newest first, of one dataset, with the mode and the reason.
+    let listed = c
+        .list_dataset_import_jobs()
+        .dataset_arn(&users)
+        .max_results(2)
+        .send()
+        .await
+        .unwrap();
+    let names: Vec<_> = listed
+        .dataset_import_jobs
+        .unwrap()
+        .into_iter()
+        .map(|j| (j.job_name.unwrap(), j.import_mode.unwrap()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("users-update".to_owned(), ImportMode::Incremental),
+            ("missing-bucket".to_owned(), ImportMode::Full)
+        ]
+    );
+    assert!(listed.next_token.is_some());
+    let all = c
+        .list_dataset_import_jobs()
+        .send()
+        .await
+        .unwrap()
+        .dataset_import_jobs
+        .unwrap();
+    assert_eq!(all.len(), 10);
+    assert!(all
+        .iter()
+        .any(|j| j.job_name.as_deref() == Some("interactions-full")));
+
+    // The loaded data is what a data deletion job purges.
+    let gone = fixture_ids("deletion-nested");
+    let interactions_rows = fixture_rows("interactions.csv");
+    let expected_deleted = updated.iter().filter(|r| gone.contains(&r[0])).count()
+        + interactions_rows
+            .iter()
+            .filter(|r| gone.contains(&r[0]))
+            .count();
+    let job_arn = c
+        .create_data_deletion_job()
+        .job_name("after-import")
+        .dataset_group_arn(&group_arn)
+        .data_source(
+            DataSource::builder()
+                .data_location(server.s3.location("deletion-nested/"))
+                .build(),
+        )
+        .role_arn(ROLE)
+        .send()
+        .await
+        .unwrap()
+        .data_deletion_job_arn
+        .unwrap();
+    let job = wait_job(c, &job_arn).await;
+    assert_eq!(
+        job.status.as_deref(),
+        Some("COMPLETED"),
+        "{:?}",
+        job.failure_reason
+    );
+    assert_eq!(job.num_deleted, Some(expected_deleted as i32));
+    let left = server
+        .store
+        .records(&group_arn, DatasetType::Users)
+        .await
+        .unwrap();
+    let kept: Vec<_> = updated
+        .iter()
+        .filter(|r| !gone.contains(&r[0]))
+        .cloned()
+        .collect();
+    assert_eq!(left, kept);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_job_requests_are_checked() {
+    // No worker: jobs stay CREATE PENDING.
+    let server = start(Duration::ZERO, false).await;
+    let c = &server.client;
+    let group_arn = create_active_group(&server, "checks").await;
+    let users = create_dataset(c, &group_arn, "Users", "users").await;
+    let location = server.s3.location("datasets/users.csv");
+    let source = || DataSource::builder().data_location(&location).build();
+    let arn = c
+        .create_dataset_import_job()
+        .job_name("pending")
+        .dataset_arn(&users)
+        .data_source(source())
+        .role_arn(ROLE)
+        .publish_attribution_metrics_to_s3(true)
+        .tags(
+            aws_sdk_personalize::types::Tag::builder()
+                .tag_key("k")
+                .tag_value("v")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .dataset_import_job_arn
+        .unwrap();
+    let job = c
+        .describe_dataset_import_job()
+        .dataset_import_job_arn(&arn)
+        .send()
+        .await
+        .unwrap()
+        .dataset_import_job
+        .unwrap();
+    assert_eq!(job.status.as_deref(), Some("CREATE PENDING"));
+    assert_eq!(job.role_arn.as_deref(), Some(ROLE));
+    assert_eq!(job.publish_attribution_metrics_to_s3, Some(true));
+    assert_eq!(job.import_mode, Some(ImportMode::Full));
+    assert_eq!(
+        job.data_source.unwrap().data_location.as_deref(),
+        Some(location.as_str())
+    );
+    let tags = c
+        .list_tags_for_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .unwrap()
+        .tags
+        .unwrap();
+    assert_eq!(tags.len(), 1);
+
+    assert_err(
+        c.delete_dataset().dataset_arn(&users).send().await,
+        |e| e.is_resource_in_use_exception(),
+        "has a dataset import job in progress",
+    );
+    assert_err(
+        c.create_dataset_import_job()
+            .job_name("pending")
+            .dataset_arn(&users)
+            .data_source(source())
+            .send()
+            .await,
+        |e| e.is_resource_already_exists_exception(),
+        "a dataset import job named pending already exists",
+    );
+    assert_err(
+        c.create_dataset_import_job()
+            .job_name("x")
+            .dataset_arn(users.replace("USERS", "ITEMS"))
+            .data_source(source())
+            .send()
+            .await,
+        |e| e.is_resource_not_found_exception(),
+        "dataset/checks/ITEMS does not exist",
+    );
+    for (req, text) in [
+        (
+            c.create_dataset_import_job()
+                .dataset_arn(&users)
+                .data_source(source()),
+            "the required member 'jobName' is missing",
+        ),
+        (
+            c.create_dataset_import_job()
+                .job_name("x")
+                .data_source(source()),
+            "the required member 'datasetArn' is missing",
+        ),
+        (
+            c.create_dataset_import_job()
+                .job_name("x")
+                .dataset_arn(&users),
+            "the required member 'dataSource' is missing",
+        ),
+        (
+            c.create_dataset_import_job()
+                .job_name("x")
+                .dataset_arn(&users)
+                .data_source(DataSource::builder().build()),
+            "the required member 'dataSource.dataLocation' is missing",
+        ),
+        (
+            c.create_dataset_import_job()
+                .job_name("x")
+                .dataset_arn(&users)
+                .data_source(DataSource::builder().data_location("ftp://b/k").build()),
+            "at 'dataSource.dataLocation' failed to satisfy constraint",
+        ),
+        (
+            c.create_dataset_import_job()
+                .job_name("x")
+                .dataset_arn(&users)
+                .data_source(source())
+                .role_arn("role"),
+            "at 'roleArn' failed to satisfy constraint",
+        ),
+        (
+            c.create_dataset_import_job()
+                .job_name("x")
+                .dataset_arn(&users)
+                .data_source(source())
+                .import_mode(ImportMode::from("PARTIAL")),
+            "Member must satisfy enum value set: [FULL, INCREMENTAL]",
+        ),
+        (
+            c.create_dataset_import_job()
+                .job_name("x y")
+                .dataset_arn(&users)
+                .data_source(source()),
+            "at 'jobName' failed to satisfy constraint",
+        ),
+    ] {
+        assert_err(req.send().await, |e| e.is_invalid_input_exception(), text);
+    }
+    assert_err(
+        c.describe_dataset_import_job()
+            .dataset_import_job_arn(arn.replace("pending", "nope"))
+            .send()
+            .await,
+        |e| e.is_resource_not_found_exception(),
+        "does not exist",
+    );
+    assert_err(
+        c.describe_dataset_import_job().send().await,
+        |e| e.is_invalid_input_exception(),
+        "the required member 'datasetImportJobArn' is missing",
+    );
+    assert_err(
+        c.list_dataset_import_jobs()
+            .next_token("forged")
+            .send()
+            .await,
+        |e| e.is_invalid_next_token_exception(),
+        "forged",
+    );
+    for bad in [0, 101] {
+        assert_err(
+            c.list_dataset_import_jobs().max_results(bad).send().await,
+            |e| e.is_invalid_input_exception(),
+            "Member must have value",
+        );
+    }
+}
