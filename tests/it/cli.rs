@@ -412,12 +412,15 @@ impl Drop for ServeProcess {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_keeps_state_across_a_restart_and_reruns_interrupted_jobs() {
+    use personalize_local::import::ImportMode;
+    use personalize_local::import_job::{CreateStatus, DatasetImportJob};
     use personalize_local::job::{ArnScope, DataDeletionJob, JobStatus};
     use personalize_local::store::sqlite::SqliteStore;
     use personalize_local::store::DatasetStore;
 
     let s3 = TestS3::start(Backend::Embedded, "restart").await.unwrap();
     s3.upload_tree("deletion-single").await;
+    s3.upload_tree("datasets").await;
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().to_owned();
 
@@ -458,6 +461,17 @@ async fn serve_keeps_state_across_a_restart_and_reruns_interrupted_jobs() {
         store.create_job(&job).await.unwrap();
         job.set_status(JobStatus::InProgress);
         store.update_job(&job).await.unwrap();
+        // And an import job, created after it.
+        let mut import = DatasetImportJob::new(
+            &ArnScope::default(),
+            "interrupted-import",
+            &dataset,
+            &s3.location("datasets/users.csv"),
+            ImportMode::Full,
+        );
+        store.create_import_job(&import).await.unwrap();
+        import.set_status(CreateStatus::InProgress);
+        store.update_import_job(&import).await.unwrap();
     }
 
     let second = ServeProcess::start(&s3, &data_dir);
@@ -506,4 +520,33 @@ async fn serve_keeps_state_across_a_restart_and_reruns_interrupted_jobs() {
         job.failure_reason
     );
     assert_eq!(job.num_deleted, Some(0));
+    // The import job runs after it and loads the dataset.
+    let import_arn =
+        "arn:aws:personalize:us-east-1:000000000000:dataset-import-job/interrupted-import";
+    let mut status = None;
+    for _ in 0..500 {
+        let j = c
+            .describe_dataset_import_job()
+            .dataset_import_job_arn(import_arn)
+            .send()
+            .await
+            .unwrap()
+            .dataset_import_job
+            .unwrap();
+        status = j.status;
+        if status.as_deref() == Some("ACTIVE") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(status.as_deref(), Some("ACTIVE"));
+    drop(second);
+    let store = SqliteStore::open_dir(&data_dir).unwrap();
+    assert_eq!(
+        store
+            .records(&group, personalize_local::store::DatasetType::Users)
+            .await
+            .unwrap(),
+        crate::common::fixture_rows("users.csv")
+    );
 }
