@@ -233,6 +233,15 @@ mod tests {
             }));
             Ok((total, broken.boxed()))
         }
+
+        async fn put_multipart(
+            &self,
+            bucket: &str,
+            key: &str,
+            parts: ByteChunks,
+        ) -> Result<u64, SourceError> {
+            self.inner.put_multipart(bucket, key, parts).await
+        }
     }
 
     async fn read(breaks: u32) -> (Result<ObjectStats, JobFailure>, Vec<String>, u32) {

@@ -104,4 +104,22 @@ impl ObjectSource for MemorySource {
             .collect();
         Ok((total, stream::iter(chunks).boxed()))
     }
+
+    async fn put_multipart(
+        &self,
+        bucket: &str,
+        key: &str,
+        mut parts: ByteChunks,
+    ) -> Result<u64, SourceError> {
+        if !self.buckets.lock().unwrap().contains_key(bucket) {
+            return Err(no_such_bucket(bucket));
+        }
+        let mut body = Vec::new();
+        while let Some(part) = parts.next().await {
+            body.extend_from_slice(&part?);
+        }
+        let n = body.len() as u64;
+        self.put(bucket, key, body);
+        Ok(n)
+    }
 }

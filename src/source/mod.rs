@@ -1,7 +1,8 @@
 //! Where job inputs come from: an object store addressed by `s3://` locations.
 //!
-//! [`ObjectSource`] is the smallest contract the pipeline needs (list a prefix recursively,
-//! read one object as a stream of byte chunks), in the spirit of `object_store`. The real
+//! [`ObjectSource`] is the smallest contract the jobs need (list a prefix recursively, read
+//! one object as a stream of byte chunks, and, for export jobs, write one object part by
+//! part), in the spirit of `object_store`. The real
 //! implementation is [`s3::S3Source`] (`aws-sdk-s3`); [`memory::MemorySource`] serves unit
 //! tests of the pipeline stages without any server.
 
@@ -147,7 +148,20 @@ pub trait ObjectSource: Send + Sync + fmt::Debug + 'static {
         key: &str,
         offset: u64,
     ) -> Result<(u64, ByteChunks), SourceError>;
+
+    /// Writes one object from `parts`, in order, as one multipart upload: every part but the
+    /// last must be at least [`MIN_PART_BYTES`]. If a part or the upload fails, the upload is
+    /// aborted and no object is written. Returns the bytes written.
+    async fn put_multipart(
+        &self,
+        bucket: &str,
+        key: &str,
+        parts: ByteChunks,
+    ) -> Result<u64, SourceError>;
 }
+
+/// S3's smallest part of a multipart upload, except the last.
+pub const MIN_PART_BYTES: usize = 5 * 1024 * 1024;
 
 /// A shared handle to any object source.
 pub type DynObjectSource = std::sync::Arc<dyn ObjectSource>;

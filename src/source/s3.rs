@@ -200,4 +200,83 @@ impl ObjectSource for S3Source {
         .boxed();
         Ok((total, chunks))
     }
+
+    async fn put_multipart(
+        &self,
+        bucket: &str,
+        key: &str,
+        mut parts: ByteChunks,
+    ) -> Result<u64, SourceError> {
+        use aws_sdk_s3::primitives::ByteStream;
+        use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+        let upload = self
+            .client
+            .create_multipart_upload()
+            .bucket(bucket)
+            .key(key)
+            .content_type("text/csv")
+            .send()
+            .await
+            .map_err(source_error)?;
+        let upload_id = upload.upload_id().unwrap_or_default().to_owned();
+        let result: Result<(Vec<CompletedPart>, u64), SourceError> = async {
+            let mut done = Vec::new();
+            let mut written = 0u64;
+            while let Some(part) = parts.next().await {
+                let part = part?;
+                written += part.len() as u64;
+                let number = done.len() as i32 + 1;
+                let out = self
+                    .client
+                    .upload_part()
+                    .bucket(bucket)
+                    .key(key)
+                    .upload_id(&upload_id)
+                    .part_number(number)
+                    .body(ByteStream::from(part))
+                    .send()
+                    .await
+                    .map_err(source_error)?;
+                done.push(
+                    CompletedPart::builder()
+                        .part_number(number)
+                        .set_e_tag(out.e_tag().map(str::to_owned))
+                        .build(),
+                );
+            }
+            Ok((done, written))
+        }
+        .await;
+        let completed = match result {
+            Ok((done, written)) => self
+                .client
+                .complete_multipart_upload()
+                .bucket(bucket)
+                .key(key)
+                .upload_id(&upload_id)
+                .multipart_upload(
+                    CompletedMultipartUpload::builder()
+                        .set_parts(Some(done))
+                        .build(),
+                )
+                .send()
+                .await
+                .map(|_| written)
+                .map_err(source_error),
+            Err(e) => Err(e),
+        };
+        if completed.is_err() {
+            // Best effort: an upload left open only costs storage until the bucket's
+            // lifecycle rules clear it.
+            let _ = self
+                .client
+                .abort_multipart_upload()
+                .bucket(bucket)
+                .key(key)
+                .upload_id(&upload_id)
+                .send()
+                .await;
+        }
+        completed
+    }
 }

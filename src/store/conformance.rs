@@ -22,6 +22,7 @@ pub async fn run_all(store: &dyn DatasetStore) {
     tags_belong_to_one_resource(store).await;
     replace_is_all_or_nothing(store).await;
     append_replaces_ids_and_appends_events(store).await;
+    scans_stream_every_record_in_batches(store).await;
     purge_removes_only_the_listed_users(store).await;
     purge_is_atomic_with_the_job_record(store).await;
     jobs_are_listed_newest_first(store).await;
@@ -432,6 +433,58 @@ pub async fn append_replaces_ids_and_appends_events(store: &dyn DatasetStore) {
         append(DatasetType::Actions, 2, &[&["x", "y"]]).await,
         Err(StoreError::NotFound(_))
     ));
+}
+
+/// A scan yields every record in load order, in batches no larger than asked for.
+pub async fn scans_stream_every_record_in_batches(store: &dyn DatasetStore) {
+    let g = group("conf-scan");
+    store.create_dataset_group(&g).await.unwrap();
+    store
+        .create_dataset(&dataset(
+            &g,
+            DatasetType::Interactions,
+            &["USER_ID", "ITEM_ID"],
+        ))
+        .await
+        .unwrap();
+    let rows: Vec<[String; 2]> = (0..7)
+        .map(|i| [format!("u{}", 7 - i), format!("i{i}")])
+        .collect();
+    let refs: Vec<Vec<&str>> = rows
+        .iter()
+        .map(|r| vec![r[0].as_str(), r[1].as_str()])
+        .collect();
+    let slices: Vec<&[&str]> = refs.iter().map(|r| r.as_slice()).collect();
+    load(store, &g, DatasetType::Interactions, 2, &slices).await;
+    let batches: Vec<RowBatch> = store
+        .scan_records(&g.dataset_group_arn, DatasetType::Interactions, 3)
+        .map(|b| b.unwrap())
+        .collect()
+        .await;
+    assert_eq!(
+        batches.iter().map(RowBatch::rows).collect::<Vec<_>>(),
+        [3, 3, 1]
+    );
+    let scanned: Vec<Vec<String>> = batches
+        .iter()
+        .flat_map(|b| (0..b.rows()).map(move |i| b.row(i).map(str::to_owned).collect()))
+        .collect();
+    assert_eq!(
+        scanned,
+        store
+            .records(&g.dataset_group_arn, DatasetType::Interactions)
+            .await
+            .unwrap()
+    );
+    assert_eq!(scanned[0], ["u7", "i0"]);
+    let missing: Vec<_> = store
+        .scan_records(&g.dataset_group_arn, DatasetType::Items, 3)
+        .collect()
+        .await;
+    assert!(
+        matches!(&missing[..], [Err(StoreError::NotFound(_))]),
+        "{missing:?}"
+    );
 }
 
 /// A load replaces everything, keeps load order, and changes nothing when its input fails.

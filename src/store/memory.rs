@@ -300,6 +300,31 @@ impl DatasetStore for MemoryStore {
         }
     }
 
+    fn scan_records(
+        &self,
+        group_arn: &str,
+        dataset_type: DatasetType,
+        batch_rows: usize,
+    ) -> BoxStream<'static, StoreResult<RowBatch>> {
+        let s = self.lock();
+        let Some((dataset, rows)) = s.datasets.get(&dataset_key(group_arn, dataset_type)) else {
+            let missing = StoreError::NotFound(dataset_name(group_arn, dataset_type));
+            return futures::stream::once(async { Err(missing) }).boxed();
+        };
+        let width = dataset.columns.len();
+        let batches: Vec<StoreResult<RowBatch>> = rows
+            .chunks(batch_rows.max(1))
+            .map(|chunk| {
+                let mut b = RowBatch::new(width);
+                for r in chunk {
+                    b.push_row(r.iter().map(String::as_str));
+                }
+                Ok(b)
+            })
+            .collect();
+        futures::stream::iter(batches).boxed()
+    }
+
     async fn purge_users(
         &self,
         group_arn: &str,

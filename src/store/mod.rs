@@ -391,6 +391,16 @@ pub trait DatasetStore: Send + Sync + fmt::Debug + 'static {
         dataset_type: DatasetType,
     ) -> StoreResult<Vec<Vec<String>>>;
 
+    /// Every record of a dataset, in load order, as a stream of batches of at most
+    /// `batch_rows` rows, for exports of any size: a backend must not read them all at once.
+    /// [`StoreError::NotFound`] (as the stream's only item) if there is no such dataset.
+    fn scan_records(
+        &self,
+        group_arn: &str,
+        dataset_type: DatasetType,
+        batch_rows: usize,
+    ) -> BoxStream<'static, StoreResult<RowBatch>>;
+
     /// Deletes every record whose `USER_ID` is in `ids` from the group's user-bearing
     /// datasets (Users, Interactions, Action_Interactions) and stores the job record that
     /// `finish` builds from the counts, all in ONE transaction: the job reads `COMPLETED`

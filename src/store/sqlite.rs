@@ -746,6 +746,60 @@ impl DatasetStore for SqliteStore {
         .await
     }
 
+    fn scan_records(
+        &self,
+        group_arn: &str,
+        dataset_type: DatasetType,
+        batch_rows: usize,
+    ) -> BoxStream<'static, StoreResult<RowBatch>> {
+        // A connection of its own: in WAL mode it reads one snapshot while the store's
+        // connection goes on writing, and the reader waits for its consumer, not the store.
+        let (tx, rx) = tokio::sync::mpsc::channel::<StoreResult<RowBatch>>(2);
+        let path = self.path.clone();
+        let group_arn = group_arn.to_owned();
+        let batch_rows = batch_rows.max(1);
+        tokio::task::spawn_blocking(move || {
+            let scan = || -> DbResult<()> {
+                let mut conn =
+                    Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+                conn.busy_timeout(std::time::Duration::from_secs(10))?;
+                // Sorting a clustered table back into load order spills to disk, not memory.
+                conn.execute_batch("PRAGMA temp_store = FILE;")?;
+                let txn = conn.transaction()?;
+                let (id, columns) = require_dataset(&txn, &group_arn, dataset_type)?;
+                let width = columns.len();
+                let cols: Vec<String> = (0..width).map(|i| format!("c{i}")).collect();
+                let mut stmt = txn.prepare(&format!(
+                    "SELECT {} FROM records_{id} ORDER BY seq",
+                    cols.join(", ")
+                ))?;
+                let mut rows = stmt.query([])?;
+                let mut batch = RowBatch::new(width);
+                while let Some(row) = rows.next()? {
+                    for i in 0..width {
+                        let v: Option<String> = row.get(i)?;
+                        batch.push_value(v.as_deref().unwrap_or(""));
+                    }
+                    if batch.rows() >= batch_rows {
+                        let full = std::mem::replace(&mut batch, RowBatch::new(width));
+                        if tx.blocking_send(Ok(full)).is_err() {
+                            return Ok(()); // the consumer stopped
+                        }
+                    }
+                }
+                if batch.rows() > 0 {
+                    let _ = tx.blocking_send(Ok(batch));
+                }
+                Ok(())
+            };
+            if let Err(e) = scan() {
+                let _ = tx.blocking_send(Err(e));
+            }
+        });
+        futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|b| (b, rx)) })
+            .boxed()
+    }
+
     async fn purge_users(
         &self,
         group_arn: &str,
