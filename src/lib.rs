@@ -19,7 +19,8 @@
 //! [`store::DatasetStore`], SQLite by default),
 //! [`schema`] (the Avro schemas datasets take their columns from),
 //! [`import`] and [`import_job`] (loading datasets from S3 through the same CSV path, from
-//! the command line or as the API's dataset import jobs), [`embedded_s3`] (an
+//! the command line or as the API's dataset import jobs), [`export`] (dataset export jobs:
+//! records streamed to S3 as CSV), [`embedded_s3`] (an
 //! S3 endpoint over a local folder, for the demo and the tests) and [`cli`] (the command line).
 
 #![warn(missing_docs, unreachable_pub)]
@@ -29,6 +30,7 @@ pub mod cli;
 pub mod deletion;
 pub mod demo;
 pub mod embedded_s3;
+pub mod export;
 pub mod import;
 pub mod import_job;
 pub mod job;

@@ -1,11 +1,11 @@
-//! The job worker: runs pending jobs (data deletion jobs and dataset import jobs) one at a
-//! time, oldest first, whatever their kind.
+//! The job worker: runs pending jobs (data deletion jobs, dataset import and export jobs) one
+//! at a time, oldest first, whatever their kind.
 //!
 //! It wakes when the API records a job, and every second in case a job was recorded by
 //! another process sharing the data dir. At start it puts jobs left in progress by a stopped
 //! server back to pending, so none stays in progress forever; running a job again is harmless
 //! (a purge deletes nothing twice, a load is all or nothing, an incremental one replaces by
-//! id).
+//! id, an export writes its object again).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +15,7 @@ use tracing::{error, info};
 
 use crate::api::AppState;
 use crate::deletion::{self, Progress};
+use crate::export::{self, DatasetExportJob};
 use crate::import_job::{self, CreateStatus, DatasetImportJob};
 use crate::job::{DataDeletionJob, JobStatus};
 use crate::store::StoreResult;
@@ -24,6 +25,17 @@ use crate::store::StoreResult;
 enum Work {
     Deletion(DataDeletionJob),
     Import(DatasetImportJob),
+    Export(DatasetExportJob),
+}
+
+impl Work {
+    fn created(&self) -> f64 {
+        match self {
+            Work::Deletion(j) => j.creation_date_time,
+            Work::Import(j) => j.creation_date_time,
+            Work::Export(j) => j.creation_date_time,
+        }
+    }
 }
 
 /// Runs until `stop` turns true; a job in progress at that moment is left `IN_PROGRESS`
@@ -67,6 +79,13 @@ pub async fn run(state: Arc<AppState>, mut stop: watch::Receiver<bool>) {
                                 .map(drop)
                                 .map_err(|e| e.to_string())
                         }
+                        Work::Export(job) => {
+                            info!(job = %job.job_name, "starting a dataset export job");
+                            export::run(state.store.as_ref(), state.source.clone(), job)
+                                .await
+                                .map(drop)
+                                .map_err(|e| e.to_string())
+                        }
                     }
                 };
                 tokio::select! {
@@ -105,29 +124,46 @@ async fn requeue_interrupted(state: &AppState) -> StoreResult<()> {
             state.store.update_import_job(&job).await?;
         }
     }
+    for mut job in state.store.list_export_jobs(None).await? {
+        if job.status == CreateStatus::InProgress {
+            info!(job = %job.job_name, "requeueing a dataset export job interrupted by a stop");
+            job.set_status(CreateStatus::Pending);
+            state.store.update_export_job(&job).await?;
+        }
+    }
     Ok(())
 }
 
 /// The oldest pending job of any kind.
 async fn oldest_pending(state: &AppState) -> StoreResult<Option<Work>> {
-    let deletion = state
-        .store
+    let store = &state.store;
+    let deletion = store
         .list_jobs(None)
         .await?
         .into_iter()
         .rev()
-        .find(|j| j.status == JobStatus::Pending);
-    let import = state
-        .store
+        .find(|j| j.status == JobStatus::Pending)
+        .map(Work::Deletion);
+    let import = store
         .list_import_jobs(None)
         .await?
         .into_iter()
         .rev()
-        .find(|j| j.status == CreateStatus::Pending);
-    Ok(match (deletion, import) {
-        (Some(d), Some(i)) if i.creation_date_time < d.creation_date_time => Some(Work::Import(i)),
-        (Some(d), _) => Some(Work::Deletion(d)),
-        (None, Some(i)) => Some(Work::Import(i)),
-        (None, None) => None,
-    })
+        .find(|j| j.status == CreateStatus::Pending)
+        .map(Work::Import);
+    let export = store
+        .list_export_jobs(None)
+        .await?
+        .into_iter()
+        .rev()
+        .find(|j| j.status == CreateStatus::Pending)
+        .map(Work::Export);
+    // The first of the oldest wins: deletion jobs before imports before exports.
+    Ok([deletion, import, export]
+        .into_iter()
+        .flatten()
+        .fold(None, |best: Option<Work>, w| match best {
+            Some(b) if b.created() <= w.created() => Some(b),
+            _ => Some(w),
+        }))
 }

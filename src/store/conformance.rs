@@ -27,6 +27,7 @@ pub async fn run_all(store: &dyn DatasetStore) {
     purge_is_atomic_with_the_job_record(store).await;
     jobs_are_listed_newest_first(store).await;
     import_jobs_are_kept_and_listed_newest_first(store).await;
+    export_jobs_are_kept_and_listed_newest_first(store).await;
     reset_empties_everything(store).await;
 }
 
@@ -37,6 +38,7 @@ pub async fn reset_empties_everything(store: &dyn DatasetStore) {
     assert_eq!(store.list_jobs(None).await.unwrap(), vec![]);
     assert_eq!(store.list_schemas().await.unwrap(), vec![]);
     assert_eq!(store.list_import_jobs(None).await.unwrap(), vec![]);
+    assert_eq!(store.list_export_jobs(None).await.unwrap(), vec![]);
     assert_eq!(
         store
             .tags(&group("conf-tags-b").dataset_group_arn)
@@ -815,4 +817,44 @@ pub async fn import_jobs_are_kept_and_listed_newest_first(store: &dyn DatasetSto
             .unwrap(),
         None
     );
+}
+
+/// Export job records: created once, updated, read back, listed newest first per dataset.
+pub async fn export_jobs_are_kept_and_listed_newest_first(store: &dyn DatasetStore) {
+    use crate::export::{DatasetExportJob, JobOutput, S3DataConfig};
+    use crate::import_job::CreateStatus;
+    let scope = ArnScope::default();
+    let output = JobOutput {
+        s3_data_destination: S3DataConfig {
+            path: "s3://b/out/".into(),
+            kms_key_arn: None,
+        },
+    };
+    let users = "arn:aws:personalize:us-east-1:000000000000:dataset/conf-export/USERS";
+    let items = "arn:aws:personalize:us-east-1:000000000000:dataset/conf-export/ITEMS";
+    let role = "arn:aws:iam::000000000000:role/r";
+    let a = DatasetExportJob::new(&scope, "conf-export-a", users, role, output.clone());
+    let mut b = DatasetExportJob::new(&scope, "conf-export-b", items, role, output.clone());
+    store.create_export_job(&a).await.unwrap();
+    store.create_export_job(&b).await.unwrap();
+    assert!(matches!(
+        store.create_export_job(&a).await,
+        Err(StoreError::AlreadyExists(_))
+    ));
+    b.set_status(CreateStatus::Active);
+    store.update_export_job(&b).await.unwrap();
+    assert_eq!(
+        store.export_job(&b.dataset_export_job_arn).await.unwrap(),
+        Some(b.clone())
+    );
+    assert_eq!(
+        store.list_export_jobs(Some(users)).await.unwrap(),
+        vec![a.clone()]
+    );
+    assert_eq!(&store.list_export_jobs(None).await.unwrap()[..2], &[b, a]);
+    let unknown = DatasetExportJob::new(&scope, "conf-export-x", users, role, output);
+    assert!(matches!(
+        store.update_export_job(&unknown).await,
+        Err(StoreError::NotFound(_))
+    ));
 }

@@ -11,6 +11,7 @@ use super::{
     StoreError, StoreResult, Tags,
 };
 use crate::deletion::dedupe::UserIdSet;
+use crate::export::DatasetExportJob;
 use crate::import_job::DatasetImportJob;
 use crate::job::DataDeletionJob;
 
@@ -25,6 +26,8 @@ struct State {
     jobs: BTreeMap<String, (u64, DataDeletionJob)>,
     /// ARN -> (creation order, import job).
     import_jobs: BTreeMap<String, (u64, DatasetImportJob)>,
+    /// ARN -> (creation order, export job).
+    export_jobs: BTreeMap<String, (u64, DatasetExportJob)>,
     /// ARN -> (creation order, schema).
     schemas: BTreeMap<String, (u64, Schema)>,
     /// Resource ARN -> tags.
@@ -429,6 +432,47 @@ impl DatasetStore for MemoryStore {
         let s = self.lock();
         let mut jobs: Vec<&(u64, DatasetImportJob)> = s
             .import_jobs
+            .values()
+            .filter(|(_, j)| dataset_arn.is_none_or(|d| j.dataset_arn == d))
+            .collect();
+        jobs.sort_by_key(|(seq, _)| std::cmp::Reverse(*seq));
+        Ok(jobs.into_iter().map(|(_, j)| j.clone()).collect())
+    }
+
+    async fn create_export_job(&self, job: &DatasetExportJob) -> StoreResult<()> {
+        let mut s = self.lock();
+        if s.export_jobs.contains_key(&job.dataset_export_job_arn) {
+            return Err(StoreError::AlreadyExists(
+                job.dataset_export_job_arn.clone(),
+            ));
+        }
+        let seq = s.next_seq();
+        s.export_jobs
+            .insert(job.dataset_export_job_arn.clone(), (seq, job.clone()));
+        Ok(())
+    }
+
+    async fn update_export_job(&self, job: &DatasetExportJob) -> StoreResult<()> {
+        match self.lock().export_jobs.get_mut(&job.dataset_export_job_arn) {
+            Some(entry) => {
+                entry.1 = job.clone();
+                Ok(())
+            }
+            None => Err(StoreError::NotFound(job.dataset_export_job_arn.clone())),
+        }
+    }
+
+    async fn export_job(&self, arn: &str) -> StoreResult<Option<DatasetExportJob>> {
+        Ok(self.lock().export_jobs.get(arn).map(|(_, j)| j.clone()))
+    }
+
+    async fn list_export_jobs(
+        &self,
+        dataset_arn: Option<&str>,
+    ) -> StoreResult<Vec<DatasetExportJob>> {
+        let s = self.lock();
+        let mut jobs: Vec<&(u64, DatasetExportJob)> = s
+            .export_jobs
             .values()
             .filter(|(_, j)| dataset_arn.is_none_or(|d| j.dataset_arn == d))
             .collect();

@@ -20,6 +20,7 @@ use futures::stream::BoxStream;
 use serde::{Deserialize, Serialize};
 
 use crate::deletion::dedupe::UserIdSet;
+use crate::export::DatasetExportJob;
 use crate::import_job::DatasetImportJob;
 use crate::job::DataDeletionJob;
 
@@ -438,6 +439,21 @@ pub trait DatasetStore: Send + Sync + fmt::Debug + 'static {
         &self,
         dataset_arn: Option<&str>,
     ) -> StoreResult<Vec<DatasetImportJob>>;
+
+    /// Records a new dataset export job; [`StoreError::AlreadyExists`] if its ARN is taken.
+    async fn create_export_job(&self, job: &DatasetExportJob) -> StoreResult<()>;
+
+    /// Overwrites an export job's record; [`StoreError::NotFound`] if it was never created.
+    async fn update_export_job(&self, job: &DatasetExportJob) -> StoreResult<()>;
+
+    /// The export job with this ARN, if any.
+    async fn export_job(&self, arn: &str) -> StoreResult<Option<DatasetExportJob>>;
+
+    /// Export jobs, newest first, optionally of one dataset only.
+    async fn list_export_jobs(
+        &self,
+        dataset_arn: Option<&str>,
+    ) -> StoreResult<Vec<DatasetExportJob>>;
 
     /// Empties the store: every group, dataset, record, schema, tag and job (of
     /// every kind) is gone.

@@ -20,6 +20,7 @@ use super::{
     StoreError, StoreResult, Tags,
 };
 use crate::deletion::dedupe::UserIdSet;
+use crate::export::DatasetExportJob;
 use crate::import_job::DatasetImportJob;
 use crate::job::DataDeletionJob;
 
@@ -36,7 +37,7 @@ const PAGE_SIZE: u32 = 65536;
 /// Page cache per connection, in KiB (SQLite's negative `cache_size`).
 const CACHE_KIB: i64 = 128 * 1024;
 
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_VERSION: i64 = 5;
 
 const MIGRATION_1: &str = "
 CREATE TABLE dataset_groups (
@@ -92,6 +93,17 @@ CREATE TABLE dataset_import_jobs (
     body        TEXT NOT NULL
 );
 CREATE INDEX dataset_import_jobs_dataset ON dataset_import_jobs (dataset_arn, seq);
+";
+
+/// Dataset export jobs, kept like import jobs.
+const MIGRATION_5: &str = "
+CREATE TABLE dataset_export_jobs (
+    seq         INTEGER PRIMARY KEY,
+    arn         TEXT NOT NULL UNIQUE,
+    dataset_arn TEXT NOT NULL,
+    body        TEXT NOT NULL
+);
+CREATE INDEX dataset_export_jobs_dataset ON dataset_export_jobs (dataset_arn, seq);
 ";
 
 /// A dataset store in one SQLite database file.
@@ -178,6 +190,7 @@ fn migrate(conn: &mut Connection) -> DbResult<()> {
         (2, MIGRATION_2),
         (3, MIGRATION_3),
         (4, MIGRATION_4),
+        (5, MIGRATION_5),
     ] {
         if version < to {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -970,6 +983,81 @@ impl DatasetStore for SqliteStore {
         .await
     }
 
+    async fn create_export_job(&self, job: &DatasetExportJob) -> StoreResult<()> {
+        let job = job.clone();
+        self.with_conn(move |conn| {
+            let n = conn.execute(
+                "INSERT INTO dataset_export_jobs (arn, dataset_arn, body) VALUES (?1, ?2, ?3)
+                 ON CONFLICT DO NOTHING",
+                params![
+                    job.dataset_export_job_arn,
+                    job.dataset_arn,
+                    serde_json::to_string(&job).map_err(backend)?
+                ],
+            )?;
+            if n == 0 {
+                return Err(StoreError::AlreadyExists(job.dataset_export_job_arn));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn update_export_job(&self, job: &DatasetExportJob) -> StoreResult<()> {
+        let job = job.clone();
+        self.with_conn(move |conn| {
+            let n = conn.execute(
+                "UPDATE dataset_export_jobs SET body = ?2 WHERE arn = ?1",
+                params![
+                    job.dataset_export_job_arn,
+                    serde_json::to_string(&job).map_err(backend)?
+                ],
+            )?;
+            if n == 0 {
+                return Err(StoreError::NotFound(job.dataset_export_job_arn));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn export_job(&self, arn: &str) -> StoreResult<Option<DatasetExportJob>> {
+        let arn = arn.to_owned();
+        self.with_conn(move |conn| {
+            let body: Option<String> = conn
+                .query_row(
+                    "SELECT body FROM dataset_export_jobs WHERE arn = ?1",
+                    params![arn],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            body.map(|b| serde_json::from_str(&b).map_err(backend))
+                .transpose()
+        })
+        .await
+    }
+
+    async fn list_export_jobs(
+        &self,
+        dataset_arn: Option<&str>,
+    ) -> StoreResult<Vec<DatasetExportJob>> {
+        let dataset_arn = dataset_arn.map(str::to_owned);
+        self.with_conn(move |conn| {
+            let mut stmt = conn.prepare(
+                "SELECT body FROM dataset_export_jobs WHERE ?1 IS NULL OR dataset_arn = ?1
+                 ORDER BY seq DESC",
+            )?;
+            let bodies = stmt
+                .query_map(params![dataset_arn], |r| r.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()?;
+            bodies
+                .iter()
+                .map(|b| serde_json::from_str(b).map_err(backend))
+                .collect()
+        })
+        .await
+    }
+
     async fn reset(&self) -> StoreResult<()> {
         self.with_conn(move |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -982,7 +1070,8 @@ impl DatasetStore for SqliteStore {
             }
             tx.execute_batch(
                 "DELETE FROM datasets; DELETE FROM dataset_groups; DELETE FROM data_deletion_jobs;
-                 DELETE FROM schemas; DELETE FROM tags; DELETE FROM dataset_import_jobs;",
+                 DELETE FROM schemas; DELETE FROM tags; DELETE FROM dataset_import_jobs;
+                 DELETE FROM dataset_export_jobs;",
             )?;
             tx.commit()?;
             Ok(())

@@ -284,6 +284,176 @@ async fn import_then_delete_users_through_the_api() {
         .cloned()
         .collect();
     assert_eq!(left, kept);
+
+    // Exports: the deleted users are gone from the CSV, everything else is there, value for
+    // value, in load order.
+    let kept_interactions: Vec<_> = interactions_rows
+        .iter()
+        .filter(|r| !gone.contains(&r[0]))
+        .cloned()
+        .collect();
+    let exports = server.s3.location("exports/");
+    for (name, dataset, mode, header, rows) in [
+        (
+            "users-out",
+            &users,
+            "BULK",
+            "USER_ID,AGE,MEMBERSHIP",
+            kept.clone(),
+        ),
+        (
+            "interactions-out",
+            &interactions,
+            "ALL",
+            "USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE",
+            kept_interactions,
+        ),
+        ("users-put", &users, "PUT", "USER_ID,AGE,MEMBERSHIP", vec![]),
+    ] {
+        let job = export(c, name, dataset, &exports, mode).await;
+        assert_eq!(
+            job.status.as_deref(),
+            Some("ACTIVE"),
+            "{:?}",
+            job.failure_reason
+        );
+        let body = get(&server, &format!("exports/{name}.csv")).await;
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .from_reader(body.as_bytes());
+        let got_header: Vec<String> = reader
+            .headers()
+            .unwrap()
+            .iter()
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(got_header.join(","), header, "{name}");
+        let got: Vec<Vec<String>> = reader
+            .records()
+            .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+            .collect();
+        assert_eq!(got, rows, "{name}");
+    }
+
+    let listed = c
+        .list_dataset_export_jobs()
+        .dataset_arn(&users)
+        .send()
+        .await
+        .unwrap();
+    let names: Vec<_> = listed
+        .dataset_export_jobs
+        .unwrap()
+        .into_iter()
+        .map(|j| (j.job_name.unwrap(), j.status.unwrap()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("users-put".to_owned(), "ACTIVE".to_owned()),
+            ("users-out".to_owned(), "ACTIVE".to_owned())
+        ]
+    );
+}
+
+/// Starts an export job and polls it to its end.
+async fn export(
+    c: &Client,
+    name: &str,
+    dataset_arn: &str,
+    path: &str,
+    mode: &str,
+) -> aws_sdk_personalize::types::DatasetExportJob {
+    use aws_sdk_personalize::types::{DatasetExportJobOutput, IngestionMode, S3DataConfig};
+    let arn = c
+        .create_dataset_export_job()
+        .job_name(name)
+        .dataset_arn(dataset_arn)
+        .ingestion_mode(IngestionMode::from(mode))
+        .role_arn(ROLE)
+        .job_output(
+            DatasetExportJobOutput::builder()
+                .s3_data_destination(S3DataConfig::builder().path(path).build().unwrap())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .dataset_export_job_arn
+        .unwrap();
+    for _ in 0..500 {
+        let job = c
+            .describe_dataset_export_job()
+            .dataset_export_job_arn(&arn)
+            .send()
+            .await
+            .unwrap()
+            .dataset_export_job
+            .unwrap();
+        if matches!(
+            job.status.as_deref(),
+            Some("ACTIVE") | Some("CREATE FAILED")
+        ) {
+            assert_eq!(job.ingestion_mode.as_ref().map(|m| m.as_str()), Some(mode));
+            return job;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("export job {arn} did not end");
+}
+
+async fn get(server: &crate::api::Server, key: &str) -> String {
+    let out = server
+        .s3
+        .client
+        .get_object()
+        .bucket(&server.s3.bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap();
+    String::from_utf8(out.body.collect().await.unwrap().to_vec()).unwrap()
+}
+
+crate::s3_tests! {
+    fn multipart_uploads_join_their_parts_in_order(s3) {
+        use bytes::Bytes;
+        use futures::StreamExt;
+        let first = Bytes::from(vec![b'a'; personalize_local::source::MIN_PART_BYTES]);
+        let second = Bytes::from_static(b"the end\n");
+        let parts = futures::stream::iter(vec![Ok(first.clone()), Ok(second.clone())]).boxed();
+        let n = s3.source().put_multipart(&s3.bucket, "out/big.csv", parts).await.unwrap();
+        assert_eq!(n as usize, first.len() + second.len());
+        let out = s3.client.get_object().bucket(&s3.bucket).key("out/big.csv").send().await.unwrap();
+        let body = out.body.collect().await.unwrap().to_vec();
+        assert_eq!(body.len(), first.len() + second.len());
+        assert_eq!(&body[..first.len()], &first[..]);
+        assert_eq!(&body[first.len()..], &second[..]);
+
+        // A failing part aborts the upload: no object appears.
+        let broken = futures::stream::iter(vec![
+            Ok(first),
+            Err(personalize_local::source::SourceError::new("StoreError", "the store failed")),
+        ])
+        .boxed();
+        let err = s3.source().put_multipart(&s3.bucket, "out/broken.csv", broken).await.unwrap_err();
+        assert_eq!(err.code, "StoreError");
+        let listed = s3.client.list_objects_v2().bucket(&s3.bucket).prefix("out/").send().await.unwrap();
+        let keys: Vec<_> = listed.contents().iter().filter_map(|o| o.key()).collect();
+        assert_eq!(keys, ["out/big.csv"]);
+
+        // A bucket that does not exist (the embedded S3 creates it on upload, as it does not
+        // report NoSuchBucket).
+        if s3.backend.reports_no_such_bucket() {
+            let parts = futures::stream::iter(vec![Ok(second)]).boxed();
+            let err = s3
+                .source()
+                .put_multipart("no-such-bucket-personalize-local", "out/x.csv", parts)
+                .await
+                .unwrap_err();
+            assert_eq!(err.code, "NoSuchBucket", "{err}");
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,6 +2,7 @@
 
 pub mod data_deletion_job;
 pub mod dataset;
+pub mod dataset_export_job;
 pub mod dataset_group;
 pub mod dataset_import_job;
 pub mod schema;
@@ -38,6 +39,9 @@ pub async fn call(state: &AppState, operation: &str, scope: &ArnScope, input: &I
         "CreateDatasetImportJob" => dataset_import_job::create(state, scope, input).await,
         "DescribeDatasetImportJob" => dataset_import_job::describe(state, input).await,
         "ListDatasetImportJobs" => dataset_import_job::list(state, scope, input).await,
+        "CreateDatasetExportJob" => dataset_export_job::create(state, scope, input).await,
+        "DescribeDatasetExportJob" => dataset_export_job::describe(state, input).await,
+        "ListDatasetExportJobs" => dataset_export_job::list(state, scope, input).await,
         "TagResource" => tagging::tag_resource(state, input).await,
         "UntagResource" => tagging::untag_resource(state, input).await,
         "ListTagsForResource" => tagging::list_tags_for_resource(state, input).await,

@@ -57,7 +57,7 @@ pub async fn attach(state: &AppState, arn: &str, tags: Tags) -> Result<(), ApiEr
 }
 
 /// Answers `ResourceNotFoundException` unless `arn` names an existing dataset group, schema,
-/// dataset, dataset import job or data deletion job.
+/// dataset, dataset import or export job, or data deletion job.
 async fn require_resource(state: &AppState, arn: &str) -> Result<(), ApiError> {
     let store = &state.store;
     let kind_and_id = arn
@@ -69,6 +69,7 @@ async fn require_resource(state: &AppState, arn: &str) -> Result<(), ApiError> {
         Some(("schema", _)) => store.schema(arn).await?.is_some(),
         Some(("data-deletion-job", _)) => store.job(arn).await?.is_some(),
         Some(("dataset-import-job", _)) => store.import_job(arn).await?.is_some(),
+        Some(("dataset-export-job", _)) => store.export_job(arn).await?.is_some(),
         Some(("dataset", _)) => match super::dataset::parse_arn(arn) {
             Some((group_arn, t)) => dataset_exists(state, &group_arn, t).await?,
             None => false,
