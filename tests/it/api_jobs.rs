@@ -623,3 +623,119 @@ async fn import_job_requests_are_checked() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_job_requests_are_checked() {
+    use aws_sdk_personalize::types::{DatasetExportJobOutput, IngestionMode, S3DataConfig};
+    // No worker: jobs stay CREATE PENDING.
+    let server = start(Duration::ZERO, false).await;
+    let c = &server.client;
+    let group_arn = create_active_group(&server, "export-checks").await;
+    let users = create_dataset(c, &group_arn, "Users", "users").await;
+    let output = |path: &str| {
+        DatasetExportJobOutput::builder()
+            .s3_data_destination(S3DataConfig::builder().path(path).build().unwrap())
+            .build()
+    };
+    let arn = c
+        .create_dataset_export_job()
+        .job_name("pending")
+        .dataset_arn(&users)
+        .role_arn(ROLE)
+        .job_output(output("s3://b/out/"))
+        .send()
+        .await
+        .unwrap()
+        .dataset_export_job_arn
+        .unwrap();
+    let job = c
+        .describe_dataset_export_job()
+        .dataset_export_job_arn(&arn)
+        .send()
+        .await
+        .unwrap()
+        .dataset_export_job
+        .unwrap();
+    assert_eq!(job.status.as_deref(), Some("CREATE PENDING"));
+    assert_eq!(job.ingestion_mode, Some(IngestionMode::Bulk));
+    assert_eq!(
+        job.job_output.unwrap().s3_data_destination.unwrap().path,
+        "s3://b/out/"
+    );
+    assert_err(
+        c.create_dataset_export_job()
+            .job_name("pending")
+            .dataset_arn(&users)
+            .role_arn(ROLE)
+            .job_output(output("s3://b/out/"))
+            .send()
+            .await,
+        |e| e.is_resource_already_exists_exception(),
+        "a dataset export job named pending already exists",
+    );
+    assert_err(
+        c.create_dataset_export_job()
+            .job_name("x")
+            .dataset_arn(users.replace("USERS", "ITEMS"))
+            .role_arn(ROLE)
+            .job_output(output("s3://b/out/"))
+            .send()
+            .await,
+        |e| e.is_resource_not_found_exception(),
+        "does not exist",
+    );
+    let base = || {
+        c.create_dataset_export_job()
+            .job_name("x")
+            .dataset_arn(&users)
+            .role_arn(ROLE)
+            .job_output(output("s3://b/out/"))
+    };
+    for (req, text) in [
+        (
+            base().set_role_arn(None),
+            "the required member 'roleArn' is missing",
+        ),
+        (
+            base().set_job_output(None),
+            "the required member 'jobOutput' is missing",
+        ),
+        (
+            base().job_output(DatasetExportJobOutput::builder().build()),
+            "the required member 'jobOutput.s3DataDestination' is missing",
+        ),
+        (
+            base().job_output(output("b/out/")),
+            "at 'jobOutput.s3DataDestination.path' failed to satisfy constraint",
+        ),
+        (
+            base().ingestion_mode(IngestionMode::from("STREAM")),
+            "Member must satisfy enum value set: [BULK, PUT, ALL]",
+        ),
+        (
+            base().set_dataset_arn(None),
+            "the required member 'datasetArn' is missing",
+        ),
+    ] {
+        assert_err(req.send().await, |e| e.is_invalid_input_exception(), text);
+    }
+    assert_err(
+        c.list_dataset_export_jobs()
+            .next_token("forged")
+            .send()
+            .await,
+        |e| e.is_invalid_next_token_exception(),
+        "forged",
+    );
+    let listed = c.list_dataset_export_jobs().send().await.unwrap();
+    assert_eq!(listed.dataset_export_jobs.unwrap().len(), 1);
+    let tags = c
+        .list_tags_for_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .unwrap()
+        .tags
+        .unwrap_or_default();
+    assert!(tags.is_empty());
+}
