@@ -366,6 +366,7 @@ impl SqliteStore {
                 )?,
             };
             let mut seq = first_seq;
+            let started = std::time::Instant::now();
             {
                 let mut insert = txn.prepare(&format!(
                     "INSERT INTO temp.staging (seq, {cols}) VALUES ({})",
@@ -390,6 +391,8 @@ impl SqliteStore {
                     }
                 }
             }
+            tracing::debug!(rows = seq - first_seq, seconds = started.elapsed().as_secs_f64(), "staged");
+            let started = std::time::Instant::now();
             let k = key_index(dataset_type, &columns);
             let mut rows = "temp.staging".to_owned();
             match mode {
@@ -423,7 +426,10 @@ impl SqliteStore {
                 "INSERT INTO records_{id} (seq, {cols}) SELECT seq, {cols} FROM {rows} ORDER BY {order};
                  DROP TABLE temp.staging;"
             ))?;
+            tracing::debug!(seconds = started.elapsed().as_secs_f64(), "copied in key order");
+            let started = std::time::Instant::now();
             txn.commit()?;
+            tracing::debug!(seconds = started.elapsed().as_secs_f64(), "committed the load");
             Ok((seq - first_seq) as u64)
         });
         let feeder = async move {
