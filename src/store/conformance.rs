@@ -437,7 +437,8 @@ pub async fn append_replaces_ids_and_appends_events(store: &dyn DatasetStore) {
     ));
 }
 
-/// A scan yields every record in load order, in batches no larger than asked for.
+/// A scan yields every record, each user's in load order, in batches no larger than asked
+/// for.
 pub async fn scans_stream_every_record_in_batches(store: &dyn DatasetStore) {
     let g = group("conf-scan");
     store.create_dataset_group(&g).await.unwrap();
@@ -450,7 +451,7 @@ pub async fn scans_stream_every_record_in_batches(store: &dyn DatasetStore) {
         .await
         .unwrap();
     let rows: Vec<[String; 2]> = (0..7)
-        .map(|i| [format!("u{}", 7 - i), format!("i{i}")])
+        .map(|i| [format!("u{}", 7 - i % 3), format!("i{i}")])
         .collect();
     let refs: Vec<Vec<&str>> = rows
         .iter()
@@ -471,14 +472,23 @@ pub async fn scans_stream_every_record_in_batches(store: &dyn DatasetStore) {
         .iter()
         .flat_map(|b| (0..b.rows()).map(move |i| b.row(i).map(str::to_owned).collect()))
         .collect();
-    assert_eq!(
-        scanned,
-        store
-            .records(&g.dataset_group_arn, DatasetType::Interactions)
-            .await
-            .unwrap()
-    );
-    assert_eq!(scanned[0], ["u7", "i0"]);
+    let mut all = store
+        .records(&g.dataset_group_arn, DatasetType::Interactions)
+        .await
+        .unwrap();
+    let mut sorted = scanned.clone();
+    sorted.sort();
+    all.sort();
+    assert_eq!(sorted, all);
+    let of = |user: &str| -> Vec<String> {
+        scanned
+            .iter()
+            .filter(|r| r[0] == user)
+            .map(|r| r[1].clone())
+            .collect()
+    };
+    assert_eq!(of("u7"), ["i0", "i3", "i6"]);
+    assert_eq!(of("u5"), ["i2", "i5"]);
     let missing: Vec<_> = store
         .scan_records(&g.dataset_group_arn, DatasetType::Items, 3)
         .collect()

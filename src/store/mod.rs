@@ -392,8 +392,9 @@ pub trait DatasetStore: Send + Sync + fmt::Debug + 'static {
         dataset_type: DatasetType,
     ) -> StoreResult<Vec<Vec<String>>>;
 
-    /// Every record of a dataset, in load order, as a stream of batches of at most
-    /// `batch_rows` rows, for exports of any size: a backend must not read them all at once.
+    /// Every record of a dataset, as a stream of batches of at most `batch_rows` rows, for
+    /// exports of any size: a backend must not read them all at once. The records of one
+    /// key (user, item or action) come in load order; otherwise the order is the backend's.
     /// [`StoreError::NotFound`] (as the stream's only item) if there is no such dataset.
     fn scan_records(
         &self,

@@ -1,0 +1,361 @@
+//! The layout of user-bearing datasets (Users, Interactions, Action_Interactions): ONE row per
+//! user, `(k TEXT PRIMARY KEY, n INTEGER, rows BLOB) WITHOUT ROWID`, where `rows` packs the
+//! user's `n` records: for each, its load sequence number and its values but the user ID, as
+//! varint-length-prefixed bytes.
+//!
+//! A purge is then one B-tree delete per user, not one per record, and a load is one insert per user, in key order: records are sorted by user
+//! outside SQLite ([`super::sort`], bounded memory) and grouped as they come out.
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::sort::{read_varint, write_varint, Sorter, RUN_BYTES};
+use super::{backend, DbResult, LoadMode};
+use crate::store::{RowBatch, StoreError};
+
+/// Creates the table of a user-bearing dataset.
+pub(super) fn create_table(conn: &Connection, id: i64) -> DbResult<()> {
+    conn.execute_batch(&format!(
+        "CREATE TABLE records_{id} (k TEXT PRIMARY KEY, n INTEGER NOT NULL, rows BLOB NOT NULL) WITHOUT ROWID"
+    ))?;
+    Ok(())
+}
+
+/// Appends one record to a packed blob: its sequence number, then every value but the key.
+fn encode<'a>(buf: &mut Vec<u8>, seq: u64, key: usize, values: impl Iterator<Item = &'a str>) {
+    let _ = write_varint(buf, seq);
+    for (i, v) in values.enumerate() {
+        if i != key {
+            let _ = write_varint(buf, v.len() as u64);
+            buf.extend_from_slice(v.as_bytes());
+        }
+    }
+}
+
+/// The records of one user's blob: `(sequence number, values with the key in place)`.
+fn decode(k: &str, blob: &[u8], width: usize, key: usize) -> DbResult<Vec<(u64, Vec<String>)>> {
+    let corrupt = || StoreError::Invalid(format!("the packed records of {k:?} are corrupt"));
+    let mut input = blob;
+    let mut out = Vec::new();
+    while !input.is_empty() {
+        let seq = read_varint(&mut input)
+            .map_err(backend)?
+            .ok_or_else(corrupt)?;
+        let mut row = Vec::with_capacity(width);
+        for i in 0..width {
+            if i == key {
+                row.push(k.to_owned());
+                continue;
+            }
+            let len = read_varint(&mut input)
+                .map_err(backend)?
+                .ok_or_else(corrupt)? as usize;
+            if len > input.len() {
+                return Err(corrupt());
+            }
+            let (v, rest) = input.split_at(len);
+            row.push(String::from_utf8(v.to_vec()).map_err(|_| corrupt())?);
+            input = rest;
+        }
+        out.push((seq, row));
+    }
+    Ok(out)
+}
+
+/// Gathers the sorted `(key, count, records)` calls of one key and hands each key's records
+/// to `flush(key, count, records)`.
+struct Grouper<F> {
+    key: Vec<u8>,
+    blob: Vec<u8>,
+    n: i64,
+    flush: F,
+}
+
+impl<F: FnMut(&str, i64, &[u8]) -> DbResult<()>> Grouper<F> {
+    fn push(&mut self, key: &[u8], n: u64, recs: &[u8]) -> DbResult<()> {
+        if self.n > 0 && key != self.key.as_slice() {
+            self.done()?;
+        }
+        if self.n == 0 {
+            self.key.clear();
+            self.key.extend_from_slice(key);
+        }
+        self.blob.extend_from_slice(recs);
+        self.n += n as i64;
+        Ok(())
+    }
+
+    /// Flushes the key in progress.
+    fn done(&mut self) -> DbResult<()> {
+        if self.n > 0 {
+            let key = std::str::from_utf8(&self.key)
+                .map_err(|_| StoreError::Invalid("a user ID is not UTF-8".into()))?;
+            (self.flush)(key, self.n, &self.blob)?;
+        }
+        self.blob.clear();
+        self.n = 0;
+        Ok(())
+    }
+}
+
+/// The last record of a packed blob whose records have `width - 1` values each.
+fn last_record(blob: &[u8], width: usize) -> DbResult<&[u8]> {
+    let corrupt = || StoreError::Invalid("packed records are corrupt".into());
+    let mut input = blob;
+    let mut last = blob;
+    while !input.is_empty() {
+        last = input;
+        read_varint(&mut input)
+            .map_err(backend)?
+            .ok_or_else(corrupt)?;
+        for _ in 1..width {
+            let len = read_varint(&mut input)
+                .map_err(backend)?
+                .ok_or_else(corrupt)? as usize;
+            input = input.get(len..).ok_or_else(corrupt)?;
+        }
+    }
+    Ok(last)
+}
+
+/// A packed table and the shape of its dataset's records.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Table {
+    /// The dataset's row id: the table is `records_{id}`.
+    pub(super) id: i64,
+    /// The position of the user ID among the columns.
+    pub(super) key: usize,
+    /// The number of columns.
+    pub(super) width: usize,
+    /// True when a user has one record (Users), which an incremental load replaces.
+    pub(super) keyed_by_id: bool,
+}
+
+/// Loads rows into the packed table `records_{id}` (which [`LoadMode::Replace`] recreates),
+/// numbering them from `first_seq + 1`. Returns the last sequence number used.
+pub(super) fn load(
+    conn: &Connection,
+    table: &Table,
+    mode: LoadMode,
+    first_seq: u64,
+    mut next_batch: impl FnMut() -> Option<DbResult<RowBatch>>,
+) -> DbResult<u64> {
+    let &Table {
+        id,
+        key,
+        width,
+        keyed_by_id,
+    } = table;
+    let started = std::time::Instant::now();
+    let mut sorter = Sorter::new(RUN_BYTES);
+    let mut rec = Vec::new();
+    let mut seq = first_seq;
+    while let Some(batch) = next_batch() {
+        let batch = batch?;
+        if batch.width() != width {
+            return Err(StoreError::Invalid(format!(
+                "rows have {} values, the dataset has {width} columns",
+                batch.width()
+            )));
+        }
+        for i in 0..batch.rows() {
+            seq += 1;
+            rec.clear();
+            encode(&mut rec, seq, key, batch.row(i));
+            let k = batch.row(i).nth(key).unwrap_or_default();
+            sorter.push(k.as_bytes(), &rec).map_err(backend)?;
+        }
+    }
+    tracing::debug!(
+        rows = seq - first_seq,
+        seconds = started.elapsed().as_secs_f64(),
+        "sorted into runs"
+    );
+    let started = std::time::Instant::now();
+    if mode == LoadMode::Replace {
+        conn.execute_batch(&format!("DROP TABLE records_{id}"))?;
+        create_table(conn, id)?;
+    }
+    let upsert = match mode {
+        LoadMode::Replace => "",
+        LoadMode::Append => "ON CONFLICT (k) DO UPDATE SET n = excluded.n, rows = excluded.rows",
+    };
+    let mut insert = conn.prepare(&format!(
+        "INSERT INTO records_{id} (k, n, rows) VALUES (?1, ?2, ?3) {upsert}"
+    ))?;
+    let mut existing = conn.prepare(&format!("SELECT n, rows FROM records_{id} WHERE k = ?1"))?;
+    let mut merged = Vec::new();
+    let mut grouper = Grouper {
+        key: Vec::new(),
+        blob: Vec::new(),
+        n: 0,
+        flush: |k: &str, n: i64, all: &[u8]| -> DbResult<()> {
+            match mode {
+                LoadMode::Replace => {
+                    insert.execute(params![k, n, all])?;
+                }
+                // The last record of an id replaces whatever the user had.
+                LoadMode::Append if keyed_by_id => {
+                    insert.execute(params![k, 1, last_record(all, width)?])?;
+                }
+                LoadMode::Append => {
+                    let old: Option<(i64, Vec<u8>)> = existing
+                        .query_row(params![k], |r| Ok((r.get(0)?, r.get(1)?)))
+                        .optional()?;
+                    match old {
+                        None => insert.execute(params![k, n, all])?,
+                        Some((old_n, old_rows)) => {
+                            merged.clear();
+                            merged.extend_from_slice(&old_rows);
+                            merged.extend_from_slice(all);
+                            insert.execute(params![k, old_n + n, &merged])?
+                        }
+                    };
+                }
+            }
+            Ok(())
+        },
+    };
+    sorter.finish(|k, n, recs| grouper.push(k, n, recs))?;
+    grouper.done()?;
+    tracing::debug!(
+        seconds = started.elapsed().as_secs_f64(),
+        "inserted by user"
+    );
+    Ok(seq)
+}
+
+/// How many records the packed table holds.
+pub(super) fn count(conn: &Connection, id: i64) -> DbResult<u64> {
+    let n: i64 = conn.query_row(
+        &format!("SELECT coalesce(sum(n), 0) FROM records_{id}"),
+        [],
+        |r| r.get(0),
+    )?;
+    Ok(n as u64)
+}
+
+/// Every record, in load order.
+pub(super) fn records(
+    conn: &Connection,
+    id: i64,
+    width: usize,
+    key: usize,
+) -> DbResult<Vec<Vec<String>>> {
+    let mut all = Vec::new();
+    scan(conn, id, width, key, |seq, row| {
+        all.push((seq, row));
+        Ok(true)
+    })?;
+    all.sort_by_key(|(seq, _)| *seq);
+    Ok(all.into_iter().map(|(_, r)| r).collect())
+}
+
+/// Calls `f(sequence number, row)` for every record: users in key order, each user's records
+/// in load order; stops when `f` answers false.
+pub(super) fn scan(
+    conn: &Connection,
+    id: i64,
+    width: usize,
+    key: usize,
+    mut f: impl FnMut(u64, Vec<String>) -> DbResult<bool>,
+) -> DbResult<()> {
+    let mut stmt = conn.prepare(&format!("SELECT k, rows FROM records_{id}"))?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let k: String = r.get(0)?;
+        let blob: Vec<u8> = r.get(1)?;
+        for (seq, row) in decode(&k, &blob, width, key)? {
+            if !f(seq, row)? {
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The statements that count one user's records, and delete them.
+pub(super) fn purge_statements(id: i64) -> (String, String) {
+    (
+        format!("SELECT n FROM records_{id} WHERE k = ?1"),
+        format!("DELETE FROM records_{id} WHERE k = ?1"),
+    )
+}
+
+/// Converts a table of the schema-5 layout (`(seq, c0, c1, ...)`, clustered by user) to the
+/// packed one, in place. Returns the last sequence number.
+pub(super) fn convert_from_rows(
+    conn: &Connection,
+    id: i64,
+    width: usize,
+    key: usize,
+) -> DbResult<u64> {
+    let cols: Vec<String> = (0..width).map(|i| format!("c{i}")).collect();
+    let mut max_seq = 0u64;
+    {
+        conn.execute_batch(&format!(
+            "CREATE TABLE records_{id}_packed (k TEXT PRIMARY KEY, n INTEGER NOT NULL, rows BLOB NOT NULL) WITHOUT ROWID"
+        ))?;
+        let mut insert = conn.prepare(&format!(
+            "INSERT INTO records_{id}_packed (k, n, rows) VALUES (?1, ?2, ?3)"
+        ))?;
+        let mut grouper = Grouper {
+            key: Vec::new(),
+            blob: Vec::new(),
+            n: 0,
+            flush: |k: &str, n: i64, all: &[u8]| -> DbResult<()> {
+                insert.execute(params![k, n, all])?;
+                Ok(())
+            },
+        };
+        let mut stmt = conn.prepare(&format!(
+            "SELECT seq, {} FROM records_{id} ORDER BY c{key}, seq",
+            cols.join(", ")
+        ))?;
+        let mut rows = stmt.query([])?;
+        let mut rec = Vec::new();
+        while let Some(r) = rows.next()? {
+            let seq: i64 = r.get(0)?;
+            max_seq = max_seq.max(seq as u64);
+            let values: Vec<String> = (0..width)
+                .map(|i| {
+                    r.get::<_, Option<String>>(i + 1)
+                        .map(Option::unwrap_or_default)
+                })
+                .collect::<Result<_, _>>()?;
+            rec.clear();
+            encode(&mut rec, seq as u64, key, values.iter().map(String::as_str));
+            grouper.push(values[key].as_bytes(), 1, &rec)?;
+        }
+        grouper.done()?;
+    }
+    conn.execute_batch(&format!(
+        "DROP TABLE records_{id}; ALTER TABLE records_{id}_packed RENAME TO records_{id};"
+    ))?;
+    Ok(max_seq)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_round_trip_through_a_blob() {
+        let mut blob = Vec::new();
+        encode(&mut blob, 7, 1, ["i1", "u1", "", "a,\"b\""].into_iter());
+        encode(&mut blob, 300, 1, ["i2", "u1", "é", "x"].into_iter());
+        assert_eq!(
+            decode("u1", &blob, 4, 1).unwrap(),
+            vec![
+                (
+                    7,
+                    vec!["i1".into(), "u1".into(), "".into(), "a,\"b\"".into()]
+                ),
+                (300, vec!["i2".into(), "u1".into(), "é".into(), "x".into()]),
+            ]
+        );
+        assert!(decode("u1", &blob[..blob.len() - 1], 4, 1).is_err());
+        let mut second = Vec::new();
+        encode(&mut second, 300, 1, ["i2", "u1", "é", "x"].into_iter());
+        assert_eq!(last_record(&blob, 4).unwrap(), &second[..]);
+    }
+}
