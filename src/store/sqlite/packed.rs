@@ -117,6 +117,9 @@ fn last_record(blob: &[u8], width: usize) -> DbResult<&[u8]> {
     Ok(last)
 }
 
+/// Users handed from the merging thread to the inserting one at a time.
+const MERGE_BATCH: usize = 4096;
+
 /// A packed table and the shape of its dataset's records.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Table {
@@ -184,39 +187,76 @@ pub(super) fn load(
     ))?;
     let mut existing = conn.prepare(&format!("SELECT n, rows FROM records_{id} WHERE k = ?1"))?;
     let mut merged = Vec::new();
-    let mut grouper = Grouper {
-        key: Vec::new(),
-        blob: Vec::new(),
-        n: 0,
-        flush: |k: &str, n: i64, all: &[u8]| -> DbResult<()> {
-            match mode {
-                LoadMode::Replace => {
-                    insert.execute(params![k, n, all])?;
-                }
-                // The last record of an id replaces whatever the user had.
-                LoadMode::Append if keyed_by_id => {
-                    insert.execute(params![k, 1, last_record(all, width)?])?;
-                }
-                LoadMode::Append => {
-                    let old: Option<(i64, Vec<u8>)> = existing
-                        .query_row(params![k], |r| Ok((r.get(0)?, r.get(1)?)))
-                        .optional()?;
-                    match old {
-                        None => insert.execute(params![k, n, all])?,
-                        Some((old_n, old_rows)) => {
-                            merged.clear();
-                            merged.extend_from_slice(&old_rows);
-                            merged.extend_from_slice(all);
-                            insert.execute(params![k, old_n + n, &merged])?
-                        }
-                    };
-                }
+    let mut store_user = |k: &str, n: i64, all: &[u8]| -> DbResult<()> {
+        match mode {
+            LoadMode::Replace => {
+                insert.execute(params![k, n, all])?;
             }
-            Ok(())
-        },
+            // The last record of an id replaces whatever the user had.
+            LoadMode::Append if keyed_by_id => {
+                insert.execute(params![k, 1, last_record(all, width)?])?;
+            }
+            LoadMode::Append => {
+                let old: Option<(i64, Vec<u8>)> = existing
+                    .query_row(params![k], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()?;
+                match old {
+                    None => insert.execute(params![k, n, all])?,
+                    Some((old_n, old_rows)) => {
+                        merged.clear();
+                        merged.extend_from_slice(&old_rows);
+                        merged.extend_from_slice(all);
+                        insert.execute(params![k, old_n + n, &merged])?
+                    }
+                };
+            }
+        }
+        Ok(())
     };
-    sorter.finish(|k, n, recs| grouper.push(k, n, recs))?;
-    grouper.done()?;
+    // The merge of the runs and the grouping by user run on a thread of their own, handing
+    // users over in batches, while this one inserts them: both cores work.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<(String, i64, Vec<u8>)>>(8);
+    let merger = std::thread::spawn(move || -> DbResult<()> {
+        let mut users = Vec::with_capacity(MERGE_BATCH);
+        let mut grouper = Grouper {
+            key: Vec::new(),
+            blob: Vec::new(),
+            n: 0,
+            flush: |k: &str, n: i64, all: &[u8]| -> DbResult<()> {
+                users.push((k.to_owned(), n, all.to_vec()));
+                if users.len() >= MERGE_BATCH {
+                    let full = std::mem::replace(&mut users, Vec::with_capacity(MERGE_BATCH));
+                    tx.send(full)
+                        .map_err(|_| StoreError::Invalid("the load stopped".into()))?;
+                }
+                Ok(())
+            },
+        };
+        sorter.finish(|k, n, recs| grouper.push(k, n, recs))?;
+        grouper.done()?;
+        drop(grouper);
+        if !users.is_empty() {
+            let _ = tx.send(users);
+        }
+        Ok(())
+    });
+    let mut stored: DbResult<()> = Ok(());
+    for users in rx {
+        for (k, n, all) in &users {
+            if let Err(e) = store_user(k, *n, all) {
+                stored = Err(e);
+                break;
+            }
+        }
+        if stored.is_err() {
+            break; // dropping the receiver stops the merger
+        }
+    }
+    let merged = merger
+        .join()
+        .map_err(|_| StoreError::Invalid("the thread merging the runs panicked".into()))?;
+    stored?;
+    merged?;
     tracing::debug!(
         seconds = started.elapsed().as_secs_f64(),
         "inserted by user"

@@ -2,9 +2,13 @@
 //! an arena; each full arena is sorted by key and spilled to a temp file as a run; the runs
 //! are merged. Records of one key come out in the order they went in.
 //!
-//! Each entry carries the first 16 bytes of its key as a big-endian number, so most
-//! comparisons (in the sort and in the merge) are one integer comparison, not a `memcmp` of
-//! two strings out in the arena.
+//! Each entry carries the first 32 bytes of its key as two big-endian numbers, so comparing
+//! keys of up to 32 bytes (in the sort and in the merge) is two integer comparisons, not a
+//! `memcmp` of two strings out in the arena. (W1's user IDs are zero-padded: one in five
+//! shares its first 16 bytes with others.)
+//!
+//! A full arena is sorted and written out by a thread of its own while the next one fills,
+//! so the sort uses the second core.
 
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};
@@ -15,19 +19,39 @@ pub(super) const RUN_BYTES: usize = 48 * 1024 * 1024;
 /// Where a pair lives in the arena, with its key's prefix.
 #[derive(Debug, Clone, Copy)]
 struct Entry {
-    prefix: u128,
+    prefix: Prefix,
     start: usize,
     key_len: u32,
     rec_len: u32,
 }
 
-/// The first 16 bytes of a key (zero-padded) as a number that orders like the bytes.
-fn prefix(key: &[u8]) -> u128 {
-    let mut b = [0u8; 16];
-    let n = key.len().min(16);
+/// The first 32 bytes of a key (zero-padded) as numbers that order like the bytes.
+type Prefix = (u128, u128);
+
+fn prefix(key: &[u8]) -> Prefix {
+    let mut b = [0u8; 32];
+    let n = key.len().min(32);
     b[..n].copy_from_slice(&key[..n]);
-    u128::from_be_bytes(b)
+    let (hi, lo) = b.split_at(16);
+    (
+        u128::from_be_bytes(hi.try_into().unwrap_or_default()),
+        u128::from_be_bytes(lo.try_into().unwrap_or_default()),
+    )
 }
+
+/// Orders two keys whose prefixes are equal: by the bytes past 32 if either has any, else
+/// by length (equal prefixes then differ only in trailing zero bytes).
+fn tie(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    if a.len() > 32 || b.len() > 32 {
+        a.cmp(b)
+    } else {
+        a.len().cmp(&b.len())
+    }
+}
+
+/// A run being sorted and written by its own thread; it hands back the file and the emptied
+/// buffers, for the next run to reuse.
+type Spilling = std::thread::JoinHandle<io::Result<(File, Vec<u8>, Vec<Entry>)>>;
 
 /// Gathers pairs; [`Sorter::finish`] yields them by key.
 #[derive(Debug)]
@@ -35,6 +59,7 @@ pub(super) struct Sorter {
     arena: Vec<u8>,
     entries: Vec<Entry>,
     runs: Vec<File>,
+    spilling: Option<Spilling>,
     run_bytes: usize,
 }
 
@@ -45,6 +70,7 @@ impl Sorter {
             arena: Vec::new(),
             entries: Vec::new(),
             runs: Vec::new(),
+            spilling: None,
             run_bytes: run_bytes.max(1),
         }
     }
@@ -66,32 +92,27 @@ impl Sorter {
         Ok(())
     }
 
-    fn sort_entries(&mut self) {
-        let arena = &self.arena;
-        // Entries are in arrival order, and so are their arena offsets: breaking ties on
-        // the offset keeps the records of a key in order with a faster, unstable sort.
-        self.entries.sort_unstable_by(|a, b| {
-            a.prefix
-                .cmp(&b.prefix)
-                .then_with(|| key(arena, a).cmp(key(arena, b)))
-                .then(a.start.cmp(&b.start))
-        });
+    /// Waits for the run being written, if any, and keeps its file and buffers.
+    fn join(&mut self) -> io::Result<Option<(Vec<u8>, Vec<Entry>)>> {
+        let Some(handle) = self.spilling.take() else {
+            return Ok(None);
+        };
+        let (file, arena, entries) = handle
+            .join()
+            .map_err(|_| io::Error::other("the thread sorting a run panicked"))??;
+        self.runs.push(file);
+        Ok(Some((arena, entries)))
     }
 
+    /// Hands the full arena to a thread that sorts it and writes it out as a run.
     fn spill(&mut self) -> io::Result<()> {
-        self.sort_entries();
-        let mut out = BufWriter::with_capacity(1 << 20, tempfile::tempfile()?);
-        for e in &self.entries {
-            write_varint(&mut out, e.key_len as u64)?;
-            out.write_all(key(&self.arena, e))?;
-            write_varint(&mut out, e.rec_len as u64)?;
-            out.write_all(rec(&self.arena, e))?;
-        }
-        let mut file = out.into_inner().map_err(|e| e.into_error())?;
-        std::io::Seek::rewind(&mut file)?;
-        self.runs.push(file);
-        self.arena.clear();
-        self.entries.clear();
+        let reuse = self.join()?;
+        let (mut arena, mut entries) = reuse.unwrap_or_default();
+        arena.clear();
+        entries.clear();
+        let arena = std::mem::replace(&mut self.arena, arena);
+        let entries = std::mem::replace(&mut self.entries, entries);
+        self.spilling = Some(std::thread::spawn(move || write_run(arena, entries)));
         Ok(())
     }
 
@@ -101,8 +122,8 @@ impl Sorter {
         mut self,
         mut f: impl FnMut(&[u8], u64, &[u8]) -> Result<(), E>,
     ) -> Result<(), E> {
-        if self.runs.is_empty() {
-            self.sort_entries();
+        if self.runs.is_empty() && self.spilling.is_none() {
+            sort_entries(&self.arena, &mut self.entries);
             for e in &self.entries {
                 f(key(&self.arena, e), 1, rec(&self.arena, e))?;
             }
@@ -111,14 +132,15 @@ impl Sorter {
         if !self.entries.is_empty() {
             self.spill()?;
         }
+        self.join()?;
         let runs = std::mem::take(&mut self.runs);
-        drop(self); // the arena goes before the merge
+        drop(self); // the arenas go before the merge
         let mut heads: Vec<Run> = Vec::with_capacity(runs.len());
         for file in runs {
             let mut run = Run {
                 reader: BufReader::with_capacity(1 << 20, file),
                 key: Vec::new(),
-                prefix: 0,
+                prefix: (0, 0),
                 rec: Vec::new(),
                 live: true,
             };
@@ -137,7 +159,10 @@ impl Sorter {
                     None => true,
                     Some(b) => {
                         let h = &heads[b];
-                        r.prefix < h.prefix || (r.prefix == h.prefix && r.key < h.key)
+                        r.prefix
+                            .cmp(&h.prefix)
+                            .then_with(|| tie(&r.key, &h.key))
+                            .is_lt()
                     }
                 };
                 if smaller {
@@ -149,6 +174,32 @@ impl Sorter {
             heads[i].advance()?;
         }
     }
+}
+
+fn sort_entries(arena: &[u8], entries: &mut [Entry]) {
+    // Entries are in arrival order, and so are their arena offsets: breaking ties on the
+    // offset keeps the records of a key in order with a faster, unstable sort.
+    entries.sort_unstable_by(|a, b| {
+        a.prefix
+            .cmp(&b.prefix)
+            .then_with(|| tie(key(arena, a), key(arena, b)))
+            .then(a.start.cmp(&b.start))
+    });
+}
+
+/// Sorts one run and writes it to a temp file, rewound for reading.
+fn write_run(arena: Vec<u8>, mut entries: Vec<Entry>) -> io::Result<(File, Vec<u8>, Vec<Entry>)> {
+    sort_entries(&arena, &mut entries);
+    let mut out = BufWriter::with_capacity(1 << 20, tempfile::tempfile()?);
+    for e in &entries {
+        write_varint(&mut out, e.key_len as u64)?;
+        out.write_all(key(&arena, e))?;
+        write_varint(&mut out, e.rec_len as u64)?;
+        out.write_all(rec(&arena, e))?;
+    }
+    let mut file = out.into_inner().map_err(|e| e.into_error())?;
+    std::io::Seek::rewind(&mut file)?;
+    Ok((file, arena, entries))
 }
 
 fn key<'a>(arena: &'a [u8], e: &Entry) -> &'a [u8] {
@@ -163,7 +214,7 @@ fn rec<'a>(arena: &'a [u8], e: &Entry) -> &'a [u8] {
 struct Run {
     reader: BufReader<File>,
     key: Vec<u8>,
-    prefix: u128,
+    prefix: Prefix,
     rec: Vec<u8>,
     live: bool,
 }
@@ -261,7 +312,11 @@ mod tests {
     fn pairs_come_out_by_key_and_in_order_in_memory_and_from_runs() {
         let letters: Vec<char> = ('a'..='z').chain('A'..='Z').collect();
         // Short keys, and keys alike in their first 16 bytes (the prefix).
-        for shape in ["u{}", "u-with-a-long-shared-prefix-{}"] {
+        for shape in [
+            "u{}",
+            "u-with-a-long-shared-prefix-{}",
+            "user-with-a-much-longer-shared-prefix-of-40-{}",
+        ] {
             let pairs: Vec<(String, String)> = (0..500)
                 .map(|i| {
                     (
@@ -276,7 +331,7 @@ mod tests {
                 .collect();
             let mut expected = pairs.clone();
             expected.sort_by(|a, b| a.0.cmp(&b.0)); // stable
-            for run_bytes in [usize::MAX, 64, 7, 1] {
+            for run_bytes in [usize::MAX, 256, 64] {
                 assert_eq!(
                     sorted(&refs, run_bytes),
                     expected,
