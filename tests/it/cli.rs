@@ -412,6 +412,7 @@ impl Drop for ServeProcess {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_keeps_state_across_a_restart_and_reruns_interrupted_jobs() {
+    use personalize_local::export::{DatasetExportJob, JobOutput, S3DataConfig};
     use personalize_local::import::ImportMode;
     use personalize_local::import_job::{CreateStatus, DatasetImportJob};
     use personalize_local::job::{ArnScope, DataDeletionJob, JobStatus};
@@ -472,6 +473,24 @@ async fn serve_keeps_state_across_a_restart_and_reruns_interrupted_jobs() {
         store.create_import_job(&import).await.unwrap();
         import.set_status(CreateStatus::InProgress);
         store.update_import_job(&import).await.unwrap();
+        // And an export job of that dataset, created after both.
+        let output = JobOutput {
+            s3_data_destination: S3DataConfig {
+                path: s3.location("exports/"),
+                kms_key_arn: None,
+            },
+        };
+        let mut export = DatasetExportJob::new(
+            &ArnScope::default(),
+            "interrupted-export",
+            &dataset,
+            "arn:aws:iam::123456789012:role/r",
+            output,
+        );
+        export.creation_date_time = import.creation_date_time + 0.001;
+        store.create_export_job(&export).await.unwrap();
+        export.set_status(CreateStatus::InProgress);
+        store.update_export_job(&export).await.unwrap();
     }
 
     let second = ServeProcess::start(&s3, &data_dir);
@@ -540,6 +559,40 @@ async fn serve_keeps_state_across_a_restart_and_reruns_interrupted_jobs() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     assert_eq!(status.as_deref(), Some("ACTIVE"));
+    // Then the export writes the loaded users.
+    let export_arn =
+        "arn:aws:personalize:us-east-1:000000000000:dataset-export-job/interrupted-export";
+    for _ in 0..500 {
+        let j = c
+            .describe_dataset_export_job()
+            .dataset_export_job_arn(export_arn)
+            .send()
+            .await
+            .unwrap()
+            .dataset_export_job
+            .unwrap();
+        status = j.status;
+        if status.as_deref() == Some("ACTIVE") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(status.as_deref(), Some("ACTIVE"));
+    let exported = s3
+        .client
+        .get_object()
+        .bucket(&s3.bucket)
+        .key("exports/interrupted-export.csv")
+        .send()
+        .await
+        .unwrap()
+        .body
+        .collect()
+        .await
+        .unwrap()
+        .to_vec();
+    let lines = String::from_utf8(exported).unwrap().lines().count();
+    assert_eq!(lines, 1 + crate::common::fixture_rows("users.csv").len());
     drop(second);
     let store = SqliteStore::open_dir(&data_dir).unwrap();
     assert_eq!(
