@@ -497,6 +497,85 @@ impl SqliteStore {
     }
 }
 
+/// The tables of dataset import and export jobs: `(seq, arn, dataset_arn, body)`.
+const IMPORT_JOBS: &str = "dataset_import_jobs";
+const EXPORT_JOBS: &str = "dataset_export_jobs";
+
+/// A dataset job's record as its table keeps it: the job as JSON, by ARN and dataset.
+struct JobDoc {
+    arn: String,
+    dataset_arn: String,
+    body: String,
+}
+
+impl JobDoc {
+    fn of(arn: &str, dataset_arn: &str, job: &impl serde::Serialize) -> DbResult<JobDoc> {
+        Ok(JobDoc {
+            arn: arn.to_owned(),
+            dataset_arn: dataset_arn.to_owned(),
+            body: serde_json::to_string(job).map_err(backend)?,
+        })
+    }
+
+    fn create(self, conn: &Connection, table: &str) -> DbResult<()> {
+        let n = conn.execute(
+            &format!(
+                "INSERT INTO {table} (arn, dataset_arn, body) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING"
+            ),
+            params![self.arn, self.dataset_arn, self.body],
+        )?;
+        if n == 0 {
+            return Err(StoreError::AlreadyExists(self.arn));
+        }
+        Ok(())
+    }
+
+    fn update(self, conn: &Connection, table: &str) -> DbResult<()> {
+        let n = conn.execute(
+            &format!("UPDATE {table} SET body = ?2 WHERE arn = ?1"),
+            params![self.arn, self.body],
+        )?;
+        if n == 0 {
+            return Err(StoreError::NotFound(self.arn));
+        }
+        Ok(())
+    }
+
+    fn get<T: serde::de::DeserializeOwned>(
+        conn: &Connection,
+        table: &str,
+        arn: &str,
+    ) -> DbResult<Option<T>> {
+        let body: Option<String> = conn
+            .query_row(
+                &format!("SELECT body FROM {table} WHERE arn = ?1"),
+                params![arn],
+                |r| r.get(0),
+            )
+            .optional()?;
+        body.map(|b| serde_json::from_str(&b).map_err(backend))
+            .transpose()
+    }
+
+    /// Newest first, of one dataset or all.
+    fn list<T: serde::de::DeserializeOwned>(
+        conn: &Connection,
+        table: &str,
+        dataset_arn: Option<&str>,
+    ) -> DbResult<Vec<T>> {
+        let mut stmt = conn.prepare(&format!(
+            "SELECT body FROM {table} WHERE ?1 IS NULL OR dataset_arn = ?1 ORDER BY seq DESC"
+        ))?;
+        let bodies = stmt
+            .query_map(params![dataset_arn], |r| r.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        bodies
+            .iter()
+            .map(|b| serde_json::from_str(b).map_err(backend))
+            .collect()
+    }
+}
+
 #[async_trait]
 impl DatasetStore for SqliteStore {
     async fn create_dataset_group(&self, group: &DatasetGroup) -> StoreResult<()> {
@@ -999,57 +1078,21 @@ impl DatasetStore for SqliteStore {
     }
 
     async fn create_import_job(&self, job: &DatasetImportJob) -> StoreResult<()> {
-        let job = job.clone();
-        self.with_conn(move |conn| {
-            let n = conn.execute(
-                "INSERT INTO dataset_import_jobs (arn, dataset_arn, body) VALUES (?1, ?2, ?3)
-                 ON CONFLICT DO NOTHING",
-                params![
-                    job.dataset_import_job_arn,
-                    job.dataset_arn,
-                    serde_json::to_string(&job).map_err(backend)?
-                ],
-            )?;
-            if n == 0 {
-                return Err(StoreError::AlreadyExists(job.dataset_import_job_arn));
-            }
-            Ok(())
-        })
-        .await
+        let doc = JobDoc::of(&job.dataset_import_job_arn, &job.dataset_arn, job)?;
+        self.with_conn(move |conn| doc.create(conn, IMPORT_JOBS))
+            .await
     }
 
     async fn update_import_job(&self, job: &DatasetImportJob) -> StoreResult<()> {
-        let job = job.clone();
-        self.with_conn(move |conn| {
-            let n = conn.execute(
-                "UPDATE dataset_import_jobs SET body = ?2 WHERE arn = ?1",
-                params![
-                    job.dataset_import_job_arn,
-                    serde_json::to_string(&job).map_err(backend)?
-                ],
-            )?;
-            if n == 0 {
-                return Err(StoreError::NotFound(job.dataset_import_job_arn));
-            }
-            Ok(())
-        })
-        .await
+        let doc = JobDoc::of(&job.dataset_import_job_arn, &job.dataset_arn, job)?;
+        self.with_conn(move |conn| doc.update(conn, IMPORT_JOBS))
+            .await
     }
 
     async fn import_job(&self, arn: &str) -> StoreResult<Option<DatasetImportJob>> {
         let arn = arn.to_owned();
-        self.with_conn(move |conn| {
-            let body: Option<String> = conn
-                .query_row(
-                    "SELECT body FROM dataset_import_jobs WHERE arn = ?1",
-                    params![arn],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            body.map(|b| serde_json::from_str(&b).map_err(backend))
-                .transpose()
-        })
-        .await
+        self.with_conn(move |conn| JobDoc::get(conn, IMPORT_JOBS, &arn))
+            .await
     }
 
     async fn list_import_jobs(
@@ -1057,74 +1100,26 @@ impl DatasetStore for SqliteStore {
         dataset_arn: Option<&str>,
     ) -> StoreResult<Vec<DatasetImportJob>> {
         let dataset_arn = dataset_arn.map(str::to_owned);
-        self.with_conn(move |conn| {
-            let mut stmt = conn.prepare(
-                "SELECT body FROM dataset_import_jobs WHERE ?1 IS NULL OR dataset_arn = ?1
-                 ORDER BY seq DESC",
-            )?;
-            let bodies = stmt
-                .query_map(params![dataset_arn], |r| r.get::<_, String>(0))?
-                .collect::<Result<Vec<_>, _>>()?;
-            bodies
-                .iter()
-                .map(|b| serde_json::from_str(b).map_err(backend))
-                .collect()
-        })
-        .await
+        self.with_conn(move |conn| JobDoc::list(conn, IMPORT_JOBS, dataset_arn.as_deref()))
+            .await
     }
 
     async fn create_export_job(&self, job: &DatasetExportJob) -> StoreResult<()> {
-        let job = job.clone();
-        self.with_conn(move |conn| {
-            let n = conn.execute(
-                "INSERT INTO dataset_export_jobs (arn, dataset_arn, body) VALUES (?1, ?2, ?3)
-                 ON CONFLICT DO NOTHING",
-                params![
-                    job.dataset_export_job_arn,
-                    job.dataset_arn,
-                    serde_json::to_string(&job).map_err(backend)?
-                ],
-            )?;
-            if n == 0 {
-                return Err(StoreError::AlreadyExists(job.dataset_export_job_arn));
-            }
-            Ok(())
-        })
-        .await
+        let doc = JobDoc::of(&job.dataset_export_job_arn, &job.dataset_arn, job)?;
+        self.with_conn(move |conn| doc.create(conn, EXPORT_JOBS))
+            .await
     }
 
     async fn update_export_job(&self, job: &DatasetExportJob) -> StoreResult<()> {
-        let job = job.clone();
-        self.with_conn(move |conn| {
-            let n = conn.execute(
-                "UPDATE dataset_export_jobs SET body = ?2 WHERE arn = ?1",
-                params![
-                    job.dataset_export_job_arn,
-                    serde_json::to_string(&job).map_err(backend)?
-                ],
-            )?;
-            if n == 0 {
-                return Err(StoreError::NotFound(job.dataset_export_job_arn));
-            }
-            Ok(())
-        })
-        .await
+        let doc = JobDoc::of(&job.dataset_export_job_arn, &job.dataset_arn, job)?;
+        self.with_conn(move |conn| doc.update(conn, EXPORT_JOBS))
+            .await
     }
 
     async fn export_job(&self, arn: &str) -> StoreResult<Option<DatasetExportJob>> {
         let arn = arn.to_owned();
-        self.with_conn(move |conn| {
-            let body: Option<String> = conn
-                .query_row(
-                    "SELECT body FROM dataset_export_jobs WHERE arn = ?1",
-                    params![arn],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            body.map(|b| serde_json::from_str(&b).map_err(backend))
-                .transpose()
-        })
-        .await
+        self.with_conn(move |conn| JobDoc::get(conn, EXPORT_JOBS, &arn))
+            .await
     }
 
     async fn list_export_jobs(
@@ -1132,20 +1127,8 @@ impl DatasetStore for SqliteStore {
         dataset_arn: Option<&str>,
     ) -> StoreResult<Vec<DatasetExportJob>> {
         let dataset_arn = dataset_arn.map(str::to_owned);
-        self.with_conn(move |conn| {
-            let mut stmt = conn.prepare(
-                "SELECT body FROM dataset_export_jobs WHERE ?1 IS NULL OR dataset_arn = ?1
-                 ORDER BY seq DESC",
-            )?;
-            let bodies = stmt
-                .query_map(params![dataset_arn], |r| r.get::<_, String>(0))?
-                .collect::<Result<Vec<_>, _>>()?;
-            bodies
-                .iter()
-                .map(|b| serde_json::from_str(b).map_err(backend))
-                .collect()
-        })
-        .await
+        self.with_conn(move |conn| JobDoc::list(conn, EXPORT_JOBS, dataset_arn.as_deref()))
+            .await
     }
 
     async fn reset(&self) -> StoreResult<()> {
