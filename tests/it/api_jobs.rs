@@ -749,3 +749,44 @@ async fn export_job_requests_are_checked() {
         .unwrap_or_default();
     assert!(tags.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_wait_for_their_dataset_to_be_active() {
+    use aws_sdk_personalize::types::{DatasetExportJobOutput, S3DataConfig};
+    let server = start(Duration::from_millis(1500), false).await;
+    let c = &server.client;
+    let group_arn = create_active_group(&server, "slow").await;
+    let users = create_dataset(c, &group_arn, "Users", "users").await;
+    // The dataset was created a moment ago: it is not ACTIVE yet.
+    assert_err(
+        c.create_dataset_import_job()
+            .job_name("early-import")
+            .dataset_arn(&users)
+            .data_source(
+                DataSource::builder()
+                    .data_location("s3://b/users.csv")
+                    .build(),
+            )
+            .send()
+            .await,
+        |e| e.is_resource_in_use_exception(),
+        "wait until it is ACTIVE",
+    );
+    assert_err(
+        c.create_dataset_export_job()
+            .job_name("early-export")
+            .dataset_arn(&users)
+            .role_arn(ROLE)
+            .job_output(
+                DatasetExportJobOutput::builder()
+                    .s3_data_destination(
+                        S3DataConfig::builder().path("s3://b/out/").build().unwrap(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await,
+        |e| e.is_resource_in_use_exception(),
+        "wait until it is ACTIVE",
+    );
+}

@@ -51,6 +51,19 @@ pub async fn find(state: &AppState, arn: &str) -> Result<Dataset, ApiError> {
         .ok_or_else(missing)
 }
 
+/// Finds a dataset that is `ACTIVE`: `ResourceNotFoundException` if there is none,
+/// `ResourceInUseException` while it is still being created.
+pub async fn find_active(state: &AppState, arn: &str) -> Result<Dataset, ApiError> {
+    let d = find(state, arn).await?;
+    let (status, _) = status(state, &d);
+    if status != super::ACTIVE {
+        return Err(ApiError::in_use(format!(
+            "the dataset {arn} is {status}; wait until it is ACTIVE"
+        )));
+    }
+    Ok(d)
+}
+
 /// CreateDataset: the group must be ACTIVE, the schema must fit the type (and the group's
 /// domain), and a group has at most one dataset of each type.
 pub async fn create(state: &AppState, input: &Input) -> OpResult {

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{dataset, tagging, OpResult, ACTIVE};
+use super::{dataset, tagging, OpResult};
 use crate::api::error::ApiError;
 use crate::api::input::{Input, Page, ARN, KMS_KEY_ARN, NAME, ROLE_ARN, S3_LOCATION};
 use crate::api::AppState;
@@ -54,13 +54,7 @@ pub async fn create(state: &AppState, scope: &ArnScope, input: &Input) -> OpResu
     let output = job_output(input)?;
     let tags = tagging::creation_tags(input)?;
 
-    let d = dataset::find(state, &dataset_arn).await?;
-    let (status, _) = dataset::status(state, &d);
-    if status != ACTIVE {
-        return Err(ApiError::in_use(format!(
-            "the dataset {dataset_arn} is {status}; wait until it is ACTIVE"
-        )));
-    }
+    dataset::find_active(state, &dataset_arn).await?;
     let mut job = DatasetExportJob::new(scope, &job_name, &dataset_arn, &role_arn, output);
     job.ingestion_mode = ingestion_mode;
     job.output_location().map_err(ApiError::invalid_input)?;

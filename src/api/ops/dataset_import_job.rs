@@ -3,7 +3,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{dataset, tagging, OpResult, ACTIVE};
+use super::{dataset, tagging, OpResult};
 use crate::api::error::ApiError;
 use crate::api::input::{Input, Page, ARN, NAME, ROLE_ARN, S3_LOCATION};
 use crate::api::AppState;
@@ -46,13 +46,7 @@ pub async fn create(state: &AppState, scope: &ArnScope, input: &Input) -> OpResu
     };
     let publish = input.opt_bool("publishAttributionMetricsToS3")?;
 
-    let d = dataset::find(state, &dataset_arn).await?;
-    let (status, _) = dataset::status(state, &d);
-    if status != ACTIVE {
-        return Err(ApiError::in_use(format!(
-            "the dataset {dataset_arn} is {status}; wait until it is ACTIVE"
-        )));
-    }
+    let d = dataset::find_active(state, &dataset_arn).await?;
     if mode == ImportMode::Incremental
         && state
             .store
