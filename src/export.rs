@@ -10,10 +10,10 @@ use bytes::{Bytes, BytesMut};
 use futures::stream::{self, StreamExt};
 use serde::{Deserialize, Serialize};
 
-use crate::import_job::{parse_dataset_arn, CreateStatus};
+use crate::import_job::CreateStatus;
 use crate::job::{now_epoch, ArnScope};
 use crate::source::{DynObjectSource, S3Location, SourceError, MIN_PART_BYTES};
-use crate::store::{DatasetStore, RowBatch, StoreResult};
+use crate::store::{dataset_by_arn, DatasetStore, RowBatch, StoreResult};
 
 /// Rows read from the store at a time.
 const SCAN_ROWS: usize = 16 * 1024;
@@ -139,21 +139,16 @@ async fn export(
     source: DynObjectSource,
     job: &DatasetExportJob,
 ) -> Result<u64, String> {
-    let missing = || format!("the dataset {} no longer exists", job.dataset_arn);
-    let (group_arn, dataset_type) = parse_dataset_arn(&job.dataset_arn).ok_or_else(missing)?;
-    let dataset = store
-        .datasets(&group_arn)
+    let dataset = dataset_by_arn(store, &job.dataset_arn)
         .await
         .map_err(|e| e.to_string())?
-        .into_iter()
-        .find(|d| d.dataset_type == dataset_type)
-        .ok_or_else(missing)?;
+        .ok_or_else(|| format!("the dataset {} no longer exists", job.dataset_arn))?;
     let target = job.output_location()?;
     // Every record in the store arrived in bulk (imports); PUT has none to export.
     let batches = if job.ingestion_mode == "PUT" {
         stream::empty().boxed()
     } else {
-        store.scan_records(&group_arn, dataset_type, SCAN_ROWS)
+        store.scan_records(&dataset.dataset_group_arn, dataset.dataset_type, SCAN_ROWS)
     };
     let mut encoder = CsvEncoder::default();
     encoder.row(dataset.columns.iter().map(String::as_str));

@@ -62,12 +62,22 @@ impl ImportOptions {
             .await?
             .into_iter()
             .find(|d| d.dataset_type == dataset_type);
-        let fields = match dataset.and_then(|d| d.attrs.schema_arn) {
+        ImportOptions::with_schema_of(store, dataset.as_ref(), mode).await
+    }
+
+    /// The options for loading into `dataset` (none yet: it is made from the header): its
+    /// schema's fields when it was made from a schema, else none.
+    pub async fn with_schema_of(
+        store: &dyn DatasetStore,
+        dataset: Option<&Dataset>,
+        mode: ImportMode,
+    ) -> Result<ImportOptions, ImportError> {
+        let fields = match dataset.and_then(|d| d.attrs.schema_arn.as_deref()) {
             Some(arn) => {
                 let schema = store
-                    .schema(&arn)
+                    .schema(arn)
                     .await?
-                    .ok_or_else(|| StoreError::NotFound(arn.clone()))?;
+                    .ok_or_else(|| StoreError::NotFound(arn.to_owned()))?;
                 Some(Fields::parse(&schema.schema).map_err(StoreError::Invalid)?)
             }
             None => None,

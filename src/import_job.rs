@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::import::{import_dataset, ImportMode, ImportOptions};
 use crate::job::{now_epoch, ArnScope, DataSource};
 use crate::source::{DynObjectSource, S3Location};
-use crate::store::{DatasetStore, DatasetType, StoreResult};
+use crate::store::{dataset_by_arn, DatasetStore, StoreResult};
 
 /// The status of a dataset import job: the service's resource statuses, with their spaces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -131,33 +131,23 @@ async fn load(
     source: DynObjectSource,
     job: &DatasetImportJob,
 ) -> Result<u64, String> {
-    let missing = || format!("the dataset {} no longer exists", job.dataset_arn);
-    let (group_arn, dataset_type) = parse_dataset_arn(&job.dataset_arn).ok_or_else(missing)?;
-    let exists = store
-        .datasets(&group_arn)
+    let dataset = dataset_by_arn(store, &job.dataset_arn)
         .await
         .map_err(|e| e.to_string())?
-        .iter()
-        .any(|d| d.dataset_type == dataset_type);
-    if !exists {
-        return Err(missing());
-    }
+        .ok_or_else(|| format!("the dataset {} no longer exists", job.dataset_arn))?;
     let location = S3Location::parse(&job.data_source.data_location).map_err(|e| e.to_string())?;
-    let options = ImportOptions::for_dataset(store, &group_arn, dataset_type, job.import_mode)
+    let options = ImportOptions::with_schema_of(store, Some(&dataset), job.import_mode)
         .await
         .map_err(|e| e.to_string())?;
-    import_dataset(store, source, &group_arn, dataset_type, &location, &options)
-        .await
-        .map(|report| report.records)
-        .map_err(|e| e.to_string())
-}
-
-/// The group ARN and type a dataset ARN (`...:dataset/{group}/{TYPE}`) names.
-pub fn parse_dataset_arn(arn: &str) -> Option<(String, DatasetType)> {
-    let (head, rest) = arn.split_once(":dataset/")?;
-    let (group, suffix) = rest.rsplit_once('/')?;
-    let t = DatasetType::ALL
-        .into_iter()
-        .find(|t| t.arn_suffix() == suffix)?;
-    Some((format!("{head}:dataset-group/{group}"), t))
+    import_dataset(
+        store,
+        source,
+        &dataset.dataset_group_arn,
+        dataset.dataset_type,
+        &location,
+        &options,
+    )
+    .await
+    .map(|report| report.records)
+    .map_err(|e| e.to_string())
 }

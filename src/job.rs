@@ -138,6 +138,16 @@ pub fn dataset_arn(group_arn: &str, type_suffix: &str) -> String {
     }
 }
 
+/// The group ARN and type a dataset ARN (`...:dataset/{group}/{TYPE}`) names.
+pub fn parse_dataset_arn(arn: &str) -> Option<(String, crate::store::DatasetType)> {
+    let (head, rest) = arn.split_once(":dataset/")?;
+    let (group, suffix) = rest.rsplit_once('/')?;
+    let t = crate::store::DatasetType::ALL
+        .into_iter()
+        .find(|t| t.arn_suffix() == suffix)?;
+    Some((format!("{head}:dataset-group/{group}"), t))
+}
+
 /// Checks a resource name against the service's `Name` shape: 1 to 63 characters matching
 /// `[a-zA-Z0-9][a-zA-Z0-9\-_]*`.
 pub fn validate_name(what: &str, name: &str) -> Result<(), String> {

@@ -87,12 +87,7 @@ impl MemoryStore {
         let mut rows: Rows = Vec::new();
         while let Some(batch) = batches.next().await {
             let batch = batch?;
-            if batch.width() != width {
-                return Err(StoreError::Invalid(format!(
-                    "rows have {} values, the dataset has {width} columns",
-                    batch.width()
-                )));
-            }
+            batch.check_width(width)?;
             for i in 0..batch.rows() {
                 rows.push(batch.row(i).map(str::to_owned).collect());
             }

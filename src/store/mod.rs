@@ -245,6 +245,17 @@ impl RowBatch {
         self.width
     }
 
+    /// [`StoreError::Invalid`] unless the rows have the dataset's `width` columns.
+    pub fn check_width(&self, width: usize) -> StoreResult<()> {
+        if self.width != width {
+            return Err(StoreError::Invalid(format!(
+                "rows have {} values, the dataset has {width} columns",
+                self.width
+            )));
+        }
+        Ok(())
+    }
+
     /// Complete rows held.
     pub fn rows(&self) -> usize {
         self.ends.len() / self.width
@@ -459,6 +470,18 @@ pub trait DatasetStore: Send + Sync + fmt::Debug + 'static {
     /// Empties the store: every group, dataset, record, schema, tag and job (of
     /// every kind) is gone.
     async fn reset(&self) -> StoreResult<()>;
+}
+
+/// The dataset a dataset ARN (`...:dataset/{group}/{TYPE}`) names, if it exists.
+pub async fn dataset_by_arn(store: &dyn DatasetStore, arn: &str) -> StoreResult<Option<Dataset>> {
+    let Some((group_arn, t)) = crate::job::parse_dataset_arn(arn) else {
+        return Ok(None);
+    };
+    Ok(store
+        .datasets(&group_arn)
+        .await?
+        .into_iter()
+        .find(|d| d.dataset_type == t))
 }
 
 /// A shared handle to any dataset store.

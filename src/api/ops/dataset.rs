@@ -11,9 +11,7 @@ use crate::api::input::{Input, Page, ARN, DATASET_TYPE, NAME};
 use crate::api::AppState;
 use crate::job::{now_epoch, ArnScope};
 use crate::schema::Fields;
-use crate::store::{Dataset, DatasetAttrs, DatasetType, StoreError};
-
-pub use crate::import_job::parse_dataset_arn as parse_arn;
+use crate::store::{dataset_by_arn, Dataset, DatasetAttrs, DatasetType, StoreError};
 
 /// The dataset's status now and when it last changed.
 pub fn status(state: &AppState, d: &Dataset) -> (&'static str, f64) {
@@ -40,15 +38,9 @@ fn to_json(state: &AppState, d: &Dataset, summary: bool) -> Value {
 
 /// Finds a dataset by ARN or answers `ResourceNotFoundException`.
 pub async fn find(state: &AppState, arn: &str) -> Result<Dataset, ApiError> {
-    let missing = || ApiError::not_found(format!("the dataset {arn} does not exist"));
-    let (group_arn, t) = parse_arn(arn).ok_or_else(missing)?;
-    state
-        .store
-        .datasets(&group_arn)
+    dataset_by_arn(state.store.as_ref(), arn)
         .await?
-        .into_iter()
-        .find(|d| d.dataset_type == t)
-        .ok_or_else(missing)
+        .ok_or_else(|| ApiError::not_found(format!("the dataset {arn} does not exist")))
 }
 
 /// Finds a dataset that is `ACTIVE`: `ResourceNotFoundException` if there is none,
@@ -178,7 +170,7 @@ mod tests {
     #[test]
     fn dataset_arns_name_their_group_and_type() {
         assert_eq!(
-            parse_arn(
+            crate::job::parse_dataset_arn(
                 "arn:aws:personalize:eu-west-1:123456789012:dataset/shop/ACTION_INTERACTIONS"
             ),
             Some((
@@ -187,11 +179,15 @@ mod tests {
             ))
         );
         assert_eq!(
-            parse_arn("arn:aws:personalize:eu-west-1:123456789012:dataset/shop/Interactions"),
+            crate::job::parse_dataset_arn(
+                "arn:aws:personalize:eu-west-1:123456789012:dataset/shop/Interactions"
+            ),
             None
         );
         assert_eq!(
-            parse_arn("arn:aws:personalize:eu-west-1:123456789012:dataset-group/shop"),
+            crate::job::parse_dataset_arn(
+                "arn:aws:personalize:eu-west-1:123456789012:dataset-group/shop"
+            ),
             None
         );
     }

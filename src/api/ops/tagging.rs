@@ -10,7 +10,7 @@ use super::OpResult;
 use crate::api::error::ApiError;
 use crate::api::input::{Input, ARN, TAG};
 use crate::api::AppState;
-use crate::store::{DatasetType, Tags};
+use crate::store::{dataset_by_arn, Tags};
 
 /// At most this many tags per resource.
 pub const MAX_TAGS: usize = 50;
@@ -70,10 +70,7 @@ async fn require_resource(state: &AppState, arn: &str) -> Result<(), ApiError> {
         Some(("data-deletion-job", _)) => store.job(arn).await?.is_some(),
         Some(("dataset-import-job", _)) => store.import_job(arn).await?.is_some(),
         Some(("dataset-export-job", _)) => store.export_job(arn).await?.is_some(),
-        Some(("dataset", _)) => match super::dataset::parse_arn(arn) {
-            Some((group_arn, t)) => dataset_exists(state, &group_arn, t).await?,
-            None => false,
-        },
+        Some(("dataset", _)) => dataset_by_arn(store.as_ref(), arn).await?.is_some(),
         _ => false,
     };
     if !exists {
@@ -82,19 +79,6 @@ async fn require_resource(state: &AppState, arn: &str) -> Result<(), ApiError> {
         )));
     }
     Ok(())
-}
-
-async fn dataset_exists(
-    state: &AppState,
-    group_arn: &str,
-    t: DatasetType,
-) -> Result<bool, ApiError> {
-    Ok(state
-        .store
-        .datasets(group_arn)
-        .await?
-        .iter()
-        .any(|d| d.dataset_type == t))
 }
 
 /// TagResource: adds tags, replacing the values of keys already set.

@@ -424,12 +424,7 @@ impl SqliteStore {
                 while let Some(batch) = rx.blocking_recv() {
                     // An error from the producer drops `txn`: rolled back.
                     let batch = batch?;
-                    if batch.width() != width {
-                        return Err(StoreError::Invalid(format!(
-                            "rows have {} values, the dataset has {width} columns",
-                            batch.width()
-                        )));
-                    }
+                    batch.check_width(width)?;
                     for i in 0..batch.rows() {
                         seq += 1;
                         insert.raw_bind_parameter(1, seq)?;

@@ -154,12 +154,7 @@ pub(super) fn load(
     let mut seq = first_seq;
     while let Some(batch) = next_batch() {
         let batch = batch?;
-        if batch.width() != width {
-            return Err(StoreError::Invalid(format!(
-                "rows have {} values, the dataset has {width} columns",
-                batch.width()
-            )));
-        }
+        batch.check_width(width)?;
         for i in 0..batch.rows() {
             seq += 1;
             rec.clear();
