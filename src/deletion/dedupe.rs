@@ -1,10 +1,20 @@
 //! Stage 3: the distinct user IDs of all input files.
 //!
-//! Parsers hand IDs over in [`IdBatch`]es (flat buffers, one allocation per batch); the
-//! [`UserIdSet`] keeps one copy of each distinct ID. Memory grows with the number of distinct
-//! IDs only, never with the size or number of the input files.
+//! Parsers collect IDs into [`IdBatch`]es (flat buffers) and hand each full batch to an
+//! [`IdSetBuilder`], which every parser shares: the set is split by hash into [`SHARDS`]
+//! shards, each behind its own lock, and a batch is inserted one shard at a time, so parsers
+//! on different cores rarely wait for each other and each shard's table stays small enough
+//! to live in the CPU cache while it is worked on. Each distinct ID is stored once, in its
+//! shard's byte arena (no allocation per ID). Memory grows with the number of distinct IDs
+//! only, never with the size or number of the input files.
 
-use hashbrown::HashSet;
+use std::hash::BuildHasher;
+use std::sync::Mutex;
+
+use hashbrown::HashTable;
+
+/// Shards of a set; a power of two.
+pub const SHARDS: usize = 64;
 
 /// IDs packed into one buffer, as a parser emits them.
 #[derive(Debug, Default, Clone)]
@@ -35,6 +45,12 @@ impl IdBatch {
         self.buf.len()
     }
 
+    /// Forgets every ID, keeping the buffers.
+    pub fn clear(&mut self) {
+        self.buf.clear();
+        self.ends.clear();
+    }
+
     /// The IDs in order.
     pub fn iter(&self) -> impl Iterator<Item = &str> + '_ {
         let mut start = 0usize;
@@ -46,10 +62,128 @@ impl IdBatch {
     }
 }
 
-/// The distinct user IDs of a job.
+/// The hash every set uses (fixed, so a shard's choice never depends on the process).
+fn hasher() -> foldhash::quality::FixedState {
+    foldhash::quality::FixedState::with_seed(0x5eed_1d5)
+}
+
+/// The shard of a hash: bits that the table itself does not use for slots (the low bits)
+/// or tags (the top seven).
+fn shard_of(hash: u64) -> usize {
+    (hash >> 32) as usize & (SHARDS - 1)
+}
+
+/// One shard: its distinct IDs end to end, and a table of (hash, ID number).
 #[derive(Debug, Default, Clone)]
+struct Shard {
+    bytes: String,
+    ends: Vec<u32>,
+    table: HashTable<(u64, u32)>,
+}
+
+impl Shard {
+    fn get(&self, i: u32) -> &str {
+        let end = self.ends[i as usize] as usize;
+        let start = if i == 0 {
+            0
+        } else {
+            self.ends[i as usize - 1] as usize
+        };
+        &self.bytes[start..end]
+    }
+
+    fn contains(&self, hash: u64, id: &str) -> bool {
+        self.table
+            .find(hash, |&(h, i)| h == hash && self.get(i) == id)
+            .is_some()
+    }
+
+    /// Adds `id`; true if it was new.
+    fn insert(&mut self, hash: u64, id: &str) -> bool {
+        if self.contains(hash, id) {
+            return false;
+        }
+        let i = self.ends.len() as u32;
+        self.bytes.push_str(id);
+        self.ends.push(self.bytes.len() as u32);
+        self.table.insert_unique(hash, (hash, i), |&(h, _)| h);
+        true
+    }
+
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &str> + '_ {
+        (0..self.ends.len() as u32).map(|i| self.get(i))
+    }
+}
+
+/// Builds a [`UserIdSet`] from batches sent by many parsers at once.
+#[derive(Debug)]
+pub struct IdSetBuilder {
+    shards: Box<[Mutex<Shard>]>,
+}
+
+impl Default for IdSetBuilder {
+    fn default() -> Self {
+        IdSetBuilder {
+            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+        }
+    }
+}
+
+impl IdSetBuilder {
+    /// An empty builder.
+    pub fn new() -> Self {
+        IdSetBuilder::default()
+    }
+
+    /// Adds every ID of a batch; returns how many were new. The batch is grouped by shard
+    /// first, so each shard is locked once per batch.
+    pub fn insert_batch(&self, batch: &IdBatch) -> u64 {
+        let state = hasher();
+        let mut by_shard: Vec<(u64, &str)> =
+            batch.iter().map(|id| (state.hash_one(id), id)).collect();
+        by_shard.sort_unstable_by_key(|&(h, _)| shard_of(h));
+        let mut added = 0u64;
+        for group in by_shard.chunk_by(|a, b| shard_of(a.0) == shard_of(b.0)) {
+            // A poisoned shard is still a consistent set: an insert completes or never began.
+            let mut shard = self.shards[shard_of(group[0].0)]
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            for &(hash, id) in group {
+                added += shard.insert(hash, id) as u64;
+            }
+        }
+        added
+    }
+
+    /// The finished set.
+    pub fn finish(self) -> UserIdSet {
+        UserIdSet {
+            shards: self
+                .shards
+                .into_vec()
+                .into_iter()
+                .map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()))
+                .collect(),
+        }
+    }
+}
+
+/// The distinct user IDs of a job.
+#[derive(Debug, Clone)]
 pub struct UserIdSet {
-    ids: HashSet<Box<str>>,
+    shards: Vec<Shard>,
+}
+
+impl Default for UserIdSet {
+    fn default() -> Self {
+        UserIdSet {
+            shards: vec![Shard::default(); SHARDS],
+        }
+    }
 }
 
 impl UserIdSet {
@@ -60,43 +194,47 @@ impl UserIdSet {
 
     /// Adds one ID; true if it was new.
     pub fn insert(&mut self, id: &str) -> bool {
-        if self.ids.contains(id) {
-            return false;
-        }
-        self.ids.insert(id.into())
-    }
-
-    /// Adds every ID of a batch; returns how many were new.
-    pub fn extend_batch(&mut self, batch: &IdBatch) -> u64 {
-        batch.iter().map(|id| self.insert(id) as u64).sum()
+        let hash = hasher().hash_one(id);
+        self.shards[shard_of(hash)].insert(hash, id)
     }
 
     /// Distinct IDs held.
     pub fn len(&self) -> usize {
-        self.ids.len()
+        self.shards.iter().map(Shard::len).sum()
     }
 
     /// True when no ID is held.
     pub fn is_empty(&self) -> bool {
-        self.ids.is_empty()
+        self.len() == 0
     }
 
     /// Whether `id` is in the set.
     pub fn contains(&self, id: &str) -> bool {
-        self.ids.contains(id)
+        let hash = hasher().hash_one(id);
+        self.shards[shard_of(hash)].contains(hash, id)
     }
 
     /// The IDs, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = &str> + '_ {
-        self.ids.iter().map(|s| &**s)
+        self.shards.iter().flat_map(Shard::iter)
     }
 
-    /// The IDs in byte order (what a B-tree wants to be fed).
+    /// The IDs in byte order (what a B-tree wants to be fed). IDs are compared by their
+    /// first 16 bytes as one big-endian integer first, which settles most comparisons
+    /// without a `memcmp` even when IDs share long prefixes.
     pub fn sorted(&self) -> Vec<&str> {
-        let mut v: Vec<&str> = self.iter().collect();
-        v.sort_unstable();
-        v
+        let mut keyed: Vec<(u128, &str)> = self.iter().map(|id| (prefix_key(id), id)).collect();
+        keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)));
+        keyed.into_iter().map(|(_, id)| id).collect()
     }
+}
+
+/// The first 16 bytes of `id` as a big-endian integer, zero-padded: ordered like the bytes.
+fn prefix_key(id: &str) -> u128 {
+    let mut b = [0u8; 16];
+    let n = id.len().min(16);
+    b[..n].copy_from_slice(&id.as_bytes()[..n]);
+    u128::from_be_bytes(b)
 }
 
 impl<'a> FromIterator<&'a str> for UserIdSet {
@@ -123,10 +261,47 @@ mod tests {
         let mut b = IdBatch::default();
         b.push("u2");
         b.push("u3");
-        let mut set = UserIdSet::new();
-        assert_eq!(set.extend_batch(&a), 3);
-        assert_eq!(set.extend_batch(&b), 1);
+        let builder = IdSetBuilder::new();
+        assert_eq!(builder.insert_batch(&a), 3);
+        assert_eq!(builder.insert_batch(&b), 1);
+        let set = builder.finish();
+        assert_eq!(set.len(), 4);
         assert_eq!(set.sorted(), ["", "u1", "u2", "u3"]);
         assert!(set.contains("u3") && !set.contains("u4"));
+    }
+
+    #[test]
+    fn many_ids_from_many_threads_are_kept_once_and_sorted_bytewise() {
+        // Shared long prefixes, lengths on both sides of the 16-byte key, and non-ASCII.
+        let ids: Vec<String> = (0..20_000)
+            .map(|i| match i % 4 {
+                0 => format!("u{i:020}"),
+                1 => format!("u{i:08}"),
+                2 => format!("ü{i}"),
+                _ => format!("u{:020}x", i / 2),
+            })
+            .collect();
+        let builder = IdSetBuilder::new();
+        std::thread::scope(|s| {
+            for part in ids.chunks(5_000) {
+                let builder = &builder;
+                s.spawn(move || {
+                    // Every ID twice, in two batches.
+                    for _ in 0..2 {
+                        let mut batch = IdBatch::default();
+                        part.iter().for_each(|id| batch.push(id));
+                        builder.insert_batch(&batch);
+                    }
+                });
+            }
+        });
+        let set = builder.finish();
+        let mut want: Vec<&str> = ids.iter().map(String::as_str).collect();
+        want.sort_unstable();
+        want.dedup();
+        assert_eq!(set.len(), want.len());
+        assert_eq!(set.sorted(), want);
+        assert!(ids.iter().all(|id| set.contains(id)));
+        assert!(!set.contains("u"));
     }
 }

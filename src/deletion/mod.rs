@@ -20,11 +20,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use serde::Serialize;
-use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tracing::{info, instrument, warn};
 
-use self::dedupe::UserIdSet;
+use self::dedupe::{IdSetBuilder, UserIdSet};
 use self::report::JobFailure;
 use crate::job::{DataDeletionJob, JobStatus};
 use crate::source::{DynObjectSource, S3Location};
@@ -132,9 +131,8 @@ pub async fn collect_user_ids(
     info!(objects = inputs.len(), bytes = listed, "listed the input");
 
     let started = Instant::now();
-    let (tx, mut rx) = mpsc::channel(32);
     let mut stats = InputStats::default();
-    let mut ids = UserIdSet::new();
+    let ids = Arc::new(IdSetBuilder::new());
     // Dropping the JoinSet on an early return aborts the readers still running.
     let mut readers = JoinSet::new();
     let mut waiting = inputs.into_iter();
@@ -144,7 +142,7 @@ pub async fn collect_user_ids(
                 source.clone(),
                 input,
                 opts.max_input_bytes,
-                tx.clone(),
+                ids.clone(),
                 progress.clone(),
             ));
         }
@@ -152,25 +150,17 @@ pub async fn collect_user_ids(
     for _ in 0..opts.concurrency.max(1) {
         spawn_next(&mut readers, &mut waiting);
     }
-    while !readers.is_empty() {
-        tokio::select! {
-            Some(batch) = rx.recv() => {
-                ids.extend_batch(&batch);
-                progress.distinct_ids.store(ids.len() as u64, Ordering::Relaxed);
-            }
-            Some(joined) = readers.join_next() => {
-                let object = joined.map_err(|e| JobFailure::Store(format!("a reader task failed: {e}")))??;
-                stats.objects += 1;
-                stats.bytes += object.bytes;
-                stats.id_lines += object.ids;
-                spawn_next(&mut readers, &mut waiting);
-            }
-        }
+    while let Some(joined) = readers.join_next().await {
+        let object =
+            joined.map_err(|e| JobFailure::Store(format!("a reader task failed: {e}")))??;
+        stats.objects += 1;
+        stats.bytes += object.bytes;
+        stats.id_lines += object.ids;
+        spawn_next(&mut readers, &mut waiting);
     }
-    drop(tx);
-    while let Some(batch) = rx.recv().await {
-        ids.extend_batch(&batch);
-    }
+    let ids = Arc::into_inner(ids)
+        .expect("every reader has ended")
+        .finish();
     stats.distinct_ids = ids.len() as u64;
     progress
         .distinct_ids

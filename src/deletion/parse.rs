@@ -3,26 +3,24 @@
 //! The file must start with the single-column header `USER_ID` (a UTF-8 byte-order mark
 //! before it is fine); every later record holds exactly one field, the ID, taken verbatim:
 //! 1 to 256 characters of UTF-8. A file holding only the header contributes no IDs. IDs are
-//! handed on in batches over a bounded channel, so a file is never held whole.
+//! added to the job's shared [`IdSetBuilder`] batch by batch, so a file is never held whole.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use futures::StreamExt;
-use tokio::sync::mpsc;
-
-use super::dedupe::IdBatch;
+use super::dedupe::{IdBatch, IdSetBuilder};
 use super::list::Input;
 use super::report::{ContentProblem, JobFailure, MAX_ID_CHARS};
 use super::Progress;
 use crate::records::{Record, RecordError, RecordReader};
 use crate::source::{open_resumable, ObjectSource, SourceError};
+use futures::StreamExt;
 
 /// The longest record worth parsing: any longer cannot hold a valid ID (4 bytes a character).
 pub const MAX_RECORD_BYTES: usize = MAX_ID_CHARS * 4;
 
-/// IDs per batch sent to the dedupe stage, by bytes.
-const BATCH_BYTES: usize = 64 * 1024;
+/// IDs per batch handed to the dedupe stage, by bytes.
+const BATCH_BYTES: usize = 1024 * 1024;
 
 /// What reading one object found.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -105,14 +103,14 @@ impl IdCollector {
     }
 }
 
-/// Reads one object and sends its IDs to `sink`. Fails on the first bad record, naming the
+/// Reads one object and adds its IDs to `sink`. Fails on the first bad record, naming the
 /// object and the line. A body that breaks off mid-transfer is resumed
 /// ([`open_resumable`]).
 pub async fn read_object(
     source: Arc<dyn ObjectSource>,
     input: Input,
     max_bytes: u64,
-    sink: mpsc::Sender<IdBatch>,
+    sink: Arc<IdSetBuilder>,
     progress: Arc<Progress>,
 ) -> Result<ObjectStats, JobFailure> {
     let object = input.object;
@@ -157,7 +155,7 @@ pub async fn read_object(
             .bytes_read
             .fetch_add(chunk.len() as u64, Ordering::Relaxed);
         if collector.batch.byte_len() >= BATCH_BYTES {
-            send(&sink, &mut collector, &progress).await;
+            send(&sink, &mut collector, &progress);
         }
     }
     reader
@@ -166,7 +164,7 @@ pub async fn read_object(
     if !collector.header_seen {
         return Err(content_failed(LineProblem(1, ContentProblem::NoHeader)));
     }
-    send(&sink, &mut collector, &progress).await;
+    send(&sink, &mut collector, &progress);
     progress.objects_done.fetch_add(1, Ordering::Relaxed);
     Ok(ObjectStats {
         bytes: offset,
@@ -174,16 +172,17 @@ pub async fn read_object(
     })
 }
 
-async fn send(sink: &mpsc::Sender<IdBatch>, collector: &mut IdCollector, progress: &Progress) {
-    if collector.batch.is_empty() {
+fn send(sink: &IdSetBuilder, collector: &mut IdCollector, progress: &Progress) {
+    let batch = &mut collector.batch;
+    if batch.is_empty() {
         return;
     }
-    let batch = std::mem::take(&mut collector.batch);
+    let added = sink.insert_batch(batch);
     progress
         .id_lines
         .fetch_add(batch.len() as u64, Ordering::Relaxed);
-    // The receiver only goes away when the job is already failing; nothing to report then.
-    let _ = sink.send(batch).await;
+    progress.distinct_ids.fetch_add(added, Ordering::Relaxed);
+    batch.clear();
 }
 
 #[cfg(test)]
@@ -256,7 +255,7 @@ mod tests {
             breaks: AtomicU32::new(breaks),
             opens: AtomicU32::new(0),
         });
-        let (tx, mut rx) = mpsc::channel(1024);
+        let sink = Arc::new(IdSetBuilder::new());
         let input = Input {
             object: S3Location::parse("s3://b/k.csv").unwrap(),
             listed_size: None,
@@ -265,21 +264,20 @@ mod tests {
             source.clone(),
             input,
             u64::MAX,
-            tx,
+            sink.clone(),
             Arc::new(Progress::default()),
         )
         .await;
-        let mut ids = Vec::new();
-        while let Ok(batch) = rx.try_recv() {
-            ids.extend(batch.iter().map(str::to_owned));
-        }
+        let set = Arc::into_inner(sink).unwrap().finish();
+        let ids: Vec<String> = set.sorted().into_iter().map(str::to_owned).collect();
         (result, ids, source.opens.load(Ordering::Relaxed))
     }
 
     #[tokio::test]
     async fn a_broken_body_is_resumed_where_it_stopped() {
         let (result, ids, opens) = read(RESUMES).await;
-        let want: Vec<String> = (0..20).map(|i| format!("user-{i}")).collect();
+        let mut want: Vec<String> = (0..20).map(|i| format!("user-{i}")).collect();
+        want.sort_unstable();
         assert_eq!(ids, want);
         assert_eq!(opens, RESUMES + 1);
         assert_eq!(result.unwrap().ids, 20);
