@@ -270,6 +270,7 @@ async fn run(cli: Cli, progress_bar: bool) -> Result<i32, Usage> {
             match report {
                 Ok(report) => {
                     print_json(&serde_json::to_value(&report).unwrap_or(Value::Null));
+                    store.checkpoint().await?;
                     Ok(0)
                 }
                 Err(ImportError::Store(e)) => Err(Usage(e.to_string())),
@@ -319,6 +320,8 @@ async fn run(cli: Cli, progress_bar: bool) -> Result<i32, Usage> {
             }
             let report = report?;
             print_json(&job_json(&report));
+            // After the report: the job's outcome is durable already; this is housekeeping.
+            store.checkpoint().await?;
             Ok(if report.job.status == JobStatus::Completed {
                 0
             } else {

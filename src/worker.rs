@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 use crate::api::AppState;
 use crate::deletion::{self, Progress};
@@ -93,6 +93,10 @@ pub async fn run(state: Arc<AppState>, mut stop: watch::Receiver<bool>) {
                         if let Err(e) = result {
                             error!(error = %e, "a job could not record its status");
                             tokio::time::sleep(Duration::from_secs(1)).await;
+                        }
+                        // The job's outcome is durable already; this is housekeeping.
+                        if let Err(e) = state.store.checkpoint().await {
+                            warn!(error = %e, "cannot checkpoint the store");
                         }
                     }
                     _ = stop.changed() => return,

@@ -470,6 +470,13 @@ pub trait DatasetStore: Send + Sync + fmt::Debug + 'static {
     /// Empties the store: every group, dataset, record, schema, tag and job (of
     /// every kind) is gone.
     async fn reset(&self) -> StoreResult<()>;
+
+    /// Tidies up after large writes, outside any job's time: what a job committed is
+    /// already durable, this only moves it to its final place (SQLite copies its
+    /// write-ahead log into the database file). Runners call it when a job has ended.
+    async fn checkpoint(&self) -> StoreResult<()> {
+        Ok(())
+    }
 }
 
 /// The dataset a dataset ARN (`...:dataset/{group}/{TYPE}`) names, if it exists.

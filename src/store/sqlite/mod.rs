@@ -122,6 +122,10 @@ pub struct SqliteStore {
 
 type DbResult<T> = Result<T, StoreError>;
 
+/// SQLite's default: a commit that leaves more pages than this in the write-ahead log
+/// copies them into the database file before it returns.
+const AUTOCHECKPOINT_PAGES: i64 = 1000;
+
 fn backend(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
     StoreError::Backend {
         store: "sqlite",
@@ -172,6 +176,24 @@ impl SqliteStore {
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Runs `f`, a transaction that writes much (a load, a purge), like [`Self::with_conn`]
+    /// but without the automatic checkpoint at its commit: the commit is durable once its
+    /// pages are in the write-ahead log, and copying them into the database file waits for
+    /// [`DatasetStore::checkpoint`], after the job.
+    async fn with_large_write<T, F>(&self, f: F) -> DbResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> DbResult<T> + Send + 'static,
+    {
+        self.with_conn(move |conn| {
+            conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+            let result = f(conn);
+            conn.pragma_update(None, "wal_autocheckpoint", AUTOCHECKPOINT_PAGES)?;
+            result
+        })
+        .await
     }
 
     /// Runs `f` on the connection in a blocking thread.
@@ -363,7 +385,7 @@ impl SqliteStore {
         // The blocking side owns the transaction; the async side feeds it batches.
         let (tx, mut rx) = tokio::sync::mpsc::channel::<StoreResult<RowBatch>>(4);
         let group_arn = group_arn.to_owned();
-        let writer = self.with_conn(move |conn| {
+        let writer = self.with_large_write(move |conn| {
             let txn = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let (id, columns) = require_dataset(&txn, &group_arn, dataset_type)?;
             let width = columns.len();
@@ -977,7 +999,7 @@ impl DatasetStore for SqliteStore {
         finish: FinishJob,
     ) -> StoreResult<(PurgeCounts, DataDeletionJob)> {
         let group_arn = group_arn.to_owned();
-        self.with_conn(move |conn| {
+        self.with_large_write(move |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let exists: Option<i64> = tx
                 .query_row("SELECT 1 FROM dataset_groups WHERE arn = ?1", params![group_arn], |r| r.get(0))
@@ -1142,6 +1164,16 @@ impl DatasetStore for SqliteStore {
                  DELETE FROM dataset_export_jobs;",
             )?;
             tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn checkpoint(&self) -> StoreResult<()> {
+        self.with_conn(|conn| {
+            let started = std::time::Instant::now();
+            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+            tracing::debug!(seconds = started.elapsed().as_secs_f64(), "checkpointed");
             Ok(())
         })
         .await
