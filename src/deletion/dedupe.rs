@@ -64,7 +64,7 @@ impl IdBatch {
 
 /// The hash every set uses (fixed, so a shard's choice never depends on the process).
 fn hasher() -> foldhash::quality::FixedState {
-    foldhash::quality::FixedState::with_seed(0x5eed_1d5)
+    foldhash::quality::FixedState::with_seed(0x05ee_d1d5)
 }
 
 /// The shard of a hash: bits that the table itself does not use for slots (the low bits)
