@@ -1235,6 +1235,41 @@ mod tests {
         assert_eq!(store.tags(&group.dataset_group_arn).await.unwrap(), tags);
     }
 
+    /// A large write commits without copying its pages into the database file; the
+    /// connection's automatic checkpoint is back for everything else, and `checkpoint`
+    /// empties the write-ahead log.
+    #[tokio::test]
+    async fn large_writes_leave_the_checkpoint_to_checkpoint() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open_dir(dir.path()).unwrap();
+        let wal = dir.path().join(format!("{DB_FILE}-wal"));
+        let seen = store
+            .with_large_write(|c| {
+                c.execute_batch("CREATE TABLE big (b BLOB)")?;
+                Ok(c.query_row("PRAGMA wal_autocheckpoint", [], |r| r.get::<_, i64>(0))?)
+            })
+            .await
+            .unwrap();
+        assert_eq!(seen, 0);
+        let after: i64 = store
+            .with_conn(|c| Ok(c.query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))?))
+            .await
+            .unwrap();
+        assert_eq!(after, AUTOCHECKPOINT_PAGES);
+        assert!(std::fs::metadata(&wal).unwrap().len() > 0);
+        store.checkpoint().await.unwrap();
+        assert_eq!(std::fs::metadata(&wal).unwrap().len(), 0);
+        let reopened = Connection::open(dir.path().join(DB_FILE)).unwrap();
+        let tables: i64 = reopened
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'big'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(tables, 1);
+    }
+
     /// A database of schema 2 kept a group's tags in its attributes; opening it moves them to
     /// the tags table and keeps everything else.
     #[tokio::test]
