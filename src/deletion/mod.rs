@@ -91,8 +91,10 @@ pub struct PhaseTimes {
     pub list: f64,
     /// Fetching, parsing and deduplicating every object.
     pub read: f64,
-    /// The purge transaction, commit included.
+    /// The purge transaction, its commit excepted.
     pub purge: f64,
+    /// Making the purge durable: the commit of its transaction.
+    pub commit: f64,
     /// The whole job.
     pub total: f64,
 }
@@ -207,7 +209,8 @@ pub async fn run_job(
         input = stats;
         let purge_started = Instant::now();
         let done = purge::purge(store, &job, ids).await?;
-        phases.purge = purge_started.elapsed().as_secs_f64();
+        phases.commit = done.0.commit.as_secs_f64();
+        phases.purge = purge_started.elapsed().as_secs_f64() - phases.commit;
         Ok(done)
     }
     .await;
@@ -217,6 +220,10 @@ pub async fn run_job(
         Ok((counts, done)) => {
             info!(
                 num_deleted = counts.total(),
+                list = phases.list,
+                read = phases.read,
+                purge = phases.purge,
+                commit = phases.commit,
                 seconds = phases.total,
                 "job completed"
             );

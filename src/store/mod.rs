@@ -282,6 +282,10 @@ pub struct PurgeCounts {
     /// `(dataset type, records deleted)` for each purged dataset of the group, in
     /// [`DatasetType::ALL`] order.
     pub per_dataset: Vec<(DatasetType, u64)>,
+    /// Time spent making the purge durable, when the store can tell it apart (zero
+    /// otherwise).
+    #[serde(skip)]
+    pub commit: std::time::Duration,
 }
 
 impl PurgeCounts {

@@ -1043,7 +1043,8 @@ impl DatasetStore for SqliteStore {
             }
             let started = std::time::Instant::now();
             tx.commit()?;
-            tracing::debug!(seconds = started.elapsed().as_secs_f64(), "committed the purge");
+            counts.commit = started.elapsed();
+            tracing::debug!(seconds = counts.commit.as_secs_f64(), "committed the purge");
             Ok((counts, job))
         })
         .await

@@ -1,0 +1,497 @@
+//! The data deletion job's benchmark.
+//!
+//!     cargo bench --bench deletion -- --scale 1 --runs 3
+//!
+//! 1. Writes workload W at `--scale` into `--data` (kept for the next time, and in the layout
+//!    `../shared/bench/peers.sh` reads, so the peers can run on the same files);
+//! 2. starts `moto_server` on loopback (or uses `PERSONALIZE_LOCAL_BENCH_S3_ENDPOINT`, e.g. a
+//!    LocalStack or MinIO) and uploads every file;
+//! 3. imports Users, Items and Interactions into a fresh store with `personalize-local
+//!    import`;
+//! 4. runs the job `--runs` times through the worker (`personalize-local delete-users`) and
+//!    `--runs` times through the API (`CreateDataDeletionJob` on `personalize-local serve`,
+//!    polled with `DescribeDataDeletionJob`), each on a fresh copy of the loaded store.
+//!
+//! Prints one JSON record per run (phase seconds, job seconds, peak RSS of the whole process,
+//! records per second, and whether the counts equal `expected.json`), then the medians.
+//! Exits 1 if any run's counts differ.
+
+mod workload;
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_sdk_personalize::types::{DataDeletionJob, DataSource};
+use clap::Parser;
+use serde_json::{json, Value};
+
+const BUCKET: &str = "personalize-local-bench";
+const GROUP: &str = "bench";
+const BIN: &str = env!("CARGO_BIN_EXE_personalize-local");
+
+type Error = Box<dyn std::error::Error>;
+
+#[derive(Debug, Parser)]
+struct Args {
+    /// Workload scale: 1 is W1 (1M users, 10M interactions, 2M deletion lines).
+    #[arg(long, default_value_t = 1.0)]
+    scale: f64,
+    /// Runs per path (worker, API).
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+    /// Workload folder (default: target/bench-data/s<scale>); generated if it has no
+    /// expected.json.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Which paths to time.
+    #[arg(long, value_delimiter = ',', default_value = "worker,api")]
+    paths: Vec<String>,
+    /// Cargo passes this to every bench target.
+    #[arg(long, hide = true)]
+    bench: bool,
+}
+
+fn main() {
+    let args = Args::parse();
+    match run(&args) {
+        Ok(true) => {}
+        Ok(false) => {
+            eprintln!("error: some run's counts differ from expected.json");
+            std::process::exit(1);
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(2);
+        }
+    }
+}
+
+fn run(args: &Args) -> Result<bool, Error> {
+    let data = args.data.clone().unwrap_or_else(|| {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("target/bench-data")
+            .join(format!("s{}", args.scale))
+    });
+    let expected = workload_at(&data, args.scale)?;
+    let work = tempfile::Builder::new()
+        .prefix("personalize-local-bench")
+        .tempdir()?;
+    let s3 = S3Server::start(work.path())?;
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(upload(&s3.endpoint, &data))?;
+
+    let loaded = work.path().join("loaded");
+    for (dataset, file) in [
+        ("Users", "users.csv"),
+        ("Items", "items.csv"),
+        ("Interactions", "interactions.csv"),
+    ] {
+        let started = Instant::now();
+        let out = s3
+            .command(&loaded)
+            .args(["import", "--dataset-group", GROUP, "--dataset-type", dataset])
+            .arg("--data-location")
+            .arg(format!("s3://{BUCKET}/{file}"))
+            .stderr(Stdio::inherit())
+            .output()?;
+        if !out.status.success() {
+            return Err(format!("importing {file} failed: {}", String::from_utf8_lossy(&out.stdout)).into());
+        }
+        let report: Value = serde_json::from_slice(&out.stdout)?;
+        println!(
+            "{}",
+            json!({"import": dataset, "seconds": secs(started.elapsed()), "records": report["records"]})
+        );
+    }
+
+    println!(
+        "{}",
+        json!({
+            "scale": args.scale, "data": data, "s3": s3.name(), "cpus": cpus(),
+            "date": date(), "version": env!("CARGO_PKG_VERSION"),
+        })
+    );
+    let mut all_exact = true;
+    for path in &args.paths {
+        let mut records = Vec::new();
+        for run in 1..=args.runs {
+            let store = work.path().join(format!("{path}-{run}"));
+            copy_dir(&loaded, &store)?;
+            let mut record = match path.as_str() {
+                "worker" => worker_run(&s3, &store, run)?,
+                "api" => rt.block_on(api_run(&s3, &store, run))?,
+                other => return Err(format!("unknown path {other} (worker, api)").into()),
+            };
+            std::fs::remove_dir_all(&store)?;
+            let exact = check(&record, &expected);
+            all_exact &= exact;
+            let job = record["jobSeconds"].as_f64().unwrap_or(f64::NAN);
+            let deleted = record["numDeleted"].as_f64().unwrap_or(0.0);
+            record["path"] = json!(path);
+            record["run"] = json!(run);
+            record["scale"] = json!(args.scale);
+            record["recordsPerSecond"] = json!((deleted / job).round());
+            record["exact"] = json!(exact);
+            println!("{record}");
+            records.push(record);
+        }
+        println!("{}", summary(path, args.scale, &records));
+    }
+    Ok(all_exact)
+}
+
+/// The workload in `dir`, generated unless it is there at this scale.
+fn workload_at(dir: &Path, scale: f64) -> Result<Value, Error> {
+    let path = dir.join("expected.json");
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        let expected: Value = serde_json::from_str(&text)?;
+        if expected["scale"].as_f64() == Some(scale) {
+            return Ok(expected);
+        }
+    }
+    let started = Instant::now();
+    let expected = workload::generate(scale, workload::SEED, dir)?;
+    eprintln!(
+        "generated the workload at scale {scale} in {dir:?} in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(expected)
+}
+
+/// Whether a run's counts are exactly the expected ones.
+fn check(record: &Value, expected: &Value) -> bool {
+    let eq = |got: &Value, want: &Value| got.as_u64().is_some() && got.as_u64() == want.as_u64();
+    let mut exact = record["status"] == "COMPLETED"
+        && eq(&record["numDeleted"], &expected["records_deleted"]);
+    if let Some(per) = record.get("numDeletedPerDataset") {
+        exact &= eq(&per["Users"], &expected["users_rows_deleted"])
+            && eq(&per["Interactions"], &expected["interactions_rows_deleted"])
+            && per.get("Items").is_none();
+    }
+    if let Some(distinct) = record.get("distinctIds") {
+        exact &= eq(distinct, &expected["distinct_ids"]);
+    }
+    exact
+}
+
+/// One job through `personalize-local delete-users`, the worker's own process.
+fn worker_run(s3: &S3Server, store: &Path, run: usize) -> Result<Value, Error> {
+    let started = Instant::now();
+    let child = s3
+        .command(store)
+        .args(["delete-users", "--dataset-group", GROUP])
+        .arg("--data-location")
+        .arg(format!("s3://{BUCKET}/deletions/"))
+        .arg("--job-name")
+        .arg(format!("bench-worker-{run}"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let (stdout, peak_rss) = wait_with_peak_rss(child)?;
+    let process = secs(started.elapsed());
+    let out: Value = serde_json::from_slice(&stdout)?;
+    let phases = &out["phaseSeconds"];
+    Ok(json!({
+        "status": out["dataDeletionJob"]["status"],
+        "numDeleted": out["dataDeletionJob"]["numDeleted"],
+        "numDeletedPerDataset": out["numDeletedPerDataset"],
+        "distinctIds": out["input"]["distinctIds"],
+        "phases": phases_of(phases),
+        "jobSeconds": phases["total"].as_f64().map(round4),
+        "processSeconds": process,
+        "peakRssMB": peak_rss,
+    }))
+}
+
+/// One job through the API of `personalize-local serve`: from the CreateDataDeletionJob call
+/// until DescribeDataDeletionJob says it ended.
+async fn api_run(s3: &S3Server, store: &Path, run: usize) -> Result<Value, Error> {
+    let log = store.with_extension("log");
+    let mut child = s3
+        .command(store)
+        .args(["serve", "--port", "0"])
+        .env("RUST_LOG", "personalize_local=info")
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log)?)
+        .spawn()?;
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().ok_or("no stdout")?).read_line(&mut first)?;
+    let url = first
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .ok_or_else(|| format!("serve said {first:?}"))?
+        .to_owned();
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_personalize::config::Credentials::new("test", "test", None, None, "bench"))
+        .endpoint_url(url)
+        .load()
+        .await;
+    let client = aws_sdk_personalize::Client::new(&config);
+    let groups = client.list_dataset_groups().send().await?;
+    let group_arn = groups
+        .dataset_groups()
+        .iter()
+        .find(|g| g.name() == Some(GROUP))
+        .and_then(|g| g.dataset_group_arn())
+        .ok_or("the loaded store has no bench group")?
+        .to_owned();
+
+    let started = Instant::now();
+    let created = client
+        .create_data_deletion_job()
+        .job_name(format!("bench-api-{run}"))
+        .dataset_group_arn(group_arn)
+        .data_source(
+            DataSource::builder()
+                .data_location(format!("s3://{BUCKET}/deletions/"))
+                .build(),
+        )
+        .role_arn("arn:aws:iam::000000000000:role/bench")
+        .send()
+        .await?;
+    let arn = created.data_deletion_job_arn().ok_or("no job ARN")?.to_owned();
+    let job: DataDeletionJob = loop {
+        let d = client
+            .describe_data_deletion_job()
+            .data_deletion_job_arn(&arn)
+            .send()
+            .await?;
+        let job = d.data_deletion_job().cloned().ok_or("no job")?;
+        if matches!(job.status(), Some("COMPLETED" | "FAILED")) {
+            break job;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    let seen = secs(started.elapsed());
+    // The server checkpoints after the job; SIGTERM lets it finish and exit cleanly.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let (_, peak_rss) = wait_with_peak_rss(child)?;
+    let phases = std::fs::read_to_string(&log)?
+        .lines()
+        .find(|l| l.contains("job completed"))
+        .map(phases_from_log)
+        .unwrap_or(Value::Null);
+    Ok(json!({
+        "status": job.status(),
+        "numDeleted": job.num_deleted(),
+        "failureReason": job.failure_reason(),
+        "phases": phases,
+        "jobSeconds": seen,
+        "peakRssMB": peak_rss,
+    }))
+}
+
+fn phases_of(p: &Value) -> Value {
+    let field = |name: &str| p[name].as_f64().map(round4);
+    json!({"list": field("list"), "read": field("read"), "purge": field("purge"), "commit": field("commit")})
+}
+
+/// The phase fields of the server's `job completed` log line (`list=0.01 read=0.4 ...`).
+fn phases_from_log(line: &str) -> Value {
+    let field = |name: &str| {
+        line.split_whitespace()
+            .find_map(|w| w.strip_prefix(&format!("{name}=")))
+            .and_then(|v| v.parse::<f64>().ok())
+            .map(round4)
+    };
+    json!({"list": field("list"), "read": field("read"), "purge": field("purge"), "commit": field("commit")})
+}
+
+/// Waits for `child`, returning its stdout and its peak resident set in MB.
+fn wait_with_peak_rss(mut child: Child) -> Result<(Vec<u8>, f64), Error> {
+    let mut stdout = Vec::new();
+    if let Some(mut out) = child.stdout.take() {
+        std::io::Read::read_to_end(&mut out, &mut stdout)?;
+    }
+    let mut status = 0;
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    if pid < 0 {
+        return Err(std::io::Error::last_os_error().into());
+    }
+    // Linux reports ru_maxrss in KiB.
+    Ok((stdout, (usage.ru_maxrss as f64 / 1024.0).round()))
+}
+
+/// Medians of a path's runs.
+fn summary(path: &str, scale: f64, records: &[Value]) -> Value {
+    let median = |f: &dyn Fn(&Value) -> Option<f64>| {
+        let mut v: Vec<f64> = records.iter().filter_map(f).collect();
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied()
+    };
+    let phase = |name: &'static str| median(&move |r: &Value| r["phases"][name].as_f64());
+    json!({
+        "summary": path,
+        "scale": scale,
+        "runs": records.len(),
+        "medianJobSeconds": median(&|r| r["jobSeconds"].as_f64()),
+        "medianPhases": {"list": phase("list"), "read": phase("read"), "purge": phase("purge"), "commit": phase("commit")},
+        "medianPeakRssMB": median(&|r| r["peakRssMB"].as_f64()),
+        "medianRecordsPerSecond": median(&|r| r["recordsPerSecond"].as_f64()),
+        "allExact": records.iter().all(|r| r["exact"] == true),
+    })
+}
+
+fn secs(d: Duration) -> f64 {
+    round4(d.as_secs_f64())
+}
+
+fn round4(x: f64) -> f64 {
+    (x * 1e4).round() / 1e4
+}
+
+fn cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+fn date() -> String {
+    Command::new("date")
+        .arg("-u")
+        .arg("+%Y-%m-%d")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default()
+}
+
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        std::fs::copy(entry.path(), to.join(entry.file_name()))?;
+    }
+    Ok(())
+}
+
+/// The S3 server the benchmark reads from: a `moto_server` of its own on loopback, or the
+/// endpoint in `PERSONALIZE_LOCAL_BENCH_S3_ENDPOINT`.
+struct S3Server {
+    endpoint: String,
+    moto: Option<Child>,
+}
+
+impl S3Server {
+    fn start(work: &Path) -> Result<S3Server, Error> {
+        if let Ok(endpoint) = std::env::var("PERSONALIZE_LOCAL_BENCH_S3_ENDPOINT") {
+            return Ok(S3Server {
+                endpoint,
+                moto: None,
+            });
+        }
+        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let moto = Command::new("moto_server")
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(std::fs::File::create(work.join("moto.log"))?)
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| {
+                format!("cannot start moto_server ({e}): pip install 'moto[server]', or set PERSONALIZE_LOCAL_BENCH_S3_ENDPOINT")
+            })?;
+        let server = S3Server {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            moto: Some(moto),
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if Instant::now() > deadline {
+                return Err("moto_server did not start within 30 s".into());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Ok(server)
+    }
+
+    fn name(&self) -> String {
+        match self.moto {
+            Some(_) => format!("moto at {}", self.endpoint),
+            None => self.endpoint.clone(),
+        }
+    }
+
+    /// `personalize-local --data-dir store` with this server's endpoint and test keys
+    /// (unless the environment has keys of its own).
+    fn command(&self, store: &Path) -> Command {
+        let mut c = Command::new(BIN);
+        c.arg("--data-dir").arg(store);
+        c.env("PERSONALIZE_LOCAL_S3_ENDPOINT", &self.endpoint)
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env_remove("RUST_LOG");
+        if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
+            c.env("AWS_ACCESS_KEY_ID", "test")
+                .env("AWS_SECRET_ACCESS_KEY", "test");
+        }
+        c
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        if let Some(moto) = &mut self.moto {
+            let _ = moto.kill();
+            let _ = moto.wait();
+        }
+    }
+}
+
+/// Creates the bucket (if needed) and uploads every CSV file of the workload.
+async fn upload(endpoint: &str, data: &Path) -> Result<(), Error> {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(endpoint);
+    if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
+        loader = loader.credentials_provider(aws_sdk_s3::config::Credentials::new("test", "test", None, None, "bench"));
+    }
+    let config = loader.load().await;
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build(),
+    );
+    if let Err(e) = s3.create_bucket().bucket(BUCKET).send().await {
+        let code = e.as_service_error().and_then(|e| e.meta().code()).unwrap_or("");
+        if !matches!(code, "BucketAlreadyOwnedByYou" | "BucketAlreadyExists") {
+            return Err(e.into());
+        }
+    }
+    let mut files = Vec::new();
+    collect_csv(data, data, &mut files)?;
+    let started = Instant::now();
+    for (key, path) in &files {
+        s3.put_object()
+            .bucket(BUCKET)
+            .key(key)
+            .body(aws_sdk_s3::primitives::ByteStream::from_path(path).await?)
+            .send()
+            .await?;
+    }
+    eprintln!(
+        "uploaded {} files to {endpoint} in {:.1} s",
+        files.len(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn collect_csv(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            collect_csv(root, &path, out)?;
+        } else if path.extension().is_some_and(|e| e == "csv") {
+            let key = path
+                .strip_prefix(root)
+                .unwrap_or(&path)
+                .to_string_lossy()
+                .replace('\\', "/");
+            out.push((key, path));
+        }
+    }
+    out.sort();
+    Ok(())
+}
