@@ -92,13 +92,23 @@ fn run(args: &Args) -> Result<bool, Error> {
         let started = Instant::now();
         let out = s3
             .command(&loaded)
-            .args(["import", "--dataset-group", GROUP, "--dataset-type", dataset])
+            .args([
+                "import",
+                "--dataset-group",
+                GROUP,
+                "--dataset-type",
+                dataset,
+            ])
             .arg("--data-location")
             .arg(format!("s3://{BUCKET}/{file}"))
             .stderr(Stdio::inherit())
             .output()?;
         if !out.status.success() {
-            return Err(format!("importing {file} failed: {}", String::from_utf8_lossy(&out.stdout)).into());
+            return Err(format!(
+                "importing {file} failed: {}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+            .into());
         }
         let report: Value = serde_json::from_slice(&out.stdout)?;
         println!(
@@ -164,8 +174,8 @@ fn workload_at(dir: &Path, scale: f64) -> Result<Value, Error> {
 /// Whether a run's counts are exactly the expected ones.
 fn check(record: &Value, expected: &Value) -> bool {
     let eq = |got: &Value, want: &Value| got.as_u64().is_some() && got.as_u64() == want.as_u64();
-    let mut exact = record["status"] == "COMPLETED"
-        && eq(&record["numDeleted"], &expected["records_deleted"]);
+    let mut exact =
+        record["status"] == "COMPLETED" && eq(&record["numDeleted"], &expected["records_deleted"]);
     if let Some(per) = record.get("numDeletedPerDataset") {
         exact &= eq(&per["Users"], &expected["users_rows_deleted"])
             && eq(&per["Interactions"], &expected["interactions_rows_deleted"])
@@ -226,7 +236,9 @@ async fn api_run(s3: &S3Server, store: &Path, run: usize) -> Result<Value, Error
         .to_owned();
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_personalize::config::Credentials::new("test", "test", None, None, "bench"))
+        .credentials_provider(aws_sdk_personalize::config::Credentials::new(
+            "test", "test", None, None, "bench",
+        ))
         .endpoint_url(url)
         .load()
         .await;
@@ -253,7 +265,10 @@ async fn api_run(s3: &S3Server, store: &Path, run: usize) -> Result<Value, Error
         .role_arn("arn:aws:iam::000000000000:role/bench")
         .send()
         .await?;
-    let arn = created.data_deletion_job_arn().ok_or("no job ARN")?.to_owned();
+    let arn = created
+        .data_deletion_job_arn()
+        .ok_or("no job ARN")?
+        .to_owned();
     let job: DataDeletionJob = loop {
         let d = client
             .describe_data_deletion_job()
@@ -445,7 +460,9 @@ async fn upload(endpoint: &str, data: &Path) -> Result<(), Error> {
         .region(aws_config::Region::new("us-east-1"))
         .endpoint_url(endpoint);
     if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
-        loader = loader.credentials_provider(aws_sdk_s3::config::Credentials::new("test", "test", None, None, "bench"));
+        loader = loader.credentials_provider(aws_sdk_s3::config::Credentials::new(
+            "test", "test", None, None, "bench",
+        ));
     }
     let config = loader.load().await;
     let s3 = aws_sdk_s3::Client::from_conf(
@@ -454,7 +471,10 @@ async fn upload(endpoint: &str, data: &Path) -> Result<(), Error> {
             .build(),
     );
     if let Err(e) = s3.create_bucket().bucket(BUCKET).send().await {
-        let code = e.as_service_error().and_then(|e| e.meta().code()).unwrap_or("");
+        let code = e
+            .as_service_error()
+            .and_then(|e| e.meta().code())
+            .unwrap_or("");
         if !matches!(code, "BucketAlreadyOwnedByYou" | "BucketAlreadyExists") {
             return Err(e.into());
         }

@@ -221,11 +221,12 @@ impl UserIdSet {
 
     /// The IDs in byte order (what a B-tree wants to be fed). IDs are compared by their
     /// first 16 bytes as one big-endian integer first, which settles most comparisons
-    /// without a `memcmp` even when IDs share long prefixes.
+    /// without a `memcmp` even when IDs share long prefixes; the keys are computed on the
+    /// fly, so the sort needs no memory beyond the returned list.
     pub fn sorted(&self) -> Vec<&str> {
-        let mut keyed: Vec<(u128, &str)> = self.iter().map(|id| (prefix_key(id), id)).collect();
-        keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)));
-        keyed.into_iter().map(|(_, id)| id).collect()
+        let mut ids: Vec<&str> = self.iter().collect();
+        ids.sort_unstable_by(|a, b| prefix_key(a).cmp(&prefix_key(b)).then_with(|| a.cmp(b)));
+        ids
     }
 }
 

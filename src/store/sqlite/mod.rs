@@ -40,6 +40,11 @@ const PAGE_SIZE: u32 = 65536;
 /// Page cache per connection, in KiB (SQLite's negative `cache_size`).
 const CACHE_KIB: i64 = 128 * 1024;
 
+/// Page cache of a purge, in KiB. A purge visits each page once, in key order, so a large
+/// cache would only hold pages it is done with; the ID list it works through already takes
+/// memory that grows with the input.
+const PURGE_CACHE_KIB: i64 = 32 * 1024;
+
 const SCHEMA_VERSION: i64 = 6;
 
 const MIGRATION_1: &str = "
@@ -363,6 +368,65 @@ fn job_from_json(body: &str) -> DbResult<DataDeletionJob> {
 
 fn job_to_json(job: &DataDeletionJob) -> DbResult<String> {
     serde_json::to_string(job).map_err(backend)
+}
+
+/// The purge in one transaction: every record of `ids` in the group's user-bearing datasets,
+/// then the finished job record.
+fn purge_in(
+    conn: &mut Connection,
+    group_arn: &str,
+    ids: &UserIdSet,
+    finish: FinishJob,
+) -> DbResult<(PurgeCounts, DataDeletionJob)> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let exists: Option<i64> = tx
+        .query_row(
+            "SELECT 1 FROM dataset_groups WHERE arn = ?1",
+            params![group_arn],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if exists.is_none() {
+        return Err(StoreError::NotFound(group_arn.to_owned()));
+    }
+    // One prepared point DELETE per ID, in key order, so consecutive deletes land on
+    // neighbouring pages; each removes a user's row and says how many records it
+    // packed.
+    let sorted = ids.sorted();
+    let mut counts = PurgeCounts::default();
+    for t in DatasetType::ALL.into_iter().filter(|t| t.holds_users()) {
+        if let Some((id, _)) = dataset_row(&tx, &group_arn, t)? {
+            let started = std::time::Instant::now();
+            // A lookup, then a delete of the page it just read: cheaper than one
+            // `DELETE ... RETURNING n`, whose result SQLite buffers per statement.
+            let (find, delete) = packed::purge_statements(id);
+            let mut find = tx.prepare(&find)?;
+            let mut delete = tx.prepare(&delete)?;
+            let mut n = 0u64;
+            for user in &sorted {
+                let packed: Option<i64> = find.query_row(params![user], |r| r.get(0)).optional()?;
+                if let Some(records) = packed {
+                    delete.execute(params![user])?;
+                    n += records as u64;
+                }
+            }
+            tracing::debug!(dataset = %t, records = n, seconds = started.elapsed().as_secs_f64(), "deleted");
+            counts.per_dataset.push((t, n));
+        }
+    }
+    let job = finish(&counts);
+    let n = tx.execute(
+        "UPDATE data_deletion_jobs SET body = ?2 WHERE arn = ?1",
+        params![job.data_deletion_job_arn, job_to_json(&job)?],
+    )?;
+    if n == 0 {
+        return Err(StoreError::NotFound(job.data_deletion_job_arn));
+    }
+    let started = std::time::Instant::now();
+    tx.commit()?;
+    counts.commit = started.elapsed();
+    tracing::debug!(seconds = counts.commit.as_secs_f64(), "committed the purge");
+    Ok((counts, job))
 }
 
 /// How a load treats the records a dataset already has.
@@ -1000,52 +1064,10 @@ impl DatasetStore for SqliteStore {
     ) -> StoreResult<(PurgeCounts, DataDeletionJob)> {
         let group_arn = group_arn.to_owned();
         self.with_large_write(move |conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let exists: Option<i64> = tx
-                .query_row("SELECT 1 FROM dataset_groups WHERE arn = ?1", params![group_arn], |r| r.get(0))
-                .optional()?;
-            if exists.is_none() {
-                return Err(StoreError::NotFound(group_arn));
-            }
-            // One prepared point DELETE per ID, in key order, so consecutive deletes land on
-            // neighbouring pages; each removes a user's row and says how many records it
-            // packed.
-            let sorted = ids.sorted();
-            let mut counts = PurgeCounts::default();
-            for t in DatasetType::ALL.into_iter().filter(|t| t.holds_users()) {
-                if let Some((id, _)) = dataset_row(&tx, &group_arn, t)? {
-                    let started = std::time::Instant::now();
-                    // A lookup, then a delete of the page it just read: cheaper than one
-                    // `DELETE ... RETURNING n`, whose result SQLite buffers per statement.
-                    let (find, delete) = packed::purge_statements(id);
-                    let mut find = tx.prepare(&find)?;
-                    let mut delete = tx.prepare(&delete)?;
-                    let mut n = 0u64;
-                    for user in &sorted {
-                        let packed: Option<i64> =
-                            find.query_row(params![user], |r| r.get(0)).optional()?;
-                        if let Some(records) = packed {
-                            delete.execute(params![user])?;
-                            n += records as u64;
-                        }
-                    }
-                    tracing::debug!(dataset = %t, records = n, seconds = started.elapsed().as_secs_f64(), "deleted");
-                    counts.per_dataset.push((t, n));
-                }
-            }
-            let job = finish(&counts);
-            let n = tx.execute(
-                "UPDATE data_deletion_jobs SET body = ?2 WHERE arn = ?1",
-                params![job.data_deletion_job_arn, job_to_json(&job)?],
-            )?;
-            if n == 0 {
-                return Err(StoreError::NotFound(job.data_deletion_job_arn));
-            }
-            let started = std::time::Instant::now();
-            tx.commit()?;
-            counts.commit = started.elapsed();
-            tracing::debug!(seconds = counts.commit.as_secs_f64(), "committed the purge");
-            Ok((counts, job))
+            conn.pragma_update(None, "cache_size", -PURGE_CACHE_KIB)?;
+            let purged = purge_in(conn, &group_arn, &ids, finish);
+            conn.pragma_update(None, "cache_size", -CACHE_KIB)?;
+            purged
         })
         .await
     }
