@@ -395,7 +395,7 @@ fn purge_in(
     let sorted = ids.sorted();
     let mut counts = PurgeCounts::default();
     for t in DatasetType::ALL.into_iter().filter(|t| t.holds_users()) {
-        if let Some((id, _)) = dataset_row(&tx, &group_arn, t)? {
+        if let Some((id, _)) = dataset_row(&tx, group_arn, t)? {
             let started = std::time::Instant::now();
             // A lookup, then a delete of the page it just read: cheaper than one
             // `DELETE ... RETURNING n`, whose result SQLite buffers per statement.
