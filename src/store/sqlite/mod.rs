@@ -43,7 +43,7 @@ const CACHE_KIB: i64 = 128 * 1024;
 /// Page cache of a purge, in KiB. A purge visits each page once, in key order, so a large
 /// cache would only hold pages it is done with; the ID list it works through already takes
 /// memory that grows with the input.
-const PURGE_CACHE_KIB: i64 = 32 * 1024;
+const PURGE_CACHE_KIB: i64 = 64 * 1024;
 
 const SCHEMA_VERSION: i64 = 6;
 
