@@ -603,3 +603,108 @@ async fn serve_keeps_state_across_a_restart_and_reruns_interrupted_jobs() {
         crate::common::fixture_rows("users.csv")
     );
 }
+
+/// The benchmark's workload generator, shared with `benches/deletion`.
+#[path = "../../benches/deletion/workload.rs"]
+mod workload;
+
+/// Every `.csv` file below `dir`, as (key relative to `root`, path).
+fn csv_files(root: &Path, dir: &Path, out: &mut Vec<(String, std::path::PathBuf)>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            csv_files(root, &path, out);
+        } else if path.extension().is_some_and(|e| e == "csv") {
+            let key = path
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
+            out.push((key, path));
+        }
+    }
+}
+
+/// The benchmark's workload at a tiny scale, through the binary: it imports as many rows as
+/// the generator wrote, and the job reports exactly the counts of its `expected.json` (the
+/// check `cargo bench --bench deletion` makes on every run), on every S3 backend.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_benchmark_workload_deletes_exactly_what_it_expects() {
+    let data = tempfile::tempdir().unwrap();
+    let expected = workload::generate(0.002, workload::SEED, data.path()).unwrap();
+    assert_eq!(expected["distinct_ids"], 1000);
+    assert_eq!(expected["deletion_id_lines"], 4000);
+    let mut files = Vec::new();
+    csv_files(data.path(), data.path(), &mut files);
+    assert_eq!(files.len(), 3 + 12);
+    let parts: Vec<&(String, _)> = files
+        .iter()
+        .filter(|(k, _)| k.starts_with("deletions/"))
+        .collect();
+    let bodies: Vec<Vec<u8>> = parts
+        .iter()
+        .map(|(_, p)| std::fs::read(p).unwrap())
+        .collect();
+    assert_eq!(
+        bodies
+            .iter()
+            .filter(|b| b.starts_with("\u{feff}USER_ID\n".as_bytes()))
+            .count(),
+        1
+    );
+    assert_eq!(bodies.iter().filter(|b| !b.ends_with(b"\n")).count(), 1);
+
+    for backend in [Backend::Embedded, Backend::Moto, Backend::LocalStack] {
+        let Some(s3) = TestS3::start(backend, "workload").await else {
+            continue;
+        };
+        for (key, path) in &files {
+            s3.put(key, std::fs::read(path).unwrap()).await;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        for (t, file) in [
+            ("Users", "users"),
+            ("Items", "items"),
+            ("Interactions", "interactions"),
+        ] {
+            let report = import(&s3, dir.path(), "w", t, &format!("{file}.csv")).await;
+            assert_eq!(
+                report["records"], expected["rows_before"][file],
+                "{backend:?} {t}"
+            );
+        }
+        let location = s3.location("deletions/");
+        let out = run(
+            &s3,
+            dir.path(),
+            &[
+                "delete-users",
+                "--dataset-group",
+                "w",
+                "--data-location",
+                &location,
+                "--job-name",
+                "w-1",
+            ],
+        )
+        .await;
+        let job = json(&out);
+        assert_eq!(
+            job["dataDeletionJob"]["status"], "COMPLETED",
+            "{backend:?} {job}"
+        );
+        assert_eq!(
+            job["dataDeletionJob"]["numDeleted"],
+            expected["records_deleted"]
+        );
+        let per = &job["numDeletedPerDataset"];
+        assert_eq!(per["Users"], expected["users_rows_deleted"]);
+        assert_eq!(per["Interactions"], expected["interactions_rows_deleted"]);
+        assert!(per.get("Items").is_none(), "{per}");
+        let input = &job["input"];
+        assert_eq!(input["objects"], expected["deletion_files"]);
+        assert_eq!(input["idLines"], expected["deletion_id_lines"]);
+        assert_eq!(input["distinctIds"], expected["distinct_ids"]);
+        assert_eq!(input["bytes"], expected["deletion_bytes"]);
+    }
+}
