@@ -130,6 +130,9 @@ fn run(args: &Args) -> Result<bool, Error> {
         for run in 1..=args.runs {
             let store = work.path().join(format!("{path}-{run}"));
             copy_dir(&loaded, &store)?;
+            // Each run starts with nothing left to write back: neither the copy nor an
+            // earlier run's checkpoint competes with this run's commit for the disk.
+            unsafe { libc::sync() };
             let mut record = match path.as_str() {
                 "worker" => worker_run(&s3, &store, run)?,
                 "api" => rt.block_on(api_run(&s3, &store, run))?,
