@@ -53,6 +53,15 @@ impl IdBatch {
         self.ends.clear();
     }
 
+    /// The `i`-th ID.
+    pub fn get(&self, i: usize) -> &str {
+        let start = match i {
+            0 => 0,
+            _ => self.ends[i - 1] as usize,
+        };
+        &self.buf[start..self.ends[i] as usize]
+    }
+
     /// The IDs in order.
     pub fn iter(&self) -> impl Iterator<Item = &str> + '_ {
         let mut start = 0usize;
@@ -78,25 +87,14 @@ fn shard_of(hash: u64) -> usize {
 /// One shard: its distinct IDs end to end, and a table of (hash, ID number).
 #[derive(Debug, Default, Clone)]
 struct Shard {
-    bytes: String,
-    ends: Vec<u32>,
+    ids: IdBatch,
     table: HashTable<(u64, u32)>,
 }
 
 impl Shard {
-    fn get(&self, i: u32) -> &str {
-        let end = self.ends[i as usize] as usize;
-        let start = if i == 0 {
-            0
-        } else {
-            self.ends[i as usize - 1] as usize
-        };
-        &self.bytes[start..end]
-    }
-
     fn contains(&self, hash: u64, id: &str) -> bool {
         self.table
-            .find(hash, |&(h, i)| h == hash && self.get(i) == id)
+            .find(hash, |&(h, i)| h == hash && self.ids.get(i as usize) == id)
             .is_some()
     }
 
@@ -105,19 +103,10 @@ impl Shard {
         if self.contains(hash, id) {
             return false;
         }
-        let i = self.ends.len() as u32;
-        self.bytes.push_str(id);
-        self.ends.push(self.bytes.len() as u32);
+        let i = self.ids.len() as u32;
+        self.ids.push(id);
         self.table.insert_unique(hash, (hash, i), |&(h, _)| h);
         true
-    }
-
-    fn len(&self) -> usize {
-        self.ends.len()
-    }
-
-    fn iter(&self) -> impl Iterator<Item = &str> + '_ {
-        (0..self.ends.len() as u32).map(|i| self.get(i))
     }
 }
 
@@ -202,7 +191,7 @@ impl UserIdSet {
 
     /// Distinct IDs held.
     pub fn len(&self) -> usize {
-        self.shards.iter().map(Shard::len).sum()
+        self.shards.iter().map(|s| s.ids.len()).sum()
     }
 
     /// True when no ID is held.
@@ -218,7 +207,7 @@ impl UserIdSet {
 
     /// The IDs, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = &str> + '_ {
-        self.shards.iter().flat_map(Shard::iter)
+        self.shards.iter().flat_map(|s| s.ids.iter())
     }
 
     /// The IDs in byte order (what a B-tree wants to be fed). Each shard is sorted on its
@@ -231,7 +220,7 @@ impl UserIdSet {
             .iter()
             .map(|shard| {
                 let mut keyed: Vec<(u128, &str)> =
-                    shard.iter().map(|id| (prefix_key(id), id)).collect();
+                    shard.ids.iter().map(|id| (prefix_key(id), id)).collect();
                 keyed.sort_unstable();
                 keyed.into_iter().map(|(_, id)| id).collect()
             })
