@@ -8,8 +8,6 @@
 //! shard's byte arena (no allocation per ID). Memory grows with the number of distinct IDs
 //! only, never with the size or number of the input files.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::hash::BuildHasher;
 use std::sync::Mutex;
 
@@ -210,44 +208,30 @@ impl UserIdSet {
         self.shards.iter().flat_map(|s| s.ids.iter())
     }
 
-    /// The IDs in byte order (what a B-tree wants to be fed). Each shard is sorted on its
-    /// own, small enough to stay in the CPU cache, then the shards are merged. IDs are
-    /// compared by their first 16 bytes as one big-endian integer first, which settles most
-    /// comparisons without a `memcmp` even when IDs share long prefixes.
+    /// The IDs in byte order (what a B-tree wants to be fed). IDs are compared by their
+    /// first 16 bytes as two big-endian integers first, which settles most comparisons
+    /// without a `memcmp` even when IDs share long prefixes. The keys are dropped in place
+    /// afterwards, so the sort's memory is the returned list's twice over, only while it
+    /// runs.
     pub fn sorted(&self) -> Vec<&str> {
-        let runs: Vec<Vec<&str>> = self
-            .shards
-            .iter()
-            .map(|shard| {
-                let mut keyed: Vec<(u128, &str)> =
-                    shard.ids.iter().map(|id| (prefix_key(id), id)).collect();
-                keyed.sort_unstable();
-                keyed.into_iter().map(|(_, id)| id).collect()
-            })
-            .collect();
-        let mut next = BinaryHeap::with_capacity(runs.len());
-        for (r, run) in runs.iter().enumerate() {
-            if let Some(&id) = run.first() {
-                next.push(Reverse((prefix_key(id), id, r, 0usize)));
-            }
-        }
-        let mut out = Vec::with_capacity(self.len());
-        while let Some(Reverse((_, id, r, i))) = next.pop() {
-            out.push(id);
-            if let Some(&id) = runs[r].get(i + 1) {
-                next.push(Reverse((prefix_key(id), id, r, i + 1)));
-            }
-        }
-        out
+        let mut keyed: Vec<((u64, u64), &str)> =
+            self.iter().map(|id| (prefix_key(id), id)).collect();
+        keyed.sort_unstable();
+        keyed.into_iter().map(|(_, id)| id).collect()
     }
 }
 
-/// The first 16 bytes of `id` as a big-endian integer, zero-padded: ordered like the bytes.
-fn prefix_key(id: &str) -> u128 {
+/// The first 16 bytes of `id`, zero-padded, as two big-endian integers: ordered like the
+/// bytes.
+fn prefix_key(id: &str) -> (u64, u64) {
     let mut b = [0u8; 16];
     let n = id.len().min(16);
     b[..n].copy_from_slice(&id.as_bytes()[..n]);
-    u128::from_be_bytes(b)
+    let (hi, lo) = b.split_at(8);
+    (
+        u64::from_be_bytes(hi.try_into().unwrap_or_default()),
+        u64::from_be_bytes(lo.try_into().unwrap_or_default()),
+    )
 }
 
 impl<'a> FromIterator<&'a str> for UserIdSet {
