@@ -270,7 +270,7 @@ async fn run(cli: Cli, progress_bar: bool) -> Result<i32, Usage> {
             match report {
                 Ok(report) => {
                     print_json(&serde_json::to_value(&report).unwrap_or(Value::Null));
-                    store.checkpoint().await?;
+                    checkpoint(store.as_ref()).await;
                     Ok(0)
                 }
                 Err(ImportError::Store(e)) => Err(Usage(e.to_string())),
@@ -320,14 +320,21 @@ async fn run(cli: Cli, progress_bar: bool) -> Result<i32, Usage> {
             }
             let report = report?;
             print_json(&job_json(&report));
-            // After the report: the job's outcome is durable already; this is housekeeping.
-            store.checkpoint().await?;
+            checkpoint(store.as_ref()).await;
             Ok(if report.job.status == JobStatus::Completed {
                 0
             } else {
                 EXIT_FAILED
             })
         }
+    }
+}
+
+/// Tidies the store after a job whose outcome is durable already and printed: a failure here
+/// is logged and changes neither the output nor the exit status.
+async fn checkpoint(store: &dyn DatasetStore) {
+    if let Err(e) = store.checkpoint().await {
+        tracing::warn!(error = %e, "cannot checkpoint the store");
     }
 }
 

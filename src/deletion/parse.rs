@@ -8,13 +8,14 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use futures::StreamExt;
+
 use super::dedupe::{IdBatch, IdSetBuilder};
 use super::list::Input;
 use super::report::{ContentProblem, JobFailure, MAX_ID_CHARS};
 use super::Progress;
 use crate::records::{Record, RecordError, RecordReader};
 use crate::source::{open_resumable, ObjectSource, SourceError};
-use futures::StreamExt;
 
 /// The longest record worth parsing: any longer cannot hold a valid ID (4 bytes a character).
 pub const MAX_RECORD_BYTES: usize = MAX_ID_CHARS * 4;

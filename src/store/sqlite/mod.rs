@@ -389,9 +389,8 @@ fn purge_in(
     if exists.is_none() {
         return Err(StoreError::NotFound(group_arn.to_owned()));
     }
-    // One prepared point DELETE per ID, in key order, so consecutive deletes land on
-    // neighbouring pages; each removes a user's row and says how many records it
-    // packed.
+    // Per ID, in key order so that consecutive ones land on neighbouring pages: a lookup of
+    // how many records the user's row packs, then the row's delete.
     let sorted = ids.sorted();
     let mut counts = PurgeCounts::default();
     for t in DatasetType::ALL.into_iter().filter(|t| t.holds_users()) {
