@@ -6,7 +6,7 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-use crate::common::{fixture_ids, fixture_rows, Backend, TestS3};
+use crate::common::{collect_files, fixture_ids, fixture_rows, Backend, TestS3};
 
 /// The binary on `data_dir`, in a clean AWS environment: test credentials, `us-east-1`, no
 /// instance metadata, and no S3 endpoint, profile or log filter inherited from the caller.
@@ -608,23 +608,6 @@ async fn serve_keeps_state_across_a_restart_and_reruns_interrupted_jobs() {
 #[path = "../../benches/deletion/workload.rs"]
 mod workload;
 
-/// Every `.csv` file below `dir`, as (key relative to `root`, path).
-fn csv_files(root: &Path, dir: &Path, out: &mut Vec<(String, std::path::PathBuf)>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            csv_files(root, &path, out);
-        } else if path.extension().is_some_and(|e| e == "csv") {
-            let key = path
-                .strip_prefix(root)
-                .unwrap()
-                .to_string_lossy()
-                .replace('\\', "/");
-            out.push((key, path));
-        }
-    }
-}
-
 /// The benchmark's workload at a tiny scale, through the binary: it imports as many rows as
 /// the generator wrote, and the job reports exactly the counts of its `expected.json` (the
 /// check `cargo bench --bench deletion` makes on every run), on every S3 backend.
@@ -634,8 +617,20 @@ async fn the_benchmark_workload_deletes_exactly_what_it_expects() {
     let expected = workload::generate(0.002, workload::SEED, data.path()).unwrap();
     assert_eq!(expected["distinct_ids"], 1000);
     assert_eq!(expected["deletion_id_lines"], 4000);
-    let mut files = Vec::new();
-    csv_files(data.path(), data.path(), &mut files);
+    let mut paths = Vec::new();
+    collect_files(data.path(), &mut paths);
+    let files: Vec<(String, std::path::PathBuf)> = paths
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "csv"))
+        .map(|p| {
+            let key = p
+                .strip_prefix(data.path())
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
+            (key, p)
+        })
+        .collect();
     assert_eq!(files.len(), 3 + 12);
     let parts: Vec<&(String, _)> = files
         .iter()

@@ -162,7 +162,8 @@ impl TestS3 {
     }
 }
 
-fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) {
+/// Every file below `dir`, in every sub-folder.
+pub fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
         if path.is_dir() {
