@@ -7,16 +7,26 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::api::{router, AppState};
+use crate::jobs::worker::{Worker, WorkerConfig};
 
 /// Serves the API on `listener` until `shutdown` completes, then stops accepting, lets
-/// requests in flight finish and stops the worker. Tests bind port 0 and pass any future.
+/// requests in flight finish and stops the worker. The worker runs the jobs of the API's
+/// store (and of any other process sharing it) as `worker` says. Tests bind port 0 and pass
+/// any future.
 pub async fn run(
     listener: TcpListener,
     state: Arc<AppState>,
+    worker: WorkerConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
-    let worker = tokio::spawn(crate::worker::run(state.clone(), stop_rx));
+    let worker = Worker::new(
+        state.store.clone(),
+        state.source.clone(),
+        worker,
+        state.jobs_waiting.clone(),
+    );
+    let worker = tokio::spawn(worker.run(stop_rx));
     let served = axum::serve(listener, router(state))
         .with_graceful_shutdown(async move {
             shutdown.await;

@@ -4,6 +4,7 @@
 //! Besides the API: `GET /health` and `POST /_personalize-local/reset` (empties every store
 //! table, for test suites).
 
+pub mod dto;
 pub mod error;
 pub mod input;
 pub mod ops;
@@ -22,10 +23,8 @@ use tokio::sync::Notify;
 
 use self::error::ApiError;
 use self::input::Input;
-use crate::deletion::DeletionOptions;
-use crate::job::ArnScope;
 use crate::source::DynObjectSource;
-use crate::store::DynDatasetStore;
+use crate::store::{ArnScope, DynDatasetStore};
 
 /// The content type of every awsJson1_1 answer.
 pub const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
@@ -47,8 +46,6 @@ pub struct ApiConfig {
     /// How long a new dataset group takes from `CREATE PENDING` to `ACTIVE` (half of it
     /// `CREATE PENDING`, half `CREATE IN_PROGRESS`); zero makes groups `ACTIVE` at once.
     pub transition: Duration,
-    /// How deletion jobs run.
-    pub deletion: DeletionOptions,
 }
 
 impl Default for ApiConfig {
@@ -58,7 +55,6 @@ impl Default for ApiConfig {
             region: scope.region,
             account: scope.account,
             transition: Duration::from_millis(200),
-            deletion: DeletionOptions::default(),
         }
     }
 }
@@ -73,7 +69,7 @@ pub struct AppState {
     /// Behaviour.
     pub config: ApiConfig,
     /// Wakes the job worker when a job is created.
-    pub jobs_waiting: Notify,
+    pub jobs_waiting: Arc<Notify>,
     /// Serialises tag changes, each a read, a merge and a write.
     pub tag_writes: tokio::sync::Mutex<()>,
 }
@@ -85,7 +81,7 @@ impl AppState {
             store,
             source,
             config,
-            jobs_waiting: Notify::new(),
+            jobs_waiting: Arc::new(Notify::new()),
             tag_writes: tokio::sync::Mutex::new(()),
         })
     }

@@ -13,6 +13,8 @@ use std::sync::Mutex;
 
 use hashbrown::HashTable;
 
+use crate::store::UserIds;
+
 /// Shards of a set; a power of two.
 pub const SHARDS: usize = 64;
 
@@ -218,6 +220,13 @@ impl UserIdSet {
             self.iter().map(|id| (prefix_key(id), id)).collect();
         keyed.sort_unstable();
         keyed.into_iter().map(|(_, id)| id).collect()
+    }
+
+    /// The IDs in byte order as the store takes them, packed in one buffer; the set's own
+    /// memory is freed.
+    pub fn into_sorted(self) -> UserIds {
+        let bytes = self.shards.iter().map(|s| s.ids.byte_len()).sum();
+        UserIds::from_sorted_with_capacity(self.sorted(), bytes)
     }
 }
 

@@ -1,16 +1,17 @@
 //! The data deletion job, one file per stage:
 //!
-//! 1. [`list`]: every object under the input location (all sub-folders, all pages);
+//! 1. [`crate::source::list`]: every object under the input location (all sub-folders, all
+//!    pages);
 //! 2. [`parse`]: each object streamed and parsed as a `USER_ID` CSV, objects in parallel;
 //! 3. [`dedupe`]: the distinct IDs across all files;
 //! 4. [`purge`]: one store transaction deletes the users' records and marks the job done;
 //! 5. [`report`]: the wording of every `failureReason`.
 //!
-//! [`run_job`] wires them and moves the job `PENDING` -> `IN_PROGRESS` -> `COMPLETED` or
-//! `FAILED`. Nothing is deleted unless every input was read without error.
+//! [`run_claimed`] wires them inside [`crate::jobs::run::run_to_end`], which moves the job
+//! `IN_PROGRESS` -> `COMPLETED` or `FAILED`. Nothing is deleted unless every input was read
+//! without error.
 
 pub mod dedupe;
-pub mod list;
 pub mod parse;
 pub mod purge;
 pub mod report;
@@ -21,13 +22,15 @@ use std::time::Instant;
 
 use serde::Serialize;
 use tokio::task::JoinSet;
-use tracing::{info, instrument, warn};
+use tracing::{info, instrument};
 
-use self::dedupe::{IdSetBuilder, UserIdSet};
+use self::dedupe::IdSetBuilder;
 use self::report::JobFailure;
-use crate::job::{DataDeletionJob, JobStatus};
+use crate::jobs::run::{claim_one, run_to_end, JobError, DEFAULT_LEASE};
+use crate::jobs::{Job, JobSpec, Lease};
+use crate::source::list::{self, ListedObject};
 use crate::source::{DynObjectSource, S3Location};
-use crate::store::{DatasetStore, PurgeCounts, StoreResult};
+use crate::store::{DatasetStore, PurgeCounts, StoreError, StoreResult, UserIds};
 
 /// The service's limit on a deletion job's total input.
 pub const DEFAULT_MAX_INPUT_BYTES: u64 = 100 * 1024 * 1024;
@@ -100,11 +103,10 @@ pub struct PhaseTimes {
 }
 
 /// A finished job with what it found and did.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone)]
 pub struct JobReport {
     /// The job record as stored.
-    pub job: DataDeletionJob,
+    pub job: Job,
     /// Records deleted per dataset (`COMPLETED` jobs only).
     pub counts: Option<PurgeCounts>,
     /// What the inputs held (as far as they were read).
@@ -121,7 +123,7 @@ pub async fn collect_user_ids(
     opts: &DeletionOptions,
     progress: Arc<Progress>,
     phases: &mut PhaseTimes,
-) -> Result<(UserIdSet, InputStats), JobFailure> {
+) -> Result<(UserIds, InputStats), JobFailure> {
     let started = Instant::now();
     let inputs = list::list_inputs(source.as_ref(), location, opts.max_input_bytes).await?;
     phases.list = started.elapsed().as_secs_f64();
@@ -138,7 +140,7 @@ pub async fn collect_user_ids(
     // Dropping the JoinSet on an early return aborts the readers still running.
     let mut readers = JoinSet::new();
     let mut waiting = inputs.into_iter();
-    let spawn_next = |readers: &mut JoinSet<_>, waiting: &mut std::vec::IntoIter<list::Input>| {
+    let spawn_next = |readers: &mut JoinSet<_>, waiting: &mut std::vec::IntoIter<ListedObject>| {
         if let Some(input) = waiting.next() {
             readers.spawn(parse::read_object(
                 source.clone(),
@@ -154,15 +156,16 @@ pub async fn collect_user_ids(
     }
     while let Some(joined) = readers.join_next().await {
         let object =
-            joined.map_err(|e| JobFailure::Store(format!("a reader task failed: {e}")))??;
+            joined.map_err(|e| JobFailure::Internal(format!("a reader task failed: {e}")))??;
         stats.objects += 1;
         stats.bytes += object.bytes;
         stats.id_lines += object.ids;
         spawn_next(&mut readers, &mut waiting);
     }
     let ids = Arc::into_inner(ids)
-        .expect("every reader has ended")
-        .finish();
+        .ok_or_else(|| JobFailure::Internal("a reader task outlived the read".into()))?
+        .finish()
+        .into_sorted();
     stats.distinct_ids = ids.len() as u64;
     progress
         .distinct_ids
@@ -178,75 +181,98 @@ pub async fn collect_user_ids(
     Ok((ids, stats))
 }
 
-/// Runs a job that was already recorded as `PENDING` to its end, and returns its report.
-///
-/// The job's own failures (bad input, S3 errors, a missing dataset group) end it `FAILED`
-/// with a `failureReason`, having deleted nothing. An `Err` means the store could not even
-/// record the job's status.
-#[instrument(skip_all, fields(job = %job.job_name))]
+/// Claims a job that was recorded as `PENDING` and runs it to its end (the command line's
+/// way: it runs the job it just created), and returns its report. An `Err` means the store
+/// could not record the job's status, or the job was not claimable.
 pub async fn run_job(
     store: &dyn DatasetStore,
     source: DynObjectSource,
-    mut job: DataDeletionJob,
+    job: Job,
+    opts: &DeletionOptions,
+    progress: Arc<Progress>,
+) -> StoreResult<JobReport> {
+    let Some((job, lease)) = claim_one(store, &job.arn, DEFAULT_LEASE).await? else {
+        return Err(StoreError::InUse(format!(
+            "the data deletion job {} is not pending",
+            job.arn
+        )));
+    };
+    run_claimed(store, source, job, lease, DEFAULT_LEASE, opts, progress).await
+}
+
+/// Runs a claimed data deletion job to its end and returns its report.
+///
+/// The job's own failures (bad input, S3 errors, a missing dataset group) end it `FAILED`
+/// with a `failureReason`, having deleted nothing. An `Err` means the store could not even
+/// record the job's status, or the lease was lost.
+#[instrument(skip_all, fields(job = %job.name))]
+pub async fn run_claimed(
+    store: &dyn DatasetStore,
+    source: DynObjectSource,
+    job: Job,
+    lease: Lease,
+    lease_for: std::time::Duration,
     opts: &DeletionOptions,
     progress: Arc<Progress>,
 ) -> StoreResult<JobReport> {
     let started = Instant::now();
-    job.set_status(JobStatus::InProgress);
-    store.update_job(&job).await?;
-    let mut phases = PhaseTimes::default();
-    let mut input = InputStats::default();
-
-    let outcome: Result<(PurgeCounts, DataDeletionJob), JobFailure> = async {
-        if store.dataset_group(&job.dataset_group_arn).await?.is_none() {
-            return Err(JobFailure::NoSuchDatasetGroup(
-                job.dataset_group_arn.clone(),
-            ));
+    let (group_arn, data_location) = match &job.spec {
+        JobSpec::Deletion {
+            dataset_group_arn,
+            data_location,
+        } => (dataset_group_arn.clone(), data_location.clone()),
+        _ => {
+            return Err(StoreError::Invalid(format!(
+                "{} is not a data deletion job",
+                job.arn
+            )))
         }
-        let location = S3Location::parse(&job.data_source.data_location)
-            .map_err(|e| JobFailure::BadLocation(e.to_string()))?;
-        let (ids, stats) = collect_user_ids(source, &location, opts, progress, &mut phases).await?;
-        input = stats;
-        let purge_started = Instant::now();
-        let done = purge::purge(store, &job, ids).await?;
-        phases.commit = done.0.commit.as_secs_f64();
-        phases.purge = purge_started.elapsed().as_secs_f64() - phases.commit;
-        Ok(done)
-    }
-    .await;
-    phases.total = started.elapsed().as_secs_f64();
-
-    match outcome {
-        Ok((counts, done)) => {
-            info!(
-                num_deleted = counts.total(),
-                list = phases.list,
-                read = phases.read,
-                purge = phases.purge,
-                commit = phases.commit,
-                seconds = phases.total,
-                "job completed"
-            );
-            Ok(JobReport {
-                job: done,
-                counts: Some(counts),
-                input,
-                phases,
-            })
+    };
+    let body = |commit| async move {
+        let mut phases = PhaseTimes::default();
+        let mut input = InputStats::default();
+        let outcome = async {
+            if store.dataset_group(&group_arn).await?.is_none() {
+                return Err(JobFailure::NoSuchDatasetGroup(group_arn.clone()));
+            }
+            let location = S3Location::parse(&data_location)
+                .map_err(|e| JobFailure::BadLocation(e.to_string()))?;
+            let (ids, stats) =
+                collect_user_ids(source, &location, opts, progress, &mut phases).await?;
+            input = stats;
+            let purge_started = Instant::now();
+            let (counts, done) = purge::purge(store, &group_arn, ids, commit).await?;
+            phases.commit = counts.commit.as_secs_f64();
+            phases.purge = purge_started.elapsed().as_secs_f64() - phases.commit;
+            Ok((counts, done))
         }
-        Err(failure) => {
-            let failed = job.failed(failure.to_string());
-            warn!(
-                reason = failed.failure_reason.as_deref().unwrap_or(""),
-                "job failed"
-            );
-            store.update_job(&failed).await?;
-            Ok(JobReport {
-                job: failed,
-                counts: None,
-                input,
-                phases,
-            })
+        .await;
+        phases.total = started.elapsed().as_secs_f64();
+        match outcome {
+            Ok((counts, done)) => {
+                info!(
+                    num_deleted = counts.total(),
+                    list = phases.list,
+                    read = phases.read,
+                    purge = phases.purge,
+                    commit = phases.commit,
+                    seconds = phases.total,
+                    "job completed"
+                );
+                (Ok(done), (Some(counts), input, phases))
+            }
+            Err(JobFailure::Store(e)) => (Err(JobError::Store(e)), (None, input, phases)),
+            Err(failure) => (
+                Err(JobError::Failed(failure.to_string())),
+                (None, input, phases),
+            ),
         }
-    }
+    };
+    let (job, (counts, input, phases)) = run_to_end(store, job, lease, lease_for, body).await?;
+    Ok(JobReport {
+        job,
+        counts,
+        input,
+        phases,
+    })
 }

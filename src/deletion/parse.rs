@@ -11,10 +11,10 @@ use std::sync::Arc;
 use futures::StreamExt;
 
 use super::dedupe::{IdBatch, IdSetBuilder};
-use super::list::Input;
 use super::report::{ContentProblem, JobFailure, MAX_ID_CHARS};
 use super::Progress;
-use crate::records::{Record, RecordError, RecordReader};
+use crate::csv::{Record, RecordError, RecordReader};
+use crate::source::list::ListedObject;
 use crate::source::{open_resumable, ObjectSource, SourceError};
 
 /// The longest record worth parsing: any longer cannot hold a valid ID (4 bytes a character).
@@ -109,7 +109,7 @@ impl IdCollector {
 /// ([`open_resumable`]).
 pub async fn read_object(
     source: Arc<dyn ObjectSource>,
-    input: Input,
+    input: ListedObject,
     max_bytes: u64,
     sink: Arc<IdSetBuilder>,
     progress: Arc<Progress>,
@@ -257,7 +257,7 @@ mod tests {
             opens: AtomicU32::new(0),
         });
         let sink = Arc::new(IdSetBuilder::new());
-        let input = Input {
+        let input = ListedObject {
             object: S3Location::parse("s3://b/k.csv").unwrap(),
             listed_size: None,
         };

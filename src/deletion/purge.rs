@@ -2,23 +2,17 @@
 
 use std::sync::Arc;
 
-use super::dedupe::UserIdSet;
-use crate::job::DataDeletionJob;
-use crate::store::{DatasetStore, PurgeCounts, StoreResult};
+use crate::jobs::Job;
+use crate::store::{DatasetStore, JobCommit, PurgeCounts, StoreResult, UserIds};
 
-/// Deletes every record of `ids` from the job's dataset group and stores the job as
-/// `COMPLETED` with `numDeleted`, atomically. Returns the counts and the finished job.
+/// Deletes every record of `ids` from the dataset group and stores the job as `COMPLETED`
+/// with `numDeleted`, atomically and only while the job's lease is held. Returns the counts
+/// and the finished job.
 pub async fn purge(
     store: &dyn DatasetStore,
-    job: &DataDeletionJob,
-    ids: UserIdSet,
-) -> StoreResult<(PurgeCounts, DataDeletionJob)> {
-    let finished = job.clone();
-    store
-        .purge_users(
-            &job.dataset_group_arn,
-            Arc::new(ids),
-            Box::new(move |counts| finished.completed(counts.total())),
-        )
-        .await
+    group_arn: &str,
+    ids: UserIds,
+    commit: JobCommit,
+) -> StoreResult<(PurgeCounts, Job)> {
+    store.purge_users(group_arn, Arc::new(ids), commit).await
 }

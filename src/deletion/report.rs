@@ -3,11 +3,10 @@
 //! A reason always says what to fix: content errors name the object and the line, S3 errors
 //! carry the S3 error code.
 
+use crate::source::list::ListError;
 use crate::source::{S3Location, SourceError};
 use crate::store::StoreError;
-
-/// The largest user ID, in characters (the service's limit).
-pub const MAX_ID_CHARS: usize = 256;
+pub use crate::store::MAX_ID_CHARS;
 
 /// What is wrong with one record of a deletion file.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -75,7 +74,7 @@ pub enum ContentProblem {
 }
 
 /// Why a data deletion job failed. Its `Display` is the job's `failureReason`.
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum JobFailure {
     /// The `dataLocation` is not a valid `s3://` location.
     #[error("{0}")]
@@ -118,12 +117,31 @@ pub enum JobFailure {
     NoSuchDatasetGroup(String),
     /// The store failed; nothing was deleted.
     #[error("internal error: the dataset store failed: {0}")]
-    Store(String),
+    Store(#[from] StoreError),
+    /// Something inside the job failed (a reader task); nothing was deleted.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
-impl From<StoreError> for JobFailure {
-    fn from(e: StoreError) -> Self {
-        JobFailure::Store(e.to_string())
+impl From<ListError> for JobFailure {
+    fn from(e: ListError) -> Self {
+        match e {
+            ListError::Source { location, error } => JobFailure::Source {
+                action: "listing",
+                location,
+                error,
+            },
+            ListError::NoInput(location) => JobFailure::NoInput(location),
+            ListError::TooLarge {
+                location,
+                total,
+                limit,
+            } => JobFailure::TooLarge {
+                location,
+                total,
+                limit,
+            },
+        }
     }
 }
 

@@ -6,6 +6,8 @@
 //! implementation is [`s3::S3Source`] (`aws-sdk-s3`); [`memory::MemorySource`] serves unit
 //! tests of the pipeline stages without any server.
 
+pub mod embedded;
+pub mod list;
 pub mod memory;
 pub mod s3;
 

@@ -7,11 +7,13 @@ use std::sync::Arc;
 
 use futures::stream::{self, StreamExt};
 
+use std::time::Duration;
+
 use super::{
-    Dataset, DatasetAttrs, DatasetGroup, DatasetStore, DatasetType, RowBatch, Schema, StoreError,
+    ArnScope, Claim, Dataset, DatasetAttrs, DatasetGroup, DatasetStore, DatasetType, JobCommit,
+    LoadMode, RowBatch, Schema, StoreError, UserIds,
 };
-use crate::deletion::dedupe::UserIdSet;
-use crate::job::{ArnScope, DataDeletionJob, JobStatus};
+use crate::jobs::{ImportMode, Job, JobKind, JobSpec, JobStatus, Lease};
 
 /// Runs every check against `store`.
 pub async fn run_all(store: &dyn DatasetStore) {
@@ -25,9 +27,10 @@ pub async fn run_all(store: &dyn DatasetStore) {
     scans_stream_every_record_in_batches(store).await;
     purge_removes_only_the_listed_users(store).await;
     purge_is_atomic_with_the_job_record(store).await;
-    jobs_are_listed_newest_first(store).await;
-    import_jobs_are_kept_and_listed_newest_first(store).await;
-    export_jobs_are_kept_and_listed_newest_first(store).await;
+    loads_commit_with_their_job(store).await;
+    jobs_are_kept_and_listed_newest_first(store).await;
+    claims_take_each_job_once_oldest_first(store).await;
+    an_expired_lease_is_claimable_and_fenced(store).await;
     reset_empties_everything(store).await;
 }
 
@@ -35,10 +38,11 @@ pub async fn run_all(store: &dyn DatasetStore) {
 pub async fn reset_empties_everything(store: &dyn DatasetStore) {
     store.reset().await.unwrap();
     assert_eq!(store.list_dataset_groups().await.unwrap(), vec![]);
-    assert_eq!(store.list_jobs(None).await.unwrap(), vec![]);
     assert_eq!(store.list_schemas().await.unwrap(), vec![]);
-    assert_eq!(store.list_import_jobs(None).await.unwrap(), vec![]);
-    assert_eq!(store.list_export_jobs(None).await.unwrap(), vec![]);
+    for kind in JobKind::ALL {
+        assert_eq!(store.list_jobs(kind, None).await.unwrap(), vec![]);
+    }
+    assert!(store.claim_next("w", LEASE).await.unwrap().is_none());
     assert_eq!(
         store
             .tags(&group("conf-tags-b").dataset_group_arn)
@@ -608,26 +612,74 @@ fn without(rows: &[Vec<String>], col: usize, gone: &[&str]) -> Vec<Vec<String>> 
         .collect()
 }
 
+/// A deletion job of `group`, recorded and claimed: what a worker holds while it purges.
+async fn claimed_deletion(store: &dyn DatasetStore, name: &str, group: &str) -> JobCommit {
+    let job = deletion_job(name, group);
+    store.create_job(&job).await.unwrap();
+    let (job, lease) = store
+        .claim(Claim::Job(&job.arn), "conf-worker", LEASE)
+        .await
+        .unwrap()
+        .expect("a new job is claimable");
+    JobCommit { job, lease }
+}
+
+const LEASE: Duration = Duration::from_secs(30);
+
+fn deletion_job(name: &str, group: &str) -> Job {
+    let spec = JobSpec::Deletion {
+        dataset_group_arn: group.to_owned(),
+        data_location: format!("s3://b/{name}/"),
+    };
+    Job::new(
+        ArnScope::default().job_arn(JobKind::Deletion, name),
+        name,
+        spec,
+    )
+}
+
+fn import_job(name: &str, dataset: &str, mode: ImportMode) -> Job {
+    let spec = JobSpec::Import {
+        dataset_arn: dataset.to_owned(),
+        data_location: format!("s3://b/{name}.csv"),
+        import_mode: mode,
+        publish_attribution_metrics_to_s3: Some(true),
+    };
+    Job::new(
+        ArnScope::default().job_arn(JobKind::Import, name),
+        name,
+        spec,
+    )
+}
+
+fn export_job(name: &str, dataset: &str) -> Job {
+    let spec = JobSpec::Export {
+        dataset_arn: dataset.to_owned(),
+        ingestion_mode: "ALL".to_owned(),
+        path: "s3://b/out/".to_owned(),
+        kms_key_arn: Some("arn:aws:kms:us-east-1:000000000000:key/k".to_owned()),
+    };
+    let mut job = Job::new(
+        ArnScope::default().job_arn(JobKind::Export, name),
+        name,
+        spec,
+    );
+    job.role_arn = Some("arn:aws:iam::000000000000:role/r".to_owned());
+    job
+}
+
 /// A purge removes the listed users' records from Users, Interactions and
 /// Action_Interactions, nothing else, in no other group, and records the finished job.
 pub async fn purge_removes_only_the_listed_users(store: &dyn DatasetStore) {
     let f = purge_fixture(store, "conf-purge").await;
     let other = purge_fixture(store, "conf-purge-other").await;
     let arn = &f.g.dataset_group_arn;
-    let job = DataDeletionJob::new(&ArnScope::default(), "conf-purge-job", arn, "s3://b/p/");
-    store.create_job(&job).await.unwrap();
+    let commit = claimed_deletion(store, "conf-purge-job", arn).await;
+    let job_arn = commit.job.arn.clone();
 
     let gone = ["a", "d\"q,", "unknown", "z"];
-    let ids: UserIdSet = gone.iter().copied().collect();
-    let finished = job.clone();
-    let (counts, stored) = store
-        .purge_users(
-            arn,
-            Arc::new(ids),
-            Box::new(move |c| finished.completed(c.total())),
-        )
-        .await
-        .unwrap();
+    let ids: UserIds = gone.iter().copied().collect();
+    let (counts, stored) = store.purge_users(arn, Arc::new(ids), commit).await.unwrap();
     assert_eq!(
         counts.per_dataset,
         vec![
@@ -666,44 +718,55 @@ pub async fn purge_removes_only_the_listed_users(store: &dyn DatasetStore) {
         other.inter
     );
 
-    // The job record returned is the one stored, in the same transaction.
-    assert_eq!(
-        store.job(&job.data_deletion_job_arn).await.unwrap(),
-        Some(stored.clone())
-    );
-    assert_eq!(stored.status, JobStatus::Completed);
+    // The job record returned is the one stored, in the same transaction, and it ended.
+    assert_eq!(store.job(&job_arn).await.unwrap(), Some(stored.clone()));
+    assert_eq!(stored.status, JobStatus::Succeeded);
+    assert_eq!(stored.service_status(), "COMPLETED");
     assert_eq!(stored.num_deleted, Some(7));
-
-    // Purging the same users again is harmless and deletes nothing more.
-    let again = job.clone();
-    let ids: UserIdSet = gone.iter().copied().collect();
-    let (counts, _) = store
-        .purge_users(
-            arn,
-            Arc::new(ids),
-            Box::new(move |c| again.completed(c.total())),
-        )
+    assert!(store
+        .claim(Claim::Job(&job_arn), "conf-worker", LEASE)
         .await
-        .unwrap();
+        .unwrap()
+        .is_none());
+
+    // Purging the same users again (another job) is harmless and deletes nothing more.
+    let again = claimed_deletion(store, "conf-purge-again", arn).await;
+    let ids: UserIds = gone.iter().copied().collect();
+    let (counts, _) = store.purge_users(arn, Arc::new(ids), again).await.unwrap();
     assert_eq!(counts.total(), 0);
 }
 
-/// If the job record cannot be written, the purge does not happen either.
+/// If the job's end cannot be written (its lease is stale, or it was never created), the
+/// purge does not happen either.
 pub async fn purge_is_atomic_with_the_job_record(store: &dyn DatasetStore) {
     let f = purge_fixture(store, "conf-atomic").await;
     let arn = &f.g.dataset_group_arn;
-    // This job was never created, so recording it fails inside the purge's transaction.
-    let ghost = DataDeletionJob::new(&ArnScope::default(), "conf-never-created", arn, "s3://b/k");
-    let ids: UserIdSet = ["a", "b"].into_iter().collect();
+    // A lease on a job that was never created.
+    let ghost = JobCommit {
+        job: deletion_job("conf-never-created", arn),
+        lease: Lease {
+            job_arn: ArnScope::default().job_arn(JobKind::Deletion, "conf-never-created"),
+            worker: "conf-worker".into(),
+            token: 1,
+            expires: crate::jobs::now_epoch() + 60.0,
+        },
+    };
+    let ids: UserIds = ["a", "b"].into_iter().collect();
     let err = store
-        .purge_users(
-            arn,
-            Arc::new(ids),
-            Box::new(move |c| ghost.completed(c.total())),
-        )
+        .purge_users(arn, Arc::new(ids), ghost)
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+    assert!(matches!(err, StoreError::LeaseLost(_)), "{err:?}");
+    // A lease that another claim took over once it expired.
+    let stale = claimed_deletion(store, "conf-stale", arn).await;
+    let mut expired = stale.clone();
+    expired.lease.token += 1; // what the worker holds no longer matches the stored claim
+    let ids: UserIds = ["a", "b"].into_iter().collect();
+    let err = store
+        .purge_users(arn, Arc::new(ids), expired)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::LeaseLost(_)), "{err:?}");
     assert_eq!(
         store.records(arn, DatasetType::Users).await.unwrap(),
         f.users
@@ -712,159 +775,327 @@ pub async fn purge_is_atomic_with_the_job_record(store: &dyn DatasetStore) {
         store.records(arn, DatasetType::Interactions).await.unwrap(),
         f.inter
     );
+    assert_eq!(
+        store.job(&stale.job.arn).await.unwrap().unwrap().status,
+        JobStatus::InProgress
+    );
 
     let missing = ArnScope::default().dataset_group_arn("conf-no-such-group");
-    let ids: UserIdSet = ["a"].into_iter().collect();
-    let job = DataDeletionJob::new(&ArnScope::default(), "conf-x", &missing, "s3://b/k");
+    let ids: UserIds = ["a"].into_iter().collect();
+    let commit = claimed_deletion(store, "conf-x", &missing).await;
     let err = store
-        .purge_users(
-            &missing,
-            Arc::new(ids),
-            Box::new(move |c| job.completed(c.total())),
-        )
+        .purge_users(&missing, Arc::new(ids), commit)
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
 }
 
-/// Job records: create once, update, read back, list newest first with a group filter.
-pub async fn jobs_are_listed_newest_first(store: &dyn DatasetStore) {
+/// A job's load commits with its `Succeeded`; a load whose lease is lost, or whose rows
+/// fail, writes neither records nor status.
+pub async fn loads_commit_with_their_job(store: &dyn DatasetStore) {
+    let g = group("conf-load-job");
+    store.create_dataset_group(&g).await.unwrap();
+    let d = dataset(&g, DatasetType::Users, &["USER_ID", "AGE"]);
+    store.create_dataset(&d).await.unwrap();
+    let arn = &g.dataset_group_arn;
+    let t = DatasetType::Users;
+    load(store, &g, t, 2, &[&["u1", "1"]]).await;
+
+    let claim = |job: Job| async move {
+        store.create_job(&job).await.unwrap();
+        let (job, lease) = store
+            .claim(Claim::Job(&job.arn), "conf-worker", LEASE)
+            .await
+            .unwrap()
+            .unwrap();
+        JobCommit { job, lease }
+    };
+    let rows = |r: &[&[&str]]| stream::iter(vec![Ok(batch(2, r))]).boxed();
+
+    // A stale lease: nothing is loaded, the job stays as it was.
+    let mut stale = claim(import_job(
+        "conf-load-stale",
+        &d.arn(),
+        ImportMode::Incremental,
+    ))
+    .await;
+    stale.lease.worker = "someone-else".into();
+    let err = store
+        .load_records(
+            arn,
+            t,
+            LoadMode::Append,
+            rows(&[&["u2", "2"]]),
+            Some(stale.clone()),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::LeaseLost(_)), "{err:?}");
+    assert_eq!(store.count_records(arn, t).await.unwrap(), 1);
+    assert_eq!(
+        store.job(&stale.job.arn).await.unwrap().unwrap().status,
+        JobStatus::InProgress
+    );
+
+    // Rows that fail: nothing is loaded, the job is not ended.
+    let failing = claim(import_job(
+        "conf-load-fails",
+        &d.arn(),
+        ImportMode::Incremental,
+    ))
+    .await;
+    let bad = stream::iter(vec![
+        Ok(batch(2, &[&["u3", "3"]])),
+        Err(StoreError::Invalid("bad row".into())),
+    ])
+    .boxed();
+    let err = store
+        .load_records(arn, t, LoadMode::Append, bad, Some(failing.clone()))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
+    assert_eq!(store.count_records(arn, t).await.unwrap(), 1);
+    assert_eq!(
+        store.job(&failing.job.arn).await.unwrap().unwrap().status,
+        JobStatus::InProgress
+    );
+
+    // A held lease: the rows and the job's end together.
+    let ok = claim(import_job(
+        "conf-load-ok",
+        &d.arn(),
+        ImportMode::Incremental,
+    ))
+    .await;
+    let n = store
+        .load_records(
+            arn,
+            t,
+            LoadMode::Append,
+            rows(&[&["u4", "4"]]),
+            Some(ok.clone()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    assert_eq!(store.count_records(arn, t).await.unwrap(), 2);
+    let ended = store.job(&ok.job.arn).await.unwrap().unwrap();
+    assert_eq!(ended.service_status(), "ACTIVE");
+    // Its lease is released: the job cannot be finished or loaded through again.
+    let err = store.finish(&ended, &ok.lease).await.unwrap_err();
+    assert!(matches!(err, StoreError::LeaseLost(_)), "{err:?}");
+}
+
+/// Job records of every kind: created once, updated, read back, listed newest first per
+/// kind and target, and each kind's fields kept as given.
+pub async fn jobs_are_kept_and_listed_newest_first(store: &dyn DatasetStore) {
     let scope = ArnScope::default();
     let g1 = scope.dataset_group_arn("conf-jobs-1");
     let g2 = scope.dataset_group_arn("conf-jobs-2");
-    let a = DataDeletionJob::new(&scope, "conf-job-a", &g1, "s3://b/a");
-    let b = DataDeletionJob::new(&scope, "conf-job-b", &g2, "s3://b/b");
-    let c = DataDeletionJob::new(&scope, "conf-job-c", &g1, "s3://b/c");
-    for j in [&a, &b, &c] {
+    let users = "arn:aws:personalize:us-east-1:000000000000:dataset/conf-jobs-1/USERS";
+    let items = "arn:aws:personalize:us-east-1:000000000000:dataset/conf-jobs-1/ITEMS";
+    let a = deletion_job("conf-job-a", &g1);
+    let b = deletion_job("conf-job-b", &g2);
+    let c = deletion_job("conf-job-c", &g1);
+    let i1 = import_job("conf-import-a", users, ImportMode::Full);
+    let i2 = import_job("conf-import-b", items, ImportMode::Incremental);
+    let e1 = export_job("conf-export-a", users);
+    for j in [&a, &i1, &b, &e1, &c, &i2] {
         store.create_job(j).await.unwrap();
     }
-    assert!(matches!(
-        store.create_job(&a).await,
-        Err(StoreError::AlreadyExists(_))
-    ));
+    for j in [&a, &i1, &e1] {
+        assert!(matches!(
+            store.create_job(j).await,
+            Err(StoreError::AlreadyExists(_))
+        ));
+    }
     let failed = a.clone().failed("because".into());
     store.update_job(&failed).await.unwrap();
-    assert_eq!(
-        store.job(&a.data_deletion_job_arn).await.unwrap(),
-        Some(failed.clone())
-    );
-    let ghost = DataDeletionJob::new(&scope, "conf-job-ghost", &g1, "s3://b/x");
+    assert_eq!(store.job(&a.arn).await.unwrap(), Some(failed.clone()));
+    for j in [&i1, &i2, &e1, &b] {
+        assert_eq!(store.job(&j.arn).await.unwrap().as_ref(), Some(j));
+    }
+    let ghost = deletion_job("conf-job-ghost", &g1);
     assert!(matches!(
         store.update_job(&ghost).await,
         Err(StoreError::NotFound(_))
     ));
-    assert_eq!(store.job(&ghost.data_deletion_job_arn).await.unwrap(), None);
+    assert_eq!(store.job(&ghost.arn).await.unwrap(), None);
 
-    let names =
-        |jobs: Vec<DataDeletionJob>| jobs.into_iter().map(|j| j.job_name).collect::<Vec<_>>();
+    let names = |jobs: Vec<Job>| jobs.into_iter().map(|j| j.name).collect::<Vec<_>>();
+    let list = |kind, target| async move { names(store.list_jobs(kind, target).await.unwrap()) };
     assert_eq!(
-        names(store.list_jobs(Some(&g1)).await.unwrap()),
+        list(JobKind::Deletion, Some(g1.as_str())).await,
         ["conf-job-c", "conf-job-a"]
     );
-    let all = names(store.list_jobs(None).await.unwrap());
+    let all = list(JobKind::Deletion, None).await;
     let pos = |n: &str| all.iter().position(|x| x == n).unwrap();
     assert!(pos("conf-job-c") < pos("conf-job-b") && pos("conf-job-b") < pos("conf-job-a"));
+    assert!(!all.iter().any(|n| n.starts_with("conf-import")));
+    assert_eq!(list(JobKind::Import, Some(users)).await, ["conf-import-a"]);
+    let imports = list(JobKind::Import, None).await;
+    assert_eq!(&imports[..2], ["conf-import-b", "conf-import-a"]);
+    assert_eq!(list(JobKind::Export, Some(users)).await, ["conf-export-a"]);
+    assert_eq!(
+        list(JobKind::Export, Some(items)).await,
+        Vec::<String>::new()
+    );
 }
 
-/// Import job records: created once, updated, read back, listed newest first per dataset.
-pub async fn import_jobs_are_kept_and_listed_newest_first(store: &dyn DatasetStore) {
-    use crate::import::ImportMode;
-    use crate::import_job::{CreateStatus, DatasetImportJob};
-    let scope = ArnScope::default();
-    let users = "arn:aws:personalize:us-east-1:000000000000:dataset/conf-import/USERS";
-    let items = "arn:aws:personalize:us-east-1:000000000000:dataset/conf-import/ITEMS";
-    let a = DatasetImportJob::new(
-        &scope,
-        "conf-import-a",
-        users,
-        "s3://b/u.csv",
-        ImportMode::Full,
-    );
-    let b = DatasetImportJob::new(
-        &scope,
-        "conf-import-b",
-        items,
-        "s3://b/i/",
-        ImportMode::Full,
-    );
-    let mut c = DatasetImportJob::new(
-        &scope,
-        "conf-import-c",
-        users,
-        "s3://b/u2.csv",
-        ImportMode::Incremental,
-    );
-    for j in [&a, &b, &c] {
-        store.create_import_job(j).await.unwrap();
+/// The queue: claims take the oldest claimable job of any kind, each job once, even when
+/// many claimers ask at once; a finished job is claimable no more.
+pub async fn claims_take_each_job_once_oldest_first(store: &dyn DatasetStore) {
+    store.reset().await.unwrap();
+    let g = ArnScope::default().dataset_group_arn("conf-queue");
+    let d = "arn:aws:personalize:us-east-1:000000000000:dataset/conf-queue/USERS";
+    let first = deletion_job("conf-q-1", &g);
+    let second = import_job("conf-q-2", d, ImportMode::Full);
+    let third = export_job("conf-q-3", d);
+    for j in [&first, &second, &third] {
+        store.create_job(j).await.unwrap();
     }
-    assert!(matches!(
-        store.create_import_job(&a).await,
-        Err(StoreError::AlreadyExists(_))
-    ));
-    c.set_status(CreateStatus::Failed);
-    c.failure_reason = Some("s3://b/u2.csv line 2: column AGE: \"x\" is not a valid int".into());
-    store.update_import_job(&c).await.unwrap();
+    let (job, lease) = store.claim_next("w1", LEASE).await.unwrap().unwrap();
+    assert_eq!(job.arn, first.arn);
+    assert_eq!(job.status, JobStatus::InProgress);
+    assert_eq!(lease.worker, "w1");
+    assert_eq!(lease.job_arn, first.arn);
+    assert!(lease.expires > crate::jobs::now_epoch());
     assert_eq!(
-        store.import_job(&c.dataset_import_job_arn).await.unwrap(),
-        Some(c.clone())
+        store.job(&first.arn).await.unwrap().unwrap().status,
+        JobStatus::InProgress
     );
-    assert_eq!(
-        store.list_import_jobs(Some(users)).await.unwrap(),
-        vec![c.clone(), a.clone()]
-    );
-    let all = store.list_import_jobs(None).await.unwrap();
-    assert_eq!(&all[..3], &[c.clone(), b.clone(), a.clone()]);
-    let unknown =
-        DatasetImportJob::new(&scope, "conf-import-x", users, "s3://b/x", ImportMode::Full);
-    assert!(matches!(
-        store.update_import_job(&unknown).await,
-        Err(StoreError::NotFound(_))
-    ));
+    // A claim by ARN of a job already held gets nothing.
+    assert!(store
+        .claim(Claim::Job(&first.arn), "w2", LEASE)
+        .await
+        .unwrap()
+        .is_none());
+    let (job, _) = store.claim_next("w2", LEASE).await.unwrap().unwrap();
+    assert_eq!(job.arn, second.arn);
+    let (job, lease) = store.claim_next("w3", LEASE).await.unwrap().unwrap();
+    assert_eq!(job.arn, third.arn);
+    assert!(store.claim_next("w4", LEASE).await.unwrap().is_none());
+    // The end of a held job is written and its lease released: it is claimable no more.
+    store
+        .finish(&job.failed("no".into()), &lease)
+        .await
+        .unwrap();
     assert_eq!(
         store
-            .import_job(&unknown.dataset_import_job_arn)
+            .job(&third.arn)
             .await
-            .unwrap(),
-        None
+            .unwrap()
+            .unwrap()
+            .service_status(),
+        "CREATE FAILED"
     );
+    assert!(store
+        .claim(Claim::Job(&third.arn), "w4", LEASE)
+        .await
+        .unwrap()
+        .is_none());
+
+    // Many claimers at once: every job goes to exactly one of them.
+    store.reset().await.unwrap();
+    let jobs: Vec<Job> = (0..8)
+        .map(|i| deletion_job(&format!("conf-race-{i}"), &g))
+        .collect();
+    for j in &jobs {
+        store.create_job(j).await.unwrap();
+    }
+    let claims = (0..12).map(|w| async move {
+        let mut got = Vec::new();
+        while let Some((job, _)) = store
+            .claim_next(&format!("racer-{w}"), LEASE)
+            .await
+            .unwrap()
+        {
+            got.push(job.arn);
+        }
+        got
+    });
+    let mut won: Vec<String> = futures::future::join_all(claims)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    won.sort();
+    let mut want: Vec<String> = jobs.iter().map(|j| j.arn.clone()).collect();
+    want.sort();
+    assert_eq!(won, want, "each job claimed exactly once");
+    store.reset().await.unwrap();
 }
 
-/// Export job records: created once, updated, read back, listed newest first per dataset.
-pub async fn export_jobs_are_kept_and_listed_newest_first(store: &dyn DatasetStore) {
-    use crate::export::{DatasetExportJob, JobOutput, S3DataConfig};
-    use crate::import_job::CreateStatus;
-    let scope = ArnScope::default();
-    let output = JobOutput {
-        s3_data_destination: S3DataConfig {
-            path: "s3://b/out/".into(),
-            kms_key_arn: None,
-        },
-    };
-    let users = "arn:aws:personalize:us-east-1:000000000000:dataset/conf-export/USERS";
-    let items = "arn:aws:personalize:us-east-1:000000000000:dataset/conf-export/ITEMS";
-    let role = "arn:aws:iam::000000000000:role/r";
-    let a = DatasetExportJob::new(&scope, "conf-export-a", users, role, output.clone());
-    let mut b = DatasetExportJob::new(&scope, "conf-export-b", items, role, output.clone());
-    store.create_export_job(&a).await.unwrap();
-    store.create_export_job(&b).await.unwrap();
-    assert!(matches!(
-        store.create_export_job(&a).await,
-        Err(StoreError::AlreadyExists(_))
-    ));
-    b.set_status(CreateStatus::Active);
-    store.update_export_job(&b).await.unwrap();
+/// Leases: renewed while held; once expired the job is claimable again with a larger
+/// token, and the worker that lost it can neither renew nor finish it (the fencing check).
+/// A job left in progress without a lease (by a process that kept none) is claimable.
+pub async fn an_expired_lease_is_claimable_and_fenced(store: &dyn DatasetStore) {
+    store.reset().await.unwrap();
+    let g = ArnScope::default().dataset_group_arn("conf-lease");
+    let job = deletion_job("conf-lease-1", &g);
+    store.create_job(&job).await.unwrap();
+    let short = Duration::from_millis(300);
+    let (held, lease) = store.claim_next("w1", short).await.unwrap().unwrap();
+    // Renewed: still held after the first lease would have run out.
+    let lease = store.renew(&lease, Duration::from_secs(30)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(store.claim_next("w2", short).await.unwrap().is_none());
+    let lease = store
+        .renew(&lease, Duration::from_millis(50))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+
+    // Expired: w2 takes it over.
+    let (again, lease2) = store.claim_next("w2", LEASE).await.unwrap().unwrap();
+    assert_eq!(again.arn, held.arn);
+    assert!(lease2.token > lease.token, "{lease2:?} after {lease:?}");
+    let err = store.renew(&lease, LEASE).await.unwrap_err();
+    assert!(matches!(err, StoreError::LeaseLost(_)), "{err:?}");
+    let stale_end = held.clone().failed("w1 gave up".into());
+    let err = store.finish(&stale_end, &lease).await.unwrap_err();
+    assert!(matches!(err, StoreError::LeaseLost(_)), "{err:?}");
     assert_eq!(
-        store.export_job(&b.dataset_export_job_arn).await.unwrap(),
-        Some(b.clone())
+        store.job(&held.arn).await.unwrap().unwrap().status,
+        JobStatus::InProgress
     );
+    // An expired lease that nobody took over cannot commit either.
+    let short_job = deletion_job("conf-lease-2", &g);
+    store.create_job(&short_job).await.unwrap();
+    let (j2, l2) = store
+        .claim(Claim::Job(&short_job.arn), "w3", Duration::from_millis(50))
+        .await
+        .unwrap()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let err = store
+        .finish(&j2.clone().succeeded(None), &l2)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::LeaseLost(_)), "{err:?}");
+    // The new holder ends the first job.
+    store.finish(&again.succeeded(None), &lease2).await.unwrap();
     assert_eq!(
-        store.list_export_jobs(Some(users)).await.unwrap(),
-        vec![a.clone()]
+        store
+            .job(&held.arn)
+            .await
+            .unwrap()
+            .unwrap()
+            .service_status(),
+        "COMPLETED"
     );
-    assert_eq!(&store.list_export_jobs(None).await.unwrap()[..2], &[b, a]);
-    let unknown = DatasetExportJob::new(&scope, "conf-export-x", users, role, output);
-    assert!(matches!(
-        store.update_export_job(&unknown).await,
-        Err(StoreError::NotFound(_))
-    ));
+
+    // In progress with no lease: claimable at once.
+    let orphan = deletion_job("conf-lease-orphan", &g);
+    store.create_job(&orphan).await.unwrap();
+    let mut running = orphan.clone();
+    running.set_status(JobStatus::InProgress);
+    store.update_job(&running).await.unwrap();
+    let (found, _) = store
+        .claim(Claim::Job(&orphan.arn), "w4", LEASE)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.arn, orphan.arn);
+    store.reset().await.unwrap();
 }

@@ -2,18 +2,16 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::stream::{BoxStream, StreamExt};
 
 use super::{
-    Dataset, DatasetGroup, DatasetStore, DatasetType, FinishJob, PurgeCounts, RowBatch, Schema,
-    StoreError, StoreResult, Tags,
+    Claim, Dataset, DatasetGroup, DatasetStore, DatasetType, JobCommit, LoadMode, PurgeCounts,
+    RowBatch, Schema, StoreError, StoreResult, Tags, UserIds,
 };
-use crate::deletion::dedupe::UserIdSet;
-use crate::export::DatasetExportJob;
-use crate::import_job::DatasetImportJob;
-use crate::job::DataDeletionJob;
+use crate::jobs::{now_epoch, Job, JobKind, JobStatus, Lease};
 
 type Rows = Vec<Vec<String>>;
 
@@ -22,12 +20,8 @@ struct State {
     groups: BTreeMap<String, DatasetGroup>,
     /// (group ARN, type) -> (dataset, rows).
     datasets: BTreeMap<(String, DatasetType), (Dataset, Rows)>,
-    /// ARN -> (creation order, job).
-    jobs: BTreeMap<String, (u64, DataDeletionJob)>,
-    /// ARN -> (creation order, import job).
-    import_jobs: BTreeMap<String, (u64, DatasetImportJob)>,
-    /// ARN -> (creation order, export job).
-    export_jobs: BTreeMap<String, (u64, DatasetExportJob)>,
+    /// ARN -> the job, in creation order, with its lease.
+    jobs: BTreeMap<String, Queued>,
     /// ARN -> (creation order, schema).
     schemas: BTreeMap<String, (u64, Schema)>,
     /// Resource ARN -> tags.
@@ -35,11 +29,58 @@ struct State {
     seq: u64,
 }
 
+/// A job as the queue keeps it.
+#[derive(Debug, Clone)]
+struct Queued {
+    seq: u64,
+    job: Job,
+    /// The lease of the last claim; `None` once released (or never claimed).
+    lease: Option<Lease>,
+    /// The token of the last claim.
+    token: u64,
+}
+
 impl State {
     fn next_seq(&mut self) -> u64 {
         self.seq += 1;
         self.seq
     }
+
+    /// The job `lease` holds, while it is held: not expired, not claimed again since.
+    fn held(&mut self, lease: &Lease) -> StoreResult<&mut Queued> {
+        let lost = || StoreError::LeaseLost(lease.job_arn.clone());
+        let q = self.jobs.get_mut(&lease.job_arn).ok_or_else(lost)?;
+        match &q.lease {
+            Some(l)
+                if l.token == lease.token
+                    && l.worker == lease.worker
+                    && l.expires > now_epoch() =>
+            {
+                Ok(q)
+            }
+            _ => Err(lost()),
+        }
+    }
+
+    /// Writes `job` as the final record of the job `lease` holds, releasing the lease.
+    fn finish(&mut self, job: &Job, lease: &Lease) -> StoreResult<()> {
+        let q = self.held(lease)?;
+        q.job = job.clone();
+        q.lease = None;
+        Ok(())
+    }
+}
+
+fn claimable(q: &Queued, now: f64) -> bool {
+    match q.job.status {
+        JobStatus::Pending => true,
+        JobStatus::InProgress => q.lease.as_ref().is_none_or(|l| l.expires <= now),
+        _ => false,
+    }
+}
+
+fn expiry(from: f64, lease_for: Duration) -> f64 {
+    from + lease_for.as_secs_f64()
 }
 
 /// Everything in one mutex-guarded map. A std mutex is right here: no `.await` happens while
@@ -71,13 +112,14 @@ fn dataset_name(group_arn: &str, t: DatasetType) -> String {
 }
 
 impl MemoryStore {
-    /// Reads every batch, then swaps the new rows in: all or nothing.
+    /// Reads every batch, then swaps the new rows in (and finishes the job): all or nothing.
     async fn load(
         &self,
         group_arn: &str,
         dataset_type: DatasetType,
         mut batches: BoxStream<'static, StoreResult<RowBatch>>,
         append: bool,
+        commit: Option<JobCommit>,
     ) -> StoreResult<u64> {
         let key = dataset_key(group_arn, dataset_type);
         let (width, id_col) = match self.lock().datasets.get(&key) {
@@ -94,6 +136,13 @@ impl MemoryStore {
         }
         let n = rows.len() as u64;
         let mut s = self.lock();
+        if !s.datasets.contains_key(&key) {
+            return Err(StoreError::NotFound(dataset_name(group_arn, dataset_type)));
+        }
+        // The job's status first: if its lease is lost, nothing is written.
+        if let Some(c) = commit {
+            s.finish(&c.job.clone().succeeded(None), &c.lease)?;
+        }
         let Some(entry) = s.datasets.get_mut(&key) else {
             return Err(StoreError::NotFound(dataset_name(group_arn, dataset_type)));
         };
@@ -260,22 +309,17 @@ impl DatasetStore for MemoryStore {
         Ok(())
     }
 
-    async fn replace_records(
+    async fn load_records(
         &self,
         group_arn: &str,
         dataset_type: DatasetType,
+        mode: LoadMode,
         batches: BoxStream<'static, StoreResult<RowBatch>>,
+        commit: Option<JobCommit>,
     ) -> StoreResult<u64> {
-        self.load(group_arn, dataset_type, batches, false).await
-    }
-
-    async fn append_records(
-        &self,
-        group_arn: &str,
-        dataset_type: DatasetType,
-        batches: BoxStream<'static, StoreResult<RowBatch>>,
-    ) -> StoreResult<u64> {
-        self.load(group_arn, dataset_type, batches, true).await
+        let append = mode == LoadMode::Append;
+        self.load(group_arn, dataset_type, batches, append, commit)
+            .await
     }
 
     async fn count_records(&self, group_arn: &str, dataset_type: DatasetType) -> StoreResult<u64> {
@@ -326,9 +370,9 @@ impl DatasetStore for MemoryStore {
     async fn purge_users(
         &self,
         group_arn: &str,
-        ids: Arc<UserIdSet>,
-        finish: FinishJob,
-    ) -> StoreResult<(PurgeCounts, DataDeletionJob)> {
+        ids: Arc<UserIds>,
+        commit: JobCommit,
+    ) -> StoreResult<(PurgeCounts, Job)> {
         let mut s = self.lock();
         if !s.groups.contains_key(group_arn) {
             return Err(StoreError::NotFound(group_arn.to_owned()));
@@ -339,11 +383,7 @@ impl DatasetStore for MemoryStore {
         let mut kept: Vec<(DatasetType, Vec<Vec<String>>)> = Vec::new();
         for t in DatasetType::ALL.into_iter().filter(|t| t.holds_users()) {
             if let Some((dataset, rows)) = s.datasets.get(&dataset_key(group_arn, t)) {
-                let col = dataset
-                    .columns
-                    .iter()
-                    .position(|c| c == "USER_ID")
-                    .unwrap_or(0);
+                let col = key_column(dataset);
                 let remaining: Vec<Vec<String>> = rows
                     .iter()
                     .filter(|r| !ids.contains(&r[col]))
@@ -355,11 +395,8 @@ impl DatasetStore for MemoryStore {
                 kept.push((t, remaining));
             }
         }
-        let job = finish(&counts);
-        let Some(entry) = s.jobs.get_mut(&job.data_deletion_job_arn) else {
-            return Err(StoreError::NotFound(job.data_deletion_job_arn));
-        };
-        entry.1 = job.clone();
+        let job = commit.job.succeeded(Some(counts.total()));
+        s.finish(&job, &commit.lease)?;
         for (t, rows) in kept {
             if let Some(entry) = s.datasets.get_mut(&dataset_key(group_arn, t)) {
                 entry.1 = rows;
@@ -368,127 +405,106 @@ impl DatasetStore for MemoryStore {
         Ok((counts, job))
     }
 
-    async fn create_job(&self, job: &DataDeletionJob) -> StoreResult<()> {
+    async fn create_job(&self, job: &Job) -> StoreResult<()> {
         let mut s = self.lock();
-        if s.jobs.contains_key(&job.data_deletion_job_arn) {
-            return Err(StoreError::AlreadyExists(job.data_deletion_job_arn.clone()));
+        if s.jobs.contains_key(&job.arn) {
+            return Err(StoreError::AlreadyExists(job.arn.clone()));
         }
         let seq = s.next_seq();
-        s.jobs
-            .insert(job.data_deletion_job_arn.clone(), (seq, job.clone()));
+        let queued = Queued {
+            seq,
+            job: job.clone(),
+            lease: None,
+            token: 0,
+        };
+        s.jobs.insert(job.arn.clone(), queued);
         Ok(())
     }
 
-    async fn update_job(&self, job: &DataDeletionJob) -> StoreResult<()> {
-        match self.lock().jobs.get_mut(&job.data_deletion_job_arn) {
-            Some(entry) => {
-                entry.1 = job.clone();
-                Ok(())
-            }
-            None => Err(StoreError::NotFound(job.data_deletion_job_arn.clone())),
-        }
+    async fn job(&self, arn: &str) -> StoreResult<Option<Job>> {
+        Ok(self.lock().jobs.get(arn).map(|q| q.job.clone()))
     }
 
-    async fn job(&self, arn: &str) -> StoreResult<Option<DataDeletionJob>> {
-        Ok(self.lock().jobs.get(arn).map(|(_, j)| j.clone()))
-    }
-
-    async fn create_import_job(&self, job: &DatasetImportJob) -> StoreResult<()> {
-        let mut s = self.lock();
-        if s.import_jobs.contains_key(&job.dataset_import_job_arn) {
-            return Err(StoreError::AlreadyExists(
-                job.dataset_import_job_arn.clone(),
-            ));
-        }
-        let seq = s.next_seq();
-        s.import_jobs
-            .insert(job.dataset_import_job_arn.clone(), (seq, job.clone()));
-        Ok(())
-    }
-
-    async fn update_import_job(&self, job: &DatasetImportJob) -> StoreResult<()> {
-        match self.lock().import_jobs.get_mut(&job.dataset_import_job_arn) {
-            Some(entry) => {
-                entry.1 = job.clone();
-                Ok(())
-            }
-            None => Err(StoreError::NotFound(job.dataset_import_job_arn.clone())),
-        }
-    }
-
-    async fn import_job(&self, arn: &str) -> StoreResult<Option<DatasetImportJob>> {
-        Ok(self.lock().import_jobs.get(arn).map(|(_, j)| j.clone()))
-    }
-
-    async fn list_import_jobs(
-        &self,
-        dataset_arn: Option<&str>,
-    ) -> StoreResult<Vec<DatasetImportJob>> {
+    async fn list_jobs(&self, kind: JobKind, target_arn: Option<&str>) -> StoreResult<Vec<Job>> {
         let s = self.lock();
-        let mut jobs: Vec<&(u64, DatasetImportJob)> = s
-            .import_jobs
+        let mut jobs: Vec<&Queued> = s
+            .jobs
             .values()
-            .filter(|(_, j)| dataset_arn.is_none_or(|d| j.dataset_arn == d))
+            .filter(|q| q.job.kind() == kind)
+            .filter(|q| target_arn.is_none_or(|t| q.job.spec.target_arn() == t))
             .collect();
-        jobs.sort_by_key(|(seq, _)| std::cmp::Reverse(*seq));
-        Ok(jobs.into_iter().map(|(_, j)| j.clone()).collect())
+        jobs.sort_by_key(|q| std::cmp::Reverse(q.seq));
+        Ok(jobs.into_iter().map(|q| q.job.clone()).collect())
     }
 
-    async fn create_export_job(&self, job: &DatasetExportJob) -> StoreResult<()> {
-        let mut s = self.lock();
-        if s.export_jobs.contains_key(&job.dataset_export_job_arn) {
-            return Err(StoreError::AlreadyExists(
-                job.dataset_export_job_arn.clone(),
-            ));
-        }
-        let seq = s.next_seq();
-        s.export_jobs
-            .insert(job.dataset_export_job_arn.clone(), (seq, job.clone()));
-        Ok(())
-    }
-
-    async fn update_export_job(&self, job: &DatasetExportJob) -> StoreResult<()> {
-        match self.lock().export_jobs.get_mut(&job.dataset_export_job_arn) {
-            Some(entry) => {
-                entry.1 = job.clone();
+    async fn update_job(&self, job: &Job) -> StoreResult<()> {
+        match self.lock().jobs.get_mut(&job.arn) {
+            Some(q) => {
+                q.job = job.clone();
+                if job.status != JobStatus::InProgress {
+                    q.lease = None;
+                }
                 Ok(())
             }
-            None => Err(StoreError::NotFound(job.dataset_export_job_arn.clone())),
+            None => Err(StoreError::NotFound(job.arn.clone())),
         }
     }
 
-    async fn export_job(&self, arn: &str) -> StoreResult<Option<DatasetExportJob>> {
-        Ok(self.lock().export_jobs.get(arn).map(|(_, j)| j.clone()))
+    async fn claim(
+        &self,
+        which: Claim<'_>,
+        worker: &str,
+        lease_for: Duration,
+    ) -> StoreResult<Option<(Job, Lease)>> {
+        let mut s = self.lock();
+        let now = now_epoch();
+        let arn = match which {
+            Claim::Job(arn) => s
+                .jobs
+                .get(arn)
+                .filter(|q| claimable(q, now))
+                .map(|q| q.job.arn.clone()),
+            Claim::Next => s
+                .jobs
+                .values()
+                .filter(|q| claimable(q, now))
+                .min_by_key(|q| q.seq)
+                .map(|q| q.job.arn.clone()),
+        };
+        let Some(q) = arn.and_then(|arn| s.jobs.get_mut(&arn)) else {
+            return Ok(None);
+        };
+        q.token += 1;
+        q.job.set_status(JobStatus::InProgress);
+        q.job.failure_reason = None;
+        let lease = Lease {
+            job_arn: q.job.arn.clone(),
+            worker: worker.to_owned(),
+            token: q.token,
+            expires: expiry(now, lease_for),
+        };
+        q.lease = Some(lease.clone());
+        Ok(Some((q.job.clone(), lease)))
     }
 
-    async fn list_export_jobs(
-        &self,
-        dataset_arn: Option<&str>,
-    ) -> StoreResult<Vec<DatasetExportJob>> {
-        let s = self.lock();
-        let mut jobs: Vec<&(u64, DatasetExportJob)> = s
-            .export_jobs
-            .values()
-            .filter(|(_, j)| dataset_arn.is_none_or(|d| j.dataset_arn == d))
-            .collect();
-        jobs.sort_by_key(|(seq, _)| std::cmp::Reverse(*seq));
-        Ok(jobs.into_iter().map(|(_, j)| j.clone()).collect())
+    async fn renew(&self, lease: &Lease, lease_for: Duration) -> StoreResult<Lease> {
+        let mut s = self.lock();
+        let q = s.held(lease)?;
+        let renewed = Lease {
+            expires: expiry(now_epoch(), lease_for),
+            ..lease.clone()
+        };
+        q.lease = Some(renewed.clone());
+        Ok(renewed)
+    }
+
+    async fn finish(&self, job: &Job, lease: &Lease) -> StoreResult<()> {
+        self.lock().finish(job, lease)
     }
 
     async fn reset(&self) -> StoreResult<()> {
         *self.lock() = State::default();
         Ok(())
-    }
-
-    async fn list_jobs(&self, group_arn: Option<&str>) -> StoreResult<Vec<DataDeletionJob>> {
-        let s = self.lock();
-        let mut jobs: Vec<&(u64, DataDeletionJob)> = s
-            .jobs
-            .values()
-            .filter(|(_, j)| group_arn.is_none_or(|g| j.dataset_group_arn == g))
-            .collect();
-        jobs.sort_by_key(|(seq, _)| std::cmp::Reverse(*seq));
-        Ok(jobs.into_iter().map(|(_, j)| j.clone()).collect())
     }
 }
 

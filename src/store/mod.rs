@@ -1,28 +1,48 @@
-//! The pluggable dataset store: dataset groups, their datasets' records, and job records.
+//! The pluggable dataset store: dataset groups, schemas, datasets and their records, tags,
+//! and the job queue.
 //!
 //! [`DatasetStore`] is the smallest contract a backend must meet; everything else is built on
-//! it. Backends: [`sqlite::SqliteStore`] (the embedded default, one file) and
-//! [`memory::MemoryStore`] (nothing kept). Every backend runs the same checks in
-//! the `conformance` module, in the way `object_store` tests all of its stores with one suite.
-//! Dialect SQL stays inside its backend.
+//! it. It speaks only the types of this module and of the job model ([`crate::jobs::model`]),
+//! and imports nothing from the layers above it. Backends: [`sqlite::SqliteStore`] (the
+//! embedded default, one file) and [`memory::MemoryStore`] (nothing kept). Every backend runs
+//! the same checks in the `conformance` module, in the way `object_store` tests all of its
+//! stores with one suite. Dialect SQL and row formats stay inside their backend.
+//!
+//! | file | what it holds |
+//! |---|---|
+//! | `mod.rs` | the resource types and the [`DatasetStore`] trait |
+//! | [`arn`] | ARNs, the keys of everything kept |
+//! | [`error`] | [`StoreError`] |
+//! | [`ids`] | [`UserIds`], the sorted IDs a purge takes |
+//! | [`schema`] | Avro schemas and the rules for each dataset type |
+//! | `conformance.rs` | the checks every backend passes |
+//! | [`memory`], [`sqlite`] | the backends |
 
+pub mod arn;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
+pub mod error;
+pub mod ids;
 pub mod memory;
+pub mod schema;
 pub mod sqlite;
 
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::stream::BoxStream;
 use serde::{Deserialize, Serialize};
 
-use crate::deletion::dedupe::UserIdSet;
-use crate::export::DatasetExportJob;
-use crate::import_job::DatasetImportJob;
-use crate::job::DataDeletionJob;
+pub use self::arn::{dataset_arn, parse_dataset_arn, validate_name, ArnScope, DEFAULT_ACCOUNT_ID};
+pub use self::error::{StoreError, StoreResult};
+pub use self::ids::UserIds;
+use crate::jobs::{Job, JobKind, Lease};
+
+/// The longest ID (user, item or action), in characters: the service's limit.
+pub const MAX_ID_CHARS: usize = 256;
 
 /// The dataset types of a dataset group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -170,7 +190,7 @@ pub struct Dataset {
 impl Dataset {
     /// `arn:aws:personalize:{region}:{account}:dataset/{group name}/{TYPE}`.
     pub fn arn(&self) -> String {
-        crate::job::dataset_arn(&self.dataset_group_arn, self.dataset_type.arn_suffix())
+        dataset_arn(&self.dataset_group_arn, self.dataset_type)
     }
 }
 
@@ -285,7 +305,7 @@ pub struct PurgeCounts {
     /// Time spent making the purge durable, when the store can tell it apart (zero
     /// otherwise).
     #[serde(skip)]
-    pub commit: std::time::Duration,
+    pub commit: Duration,
 }
 
 impl PurgeCounts {
@@ -295,37 +315,34 @@ impl PurgeCounts {
     }
 }
 
-/// Builds the finished job record from the purge's counts, inside the purge's transaction.
-pub type FinishJob = Box<dyn FnOnce(&PurgeCounts) -> DataDeletionJob + Send>;
-
-/// A store error. Backends keep their own error types and map them onto these variants.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum StoreError {
-    /// The named thing does not exist.
-    #[error("{0} not found")]
-    NotFound(String),
-    /// The named thing exists already.
-    #[error("{0} already exists")]
-    AlreadyExists(String),
-    /// The named thing is still used by something that must go first.
-    #[error("{0}")]
-    InUse(String),
-    /// The request does not fit what is stored (e.g. columns that differ from the dataset's).
-    #[error("{0}")]
-    Invalid(String),
-    /// The backend failed.
-    #[error("{store} store error: {source}")]
-    Backend {
-        /// The backend's name.
-        store: &'static str,
-        /// What went wrong.
-        source: Box<dyn std::error::Error + Send + Sync>,
-    },
+/// How a load treats the records a dataset already holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoadMode {
+    /// They are all replaced (a `FULL` import).
+    Replace,
+    /// They stay (an `INCREMENTAL` import); in a dataset [`DatasetType::keyed_by_id`], those
+    /// of an id loaded again are replaced.
+    Append,
 }
 
-/// A shorthand for store results.
-pub type StoreResult<T> = Result<T, StoreError>;
+/// A job whose writes commit with its terminal status: the store writes the job
+/// `Succeeded` in the same transaction as the records, and only while `lease` is held.
+#[derive(Debug, Clone)]
+pub struct JobCommit {
+    /// The job, as its worker holds it.
+    pub job: Job,
+    /// The worker's lease on it.
+    pub lease: Lease,
+}
+
+/// Which job a claim takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim<'a> {
+    /// The oldest claimable job of any kind.
+    Next,
+    /// This job, if it is claimable.
+    Job(&'a str),
+}
 
 /// The minimum a dataset store must provide.
 ///
@@ -376,26 +393,42 @@ pub trait DatasetStore: Send + Sync + fmt::Debug + 'static {
     /// Replaces the tags of the resource with this ARN.
     async fn set_tags(&self, arn: &str, tags: &Tags) -> StoreResult<()>;
 
-    /// Replaces every record of a dataset with the rows of `batches`, in one transaction.
-    /// If the stream yields an error, the dataset keeps its old records and that error is
-    /// returned. Returns the number of rows loaded.
+    /// Loads the rows of `batches` into a dataset in one transaction: [`LoadMode::Replace`]
+    /// replaces its records, [`LoadMode::Append`] adds to them. If the stream yields an
+    /// error, the dataset keeps its old records and that error is returned. With a
+    /// `commit`, the job is written `Succeeded` in the same transaction, and nothing is
+    /// written unless its lease is held ([`StoreError::LeaseLost`]): a job's load and its
+    /// status are durable together or not at all. Returns the number of rows loaded.
+    async fn load_records(
+        &self,
+        group_arn: &str,
+        dataset_type: DatasetType,
+        mode: LoadMode,
+        batches: BoxStream<'static, StoreResult<RowBatch>>,
+        commit: Option<JobCommit>,
+    ) -> StoreResult<u64>;
+
+    /// Replaces every record of a dataset with the rows of `batches` (no job).
     async fn replace_records(
         &self,
         group_arn: &str,
         dataset_type: DatasetType,
         batches: BoxStream<'static, StoreResult<RowBatch>>,
-    ) -> StoreResult<u64>;
+    ) -> StoreResult<u64> {
+        self.load_records(group_arn, dataset_type, LoadMode::Replace, batches, None)
+            .await
+    }
 
-    /// Adds the rows of `batches` to a dataset, in one transaction (an `INCREMENTAL` import).
-    /// In a dataset [`DatasetType::keyed_by_id`], a row whose id the dataset (or a later row
-    /// of the same load) holds replaces that record; other types append every row. All or
-    /// nothing, like [`DatasetStore::replace_records`]. Returns the number of rows loaded.
+    /// Adds the rows of `batches` to a dataset (no job).
     async fn append_records(
         &self,
         group_arn: &str,
         dataset_type: DatasetType,
         batches: BoxStream<'static, StoreResult<RowBatch>>,
-    ) -> StoreResult<u64>;
+    ) -> StoreResult<u64> {
+        self.load_records(group_arn, dataset_type, LoadMode::Append, batches, None)
+            .await
+    }
 
     /// How many records a dataset holds.
     async fn count_records(&self, group_arn: &str, dataset_type: DatasetType) -> StoreResult<u64>;
@@ -419,57 +452,63 @@ pub trait DatasetStore: Send + Sync + fmt::Debug + 'static {
     ) -> BoxStream<'static, StoreResult<RowBatch>>;
 
     /// Deletes every record whose `USER_ID` is in `ids` from the group's user-bearing
-    /// datasets (Users, Interactions, Action_Interactions) and stores the job record that
-    /// `finish` builds from the counts, all in ONE transaction: the job reads `COMPLETED`
-    /// exactly when the records are gone. Returns the counts and the job record as stored.
+    /// datasets (Users, Interactions, Action_Interactions) and writes the job `Succeeded`
+    /// with `numDeleted`, all in ONE transaction and only while the job's lease is held:
+    /// the job reads `COMPLETED` exactly when the records are gone. Returns the counts and
+    /// the job as stored.
     async fn purge_users(
         &self,
         group_arn: &str,
-        ids: Arc<UserIdSet>,
-        finish: FinishJob,
-    ) -> StoreResult<(PurgeCounts, DataDeletionJob)>;
+        ids: Arc<UserIds>,
+        commit: JobCommit,
+    ) -> StoreResult<(PurgeCounts, Job)>;
 
-    /// Records a new job; [`StoreError::AlreadyExists`] if its ARN is taken.
-    async fn create_job(&self, job: &DataDeletionJob) -> StoreResult<()>;
+    // The job queue: one contract for every kind of job, safe for several workers.
 
-    /// Overwrites a job's record; [`StoreError::NotFound`] if it was never created.
-    async fn update_job(&self, job: &DataDeletionJob) -> StoreResult<()>;
+    /// Records a new job as given (normally `Pending`); [`StoreError::AlreadyExists`] if its
+    /// ARN is taken.
+    async fn create_job(&self, job: &Job) -> StoreResult<()>;
 
     /// The job with this ARN, if any.
-    async fn job(&self, arn: &str) -> StoreResult<Option<DataDeletionJob>>;
+    async fn job(&self, arn: &str) -> StoreResult<Option<Job>>;
 
-    /// Jobs, newest first, optionally of one group only.
-    async fn list_jobs(&self, group_arn: Option<&str>) -> StoreResult<Vec<DataDeletionJob>>;
+    /// The jobs of one kind, newest first, optionally only those whose
+    /// [`crate::jobs::JobSpec::target_arn`] is `target_arn`.
+    async fn list_jobs(&self, kind: JobKind, target_arn: Option<&str>) -> StoreResult<Vec<Job>>;
 
-    /// Records a new dataset import job; [`StoreError::AlreadyExists`] if its ARN is taken.
-    async fn create_import_job(&self, job: &DatasetImportJob) -> StoreResult<()>;
+    /// Overwrites a job's record outside any lease, for tools and tests (workers end jobs
+    /// with [`DatasetStore::finish`]); a job put back to `Pending` loses its lease.
+    /// [`StoreError::NotFound`] if it was never created.
+    async fn update_job(&self, job: &Job) -> StoreResult<()>;
 
-    /// Overwrites an import job's record; [`StoreError::NotFound`] if it was never created.
-    async fn update_import_job(&self, job: &DatasetImportJob) -> StoreResult<()>;
-
-    /// The import job with this ARN, if any.
-    async fn import_job(&self, arn: &str) -> StoreResult<Option<DatasetImportJob>>;
-
-    /// Import jobs, newest first, optionally of one dataset only.
-    async fn list_import_jobs(
+    /// Claims a job, atomically: the oldest claimable one of any kind ([`Claim::Next`], in
+    /// creation order) or one by ARN. Claimable: `Pending`, or `InProgress` with an expired
+    /// lease (or none). The claim moves it to `InProgress` and leases it to `worker` for
+    /// `lease_for`, with a token larger than any earlier claim's. `None` when nothing is
+    /// claimable. Two claimers never get the same job while its lease runs.
+    async fn claim(
         &self,
-        dataset_arn: Option<&str>,
-    ) -> StoreResult<Vec<DatasetImportJob>>;
+        which: Claim<'_>,
+        worker: &str,
+        lease_for: Duration,
+    ) -> StoreResult<Option<(Job, Lease)>>;
 
-    /// Records a new dataset export job; [`StoreError::AlreadyExists`] if its ARN is taken.
-    async fn create_export_job(&self, job: &DatasetExportJob) -> StoreResult<()>;
-
-    /// Overwrites an export job's record; [`StoreError::NotFound`] if it was never created.
-    async fn update_export_job(&self, job: &DatasetExportJob) -> StoreResult<()>;
-
-    /// The export job with this ARN, if any.
-    async fn export_job(&self, arn: &str) -> StoreResult<Option<DatasetExportJob>>;
-
-    /// Export jobs, newest first, optionally of one dataset only.
-    async fn list_export_jobs(
+    /// [`DatasetStore::claim`] of the oldest claimable job.
+    async fn claim_next(
         &self,
-        dataset_arn: Option<&str>,
-    ) -> StoreResult<Vec<DatasetExportJob>>;
+        worker: &str,
+        lease_for: Duration,
+    ) -> StoreResult<Option<(Job, Lease)>> {
+        self.claim(Claim::Next, worker, lease_for).await
+    }
+
+    /// Extends a lease that is still held to `lease_for` from now; [`StoreError::LeaseLost`]
+    /// if it expired or another claim took the job.
+    async fn renew(&self, lease: &Lease, lease_for: Duration) -> StoreResult<Lease>;
+
+    /// Writes a job's final record and releases its lease, only while `lease` is still held
+    /// (the fencing check): [`StoreError::LeaseLost`] otherwise, with nothing written.
+    async fn finish(&self, job: &Job, lease: &Lease) -> StoreResult<()>;
 
     /// Empties the store: every group, dataset, record, schema, tag and job (of
     /// every kind) is gone.
@@ -485,7 +524,7 @@ pub trait DatasetStore: Send + Sync + fmt::Debug + 'static {
 
 /// The dataset a dataset ARN (`...:dataset/{group}/{TYPE}`) names, if it exists.
 pub async fn dataset_by_arn(store: &dyn DatasetStore, arn: &str) -> StoreResult<Option<Dataset>> {
-    let Some((group_arn, t)) = crate::job::parse_dataset_arn(arn) else {
+    let Some((group_arn, t)) = parse_dataset_arn(arn) else {
         return Ok(None);
     };
     Ok(store
@@ -493,6 +532,18 @@ pub async fn dataset_by_arn(store: &dyn DatasetStore, arn: &str) -> StoreResult<
         .await?
         .into_iter()
         .find(|d| d.dataset_type == t))
+}
+
+/// Crash tests only: when the environment variable `PERSONALIZE_LOCAL_FAILPOINTS` (names
+/// separated by commas) names `name`, the process aborts here, as `kill -9` would stop it.
+/// Backends call it at the points where a crash must not lose or repeat work.
+pub fn failpoint(name: &str) {
+    if let Ok(points) = std::env::var("PERSONALIZE_LOCAL_FAILPOINTS") {
+        if points.split(',').any(|p| p.trim() == name) {
+            eprintln!("failpoint {name}: aborting");
+            std::process::abort();
+        }
+    }
 }
 
 /// A shared handle to any dataset store.

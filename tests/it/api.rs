@@ -65,7 +65,10 @@ pub async fn start(transition: Duration, worker: bool) -> Server {
         let _ = stopped.await;
     };
     if worker {
-        tokio::spawn(personalize_local::server::run(listener, state, shutdown));
+        let worker = personalize_local::jobs::worker::WorkerConfig::default();
+        tokio::spawn(personalize_local::server::run(
+            listener, state, worker, shutdown,
+        ));
     } else {
         let app = personalize_local::api::router(state);
         tokio::spawn(async move {

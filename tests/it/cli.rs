@@ -412,11 +412,9 @@ impl Drop for ServeProcess {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_keeps_state_across_a_restart_and_reruns_interrupted_jobs() {
-    use personalize_local::export::{DatasetExportJob, JobOutput, S3DataConfig};
-    use personalize_local::import::ImportMode;
-    use personalize_local::import_job::{CreateStatus, DatasetImportJob};
-    use personalize_local::job::{ArnScope, DataDeletionJob, JobStatus};
+    use personalize_local::jobs::{ImportMode, Job, JobKind, JobSpec, JobStatus};
     use personalize_local::store::sqlite::SqliteStore;
+    use personalize_local::store::ArnScope;
     use personalize_local::store::DatasetStore;
 
     let s3 = TestS3::start(Backend::Embedded, "restart").await.unwrap();
@@ -453,44 +451,51 @@ async fn serve_keeps_state_across_a_restart_and_reruns_interrupted_jobs() {
     // While the server is down, leave a job IN_PROGRESS, as a crash mid-job would.
     {
         let store = SqliteStore::open_dir(&data_dir).unwrap();
-        let mut job = DataDeletionJob::new(
-            &ArnScope::default(),
+        let scope = ArnScope::default();
+        // A crash mid-job leaves the job IN_PROGRESS (here with no lease: the claim that
+        // held it is gone).
+        let interrupted = |kind, name: &str, spec| {
+            let mut job = Job::new(scope.job_arn(kind, name), name, spec);
+            job.set_status(JobStatus::InProgress);
+            job
+        };
+        let job = interrupted(
+            JobKind::Deletion,
             "interrupted",
-            &group,
-            &s3.location("deletion-single/requests.csv"),
+            JobSpec::Deletion {
+                dataset_group_arn: group.clone(),
+                data_location: s3.location("deletion-single/requests.csv"),
+            },
         );
         store.create_job(&job).await.unwrap();
-        job.set_status(JobStatus::InProgress);
         store.update_job(&job).await.unwrap();
         // And an import job, created after it.
-        let mut import = DatasetImportJob::new(
-            &ArnScope::default(),
+        let import = interrupted(
+            JobKind::Import,
             "interrupted-import",
-            &dataset,
-            &s3.location("datasets/users.csv"),
-            ImportMode::Full,
+            JobSpec::Import {
+                dataset_arn: dataset.clone(),
+                data_location: s3.location("datasets/users.csv"),
+                import_mode: ImportMode::Full,
+                publish_attribution_metrics_to_s3: None,
+            },
         );
-        store.create_import_job(&import).await.unwrap();
-        import.set_status(CreateStatus::InProgress);
-        store.update_import_job(&import).await.unwrap();
+        store.create_job(&import).await.unwrap();
+        store.update_job(&import).await.unwrap();
         // And an export job of that dataset, created after both.
-        let output = JobOutput {
-            s3_data_destination: S3DataConfig {
+        let mut export = interrupted(
+            JobKind::Export,
+            "interrupted-export",
+            JobSpec::Export {
+                dataset_arn: dataset.clone(),
+                ingestion_mode: "BULK".into(),
                 path: s3.location("exports/"),
                 kms_key_arn: None,
             },
-        };
-        let mut export = DatasetExportJob::new(
-            &ArnScope::default(),
-            "interrupted-export",
-            &dataset,
-            "arn:aws:iam::123456789012:role/r",
-            output,
         );
-        export.creation_date_time = import.creation_date_time + 0.001;
-        store.create_export_job(&export).await.unwrap();
-        export.set_status(CreateStatus::InProgress);
-        store.update_export_job(&export).await.unwrap();
+        export.role_arn = Some("arn:aws:iam::123456789012:role/r".into());
+        store.create_job(&export).await.unwrap();
+        store.update_job(&export).await.unwrap();
     }
 
     let second = ServeProcess::start(&s3, &data_dir);

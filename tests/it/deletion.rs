@@ -4,8 +4,8 @@ use std::collections::HashSet;
 
 use futures::stream::{self, StreamExt};
 use personalize_local::deletion::DeletionOptions;
-use personalize_local::embedded_s3::Faults;
-use personalize_local::job::JobStatus;
+use personalize_local::jobs::JobStatus;
+use personalize_local::source::embedded::Faults;
 use personalize_local::store::{DatasetStore, DatasetType};
 
 use crate::common::{fixture_ids, Backend, Env, TestS3};
@@ -25,7 +25,7 @@ async fn assert_completes(
     let report = env.run(job, key, DeletionOptions::default()).await;
     assert_eq!(
         report.job.status,
-        JobStatus::Completed,
+        JobStatus::Succeeded,
         "{:?}",
         report.job.failure_reason
     );
@@ -37,7 +37,7 @@ async fn assert_completes(
         report.job.num_deleted,
         Some(expected.iter().map(|(_, n)| n).sum())
     );
-    assert!(report.job.last_updated_date_time >= report.job.creation_date_time);
+    assert!(report.job.last_updated >= report.job.created);
     env.assert_remaining(gone).await;
     report
 }
@@ -57,7 +57,7 @@ s3_tests! {
 
         // The same input again: the users are gone already, so nothing more is deleted.
         let again = env.run("nested-again", "deletion-nested/", DeletionOptions::default()).await;
-        assert_eq!(again.job.status, JobStatus::Completed);
+        assert_eq!(again.job.status, JobStatus::Succeeded);
         assert_eq!(again.job.num_deleted, Some(0));
         env.assert_remaining(&gone).await;
     }
@@ -236,7 +236,7 @@ s3_tests! {
 
         // At exactly the limit the job runs.
         let report = env.run("at-limit", "deletion-nested/", opts(total)).await;
-        assert_eq!(report.job.status, JobStatus::Completed);
+        assert_eq!(report.job.status, JobStatus::Succeeded);
     }
 }
 
@@ -263,7 +263,7 @@ async fn transient_faults_do_not_change_the_result() {
         .await;
     assert_eq!(
         report.job.status,
-        JobStatus::Completed,
+        JobStatus::Succeeded,
         "{:?}",
         report.job.failure_reason
     );

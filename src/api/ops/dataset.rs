@@ -9,8 +9,9 @@ use super::{dataset_group, lifecycle, schema, scope_prefix, tagging, OpResult};
 use crate::api::error::ApiError;
 use crate::api::input::{Input, Page, ARN, DATASET_TYPE, NAME};
 use crate::api::AppState;
-use crate::job::{now_epoch, ArnScope};
-use crate::schema::Fields;
+use crate::jobs::now_epoch;
+use crate::store::schema::Fields;
+use crate::store::ArnScope;
 use crate::store::{dataset_by_arn, Dataset, DatasetAttrs, DatasetType, StoreError};
 
 /// The dataset's status now and when it last changed.
@@ -170,7 +171,7 @@ mod tests {
     #[test]
     fn dataset_arns_name_their_group_and_type() {
         assert_eq!(
-            crate::job::parse_dataset_arn(
+            crate::store::parse_dataset_arn(
                 "arn:aws:personalize:eu-west-1:123456789012:dataset/shop/ACTION_INTERACTIONS"
             ),
             Some((
@@ -179,13 +180,13 @@ mod tests {
             ))
         );
         assert_eq!(
-            crate::job::parse_dataset_arn(
+            crate::store::parse_dataset_arn(
                 "arn:aws:personalize:eu-west-1:123456789012:dataset/shop/Interactions"
             ),
             None
         );
         assert_eq!(
-            crate::job::parse_dataset_arn(
+            crate::store::parse_dataset_arn(
                 "arn:aws:personalize:eu-west-1:123456789012:dataset-group/shop"
             ),
             None

@@ -1,15 +1,18 @@
 //! CreateDatasetExportJob, DescribeDatasetExportJob, ListDatasetExportJobs. Jobs are run by
-//! the worker ([`crate::worker`]) through [`crate::export::run`].
+//! the worker ([`crate::jobs::worker`]) through [`crate::export::run`].
 
-use serde_json::{json, Map, Value};
-
-use super::{dataset, tagging, OpResult};
+use super::{dataset, jobs, tagging, OpResult};
 use crate::api::error::ApiError;
-use crate::api::input::{Input, Page, ARN, KMS_KEY_ARN, NAME, ROLE_ARN, S3_LOCATION};
+use crate::api::input::{Input, ARN, KMS_KEY_ARN, NAME, ROLE_ARN, S3_LOCATION};
 use crate::api::AppState;
-use crate::export::{DatasetExportJob, JobOutput, S3DataConfig};
-use crate::job::ArnScope;
-use crate::store::StoreError;
+use crate::jobs::{Job, JobKind, JobSpec};
+use crate::store::ArnScope;
+
+/// `S3DataConfig`: where an export goes.
+struct S3DataConfig {
+    path: String,
+    kms_key_arn: Option<String>,
+}
 
 fn nested(e: ApiError, member: &str, path: &str) -> ApiError {
     ApiError {
@@ -21,7 +24,7 @@ fn nested(e: ApiError, member: &str, path: &str) -> ApiError {
 }
 
 /// The required `jobOutput.s3DataDestination` of a request.
-fn job_output(input: &Input) -> Result<JobOutput, ApiError> {
+fn job_output(input: &Input) -> Result<S3DataConfig, ApiError> {
     let missing =
         |m: &str| ApiError::invalid_input(format!("the required member '{m}' is missing"));
     let output = input
@@ -38,9 +41,7 @@ fn job_output(input: &Input) -> Result<JobOutput, ApiError> {
     let kms_key_arn = dest
         .opt_str("kmsKeyArn", 0, 2048, Some(&KMS_KEY_ARN))
         .map_err(|e| nested(e, "kmsKeyArn", "jobOutput.s3DataDestination.kmsKeyArn"))?;
-    Ok(JobOutput {
-        s3_data_destination: S3DataConfig { path, kms_key_arn },
-    })
+    Ok(S3DataConfig { path, kms_key_arn })
 }
 
 /// CreateDatasetExportJob: the dataset must be ACTIVE.
@@ -55,63 +56,24 @@ pub async fn create(state: &AppState, scope: &ArnScope, input: &Input) -> OpResu
     let tags = tagging::creation_tags(input)?;
 
     dataset::find_active(state, &dataset_arn).await?;
-    let mut job = DatasetExportJob::new(scope, &job_name, &dataset_arn, &role_arn, output);
-    job.ingestion_mode = ingestion_mode;
-    job.output_location().map_err(ApiError::invalid_input)?;
-    match state.store.create_export_job(&job).await {
-        Ok(()) => {}
-        Err(StoreError::AlreadyExists(_)) => {
-            return Err(ApiError::already_exists(format!(
-                "a dataset export job named {job_name} already exists"
-            )))
-        }
-        Err(e) => return Err(e.into()),
-    }
-    tagging::attach(state, &job.dataset_export_job_arn, tags).await?;
-    state.jobs_waiting.notify_one();
-    Ok(json!({ "datasetExportJobArn": job.dataset_export_job_arn }))
+    crate::export::output_location(&output.path, &job_name).map_err(ApiError::invalid_input)?;
+    let spec = JobSpec::Export {
+        dataset_arn,
+        ingestion_mode,
+        path: output.path,
+        kms_key_arn: output.kms_key_arn,
+    };
+    let mut job = Job::new(scope.job_arn(JobKind::Export, &job_name), &job_name, spec);
+    job.role_arn = Some(role_arn);
+    jobs::create(state, job, tags).await
 }
 
 /// DescribeDatasetExportJob.
 pub async fn describe(state: &AppState, input: &Input) -> OpResult {
-    let arn = input.req_str("datasetExportJobArn", 0, 256, Some(&ARN))?;
-    let job = state.store.export_job(&arn).await?.ok_or_else(|| {
-        ApiError::not_found(format!("the dataset export job {arn} does not exist"))
-    })?;
-    Ok(json!({ "datasetExportJob": job }))
-}
-
-/// `DatasetExportJobSummary`.
-fn summary(job: &DatasetExportJob) -> Value {
-    let mut m = Map::new();
-    m.insert(
-        "datasetExportJobArn".into(),
-        json!(job.dataset_export_job_arn),
-    );
-    m.insert("jobName".into(), json!(job.job_name));
-    m.insert("status".into(), json!(job.status));
-    m.insert("creationDateTime".into(), json!(job.creation_date_time));
-    m.insert(
-        "lastUpdatedDateTime".into(),
-        json!(job.last_updated_date_time),
-    );
-    if let Some(r) = &job.failure_reason {
-        m.insert("failureReason".into(), json!(r));
-    }
-    Value::Object(m)
+    jobs::describe(state, JobKind::Export, input).await
 }
 
 /// ListDatasetExportJobs: newest first, of one dataset or of the whole account and region.
 pub async fn list(state: &AppState, scope: &ArnScope, input: &Input) -> OpResult {
-    let dataset_arn = input.opt_str("datasetArn", 0, 256, Some(&ARN))?;
-    let page = Page::from_input(input)?;
-    let prefix = super::scope_prefix(scope);
-    let jobs: Vec<DatasetExportJob> = state
-        .store
-        .list_export_jobs(dataset_arn.as_deref())
-        .await?
-        .into_iter()
-        .filter(|j| j.dataset_export_job_arn.starts_with(&prefix))
-        .collect();
-    Ok(page.answer(jobs, "datasetExportJobs", summary))
+    jobs::list(state, scope, JobKind::Export, "datasetArn", input).await
 }

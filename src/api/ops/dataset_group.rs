@@ -8,7 +8,8 @@ use super::{lifecycle, scope_prefix, tagging, OpResult};
 use crate::api::error::ApiError;
 use crate::api::input::{Input, Page, ARN, KMS_KEY_ARN, NAME, ROLE_ARN};
 use crate::api::AppState;
-use crate::job::{now_epoch, ArnScope};
+use crate::jobs::now_epoch;
+use crate::store::ArnScope;
 use crate::store::{DatasetGroup, GroupAttrs, StoreError};
 
 pub use super::ACTIVE;

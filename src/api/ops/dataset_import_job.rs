@@ -1,16 +1,12 @@
 //! CreateDatasetImportJob, DescribeDatasetImportJob, ListDatasetImportJobs. Jobs are run by
-//! the worker ([`crate::worker`]) through [`crate::import_job::run`].
+//! the worker ([`crate::jobs::worker`]) through [`crate::import::job::run`].
 
-use serde_json::{json, Map, Value};
-
-use super::{dataset, tagging, OpResult};
+use super::{dataset, jobs, tagging, OpResult};
 use crate::api::error::ApiError;
-use crate::api::input::{Input, Page, ARN, NAME, ROLE_ARN, S3_LOCATION};
+use crate::api::input::{Input, ARN, NAME, ROLE_ARN, S3_LOCATION};
 use crate::api::AppState;
-use crate::import::ImportMode;
-use crate::import_job::DatasetImportJob;
-use crate::job::ArnScope;
-use crate::store::StoreError;
+use crate::jobs::{ImportMode, Job, JobKind, JobSpec};
+use crate::store::ArnScope;
 
 /// The required `dataSource.dataLocation` of a job request.
 pub fn data_location(input: &Input) -> Result<String, ApiError> {
@@ -58,73 +54,32 @@ pub async fn create(state: &AppState, scope: &ArnScope, input: &Input) -> OpResu
             "the dataset {dataset_arn} holds no records yet; its first import must use the importMode FULL"
         )));
     }
-    let mut job = DatasetImportJob::new(scope, &job_name, &dataset_arn, &location, mode);
+    let spec = JobSpec::Import {
+        dataset_arn,
+        data_location: location,
+        import_mode: mode,
+        publish_attribution_metrics_to_s3: publish,
+    };
+    let mut job = Job::new(scope.job_arn(JobKind::Import, &job_name), &job_name, spec);
     job.role_arn = role_arn;
-    job.publish_attribution_metrics_to_s3 = publish;
-    match state.store.create_import_job(&job).await {
-        Ok(()) => {}
-        Err(StoreError::AlreadyExists(_)) => {
-            return Err(ApiError::already_exists(format!(
-                "a dataset import job named {job_name} already exists"
-            )))
-        }
-        Err(e) => return Err(e.into()),
-    }
-    tagging::attach(state, &job.dataset_import_job_arn, tags).await?;
-    state.jobs_waiting.notify_one();
-    Ok(json!({ "datasetImportJobArn": job.dataset_import_job_arn }))
+    jobs::create(state, job, tags).await
 }
 
 /// DescribeDatasetImportJob.
 pub async fn describe(state: &AppState, input: &Input) -> OpResult {
-    let arn = input.req_str("datasetImportJobArn", 0, 256, Some(&ARN))?;
-    let job = state.store.import_job(&arn).await?.ok_or_else(|| {
-        ApiError::not_found(format!("the dataset import job {arn} does not exist"))
-    })?;
-    Ok(json!({ "datasetImportJob": job }))
-}
-
-/// `DatasetImportJobSummary`.
-fn summary(job: &DatasetImportJob) -> Value {
-    let mut m = Map::new();
-    m.insert(
-        "datasetImportJobArn".into(),
-        json!(job.dataset_import_job_arn),
-    );
-    m.insert("jobName".into(), json!(job.job_name));
-    m.insert("status".into(), json!(job.status));
-    m.insert("creationDateTime".into(), json!(job.creation_date_time));
-    m.insert(
-        "lastUpdatedDateTime".into(),
-        json!(job.last_updated_date_time),
-    );
-    if let Some(r) = &job.failure_reason {
-        m.insert("failureReason".into(), json!(r));
-    }
-    m.insert("importMode".into(), json!(job.import_mode));
-    Value::Object(m)
+    jobs::describe(state, JobKind::Import, input).await
 }
 
 /// ListDatasetImportJobs: newest first, of one dataset or of the whole account and region.
 pub async fn list(state: &AppState, scope: &ArnScope, input: &Input) -> OpResult {
-    let dataset_arn = input.opt_str("datasetArn", 0, 256, Some(&ARN))?;
-    let page = Page::from_input(input)?;
-    let prefix = super::scope_prefix(scope);
-    let jobs: Vec<DatasetImportJob> = state
-        .store
-        .list_import_jobs(dataset_arn.as_deref())
-        .await?
-        .into_iter()
-        .filter(|j| j.dataset_import_job_arn.starts_with(&prefix))
-        .collect();
-    Ok(page.answer(jobs, "datasetImportJobs", summary))
+    jobs::list(state, scope, JobKind::Import, "datasetArn", input).await
 }
 
 /// True while an import job of the dataset has not ended.
 pub async fn importing(state: &AppState, dataset_arn: &str) -> Result<bool, ApiError> {
     Ok(state
         .store
-        .list_import_jobs(Some(dataset_arn))
+        .list_jobs(JobKind::Import, Some(dataset_arn))
         .await?
         .iter()
         .any(|j| !j.status.is_terminal()))

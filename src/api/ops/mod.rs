@@ -5,6 +5,7 @@ pub mod dataset;
 pub mod dataset_export_job;
 pub mod dataset_group;
 pub mod dataset_import_job;
+pub mod jobs;
 pub mod schema;
 pub mod tagging;
 
@@ -13,7 +14,8 @@ use serde_json::Value;
 use super::error::ApiError;
 use super::input::Input;
 use super::AppState;
-use crate::job::{now_epoch, ArnScope};
+use crate::jobs::now_epoch;
+use crate::store::ArnScope;
 
 /// The result of an operation: the output shape as JSON.
 pub type OpResult = Result<Value, ApiError>;
@@ -53,7 +55,7 @@ pub async fn call(state: &AppState, operation: &str, scope: &ArnScope, input: &I
 
 /// The ARN prefix of everything in a scope, for listings limited to one account and region.
 pub fn scope_prefix(scope: &ArnScope) -> String {
-    format!("arn:aws:personalize:{}:{}:", scope.region, scope.account)
+    scope.prefix()
 }
 
 /// `ACTIVE`: the status a group or dataset must have before it may be used.

@@ -7,8 +7,9 @@ use super::{scope_prefix, OpResult};
 use crate::api::error::ApiError;
 use crate::api::input::{Input, Page, ARN, NAME};
 use crate::api::AppState;
-use crate::job::{now_epoch, ArnScope};
-use crate::schema::Fields;
+use crate::jobs::now_epoch;
+use crate::store::schema::Fields;
+use crate::store::ArnScope;
 use crate::store::{Schema, StoreError};
 
 fn to_json(s: &Schema, summary: bool) -> Value {

@@ -10,6 +10,8 @@ use super::OpResult;
 use crate::api::error::ApiError;
 use crate::api::input::{Input, ARN, TAG};
 use crate::api::AppState;
+use crate::jobs::JobKind;
+use crate::store::arn::resource_type;
 use crate::store::{dataset_by_arn, Tags};
 
 /// At most this many tags per resource.
@@ -60,18 +62,16 @@ pub async fn attach(state: &AppState, arn: &str, tags: Tags) -> Result<(), ApiEr
 /// dataset, dataset import or export job, or data deletion job.
 async fn require_resource(state: &AppState, arn: &str) -> Result<(), ApiError> {
     let store = &state.store;
-    let kind_and_id = arn
-        .splitn(6, ':')
-        .nth(5)
-        .and_then(|resource| resource.split_once('/'));
-    let exists = match kind_and_id {
-        Some(("dataset-group", _)) => store.dataset_group(arn).await?.is_some(),
-        Some(("schema", _)) => store.schema(arn).await?.is_some(),
-        Some(("data-deletion-job", _)) => store.job(arn).await?.is_some(),
-        Some(("dataset-import-job", _)) => store.import_job(arn).await?.is_some(),
-        Some(("dataset-export-job", _)) => store.export_job(arn).await?.is_some(),
-        Some(("dataset", _)) => dataset_by_arn(store.as_ref(), arn).await?.is_some(),
-        _ => false,
+    let job_kind = |t: &str| JobKind::ALL.into_iter().find(|k| k.arn_resource() == t);
+    let exists = match resource_type(arn) {
+        Some("dataset-group") => store.dataset_group(arn).await?.is_some(),
+        Some("schema") => store.schema(arn).await?.is_some(),
+        Some("dataset") => dataset_by_arn(store.as_ref(), arn).await?.is_some(),
+        Some(t) => match job_kind(t) {
+            Some(kind) => store.job(arn).await?.is_some_and(|j| j.kind() == kind),
+            None => false,
+        },
+        None => false,
     };
     if !exists {
         return Err(ApiError::not_found(format!(

@@ -10,12 +10,13 @@ use std::sync::Arc;
 use aws_sdk_s3::primitives::ByteStream;
 use futures::stream::{self, StreamExt, TryStreamExt};
 use personalize_local::deletion::{self, DeletionOptions, JobReport, Progress};
-use personalize_local::embedded_s3::{client_for, EmbeddedS3, Faults};
 use personalize_local::import::import_dataset;
-use personalize_local::job::{ArnScope, DataDeletionJob, JobStatus};
+use personalize_local::jobs::{Job, JobKind, JobSpec, JobStatus};
+use personalize_local::source::embedded::{client_for, EmbeddedS3, Faults};
 use personalize_local::source::s3::S3Source;
 use personalize_local::source::{DynObjectSource, S3Location};
 use personalize_local::store::sqlite::SqliteStore;
+use personalize_local::store::ArnScope;
 use personalize_local::store::{DatasetGroup, DatasetStore, DatasetType};
 
 /// Where the S3 side of a test runs.
@@ -278,15 +279,15 @@ impl Env {
 
     /// Runs a deletion job over the full `location` with `opts`.
     pub async fn run_at(&self, job_name: &str, location: &str, opts: DeletionOptions) -> JobReport {
-        let job = DataDeletionJob::new(&ArnScope::default(), job_name, &self.group_arn, location);
+        let spec = JobSpec::Deletion {
+            dataset_group_arn: self.group_arn.clone(),
+            data_location: location.to_owned(),
+        };
+        let arn = ArnScope::default().job_arn(JobKind::Deletion, job_name);
+        let job = Job::new(arn, job_name, spec);
         self.store.create_job(&job).await.unwrap();
         assert_eq!(
-            self.store
-                .job(&job.data_deletion_job_arn)
-                .await
-                .unwrap()
-                .unwrap()
-                .status,
+            self.store.job(&job.arn).await.unwrap().unwrap().status,
             JobStatus::Pending
         );
         let report = deletion::run_job(
@@ -299,12 +300,7 @@ impl Env {
         .await
         .unwrap();
         // What the store holds is what the report says.
-        let stored = self
-            .store
-            .job(&report.job.data_deletion_job_arn)
-            .await
-            .unwrap()
-            .unwrap();
+        let stored = self.store.job(&report.job.arn).await.unwrap().unwrap();
         assert_eq!(stored, report.job);
         report
     }

@@ -1,4 +1,4 @@
-//! Stage 1: the objects a job reads.
+//! Stage 1 of deletion and import jobs: the objects a job reads.
 //!
 //! `s3://bucket/key` is that one object. `s3://bucket/prefix/` is every object below the
 //! prefix, in every sub-folder, across all ListObjectsV2 pages; folder markers (keys ending
@@ -6,12 +6,37 @@
 
 use futures::StreamExt;
 
-use super::report::JobFailure;
-use crate::source::{ObjectSource, S3Location};
+use super::{ObjectSource, S3Location, SourceError};
+
+/// Why a listing found nothing to read.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ListError {
+    /// S3 refused or failed the listing.
+    #[error("listing {location} failed: {error}")]
+    Source {
+        /// The location listed.
+        location: S3Location,
+        /// The S3 error.
+        error: SourceError,
+    },
+    /// The prefix holds no object with content.
+    #[error("no input files found under {0}")]
+    NoInput(S3Location),
+    /// The objects are over the size limit.
+    #[error("the input under {location} is {total} bytes, over the limit of {limit} bytes")]
+    TooLarge {
+        /// The location.
+        location: S3Location,
+        /// Bytes found.
+        total: u64,
+        /// The limit.
+        limit: u64,
+    },
+}
 
 /// One object to read.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Input {
+pub struct ListedObject {
     /// Its location.
     pub object: S3Location,
     /// Its size from the listing; `None` for a single object named directly, whose size is
@@ -24,9 +49,9 @@ pub async fn list_inputs(
     source: &dyn ObjectSource,
     location: &S3Location,
     max_bytes: u64,
-) -> Result<Vec<Input>, JobFailure> {
+) -> Result<Vec<ListedObject>, ListError> {
     if !location.is_prefix() {
-        return Ok(vec![Input {
+        return Ok(vec![ListedObject {
             object: location.clone(),
             listed_size: None,
         }]);
@@ -35,8 +60,7 @@ pub async fn list_inputs(
     let mut total: u64 = 0;
     let mut listing = source.list(&location.bucket, &location.key);
     while let Some(meta) = listing.next().await {
-        let meta = meta.map_err(|error| JobFailure::Source {
-            action: "listing",
+        let meta = meta.map_err(|error| ListError::Source {
             location: location.clone(),
             error,
         })?;
@@ -46,21 +70,21 @@ pub async fn list_inputs(
         total = total.saturating_add(meta.size);
         // Past the limit, keep counting (the reason gives the full size) but stop keeping.
         if total <= max_bytes {
-            inputs.push(Input {
+            inputs.push(ListedObject {
                 object: location.object(&meta.key),
                 listed_size: Some(meta.size),
             });
         }
     }
     if total > max_bytes {
-        return Err(JobFailure::TooLarge {
+        return Err(ListError::TooLarge {
             location: location.clone(),
             total,
             limit: max_bytes,
         });
     }
     if inputs.is_empty() {
-        return Err(JobFailure::NoInput(location.clone()));
+        return Err(ListError::NoInput(location.clone()));
     }
     Ok(inputs)
 }
@@ -99,7 +123,7 @@ mod tests {
         assert!(
             matches!(
                 err,
-                JobFailure::TooLarge {
+                ListError::TooLarge {
                     total: 22,
                     limit: 21,
                     ..

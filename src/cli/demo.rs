@@ -19,8 +19,9 @@ use serde_json::{json, Value};
 use tokio::net::TcpListener;
 
 use crate::api::{ApiConfig, AppState};
-use crate::embedded_s3::EmbeddedS3;
 use crate::import::{import_dataset, ImportMode, ImportOptions};
+use crate::jobs::worker::WorkerConfig;
+use crate::source::embedded::EmbeddedS3;
 use crate::source::s3::S3Source;
 use crate::source::{DynObjectSource, S3Location};
 use crate::store::sqlite::SqliteStore;
@@ -31,17 +32,17 @@ pub const DEMO_SCHEMAS: &[(&str, &str, &str)] = &[
     (
         "Users",
         "demo-users",
-        include_str!("../fixtures/schemas/users.json"),
+        include_str!("../../fixtures/schemas/users.json"),
     ),
     (
         "Interactions",
         "demo-interactions",
-        include_str!("../fixtures/schemas/interactions.json"),
+        include_str!("../../fixtures/schemas/interactions.json"),
     ),
     (
         "Items",
         "demo-items",
-        include_str!("../fixtures/schemas/items.json"),
+        include_str!("../../fixtures/schemas/items.json"),
     ),
 ];
 
@@ -49,23 +50,23 @@ pub const DEMO_SCHEMAS: &[(&str, &str, &str)] = &[
 pub const DEMO_OBJECTS: &[(&str, &[u8])] = &[
     (
         "datasets/users.csv",
-        include_bytes!("../fixtures/s3/demo/datasets/users.csv"),
+        include_bytes!("../../fixtures/s3/demo/datasets/users.csv"),
     ),
     (
         "datasets/interactions.csv",
-        include_bytes!("../fixtures/s3/demo/datasets/interactions.csv"),
+        include_bytes!("../../fixtures/s3/demo/datasets/interactions.csv"),
     ),
     (
         "datasets/items.csv",
-        include_bytes!("../fixtures/s3/demo/datasets/items.csv"),
+        include_bytes!("../../fixtures/s3/demo/datasets/items.csv"),
     ),
     (
         "deletion-requests/2026-11-01.csv",
-        include_bytes!("../fixtures/s3/demo/deletion-requests/2026-11-01.csv"),
+        include_bytes!("../../fixtures/s3/demo/deletion-requests/2026-11-01.csv"),
     ),
     (
         "deletion-requests/late/2026-11-20.csv",
-        include_bytes!("../fixtures/s3/demo/deletion-requests/late/2026-11-20.csv"),
+        include_bytes!("../../fixtures/s3/demo/deletion-requests/late/2026-11-20.csv"),
     ),
 ];
 
@@ -104,9 +105,15 @@ pub async fn run() -> Result<i32, String> {
     );
     let state = AppState::new(store.clone(), source.clone(), ApiConfig::default());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(crate::server::run(listener, state, async move {
+    let shutdown = async move {
         let _ = stopped.await;
-    }));
+    };
+    let server = tokio::spawn(crate::server::run(
+        listener,
+        state,
+        WorkerConfig::default(),
+        shutdown,
+    ));
     println!("Personalize API at {endpoint}\n");
     let result = flow(&client(&endpoint), store.as_ref(), source).await;
     let _ = stop.send(());

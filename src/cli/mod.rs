@@ -1,5 +1,11 @@
-//! The command line: `import`, `delete-users` and `demo`. Every flag can also be set through
-//! the environment variable named in its help.
+//! The command line: `import`, `delete-users`, `serve` and `demo`. Every flag can also be
+//! set through the environment variable named in its help.
+//!
+//! Exit status: 0 when the command did what it was asked, 1 when a job ended `FAILED` or the
+//! store failed while running, 2 for a usage error (bad flags, a malformed location, an
+//! unknown group, a store that cannot be opened). Errors go to stderr and say which.
+
+pub mod demo;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -12,16 +18,18 @@ use serde_json::{json, Value};
 
 use crate::deletion::{self, DeletionOptions, JobReport, Progress};
 use crate::import::{import_dataset, ImportError, ImportMode, ImportOptions};
-use crate::job::{
-    now_epoch, validate_name, ArnScope, DataDeletionJob, JobStatus, DEFAULT_ACCOUNT_ID,
-};
+use crate::jobs::worker::WorkerConfig;
+use crate::jobs::{now_epoch, Job, JobKind, JobSpec, JobStatus};
 use crate::source::s3::{S3Options, S3Source};
 use crate::source::{DynObjectSource, S3Location};
 use crate::store::memory::MemoryStore;
 use crate::store::sqlite::SqliteStore;
-use crate::store::{DatasetGroup, DatasetStore, DatasetType, DynDatasetStore, StoreError};
+use crate::store::{
+    validate_name, ArnScope, DatasetGroup, DatasetStore, DatasetType, DynDatasetStore, StoreError,
+    DEFAULT_ACCOUNT_ID,
+};
 
-/// Exit status of a job that ended `FAILED`.
+/// Exit status of a job that ended `FAILED`, or of a store that failed while running.
 pub const EXIT_FAILED: i32 = 1;
 /// Exit status of a usage error (bad flags, a malformed location, an unknown group).
 pub const EXIT_USAGE: i32 = 2;
@@ -66,6 +74,15 @@ struct Global {
     /// 12-digit account id used in ARNs.
     #[arg(long, global = true, env = "PERSONALIZE_LOCAL_ACCOUNT_ID", default_value = DEFAULT_ACCOUNT_ID)]
     account_id: String,
+    /// Seconds a worker's claim holds a job unless renewed (a running job renews it every
+    /// third of that); a job whose worker died is run again once its lease expires.
+    #[arg(
+        long,
+        global = true,
+        env = "PERSONALIZE_LOCAL_JOB_LEASE_SECONDS",
+        default_value_t = 30.0
+    )]
+    job_lease_seconds: f64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -150,14 +167,32 @@ fn parse_location(s: &str) -> Result<S3Location, String> {
     S3Location::parse(s).map_err(|e| e.to_string())
 }
 
-/// A usage error: printed, exit status 2.
-#[derive(Debug)]
-struct Usage(String);
+/// Why a command stopped without its result.
+#[derive(Debug, thiserror::Error)]
+enum CliError {
+    /// The command line or what it names is wrong: exit status 2.
+    #[error("{0}")]
+    Usage(String),
+    /// The store failed while the command ran: exit status 1.
+    #[error("the store failed: {0}")]
+    Store(#[from] StoreError),
+    /// Something else failed while the command ran (the server, the demo): exit status 1.
+    #[error("{0}")]
+    Failed(String),
+}
 
-impl<E: std::fmt::Display> From<E> for Usage {
-    fn from(e: E) -> Self {
-        Usage(e.to_string())
+impl CliError {
+    fn exit_status(&self) -> i32 {
+        match self {
+            CliError::Usage(_) => EXIT_USAGE,
+            CliError::Store(_) | CliError::Failed(_) => EXIT_FAILED,
+        }
     }
+}
+
+/// Shorthand for a usage error.
+fn usage(message: impl Into<String>) -> CliError {
+    CliError::Usage(message.into())
 }
 
 /// Parses the command line, runs it and returns the process exit status.
@@ -180,9 +215,9 @@ pub fn main() -> i32 {
     };
     match runtime.block_on(run(cli, progress_bar)) {
         Ok(code) => code,
-        Err(Usage(message)) => {
-            eprintln!("error: {message}");
-            EXIT_USAGE
+        Err(e) => {
+            eprintln!("error: {e}");
+            e.exit_status()
         }
     }
 }
@@ -204,20 +239,21 @@ fn init_tracing(quiet: bool) {
         .try_init();
 }
 
-async fn run(cli: Cli, progress_bar: bool) -> Result<i32, Usage> {
+async fn run(cli: Cli, progress_bar: bool) -> Result<i32, CliError> {
     let g = cli.global;
     let scope = ArnScope {
         region: g.region.clone(),
         account: g.account_id.clone(),
     };
     if g.account_id.len() != 12 || !g.account_id.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(Usage(format!(
+        return Err(usage(format!(
             "--account-id must be 12 digits, got {:?}",
             g.account_id
         )));
     }
+    let lease = lease_duration(g.job_lease_seconds)?;
     match cli.command {
-        Command::Demo => crate::demo::run().await.map_err(Usage),
+        Command::Demo => demo::run().await.map_err(CliError::Failed),
         Command::Serve(args) => {
             let store = open_store(&g)?;
             let source = s3_source(&g).await;
@@ -225,20 +261,25 @@ async fn run(cli: Cli, progress_bar: bool) -> Result<i32, Usage> {
                 region: g.region.clone(),
                 account: g.account_id.clone(),
                 transition: Duration::from_millis(args.transition_ms),
-                deletion: DeletionOptions::default(),
+            };
+            let worker = WorkerConfig {
+                lease,
+                ..WorkerConfig::default()
             };
             let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
                 .await
-                .map_err(|e| Usage(format!("cannot listen on {}:{}: {e}", args.host, args.port)))?;
-            let addr = listener.local_addr().map_err(Usage::from)?;
+                .map_err(|e| usage(format!("cannot listen on {}:{}: {e}", args.host, args.port)))?;
+            let addr = listener
+                .local_addr()
+                .map_err(|e| CliError::Failed(e.to_string()))?;
             println!(
                 "personalize-local listening on http://{addr} (store: {})",
                 store_name(&g)
             );
             let state = crate::api::AppState::new(store, source, config);
-            crate::server::run(listener, state, crate::server::shutdown_signal())
+            crate::server::run(listener, state, worker, crate::server::shutdown_signal())
                 .await
-                .map_err(Usage::from)?;
+                .map_err(|e| CliError::Failed(format!("the server failed: {e}")))?;
             Ok(0)
         }
         Command::Import(args) => {
@@ -246,7 +287,7 @@ async fn run(cli: Cli, progress_bar: bool) -> Result<i32, Usage> {
             let source = s3_source(&g).await;
             let group_arn = ensure_group(store.as_ref(), &scope, &args.dataset_group)
                 .await
-                .map_err(Usage)?;
+                .map_err(usage)?;
             let options = ImportOptions::for_dataset(
                 store.as_ref(),
                 &group_arn,
@@ -273,7 +314,7 @@ async fn run(cli: Cli, progress_bar: bool) -> Result<i32, Usage> {
                     checkpoint(store.as_ref()).await;
                     Ok(0)
                 }
-                Err(ImportError::Store(e)) => Err(Usage(e.to_string())),
+                Err(ImportError::Store(e)) => Err(CliError::Store(e)),
                 Err(e) => {
                     print_json(&json!({ "status": "FAILED", "failureReason": e.to_string() }));
                     Ok(EXIT_FAILED)
@@ -285,23 +326,22 @@ async fn run(cli: Cli, progress_bar: bool) -> Result<i32, Usage> {
             let source = s3_source(&g).await;
             let group_arn = scope.dataset_group_arn(&args.dataset_group);
             if store.dataset_group(&group_arn).await?.is_none() {
-                return Err(Usage(format!(
+                return Err(usage(format!(
                     "the dataset group {} does not exist in {}; load it with `personalize-local import` first",
                     args.dataset_group,
                     store_name(&g)
                 )));
             }
             let job_name = args.job_name.unwrap_or_else(default_job_name);
-            validate_name("job name", &job_name)?;
-            let job = DataDeletionJob::new(
-                &scope,
-                &job_name,
-                &group_arn,
-                &args.data_location.to_string(),
-            );
+            validate_name("job name", &job_name).map_err(usage)?;
+            let spec = JobSpec::Deletion {
+                dataset_group_arn: group_arn.clone(),
+                data_location: args.data_location.to_string(),
+            };
+            let job = Job::new(scope.job_arn(JobKind::Deletion, &job_name), &job_name, spec);
             match store.create_job(&job).await {
                 Err(StoreError::AlreadyExists(_)) => {
-                    return Err(Usage(format!(
+                    return Err(usage(format!(
                         "a data deletion job named {job_name} already exists"
                     )));
                 }
@@ -313,7 +353,16 @@ async fn run(cli: Cli, progress_bar: bool) -> Result<i32, Usage> {
             };
             let progress = Arc::new(Progress::default());
             let bar = progress_bar.then(|| spawn_progress_bar(progress.clone()));
-            let report = deletion::run_job(store.as_ref(), source, job, &opts, progress).await;
+            let report = match crate::jobs::run::claim_one(store.as_ref(), &job.arn, lease).await? {
+                Some((job, held)) => {
+                    let store = store.as_ref();
+                    deletion::run_claimed(store, source, job, held, lease, &opts, progress).await
+                }
+                None => Err(StoreError::InUse(format!(
+                    "the data deletion job {} was taken by another worker",
+                    job.arn
+                ))),
+            };
             if let Some((bar, ticker)) = bar {
                 ticker.abort();
                 bar.finish_and_clear();
@@ -321,7 +370,7 @@ async fn run(cli: Cli, progress_bar: bool) -> Result<i32, Usage> {
             let report = report?;
             print_json(&job_json(&report));
             checkpoint(store.as_ref()).await;
-            Ok(if report.job.status == JobStatus::Completed {
+            Ok(if report.job.status == JobStatus::Succeeded {
                 0
             } else {
                 EXIT_FAILED
@@ -347,7 +396,7 @@ pub fn job_json(report: &JobReport) -> Value {
         .map(|(t, n)| (t.as_str().to_owned(), json!(n)))
         .collect();
     json!({
-        "dataDeletionJob": report.job,
+        "dataDeletionJob": crate::api::dto::job(&report.job),
         "numDeletedPerDataset": per_dataset,
         "input": report.input,
         "phaseSeconds": report.phases,
@@ -366,11 +415,28 @@ fn store_name(g: &Global) -> String {
     }
 }
 
-fn open_store(g: &Global) -> Result<DynDatasetStore, Usage> {
+/// Opens the store the flags name; a store that cannot be opened is a usage error.
+fn open_store(g: &Global) -> Result<DynDatasetStore, CliError> {
     if g.in_memory {
         return Ok(Arc::new(MemoryStore::new()));
     }
-    Ok(Arc::new(SqliteStore::open_dir(&g.data_dir)?))
+    let store = SqliteStore::open_dir(&g.data_dir).map_err(|e| {
+        usage(format!(
+            "cannot open the store in {}: {e}",
+            g.data_dir.display()
+        ))
+    })?;
+    Ok(Arc::new(store))
+}
+
+/// `--job-lease-seconds` as a duration: positive and finite.
+fn lease_duration(seconds: f64) -> Result<Duration, CliError> {
+    if !(seconds.is_finite() && seconds > 0.0 && seconds <= 86_400.0) {
+        return Err(usage(format!(
+            "--job-lease-seconds must be a number of seconds between 0 and 86400, got {seconds}"
+        )));
+    }
+    Ok(Duration::from_secs_f64(seconds))
 }
 
 async fn s3_source(g: &Global) -> DynObjectSource {

@@ -5,20 +5,25 @@
 //! header, equal to the dataset's columns (its schema's fields) when it has them. With a
 //! schema, every value is checked against its field's Avro type. A `FULL` load replaces the
 //! dataset's records, an `INCREMENTAL` one adds to them; either in one transaction: an error
-//! anywhere leaves the dataset as it was.
+//! anywhere leaves the dataset as it was. An import job ([`job`]) commits its load with its
+//! `ACTIVE` status.
+
+pub mod job;
 
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::deletion::list::{list_inputs, Input};
+use crate::csv::{Record, RecordError, RecordReader};
 use crate::deletion::report::{ContentProblem, JobFailure, MAX_ID_CHARS};
-use crate::job::{dataset_arn, now_epoch};
-use crate::records::{Record, RecordError, RecordReader};
-use crate::schema::Fields;
+use crate::jobs::now_epoch;
+pub use crate::jobs::ImportMode;
+use crate::source::list::{list_inputs, ListedObject};
 use crate::source::{open_resumable, DynObjectSource, S3Location, SourceError};
+use crate::store::schema::Fields;
 use crate::store::{
-    validate_columns, Dataset, DatasetAttrs, DatasetStore, DatasetType, RowBatch, StoreError,
+    dataset_arn, validate_columns, Dataset, DatasetAttrs, DatasetStore, DatasetType, JobCommit,
+    LoadMode, RowBatch, StoreError,
 };
 
 /// The longest record an import accepts, in bytes.
@@ -26,18 +31,6 @@ pub const MAX_RECORD_BYTES: usize = 1024 * 1024;
 
 /// Rows per batch handed to the store.
 const BATCH_ROWS: usize = 16 * 1024;
-
-/// How a load treats the records a dataset already holds (the service's `importMode`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
-pub enum ImportMode {
-    /// Replaces them all.
-    #[default]
-    #[serde(rename = "FULL")]
-    Full,
-    /// Keeps them; a record whose id is loaded again is replaced (Users, Items, Actions).
-    #[serde(rename = "INCREMENTAL")]
-    Incremental,
-}
 
 /// How an import checks and stores its rows.
 #[derive(Debug, Clone, Default)]
@@ -135,7 +128,32 @@ pub async fn import_dataset(
     location: &S3Location,
     options: &ImportOptions,
 ) -> Result<ImportReport, ImportError> {
-    let inputs = list_inputs(source.as_ref(), location, u64::MAX).await?;
+    import_with_commit(
+        store,
+        source,
+        group_arn,
+        dataset_type,
+        location,
+        options,
+        None,
+    )
+    .await
+}
+
+/// [`import_dataset`], with a job's end (when there is a job) committed with the load: the
+/// records and the job's `ACTIVE` are durable together or not at all.
+pub async fn import_with_commit(
+    store: &dyn DatasetStore,
+    source: DynObjectSource,
+    group_arn: &str,
+    dataset_type: DatasetType,
+    location: &S3Location,
+    options: &ImportOptions,
+    commit: Option<JobCommit>,
+) -> Result<ImportReport, ImportError> {
+    let inputs = list_inputs(source.as_ref(), location, u64::MAX)
+        .await
+        .map_err(JobFailure::from)?;
     let existing = store
         .datasets(group_arn)
         .await?
@@ -197,20 +215,19 @@ pub async fn import_dataset(
         rx.recv().await.map(|b| (b, rx))
     })
     .boxed();
-    let loaded = match options.mode {
-        ImportMode::Full => {
-            store
-                .replace_records(group_arn, dataset_type, batches)
-                .await
-        }
-        ImportMode::Incremental => store.append_records(group_arn, dataset_type, batches).await,
+    let mode = match options.mode {
+        ImportMode::Full => LoadMode::Replace,
+        ImportMode::Incremental => LoadMode::Append,
     };
+    let loaded = store
+        .load_records(group_arn, dataset_type, mode, batches, commit)
+        .await;
     // The producer's own error is the precise one; the store only saw "input failed".
     let (objects, bytes) = producer_result(producer.await)?;
     let records = loaded?;
     Ok(ImportReport {
         dataset_group_arn: group_arn.to_owned(),
-        dataset_arn: dataset_arn(group_arn, dataset_type.arn_suffix()),
+        dataset_arn: dataset_arn(group_arn, dataset_type),
         dataset_type,
         columns,
         objects,
@@ -231,14 +248,14 @@ type ProducerResult = Result<(u64, u64), ImportError>;
 
 fn producer_result(joined: Result<ProducerResult, tokio::task::JoinError>) -> ProducerResult {
     joined.map_err(|e| {
-        ImportError::Input(JobFailure::Store(format!("the reader task failed: {e}")))
+        ImportError::Input(JobFailure::Internal(format!("the reader task failed: {e}")))
     })?
 }
 
 /// Streams every input, checks its records and sends them on in batches.
 async fn produce(
     source: DynObjectSource,
-    inputs: Vec<Input>,
+    inputs: Vec<ListedObject>,
     dataset_type: DatasetType,
     fields: Option<Fields>,
     header_tx: oneshot::Sender<(S3Location, Vec<String>)>,

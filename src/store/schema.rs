@@ -8,8 +8,8 @@ use std::fmt;
 
 use apache_avro::Schema as Avro;
 
-use crate::deletion::report::MAX_ID_CHARS;
-use crate::store::DatasetType;
+use super::DatasetType;
+use super::MAX_ID_CHARS;
 
 /// The Avro types a field of a Personalize schema may have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

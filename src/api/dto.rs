@@ -1,0 +1,177 @@
+//! The wire shapes of job records: the one place where a [`Job`] becomes the JSON of
+//! `DataDeletionJob`, `DatasetImportJob`, `DatasetExportJob` and their summaries. Every
+//! Describe and List operation of a job answers through [`job`] and [`job_summary`].
+
+use serde_json::{json, Map, Value};
+
+use crate::jobs::{Job, JobSpec};
+
+/// The member holding a job in a Describe answer, and the list member of a List answer.
+pub fn job_members(kind: crate::jobs::JobKind) -> (&'static str, &'static str) {
+    use crate::jobs::JobKind;
+    match kind {
+        JobKind::Deletion => ("dataDeletionJob", "dataDeletionJobs"),
+        JobKind::Import => ("datasetImportJob", "datasetImportJobs"),
+        JobKind::Export => ("datasetExportJob", "datasetExportJobs"),
+    }
+}
+
+/// The ARN member of a job of this kind (`dataDeletionJobArn`, ...).
+pub fn arn_member(kind: crate::jobs::JobKind) -> &'static str {
+    use crate::jobs::JobKind;
+    match kind {
+        JobKind::Deletion => "dataDeletionJobArn",
+        JobKind::Import => "datasetImportJobArn",
+        JobKind::Export => "datasetExportJobArn",
+    }
+}
+
+/// What every job shape carries: its name, ARN, status, failure reason and times.
+fn common(job: &Job) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("jobName".into(), json!(job.name));
+    m.insert(arn_member(job.kind()).into(), json!(job.arn));
+    m.insert("status".into(), json!(job.service_status()));
+    if let Some(r) = &job.failure_reason {
+        m.insert("failureReason".into(), json!(r));
+    }
+    m.insert("creationDateTime".into(), json!(job.created));
+    m.insert("lastUpdatedDateTime".into(), json!(job.last_updated));
+    m
+}
+
+/// The job as its Describe operation answers it.
+pub fn job(job: &Job) -> Value {
+    let mut m = common(job);
+    if let Some(role) = &job.role_arn {
+        m.insert("roleArn".into(), json!(role));
+    }
+    match &job.spec {
+        JobSpec::Deletion {
+            dataset_group_arn,
+            data_location,
+        } => {
+            m.insert("datasetGroupArn".into(), json!(dataset_group_arn));
+            m.insert(
+                "dataSource".into(),
+                json!({ "dataLocation": data_location }),
+            );
+            if let Some(n) = job.num_deleted {
+                m.insert("numDeleted".into(), json!(n));
+            }
+        }
+        JobSpec::Import {
+            dataset_arn,
+            data_location,
+            import_mode,
+            publish_attribution_metrics_to_s3,
+        } => {
+            m.insert("datasetArn".into(), json!(dataset_arn));
+            m.insert(
+                "dataSource".into(),
+                json!({ "dataLocation": data_location }),
+            );
+            m.insert("importMode".into(), json!(import_mode.as_str()));
+            if let Some(p) = publish_attribution_metrics_to_s3 {
+                m.insert("publishAttributionMetricsToS3".into(), json!(p));
+            }
+        }
+        JobSpec::Export {
+            dataset_arn,
+            ingestion_mode,
+            path,
+            kms_key_arn,
+        } => {
+            m.insert("datasetArn".into(), json!(dataset_arn));
+            m.insert("ingestionMode".into(), json!(ingestion_mode));
+            let mut dest = Map::new();
+            dest.insert("path".into(), json!(path));
+            if let Some(k) = kms_key_arn {
+                dest.insert("kmsKeyArn".into(), json!(k));
+            }
+            m.insert(
+                "jobOutput".into(),
+                json!({ "s3DataDestination": Value::Object(dest) }),
+            );
+        }
+    }
+    Value::Object(m)
+}
+
+/// The job as its List operation answers it: `DataDeletionJobSummary` (no `numDeleted`,
+/// `dataSource` or `roleArn`), `DatasetImportJobSummary` (with `importMode`),
+/// `DatasetExportJobSummary`.
+pub fn job_summary(job: &Job) -> Value {
+    let mut m = common(job);
+    match &job.spec {
+        JobSpec::Deletion {
+            dataset_group_arn, ..
+        } => {
+            m.insert("datasetGroupArn".into(), json!(dataset_group_arn));
+        }
+        JobSpec::Import { import_mode, .. } => {
+            m.insert("importMode".into(), json!(import_mode.as_str()));
+        }
+        JobSpec::Export { .. } => {}
+    }
+    Value::Object(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jobs::{ImportMode, JobKind};
+    use crate::store::ArnScope;
+
+    #[test]
+    fn job_json_is_shaped_like_the_service() {
+        let scope = ArnScope::default();
+        let spec = JobSpec::Deletion {
+            dataset_group_arn: "arn:g".into(),
+            data_location: "s3://b/p/".into(),
+        };
+        let j = Job::new(scope.job_arn(JobKind::Deletion, "j"), "j", spec).succeeded(Some(3));
+        let v = job(&j);
+        assert_eq!(v["status"], "COMPLETED");
+        assert_eq!(v["numDeleted"], 3);
+        assert_eq!(v["dataSource"]["dataLocation"], "s3://b/p/");
+        assert_eq!(
+            v["dataDeletionJobArn"],
+            "arn:aws:personalize:us-east-1:000000000000:data-deletion-job/j"
+        );
+        assert!(v["creationDateTime"].is_number());
+        assert!(v.get("failureReason").is_none());
+        let s = job_summary(&j);
+        for absent in ["numDeleted", "dataSource", "roleArn"] {
+            assert!(s.get(absent).is_none(), "{absent}");
+        }
+
+        let spec = JobSpec::Import {
+            dataset_arn: "arn:d".into(),
+            data_location: "s3://b/u.csv".into(),
+            import_mode: ImportMode::Incremental,
+            publish_attribution_metrics_to_s3: Some(false),
+        };
+        let j = Job::new(scope.job_arn(JobKind::Import, "i"), "i", spec).failed("bad".into());
+        let v = job(&j);
+        assert_eq!(v["status"], "CREATE FAILED");
+        assert_eq!(v["importMode"], "INCREMENTAL");
+        assert_eq!(v["publishAttributionMetricsToS3"], false);
+        assert_eq!(v["failureReason"], "bad");
+        assert_eq!(job_summary(&j)["importMode"], "INCREMENTAL");
+
+        let spec = JobSpec::Export {
+            dataset_arn: "arn:d".into(),
+            ingestion_mode: "ALL".into(),
+            path: "s3://b/out/".into(),
+            kms_key_arn: None,
+        };
+        let mut j = Job::new(scope.job_arn(JobKind::Export, "e"), "e", spec);
+        j.role_arn = Some("arn:aws:iam::000000000000:role/r".into());
+        let v = job(&j);
+        assert_eq!(v["status"], "CREATE PENDING");
+        assert_eq!(v["jobOutput"]["s3DataDestination"]["path"], "s3://b/out/");
+        assert_eq!(v["roleArn"], "arn:aws:iam::000000000000:role/r");
+        assert!(job_summary(&j).get("jobOutput").is_none());
+    }
+}

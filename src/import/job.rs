@@ -1,0 +1,86 @@
+//! The dataset import job: the worker runs one through [`super::import_with_commit`], so the
+//! records it loads and its `ACTIVE` status commit in one transaction.
+
+use super::{import_with_commit, ImportError, ImportOptions};
+use crate::jobs::run::{run_to_end, JobError};
+use crate::jobs::{Job, JobSpec, Lease};
+use crate::source::{DynObjectSource, S3Location};
+use crate::store::{dataset_by_arn, DatasetStore, JobCommit, StoreError, StoreResult};
+
+/// Runs a claimed import job to its end: `ACTIVE` with the records loaded, or `CREATE
+/// FAILED` with the reason and the dataset unchanged. The error is the store's, when it
+/// cannot record the job's end.
+pub async fn run(
+    store: &dyn DatasetStore,
+    source: DynObjectSource,
+    job: Job,
+    lease: Lease,
+    lease_for: std::time::Duration,
+) -> StoreResult<Job> {
+    let body = |commit: JobCommit| async move {
+        let name = commit.job.name.clone();
+        let outcome = load(store, source, commit).await;
+        match &outcome {
+            Ok(job) => {
+                tracing::info!(job = %name, status = job.service_status(), "dataset import job ACTIVE")
+            }
+            Err(reason) => tracing::info!(job = %name, %reason, "dataset import job CREATE FAILED"),
+        }
+        (outcome, ())
+    };
+    run_to_end(store, job, lease, lease_for, body)
+        .await
+        .map(|(job, ())| job)
+}
+
+async fn load(
+    store: &dyn DatasetStore,
+    source: DynObjectSource,
+    commit: JobCommit,
+) -> Result<Job, JobError> {
+    let JobSpec::Import {
+        dataset_arn,
+        data_location,
+        import_mode,
+        ..
+    } = &commit.job.spec
+    else {
+        return Err(JobError::Store(StoreError::Invalid(format!(
+            "{} is not a dataset import job",
+            commit.job.arn
+        ))));
+    };
+    let dataset = dataset_by_arn(store, dataset_arn)
+        .await?
+        .ok_or_else(|| JobError::Failed(format!("the dataset {dataset_arn} no longer exists")))?;
+    let location = S3Location::parse(data_location).map_err(|e| JobError::Failed(e.to_string()))?;
+    let options = ImportOptions::with_schema_of(store, Some(&dataset), *import_mode)
+        .await
+        .map_err(failure)?;
+    let arn = commit.job.arn.clone();
+    import_with_commit(
+        store,
+        source,
+        &dataset.dataset_group_arn,
+        dataset.dataset_type,
+        &location,
+        &options,
+        Some(commit),
+    )
+    .await
+    .map_err(failure)?;
+    // The job as the load's transaction wrote it.
+    store
+        .job(&arn)
+        .await?
+        .ok_or_else(|| JobError::Store(StoreError::NotFound(arn)))
+}
+
+/// A lost lease stays a store error (nothing may be written); every other failure, the
+/// store's included, becomes the job's `failureReason`.
+fn failure(e: ImportError) -> JobError {
+    match e {
+        ImportError::Store(e @ StoreError::LeaseLost(_)) => JobError::Store(e),
+        e => JobError::Failed(e.to_string()),
+    }
+}

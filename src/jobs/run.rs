@@ -1,0 +1,106 @@
+//! [`run_to_end`]: what every kind of job shares once it is claimed.
+
+use std::future::Future;
+use std::time::Duration;
+
+use tracing::{info, warn};
+
+use super::{Job, Lease};
+use crate::store::{Claim, DatasetStore, JobCommit, StoreError, StoreResult};
+
+/// How long a claim holds a job unless renewed. A running job renews its lease every third
+/// of it, so a worker that dies loses its jobs within this time, and another worker (or
+/// the same data dir's next process) claims them again.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
+
+/// Why a job's body did not end the job itself.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// The job failed: it ends failed with this `failureReason`, having written nothing.
+    #[error("{0}")]
+    Failed(String),
+    /// The store failed. A lost lease leaves the job to whoever holds it now; any other
+    /// store error ends the job failed with a reason that names it.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A name for this process's claims: host, process id and a random part, so workers on
+/// several machines sharing one store tell their leases apart.
+pub fn worker_id() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "local".to_owned());
+    let nonce = uuid::Uuid::new_v4().simple().to_string();
+    format!("{host}:{}:{}", std::process::id(), &nonce[..8])
+}
+
+/// Claims the job `arn` for this process and returns it with its lease; `None` when it is
+/// not claimable (already running under a live lease, or ended).
+pub async fn claim_one(
+    store: &dyn DatasetStore,
+    arn: &str,
+    lease_for: Duration,
+) -> StoreResult<Option<(Job, Lease)>> {
+    store.claim(Claim::Job(arn), &worker_id(), lease_for).await
+}
+
+/// Runs a claimed job to its end. `body` does the job's work and, when it succeeds, commits
+/// its writes together with the job's `Succeeded` (through the [`JobCommit`] it is given)
+/// and returns the job as stored. While it runs its lease is renewed; if the lease is lost
+/// the body is dropped and [`StoreError::LeaseLost`] returned, with nothing written. A body
+/// that fails ends the job failed, through the same fencing check. The body's other output
+/// (`T`, e.g. what a deletion job read) is returned either way.
+pub async fn run_to_end<T, F, Fut>(
+    store: &dyn DatasetStore,
+    job: Job,
+    lease: Lease,
+    lease_for: Duration,
+    body: F,
+) -> StoreResult<(Job, T)>
+where
+    F: FnOnce(JobCommit) -> Fut,
+    Fut: Future<Output = (Result<Job, JobError>, T)>,
+{
+    info!(job = %job.name, kind = %job.kind(), "running");
+    let commit = JobCommit {
+        job: job.clone(),
+        lease: lease.clone(),
+    };
+    let (outcome, out) = tokio::select! {
+        done = body(commit) => done,
+        lost = heartbeat(store, lease.clone(), lease_for) => return Err(lost),
+    };
+    let reason = match outcome {
+        Ok(done) => {
+            info!(job = %done.name, status = done.service_status(), "ended");
+            return Ok((done, out));
+        }
+        Err(JobError::Store(e @ StoreError::LeaseLost(_))) => return Err(e),
+        Err(JobError::Failed(reason)) => reason,
+        Err(JobError::Store(e)) => format!("internal error: the dataset store failed: {e}"),
+    };
+    let failed = job.failed(reason);
+    warn!(
+        job = %failed.name,
+        reason = failed.failure_reason.as_deref().unwrap_or(""),
+        "failed"
+    );
+    store.finish(&failed, &lease).await?;
+    Ok((failed, out))
+}
+
+/// Renews `lease` every third of `lease_for` until it is lost; returns why. A renewal that
+/// fails for another reason (a busy database) is tried again at the next tick.
+async fn heartbeat(store: &dyn DatasetStore, mut lease: Lease, lease_for: Duration) -> StoreError {
+    let every = (lease_for / 3).max(Duration::from_millis(10));
+    loop {
+        tokio::time::sleep(every).await;
+        match store.renew(&lease, lease_for).await {
+            Ok(renewed) => lease = renewed,
+            Err(e @ StoreError::LeaseLost(_)) => {
+                warn!(job = %lease.job_arn, "lost the lease");
+                return e;
+            }
+            Err(e) => warn!(job = %lease.job_arn, error = %e, "cannot renew the lease"),
+        }
+    }
+}

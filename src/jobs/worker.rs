@@ -1,0 +1,128 @@
+//! The job worker: claims jobs of every kind from the store's queue, oldest first, and runs
+//! them one at a time until told to stop.
+//!
+//! It wakes when the API records a job, and every `poll` in case a job was recorded by
+//! another process sharing the store. A job left in progress by a worker that died is
+//! claimed again once its lease expires; running a job again is harmless, because a job's
+//! writes and its terminal status commit together (a purge or a load either happened with
+//! its status, or not at all; an export writes its object again).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{watch, Notify};
+use tracing::{error, info, warn};
+
+use super::run::{worker_id, DEFAULT_LEASE};
+use super::{Job, JobKind, Lease};
+use crate::deletion::{self, DeletionOptions, Progress};
+use crate::source::DynObjectSource;
+use crate::store::{DynDatasetStore, StoreResult};
+
+/// How a worker runs jobs.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// How deletion jobs read their input.
+    pub deletion: DeletionOptions,
+    /// How long a claim holds a job unless renewed.
+    pub lease: Duration,
+    /// How often the queue is looked at when nothing wakes the worker.
+    pub poll: Duration,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            deletion: DeletionOptions::default(),
+            lease: DEFAULT_LEASE,
+            poll: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Runs the jobs of one store.
+#[derive(Debug)]
+pub struct Worker {
+    store: DynDatasetStore,
+    source: DynObjectSource,
+    config: WorkerConfig,
+    wake: Arc<Notify>,
+    id: String,
+}
+
+impl Worker {
+    /// A worker over `store`, reading and writing S3 through `source`; `wake` is notified
+    /// when a job is recorded.
+    pub fn new(
+        store: DynDatasetStore,
+        source: DynObjectSource,
+        config: WorkerConfig,
+        wake: Arc<Notify>,
+    ) -> Self {
+        Worker {
+            store,
+            source,
+            config,
+            wake,
+            id: worker_id(),
+        }
+    }
+
+    /// Claims and runs jobs until `stop` turns true. A job in progress at that moment is
+    /// dropped (its transaction, if any, completes or rolls back) and is claimed again
+    /// when its lease expires.
+    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        loop {
+            if *stop.borrow() {
+                return;
+            }
+            let claimed = match self.store.claim_next(&self.id, self.config.lease).await {
+                Ok(claimed) => claimed,
+                Err(e) => {
+                    error!(error = %e, "cannot claim a job");
+                    None
+                }
+            };
+            let Some((job, lease)) = claimed else {
+                tokio::select! {
+                    _ = self.wake.notified() => {}
+                    _ = tokio::time::sleep(self.config.poll) => {}
+                    _ = stop.changed() => return,
+                }
+                continue;
+            };
+            tokio::select! {
+                result = self.run_claimed(job, lease) => {
+                    if let Err(e) = result {
+                        error!(error = %e, "a job could not record its end");
+                        tokio::time::sleep(self.config.poll).await;
+                    }
+                    // The job's outcome is durable already; this is housekeeping.
+                    if let Err(e) = self.store.checkpoint().await {
+                        warn!(error = %e, "cannot checkpoint the store");
+                    }
+                }
+                _ = stop.changed() => return,
+            }
+        }
+    }
+
+    /// Runs a job this worker claimed, whatever its kind, and returns it as it ended.
+    pub async fn run_claimed(&self, job: Job, lease: Lease) -> StoreResult<Job> {
+        let store = self.store.as_ref();
+        let source = self.source.clone();
+        let lease_for = self.config.lease;
+        info!(job = %job.name, kind = %job.kind(), "claimed");
+        match job.kind() {
+            JobKind::Deletion => {
+                let progress = Arc::new(Progress::default());
+                let opts = &self.config.deletion;
+                deletion::run_claimed(store, source, job, lease, lease_for, opts, progress)
+                    .await
+                    .map(|report| report.job)
+            }
+            JobKind::Import => crate::import::job::run(store, source, job, lease, lease_for).await,
+            JobKind::Export => crate::export::run(store, source, job, lease, lease_for).await,
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! Loads: a dataset's new records in one immediate transaction, fed from an async stream
+//! of batches, with the job's `Succeeded` in the same commit when a job loads them.
+
+use futures::stream::{BoxStream, StreamExt};
+use rusqlite::{params, Transaction, TransactionBehavior};
+
+use super::catalog::{create_records_table, key_index, require_dataset};
+use super::{jobs, packed, SqliteStore};
+use crate::store::{failpoint, DatasetType, JobCommit, LoadMode, RowBatch, StoreResult};
+
+impl SqliteStore {
+    /// A load in one immediate transaction, with the job's end when there is one.
+    pub(super) async fn load(
+        &self,
+        group_arn: &str,
+        dataset_type: DatasetType,
+        mut batches: BoxStream<'static, StoreResult<RowBatch>>,
+        mode: LoadMode,
+        commit: Option<JobCommit>,
+    ) -> StoreResult<u64> {
+        // The blocking side owns the transaction; the async side feeds it batches.
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<StoreResult<RowBatch>>(4);
+        let group_arn = group_arn.to_owned();
+        let writer = self.with_large_write(move |conn| {
+            let txn = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            if let Some(c) = &commit {
+                jobs::check_held(&txn, &c.lease)?;
+            }
+            let (id, columns) = require_dataset(&txn, &group_arn, dataset_type)?;
+            let width = columns.len();
+            if dataset_type.holds_users() {
+                let first_seq: i64 = match mode {
+                    LoadMode::Replace => 0,
+                    LoadMode::Append => txn.query_row(
+                        "SELECT next_seq FROM datasets WHERE id = ?1",
+                        params![id],
+                        |r| r.get(0),
+                    )?,
+                };
+                let table = packed::Table {
+                    id,
+                    key: key_index(dataset_type, &columns),
+                    width,
+                    keyed_by_id: dataset_type.keyed_by_id(),
+                };
+                let last =
+                    packed::load(&txn, &table, mode, first_seq as u64, || rx.blocking_recv())?;
+                txn.execute(
+                    "UPDATE datasets SET next_seq = ?2 WHERE id = ?1",
+                    params![id, last as i64],
+                )?;
+                commit_load(txn, commit)?;
+                return Ok(last - first_seq as u64);
+            }
+            // Items and Actions: rows are staged, then copied over (replacing those of ids
+            // loaded again, for an incremental load).
+            let cols: Vec<String> = (0..width).map(|i| format!("c{i}")).collect();
+            let cols = cols.join(", ");
+            txn.execute_batch(&format!(
+                "DROP TABLE IF EXISTS temp.staging;
+                 CREATE TEMP TABLE staging (seq INTEGER PRIMARY KEY, {cols});"
+            ))?;
+            let placeholders: Vec<String> = (1..=width + 1).map(|i| format!("?{i}")).collect();
+            // New rows continue the dataset's load order.
+            let first_seq: i64 = match mode {
+                LoadMode::Replace => 0,
+                LoadMode::Append => txn.query_row(
+                    &format!("SELECT coalesce(max(seq), 0) FROM records_{id}"),
+                    [],
+                    |r| r.get(0),
+                )?,
+            };
+            let mut seq = first_seq;
+            let started = std::time::Instant::now();
+            {
+                let mut insert = txn.prepare(&format!(
+                    "INSERT INTO temp.staging (seq, {cols}) VALUES ({})",
+                    placeholders.join(", ")
+                ))?;
+                while let Some(batch) = rx.blocking_recv() {
+                    // An error from the producer drops `txn`: rolled back.
+                    let batch = batch?;
+                    batch.check_width(width)?;
+                    for i in 0..batch.rows() {
+                        seq += 1;
+                        insert.raw_bind_parameter(1, seq)?;
+                        for (j, v) in batch.row(i).enumerate() {
+                            insert.raw_bind_parameter(j + 2, v)?;
+                        }
+                        insert.raw_execute()?;
+                    }
+                }
+            }
+            tracing::debug!(
+                rows = seq - first_seq,
+                seconds = started.elapsed().as_secs_f64(),
+                "staged"
+            );
+            let started = std::time::Instant::now();
+            let k = key_index(dataset_type, &columns);
+            let mut rows = "temp.staging".to_owned();
+            match mode {
+                LoadMode::Replace => {
+                    txn.execute_batch(&format!("DROP TABLE records_{id}"))?;
+                    create_records_table(&txn, id, dataset_type, &columns)?;
+                }
+                LoadMode::Append if dataset_type.keyed_by_id() => {
+                    // The last row of an id replaces the stored record and earlier rows.
+                    txn.execute_batch(&format!(
+                        "CREATE INDEX IF NOT EXISTS records_{id}_key ON records_{id} (c{k})"
+                    ))?;
+                    txn.execute_batch(&format!(
+                        "DELETE FROM records_{id} WHERE c{k} IN (SELECT c{k} FROM temp.staging)"
+                    ))?;
+                    rows = format!(
+                        "(SELECT * FROM temp.staging WHERE seq IN
+                           (SELECT max(seq) FROM temp.staging GROUP BY c{k}))"
+                    );
+                }
+                LoadMode::Append => {}
+            }
+            txn.execute_batch(&format!(
+                "INSERT INTO records_{id} (seq, {cols}) SELECT seq, {cols} FROM {rows} ORDER BY seq;
+                 DROP TABLE temp.staging;"
+            ))?;
+            tracing::debug!(
+                seconds = started.elapsed().as_secs_f64(),
+                "copied in key order"
+            );
+            commit_load(txn, commit)?;
+            Ok((seq - first_seq) as u64)
+        });
+        let feeder = async move {
+            while let Some(item) = batches.next().await {
+                let stop = item.is_err();
+                if tx.send(item).await.is_err() || stop {
+                    break;
+                }
+            }
+        };
+        let (result, ()) = tokio::join!(writer, feeder);
+        result
+    }
+}
+
+/// Writes the job's end (if any) into the load's transaction and commits both. The
+/// failpoints on either side of the commit let crash tests stop the process there.
+fn commit_load(txn: Transaction<'_>, commit: Option<JobCommit>) -> StoreResult<()> {
+    if let Some(c) = commit {
+        jobs::write_final(&txn, &c.job.succeeded(None), &c.lease)?;
+    }
+    failpoint("load-before-commit");
+    let started = std::time::Instant::now();
+    txn.commit()?;
+    failpoint("load-after-commit");
+    tracing::debug!(
+        seconds = started.elapsed().as_secs_f64(),
+        "committed the load"
+    );
+    Ok(())
+}

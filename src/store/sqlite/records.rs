@@ -1,0 +1,123 @@
+//! Reads of a dataset's records: counts, all of them (small datasets), and streamed scans.
+
+use std::path::PathBuf;
+
+use futures::stream::{BoxStream, StreamExt};
+use rusqlite::Connection;
+
+use super::catalog::{key_index, require_dataset};
+use super::{packed, DbResult};
+use crate::store::{DatasetType, RowBatch, StoreResult};
+
+/// How many records a dataset holds.
+pub(super) fn count(
+    conn: &Connection,
+    group_arn: &str,
+    dataset_type: DatasetType,
+) -> DbResult<u64> {
+    let (id, _) = require_dataset(conn, group_arn, dataset_type)?;
+    if dataset_type.holds_users() {
+        return packed::count(conn, id);
+    }
+    let n: i64 = conn.query_row(&format!("SELECT count(*) FROM records_{id}"), [], |r| {
+        r.get(0)
+    })?;
+    Ok(n as u64)
+}
+
+/// Every record of a dataset, in load order.
+pub(super) fn all(
+    conn: &Connection,
+    group_arn: &str,
+    dataset_type: DatasetType,
+) -> DbResult<Vec<Vec<String>>> {
+    let (id, columns) = require_dataset(conn, group_arn, dataset_type)?;
+    if dataset_type.holds_users() {
+        let key = key_index(dataset_type, &columns);
+        return packed::records(conn, id, columns.len(), key);
+    }
+    let cols: Vec<String> = (0..columns.len()).map(|i| format!("c{i}")).collect();
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {} FROM records_{id} ORDER BY seq",
+        cols.join(", ")
+    ))?;
+    let rows = stmt
+        .query_map([], |r| {
+            (0..columns.len())
+                .map(|i| r.get::<_, Option<String>>(i).map(Option::unwrap_or_default))
+                .collect()
+        })?
+        .collect::<Result<Vec<Vec<String>>, _>>()?;
+    Ok(rows)
+}
+
+/// Every record of a dataset in batches, read by a connection of its own.
+pub(super) fn scan(
+    path: PathBuf,
+    group_arn: &str,
+    dataset_type: DatasetType,
+    batch_rows: usize,
+) -> BoxStream<'static, StoreResult<RowBatch>> {
+    // A connection of its own: in WAL mode it reads one snapshot while the store's
+    // connection goes on writing, and the reader waits for its consumer, not the store.
+    let (tx, rx) = tokio::sync::mpsc::channel::<StoreResult<RowBatch>>(2);
+    let group_arn = group_arn.to_owned();
+    let batch_rows = batch_rows.max(1);
+    tokio::task::spawn_blocking(move || {
+        let scan = || -> DbResult<()> {
+            let mut conn =
+                Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+            conn.busy_timeout(std::time::Duration::from_secs(10))?;
+            // Sorting a clustered table back into load order spills to disk, not memory.
+            conn.execute_batch("PRAGMA temp_store = FILE;")?;
+            let txn = conn.transaction()?;
+            let (id, columns) = require_dataset(&txn, &group_arn, dataset_type)?;
+            let width = columns.len();
+            if dataset_type.holds_users() {
+                // Users in key order, each user's records in load order.
+                let key = key_index(dataset_type, &columns);
+                let mut batch = RowBatch::new(width);
+                let mut stopped = false;
+                packed::scan(&txn, id, width, key, |_, row| {
+                    batch.push_row(row.iter().map(String::as_str));
+                    if batch.rows() >= batch_rows {
+                        let full = std::mem::replace(&mut batch, RowBatch::new(width));
+                        stopped = tx.blocking_send(Ok(full)).is_err();
+                    }
+                    Ok(!stopped)
+                })?;
+                if batch.rows() > 0 && !stopped {
+                    let _ = tx.blocking_send(Ok(batch));
+                }
+                return Ok(());
+            }
+            let cols: Vec<String> = (0..width).map(|i| format!("c{i}")).collect();
+            let mut stmt = txn.prepare(&format!(
+                "SELECT {} FROM records_{id} ORDER BY seq",
+                cols.join(", ")
+            ))?;
+            let mut rows = stmt.query([])?;
+            let mut batch = RowBatch::new(width);
+            while let Some(row) = rows.next()? {
+                for i in 0..width {
+                    let v: Option<String> = row.get(i)?;
+                    batch.push_value(v.as_deref().unwrap_or(""));
+                }
+                if batch.rows() >= batch_rows {
+                    let full = std::mem::replace(&mut batch, RowBatch::new(width));
+                    if tx.blocking_send(Ok(full)).is_err() {
+                        return Ok(()); // the consumer stopped
+                    }
+                }
+            }
+            if batch.rows() > 0 {
+                let _ = tx.blocking_send(Ok(batch));
+            }
+            Ok(())
+        };
+        if let Err(e) = scan() {
+            let _ = tx.blocking_send(Err(e));
+        }
+    });
+    futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|b| (b, rx)) }).boxed()
+}
