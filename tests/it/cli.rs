@@ -375,8 +375,20 @@ struct ServeProcess(std::process::Child, String);
 
 impl ServeProcess {
     fn start(s3: &TestS3, data_dir: &Path) -> ServeProcess {
+        ServeProcess::start_with(s3, data_dir, &[], &[])
+    }
+
+    /// A `serve` process with more arguments and environment variables.
+    fn start_with(
+        s3: &TestS3,
+        data_dir: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> ServeProcess {
         use std::io::BufRead;
-        let mut child = command(data_dir)
+        let mut cmd = command(data_dir);
+        cmd.args(args).envs(env.iter().copied());
+        let mut child = cmd
             .args([
                 "serve",
                 "--port",
@@ -707,4 +719,115 @@ async fn the_benchmark_workload_deletes_exactly_what_it_expects() {
         assert_eq!(input["distinctIds"], expected["distinct_ids"]);
         assert_eq!(input["bytes"], expected["deletion_bytes"]);
     }
+}
+
+/// Waits up to 30 s for a process that is expected to end by itself; its exit status.
+fn wait_exit(child: &mut std::process::Child) -> std::process::ExitStatus {
+    for _ in 0..300 {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("the process did not end");
+}
+
+/// A job's writes and its terminal status commit together. A server killed (abort, as
+/// `kill -9`) right after an INCREMENTAL import's records committed must find the job ACTIVE
+/// at the restart, not run it again (which loaded the rows twice: 3,000,000 interactions
+/// instead of 2,500,000). Killed right before that commit, the job is claimed again once the
+/// dead worker's lease expires and loads its rows once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_killed_at_its_commit_loads_its_rows_exactly_once() {
+    use personalize_local::store::sqlite::SqliteStore;
+    use personalize_local::store::{DatasetStore, DatasetType};
+
+    let s3 = TestS3::start(Backend::Embedded, "failpoint").await.unwrap();
+    s3.upload_tree("datasets").await;
+    let rows = fixture_rows("interactions.csv").len() as u64;
+    let lease = ["--job-lease-seconds", "1"];
+    for failpoint in ["load-after-commit", "load-before-commit"] {
+        let dir = tempfile::tempdir().unwrap();
+        let first = ServeProcess::start_with(&s3, dir.path(), &lease, &[]);
+        let c = crate::api::client(&first.1);
+        let group = c
+            .create_dataset_group()
+            .name("crash")
+            .send()
+            .await
+            .unwrap()
+            .dataset_group_arn
+            .unwrap();
+        let dataset =
+            crate::api_resources::create_dataset(&c, &group, "Interactions", "interactions").await;
+        let location = s3.location("datasets/interactions.csv");
+        let full = import_job(&c, "full", &dataset, &location, "FULL").await;
+        assert_eq!(wait_import(&c, &full).await, "ACTIVE");
+        drop(first);
+
+        // This server aborts at the failpoint of the incremental load's commit.
+        let env = [("PERSONALIZE_LOCAL_FAILPOINTS", failpoint)];
+        let mut crashing = ServeProcess::start_with(&s3, dir.path(), &lease, &env);
+        let c = crate::api::client(&crashing.1);
+        let incremental = import_job(&c, "more", &dataset, &location, "INCREMENTAL").await;
+        let status = wait_exit(&mut crashing.0);
+        assert!(!status.success(), "{failpoint}: {status:?}");
+
+        let again = ServeProcess::start_with(&s3, dir.path(), &lease, &[]);
+        let c = crate::api::client(&again.1);
+        assert_eq!(wait_import(&c, &incremental).await, "ACTIVE", "{failpoint}");
+        drop(again);
+        let store = SqliteStore::open_dir(dir.path()).unwrap();
+        assert_eq!(
+            store
+                .count_records(&group, DatasetType::Interactions)
+                .await
+                .unwrap(),
+            2 * rows,
+            "{failpoint}: the incremental rows must be loaded exactly once"
+        );
+    }
+}
+
+async fn import_job(
+    c: &aws_sdk_personalize::Client,
+    name: &str,
+    dataset: &str,
+    location: &str,
+    mode: &str,
+) -> String {
+    c.create_dataset_import_job()
+        .job_name(name)
+        .dataset_arn(dataset)
+        .data_source(
+            aws_sdk_personalize::types::DataSource::builder()
+                .data_location(location)
+                .build(),
+        )
+        .import_mode(mode.into())
+        .send()
+        .await
+        .unwrap()
+        .dataset_import_job_arn
+        .unwrap()
+}
+
+/// Polls an import job until it ends (30 s at most); its final status.
+async fn wait_import(c: &aws_sdk_personalize::Client, arn: &str) -> String {
+    for _ in 0..1500 {
+        let job = c
+            .describe_dataset_import_job()
+            .dataset_import_job_arn(arn)
+            .send()
+            .await
+            .unwrap()
+            .dataset_import_job
+            .unwrap();
+        let status = job.status.unwrap_or_default();
+        if status == "ACTIVE" || status == "CREATE FAILED" {
+            return status;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("the import job {arn} did not end");
 }

@@ -1,0 +1,253 @@
+//! Checks of the catalog: groups, datasets, schemas and tags.
+
+use super::*;
+
+/// Creating and reading groups and datasets, and the errors for duplicates and orphans.
+pub async fn groups_and_datasets(store: &dyn DatasetStore) {
+    let g = group("conf-groups");
+    assert_eq!(
+        store.dataset_group(&g.dataset_group_arn).await.unwrap(),
+        None
+    );
+    store.create_dataset_group(&g).await.unwrap();
+    assert_eq!(
+        store.dataset_group(&g.dataset_group_arn).await.unwrap(),
+        Some(g.clone())
+    );
+    assert!(matches!(
+        store.create_dataset_group(&g).await,
+        Err(StoreError::AlreadyExists(_))
+    ));
+
+    let users = dataset(&g, DatasetType::Users, &["USER_ID", "AGE"]);
+    let inter = dataset(
+        &g,
+        DatasetType::Interactions,
+        &["USER_ID", "ITEM_ID", "TIMESTAMP"],
+    );
+    store.create_dataset(&users).await.unwrap();
+    store.create_dataset(&inter).await.unwrap();
+    assert!(matches!(
+        store.create_dataset(&users).await,
+        Err(StoreError::AlreadyExists(_))
+    ));
+    let orphan = dataset(&group("conf-missing"), DatasetType::Users, &["USER_ID"]);
+    assert!(matches!(
+        store.create_dataset(&orphan).await,
+        Err(StoreError::NotFound(_))
+    ));
+    let keyless = dataset(&g, DatasetType::Items, &["NAME"]);
+    assert!(matches!(
+        store.create_dataset(&keyless).await,
+        Err(StoreError::Invalid(_))
+    ));
+    // Listed in the fixed type order, whatever the creation order.
+    assert_eq!(
+        store.datasets(&g.dataset_group_arn).await.unwrap(),
+        vec![inter.clone(), users.clone()]
+    );
+    assert_eq!(
+        store
+            .count_records(&g.dataset_group_arn, DatasetType::Users)
+            .await
+            .unwrap(),
+        0
+    );
+    assert!(matches!(
+        store
+            .count_records(&g.dataset_group_arn, DatasetType::Items)
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+/// Groups are listed oldest first, keep their attributes, and go only once they are empty.
+pub async fn groups_are_listed_and_deleted(store: &dyn DatasetStore) {
+    let mut a = group("conf-list-a");
+    a.attrs.domain = Some("VIDEO_ON_DEMAND".into());
+    a.attrs.role_arn = Some("arn:aws:iam::000000000000:role/r".into());
+    let mut b = group("conf-list-b");
+    b.creation_date_time += 1.0;
+    store.create_dataset_group(&a).await.unwrap();
+    store.create_dataset_group(&b).await.unwrap();
+    let listed = store.list_dataset_groups().await.unwrap();
+    let pos = |g: &DatasetGroup| listed.iter().position(|x| x == g).unwrap();
+    assert!(pos(&a) < pos(&b), "{listed:?}");
+
+    store
+        .create_dataset(&dataset(&a, DatasetType::Users, &["USER_ID", "AGE"]))
+        .await
+        .unwrap();
+    let err = store
+        .delete_dataset_group(&a.dataset_group_arn)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::InUse(_)), "{err:?}");
+    assert_eq!(
+        store.dataset_group(&a.dataset_group_arn).await.unwrap(),
+        Some(a.clone())
+    );
+
+    store
+        .set_tags(&b.dataset_group_arn, &vec![("team".into(), "data".into())])
+        .await
+        .unwrap();
+    store
+        .delete_dataset_group(&b.dataset_group_arn)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.dataset_group(&b.dataset_group_arn).await.unwrap(),
+        None
+    );
+    assert_eq!(store.tags(&b.dataset_group_arn).await.unwrap(), vec![]);
+    assert!(!store.list_dataset_groups().await.unwrap().contains(&b));
+    let err = store
+        .delete_dataset_group(&b.dataset_group_arn)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+}
+
+/// Schemas are kept as given, listed oldest first, and deleted only while no dataset uses them.
+pub async fn schemas_are_listed_and_deleted_once_unused(store: &dyn DatasetStore) {
+    let a = schema("conf-schema-a");
+    let mut b = schema("conf-schema-b");
+    b.domain = None;
+    assert_eq!(store.schema(&a.schema_arn).await.unwrap(), None);
+    store.create_schema(&a).await.unwrap();
+    store.create_schema(&b).await.unwrap();
+    assert!(matches!(
+        store.create_schema(&a).await,
+        Err(StoreError::AlreadyExists(_))
+    ));
+    assert_eq!(store.schema(&a.schema_arn).await.unwrap(), Some(a.clone()));
+    let listed = store.list_schemas().await.unwrap();
+    let pos = |s: &Schema| listed.iter().position(|x| x == s).unwrap();
+    assert!(pos(&a) < pos(&b), "{listed:?}");
+
+    let g = group("conf-schema-user");
+    store.create_dataset_group(&g).await.unwrap();
+    let mut users = dataset(&g, DatasetType::Users, &["USER_ID", "AGE"]);
+    users.attrs.schema_arn = Some(a.schema_arn.clone());
+    store.create_dataset(&users).await.unwrap();
+    assert_eq!(
+        store.datasets(&g.dataset_group_arn).await.unwrap(),
+        vec![users.clone()]
+    );
+    let mut orphan = dataset(&g, DatasetType::Items, &["ITEM_ID", "PRICE"]);
+    orphan.attrs.schema_arn = Some(schema("conf-schema-missing").schema_arn);
+    assert!(matches!(
+        store.create_dataset(&orphan).await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    let err = store.delete_schema(&a.schema_arn).await.unwrap_err();
+    assert!(
+        matches!(&err, StoreError::InUse(m) if m.contains(&users.arn())),
+        "{err:?}"
+    );
+    assert_eq!(store.schema(&a.schema_arn).await.unwrap(), Some(a.clone()));
+    store
+        .delete_dataset(&g.dataset_group_arn, DatasetType::Users)
+        .await
+        .unwrap();
+    store
+        .set_tags(&a.schema_arn, &vec![("k".into(), "v".into())])
+        .await
+        .unwrap();
+    store.delete_schema(&a.schema_arn).await.unwrap();
+    assert_eq!(store.schema(&a.schema_arn).await.unwrap(), None);
+    assert_eq!(store.tags(&a.schema_arn).await.unwrap(), vec![]);
+    assert!(matches!(
+        store.delete_schema(&a.schema_arn).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(!store.list_schemas().await.unwrap().contains(&a));
+}
+
+/// Deleting a dataset takes its records and tags, leaves the group's other datasets alone,
+/// and lets a dataset of the same type be created again, empty.
+pub async fn datasets_are_deleted_with_their_records(store: &dyn DatasetStore) {
+    let g = group("conf-dataset-delete");
+    store.create_dataset_group(&g).await.unwrap();
+    let users = dataset(&g, DatasetType::Users, &["USER_ID", "AGE"]);
+    let items = dataset(&g, DatasetType::Items, &["ITEM_ID", "PRICE"]);
+    store.create_dataset(&users).await.unwrap();
+    store.create_dataset(&items).await.unwrap();
+    load(
+        store,
+        &g,
+        DatasetType::Users,
+        2,
+        &[&["u1", "30"], &["u2", "40"]],
+    )
+    .await;
+    load(store, &g, DatasetType::Items, 2, &[&["i1", "9.5"]]).await;
+    store
+        .set_tags(&users.arn(), &vec![("k".into(), "v".into())])
+        .await
+        .unwrap();
+
+    store
+        .delete_dataset(&g.dataset_group_arn, DatasetType::Users)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.datasets(&g.dataset_group_arn).await.unwrap(),
+        vec![items.clone()]
+    );
+    assert_eq!(store.tags(&users.arn()).await.unwrap(), vec![]);
+    assert_eq!(
+        store
+            .records(&g.dataset_group_arn, DatasetType::Items)
+            .await
+            .unwrap(),
+        vec![vec!["i1".to_string(), "9.5".to_string()]]
+    );
+    assert!(matches!(
+        store
+            .delete_dataset(&g.dataset_group_arn, DatasetType::Users)
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    store.create_dataset(&users).await.unwrap();
+    assert_eq!(
+        store
+            .count_records(&g.dataset_group_arn, DatasetType::Users)
+            .await
+            .unwrap(),
+        0
+    );
+}
+
+/// Tags are kept per ARN, in the order set, and replaced as a whole.
+pub async fn tags_belong_to_one_resource(store: &dyn DatasetStore) {
+    let a = group("conf-tags-a").dataset_group_arn;
+    let b = group("conf-tags-b").dataset_group_arn;
+    assert_eq!(store.tags(&a).await.unwrap(), vec![]);
+    let tags = vec![
+        ("zeta".to_string(), "1".to_string()),
+        ("alpha".to_string(), "".to_string()),
+    ];
+    store.set_tags(&a, &tags).await.unwrap();
+    store
+        .set_tags(&b, &vec![("other".into(), "x".into())])
+        .await
+        .unwrap();
+    assert_eq!(store.tags(&a).await.unwrap(), tags);
+    store
+        .set_tags(&a, &vec![("alpha".into(), "2".into())])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.tags(&a).await.unwrap(),
+        vec![("alpha".to_string(), "2".to_string())]
+    );
+    store.set_tags(&a, &vec![]).await.unwrap();
+    assert_eq!(store.tags(&a).await.unwrap(), vec![]);
+    assert_eq!(
+        store.tags(&b).await.unwrap(),
+        vec![("other".to_string(), "x".to_string())]
+    );
+}
