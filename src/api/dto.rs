@@ -1,10 +1,77 @@
-//! The wire shapes of job records: the one place where a [`Job`] becomes the JSON of
-//! `DataDeletionJob`, `DatasetImportJob`, `DatasetExportJob` and their summaries. Every
-//! Describe and List operation of a job answers through [`job`] and [`job_summary`].
+//! The wire shapes: the one place where the store's records become the service's JSON
+//! (`DatasetGroup`, `Dataset`, `Schema`, `DataDeletionJob`, `DatasetImportJob`,
+//! `DatasetExportJob` and their summaries). Every Describe and List operation answers
+//! through these functions; nothing the store keeps is serialized as it is.
 
 use serde_json::{json, Map, Value};
 
 use crate::jobs::{Job, JobSpec};
+use crate::store::{Dataset, DatasetGroup, Schema};
+
+/// Which shape of a resource: its Describe member, or its List summary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// Everything the Describe operation returns.
+    Describe,
+    /// The List operation's summary.
+    Summary,
+}
+
+/// `DatasetGroup` / `DatasetGroupSummary`, with its status and when it last changed.
+pub fn dataset_group(g: &DatasetGroup, (status, updated): (&str, f64), shape: Shape) -> Value {
+    let mut m = Map::new();
+    m.insert("name".into(), json!(g.name));
+    m.insert("datasetGroupArn".into(), json!(g.dataset_group_arn));
+    m.insert("status".into(), json!(status));
+    m.insert("creationDateTime".into(), json!(g.creation_date_time));
+    m.insert("lastUpdatedDateTime".into(), json!(updated));
+    if let Some(d) = &g.attrs.domain {
+        m.insert("domain".into(), json!(d));
+    }
+    if shape == Shape::Describe {
+        if let Some(r) = &g.attrs.role_arn {
+            m.insert("roleArn".into(), json!(r));
+        }
+        if let Some(k) = &g.attrs.kms_key_arn {
+            m.insert("kmsKeyArn".into(), json!(k));
+        }
+    }
+    Value::Object(m)
+}
+
+/// `Dataset` / `DatasetSummary`, with its status and when it last changed.
+pub fn dataset(d: &Dataset, (status, updated): (&str, f64), shape: Shape) -> Value {
+    let mut m = Map::new();
+    m.insert("name".into(), json!(d.attrs.name));
+    m.insert("datasetArn".into(), json!(d.arn()));
+    if shape == Shape::Describe {
+        m.insert("datasetGroupArn".into(), json!(d.dataset_group_arn));
+    }
+    m.insert("datasetType".into(), json!(d.dataset_type.arn_suffix()));
+    if let (Shape::Describe, Some(s)) = (shape, &d.attrs.schema_arn) {
+        m.insert("schemaArn".into(), json!(s));
+    }
+    m.insert("status".into(), json!(status));
+    m.insert("creationDateTime".into(), json!(d.attrs.creation_date_time));
+    m.insert("lastUpdatedDateTime".into(), json!(updated));
+    Value::Object(m)
+}
+
+/// `DatasetSchema` / `DatasetSchemaSummary`.
+pub fn schema(s: &Schema, shape: Shape) -> Value {
+    let mut m = Map::new();
+    m.insert("name".into(), json!(s.name));
+    m.insert("schemaArn".into(), json!(s.schema_arn));
+    if shape == Shape::Describe {
+        m.insert("schema".into(), json!(s.schema));
+    }
+    m.insert("creationDateTime".into(), json!(s.creation_date_time));
+    m.insert("lastUpdatedDateTime".into(), json!(s.creation_date_time));
+    if let Some(d) = &s.domain {
+        m.insert("domain".into(), json!(d));
+    }
+    Value::Object(m)
+}
 
 /// The member holding a job in a Describe answer, and the list member of a List answer.
 pub fn job_members(kind: crate::jobs::JobKind) -> (&'static str, &'static str) {

@@ -11,7 +11,7 @@ use super::{
     Claim, Dataset, DatasetGroup, DatasetStore, DatasetType, JobCommit, LoadMode, PurgeCounts,
     RowBatch, Schema, StoreError, StoreResult, Tags, UserIds,
 };
-use crate::jobs::{now_epoch, Job, JobKind, JobStatus, Lease};
+use crate::jobs::model::{now_epoch, Job, JobKind, JobStatus, Lease};
 
 type Rows = Vec<Vec<String>>;
 

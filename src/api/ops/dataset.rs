@@ -3,9 +3,10 @@
 //! A dataset is one type within a group, `dataset/{group name}/{TYPE}`; its columns are its
 //! schema's fields. Its status follows [`lifecycle`] from its creation time.
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use super::{dataset_group, lifecycle, schema, scope_prefix, tagging, OpResult};
+use crate::api::dto::{self, Shape};
 use crate::api::error::ApiError;
 use crate::api::input::{Input, Page, ARN, DATASET_TYPE, NAME};
 use crate::api::AppState;
@@ -19,22 +20,8 @@ pub fn status(state: &AppState, d: &Dataset) -> (&'static str, f64) {
     lifecycle(state, d.attrs.creation_date_time)
 }
 
-fn to_json(state: &AppState, d: &Dataset, summary: bool) -> Value {
-    let (status, updated) = status(state, d);
-    let mut m = Map::new();
-    m.insert("name".into(), json!(d.attrs.name));
-    m.insert("datasetArn".into(), json!(d.arn()));
-    if !summary {
-        m.insert("datasetGroupArn".into(), json!(d.dataset_group_arn));
-    }
-    m.insert("datasetType".into(), json!(d.dataset_type.arn_suffix()));
-    if let (false, Some(s)) = (summary, &d.attrs.schema_arn) {
-        m.insert("schemaArn".into(), json!(s));
-    }
-    m.insert("status".into(), json!(status));
-    m.insert("creationDateTime".into(), json!(d.attrs.creation_date_time));
-    m.insert("lastUpdatedDateTime".into(), json!(updated));
-    Value::Object(m)
+fn to_json(state: &AppState, d: &Dataset, shape: Shape) -> Value {
+    dto::dataset(d, status(state, d), shape)
 }
 
 /// Finds a dataset by ARN or answers `ResourceNotFoundException`.
@@ -112,7 +99,7 @@ pub async fn create(state: &AppState, input: &Input) -> OpResult {
 pub async fn describe(state: &AppState, input: &Input) -> OpResult {
     let arn = input.req_str("datasetArn", 0, 256, Some(&ARN))?;
     let dataset = find(state, &arn).await?;
-    Ok(json!({ "dataset": to_json(state, &dataset, false) }))
+    Ok(json!({ "dataset": to_json(state, &dataset, Shape::Describe) }))
 }
 
 /// ListDatasets: of one group (none if it does not exist), or of every group of the
@@ -138,7 +125,7 @@ pub async fn list(state: &AppState, scope: &ArnScope, input: &Input) -> OpResult
     for g in groups {
         datasets.extend(state.store.datasets(&g).await?);
     }
-    Ok(page.answer(datasets, "datasets", |d| to_json(state, d, true)))
+    Ok(page.answer(datasets, "datasets", |d| to_json(state, d, Shape::Summary)))
 }
 
 /// DeleteDataset: the dataset and all its records are gone at once; refused while an import

@@ -2,9 +2,10 @@
 //!
 //! A group's status follows [`lifecycle`] from its creation time.
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use super::{lifecycle, scope_prefix, tagging, OpResult};
+use crate::api::dto::{self, Shape};
 use crate::api::error::ApiError;
 use crate::api::input::{Input, Page, ARN, KMS_KEY_ARN, NAME, ROLE_ARN};
 use crate::api::AppState;
@@ -32,26 +33,8 @@ pub async fn find_active(state: &AppState, arn: &str) -> Result<DatasetGroup, Ap
     Ok(group)
 }
 
-fn describe_json(state: &AppState, g: &DatasetGroup, summary: bool) -> Value {
-    let (status, updated) = status(state, g);
-    let mut m = Map::new();
-    m.insert("name".into(), json!(g.name));
-    m.insert("datasetGroupArn".into(), json!(g.dataset_group_arn));
-    m.insert("status".into(), json!(status));
-    m.insert("creationDateTime".into(), json!(g.creation_date_time));
-    m.insert("lastUpdatedDateTime".into(), json!(updated));
-    if let Some(d) = &g.attrs.domain {
-        m.insert("domain".into(), json!(d));
-    }
-    if !summary {
-        if let Some(r) = &g.attrs.role_arn {
-            m.insert("roleArn".into(), json!(r));
-        }
-        if let Some(k) = &g.attrs.kms_key_arn {
-            m.insert("kmsKeyArn".into(), json!(k));
-        }
-    }
-    Value::Object(m)
+fn describe_json(state: &AppState, g: &DatasetGroup, shape: Shape) -> Value {
+    dto::dataset_group(g, status(state, g), shape)
 }
 
 /// Finds a group by ARN or answers `ResourceNotFoundException`.
@@ -114,7 +97,7 @@ pub async fn create(state: &AppState, scope: &ArnScope, input: &Input) -> OpResu
 pub async fn describe(state: &AppState, input: &Input) -> OpResult {
     let arn = input.req_str("datasetGroupArn", 0, 256, Some(&ARN))?;
     let group = find(state, &arn).await?;
-    Ok(json!({ "datasetGroup": describe_json(state, &group, false) }))
+    Ok(json!({ "datasetGroup": describe_json(state, &group, Shape::Describe) }))
 }
 
 /// ListDatasetGroups: the groups of the request's account and region, oldest first.
@@ -128,7 +111,9 @@ pub async fn list(state: &AppState, scope: &ArnScope, input: &Input) -> OpResult
         .into_iter()
         .filter(|g| g.dataset_group_arn.starts_with(&prefix))
         .collect();
-    Ok(page.answer(groups, "datasetGroups", |g| describe_json(state, g, true)))
+    Ok(page.answer(groups, "datasetGroups", |g| {
+        describe_json(state, g, Shape::Summary)
+    }))
 }
 
 /// DeleteDatasetGroup: refused while datasets remain; then the group is gone at once.

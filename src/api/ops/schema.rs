@@ -1,9 +1,10 @@
 //! CreateSchema, DescribeSchema, ListSchemas, DeleteSchema. Schemas belong to the account and
 //! region, not to a group, and have no status.
 
-use serde_json::{json, Map, Value};
+use serde_json::json;
 
 use super::{scope_prefix, OpResult};
+use crate::api::dto::{self, Shape};
 use crate::api::error::ApiError;
 use crate::api::input::{Input, Page, ARN, NAME};
 use crate::api::AppState;
@@ -11,21 +12,6 @@ use crate::jobs::now_epoch;
 use crate::store::schema::Fields;
 use crate::store::ArnScope;
 use crate::store::{Schema, StoreError};
-
-fn to_json(s: &Schema, summary: bool) -> Value {
-    let mut m = Map::new();
-    m.insert("name".into(), json!(s.name));
-    m.insert("schemaArn".into(), json!(s.schema_arn));
-    if !summary {
-        m.insert("schema".into(), json!(s.schema));
-    }
-    m.insert("creationDateTime".into(), json!(s.creation_date_time));
-    m.insert("lastUpdatedDateTime".into(), json!(s.creation_date_time));
-    if let Some(d) = &s.domain {
-        m.insert("domain".into(), json!(d));
-    }
-    Value::Object(m)
-}
 
 /// Finds a schema by ARN or answers `ResourceNotFoundException`.
 pub async fn find(state: &AppState, arn: &str) -> Result<Schema, ApiError> {
@@ -63,7 +49,7 @@ pub async fn create(state: &AppState, scope: &ArnScope, input: &Input) -> OpResu
 pub async fn describe(state: &AppState, input: &Input) -> OpResult {
     let arn = input.req_str("schemaArn", 0, 256, Some(&ARN))?;
     let schema = find(state, &arn).await?;
-    Ok(json!({ "schema": to_json(&schema, false) }))
+    Ok(json!({ "schema": dto::schema(&schema, Shape::Describe) }))
 }
 
 /// ListSchemas: the schemas of the request's account and region, oldest first.
@@ -77,7 +63,7 @@ pub async fn list(state: &AppState, scope: &ArnScope, input: &Input) -> OpResult
         .into_iter()
         .filter(|s| s.schema_arn.starts_with(&prefix))
         .collect();
-    Ok(page.answer(schemas, "schemas", |s| to_json(s, true)))
+    Ok(page.answer(schemas, "schemas", |s| dto::schema(s, Shape::Summary)))
 }
 
 /// DeleteSchema: refused while a dataset uses the schema.

@@ -24,7 +24,7 @@ use super::{
     ArnScope, Claim, Dataset, DatasetAttrs, DatasetGroup, DatasetStore, DatasetType, JobCommit,
     LoadMode, RowBatch, Schema, StoreError, UserIds,
 };
-use crate::jobs::{ImportMode, Job, JobKind, JobSpec, JobStatus, Lease};
+use crate::jobs::model::{ImportMode, Job, JobKind, JobSpec, JobStatus, Lease};
 
 /// Runs every check against `store`.
 pub async fn run_all(store: &dyn DatasetStore) {

@@ -15,7 +15,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 
 use super::{backend, DbResult};
-use crate::jobs::{now_epoch, ImportMode, Job, JobKind, JobSpec, JobStatus, Lease};
+use crate::jobs::model::{now_epoch, ImportMode, Job, JobKind, JobSpec, JobStatus, Lease};
 use crate::store::{Claim, StoreError};
 
 /// The `jobs` table (schema 7), and the rows of the three tables it replaces, in creation

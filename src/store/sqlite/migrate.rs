@@ -243,7 +243,7 @@ mod tests {
     /// one. Opening it keeps every group, dataset, record and job.
     #[tokio::test]
     async fn a_file_of_schema_6_keeps_everything() {
-        use crate::jobs::{ImportMode, JobKind, JobSpec, JobStatus};
+        use crate::jobs::model::{ImportMode, JobKind, JobSpec, JobStatus};
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(DB_FILE);
         let fixture = concat!(

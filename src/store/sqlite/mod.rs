@@ -43,7 +43,7 @@ use super::{
     dataset_arn, Claim, Dataset, DatasetGroup, DatasetStore, DatasetType, JobCommit, LoadMode,
     PurgeCounts, RowBatch, Schema, StoreError, StoreResult, Tags, UserIds,
 };
-use crate::jobs::{Job, JobKind, Lease};
+use crate::jobs::model::{Job, JobKind, Lease};
 
 /// The file name of the database inside a data directory.
 pub const DB_FILE: &str = "personalize-local.sqlite";
