@@ -111,7 +111,7 @@ pub async fn run() -> Result<i32, String> {
     let server = tokio::spawn(crate::server::run(
         listener,
         state,
-        WorkerConfig::default(),
+        Some(WorkerConfig::default()),
         shutdown,
     ));
     println!("Personalize API at {endpoint}\n");

@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 
 use crate::deletion::{self, DeletionOptions, JobReport, Progress};
 use crate::import::{import_dataset, ImportError, ImportMode, ImportOptions};
-use crate::jobs::worker::WorkerConfig;
+use crate::jobs::worker::{Worker, WorkerConfig};
 use crate::jobs::{now_epoch, Job, JobKind, JobSpec, JobStatus};
 use crate::source::s3::{S3Options, S3Source};
 use crate::source::{DynObjectSource, S3Location};
@@ -93,9 +93,28 @@ enum Command {
     DeleteUsers(DeleteArgs),
     /// Serve the bundled fixtures over an embedded S3, import them and run a deletion job.
     Demo,
-    /// Serve the Amazon Personalize API (awsJson1_1) and run data deletion jobs.
+    /// Serve the Amazon Personalize API (awsJson1_1) and run its jobs (unless --no-worker).
     Serve(ServeArgs),
+    /// Run the store's jobs of every kind until SIGTERM or Ctrl-C, without an API.
+    Worker(WorkerArgs),
+    /// Run every job waiting in the store, then exit (for cron and other schedulers): exit 0
+    /// if every job it ran succeeded, 1 if any failed; prints a JSON summary.
+    RunPending(RunPendingArgs),
 }
+
+#[derive(Debug, Args)]
+struct WorkerArgs {
+    /// Jobs run at once.
+    #[arg(
+        long,
+        env = "PERSONALIZE_LOCAL_WORKER_CONCURRENCY",
+        default_value_t = 1
+    )]
+    concurrency: usize,
+}
+
+#[derive(Debug, Args)]
+struct RunPendingArgs {}
 
 #[derive(Debug, Args)]
 struct ServeArgs {
@@ -108,6 +127,10 @@ struct ServeArgs {
     /// Milliseconds a new dataset group spends in CREATE PENDING and CREATE IN_PROGRESS.
     #[arg(long, env = "PERSONALIZE_LOCAL_TRANSITION_MS", default_value_t = 200)]
     transition_ms: u64,
+    /// Serve the API only: jobs are recorded for `worker` or `run-pending` processes sharing
+    /// the store.
+    #[arg(long, env = "PERSONALIZE_LOCAL_NO_WORKER")]
+    no_worker: bool,
 }
 
 /// The port `serve` listens on by default.
@@ -262,10 +285,10 @@ async fn run(cli: Cli, progress_bar: bool) -> Result<i32, CliError> {
                 account: g.account_id.clone(),
                 transition: Duration::from_millis(args.transition_ms),
             };
-            let worker = WorkerConfig {
+            let worker = (!args.no_worker).then(|| WorkerConfig {
                 lease,
                 ..WorkerConfig::default()
-            };
+            });
             let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
                 .await
                 .map_err(|e| usage(format!("cannot listen on {}:{}: {e}", args.host, args.port)))?;
@@ -281,6 +304,68 @@ async fn run(cli: Cli, progress_bar: bool) -> Result<i32, CliError> {
                 .await
                 .map_err(|e| CliError::Failed(format!("the server failed: {e}")))?;
             Ok(0)
+        }
+        Command::Worker(args) => {
+            let store = open_store(&g)?;
+            let source = s3_source(&g).await;
+            let config = WorkerConfig {
+                lease,
+                ..WorkerConfig::default()
+            };
+            let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+            let wake = Arc::new(tokio::sync::Notify::new());
+            let mut workers = tokio::task::JoinSet::new();
+            for _ in 0..args.concurrency.max(1) {
+                let worker =
+                    Worker::new(store.clone(), source.clone(), config.clone(), wake.clone());
+                tracing::info!(worker = worker.id(), "worker started");
+                workers.spawn(worker.run(stop_rx.clone()));
+            }
+            crate::server::shutdown_signal().await;
+            let _ = stop_tx.send(true);
+            while workers.join_next().await.is_some() {}
+            Ok(0)
+        }
+        Command::RunPending(RunPendingArgs {}) => {
+            let store = open_store(&g)?;
+            let source = s3_source(&g).await;
+            let config = WorkerConfig {
+                lease,
+                ..WorkerConfig::default()
+            };
+            let started = std::time::Instant::now();
+            let worker = Worker::new(store, source, config, Default::default());
+            let ran = worker.run_pending().await?;
+            let failed = ran
+                .iter()
+                .filter(|(j, _)| j.status != JobStatus::Succeeded)
+                .count();
+            let jobs: Vec<Value> = ran
+                .iter()
+                .map(|(job, seconds)| {
+                    let mut v = json!({
+                        "jobArn": job.arn,
+                        "kind": job.kind().as_str(),
+                        "status": job.service_status(),
+                        "seconds": seconds,
+                    });
+                    if let Some(n) = job.num_deleted {
+                        v["numDeleted"] = json!(n);
+                    }
+                    if let Some(r) = &job.failure_reason {
+                        v["failureReason"] = json!(r);
+                    }
+                    v
+                })
+                .collect();
+            print_json(&json!({
+                "jobs": jobs,
+                "ran": ran.len(),
+                "succeeded": ran.len() - failed,
+                "failed": failed,
+                "seconds": started.elapsed().as_secs_f64(),
+            }));
+            Ok(if failed == 0 { 0 } else { EXIT_FAILED })
         }
         Command::Import(args) => {
             let store = open_store(&g)?;

@@ -14,10 +14,10 @@ use tokio::sync::{watch, Notify};
 use tracing::{error, info, warn};
 
 use super::run::{worker_id, DEFAULT_LEASE};
-use super::{Job, JobKind, Lease};
+use super::{Job, JobKind, JobStatus, Lease};
 use crate::deletion::{self, DeletionOptions, Progress};
 use crate::source::DynObjectSource;
-use crate::store::{DynDatasetStore, StoreResult};
+use crate::store::{Claim, DynDatasetStore, StoreResult};
 
 /// How a worker runs jobs.
 #[derive(Debug, Clone)]
@@ -66,6 +66,45 @@ impl Worker {
             wake,
             id: worker_id(),
         }
+    }
+
+    /// This worker's name in the leases it takes.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Runs every job that is waiting when it is called (pending, or left in progress by a
+    /// worker whose lease expired), oldest first, each one to its end, and returns them as
+    /// they ended with the seconds each took. Jobs recorded after the call began wait for
+    /// the next run, and a job another worker claims first is left to it: two runs at once
+    /// never run the same job. For scheduled batch runs (`run-pending`).
+    pub async fn run_pending(&self) -> StoreResult<Vec<(Job, f64)>> {
+        let mut waiting = Vec::new();
+        for kind in JobKind::ALL {
+            waiting.extend(
+                self.store
+                    .list_jobs(kind, None)
+                    .await?
+                    .into_iter()
+                    .filter(|j| matches!(j.status, JobStatus::Pending | JobStatus::InProgress)),
+            );
+        }
+        waiting.sort_by(|a, b| a.created.total_cmp(&b.created));
+        let mut ran = Vec::new();
+        for job in waiting {
+            let claim = Claim::Job(&job.arn);
+            let Some((job, lease)) = self.store.claim(claim, &self.id, self.config.lease).await?
+            else {
+                continue; // running elsewhere under a live lease, or ended meanwhile
+            };
+            let started = std::time::Instant::now();
+            let ended = self.run_claimed(job, lease).await?;
+            ran.push((ended, started.elapsed().as_secs_f64()));
+            if let Err(e) = self.store.checkpoint().await {
+                warn!(error = %e, "cannot checkpoint the store");
+            }
+        }
+        Ok(ran)
     }
 
     /// Claims and runs jobs until `stop` turns true. A job in progress at that moment is

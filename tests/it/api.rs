@@ -65,7 +65,7 @@ pub async fn start(transition: Duration, worker: bool) -> Server {
         let _ = stopped.await;
     };
     if worker {
-        let worker = personalize_local::jobs::worker::WorkerConfig::default();
+        let worker = Some(personalize_local::jobs::worker::WorkerConfig::default());
         tokio::spawn(personalize_local::server::run(
             listener, state, worker, shutdown,
         ));

@@ -387,17 +387,18 @@ impl ServeProcess {
     ) -> ServeProcess {
         use std::io::BufRead;
         let mut cmd = command(data_dir);
-        cmd.args(args).envs(env.iter().copied());
+        cmd.args([
+            "serve",
+            "--port",
+            "0",
+            "--transition-ms",
+            "0",
+            "--s3-endpoint",
+            &s3.endpoint,
+        ]);
         let mut child = cmd
-            .args([
-                "serve",
-                "--port",
-                "0",
-                "--transition-ms",
-                "0",
-                "--s3-endpoint",
-                &s3.endpoint,
-            ])
+            .args(args)
+            .envs(env.iter().copied())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -830,4 +831,219 @@ async fn wait_import(c: &aws_sdk_personalize::Client, arn: &str) -> String {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     panic!("the import job {arn} did not end");
+}
+
+async fn deletion_job(
+    c: &aws_sdk_personalize::Client,
+    name: &str,
+    group: &str,
+    location: &str,
+) -> String {
+    c.create_data_deletion_job()
+        .job_name(name)
+        .dataset_group_arn(group)
+        .data_source(
+            aws_sdk_personalize::types::DataSource::builder()
+                .data_location(location)
+                .build(),
+        )
+        .role_arn("arn:aws:iam::123456789012:role/r")
+        .send()
+        .await
+        .unwrap()
+        .data_deletion_job_arn
+        .unwrap()
+}
+
+/// `serve --no-worker` records jobs and runs none; `run-pending` runs every waiting job of
+/// every kind, oldest first, prints the summary and exits 0; run again it finds nothing;
+/// a job that fails makes it exit 1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_pending_drains_the_queue_and_tells_by_its_exit_status() {
+    let s3 = TestS3::start(Backend::Embedded, "run-pending")
+        .await
+        .unwrap();
+    s3.upload_tree("datasets").await;
+    s3.upload_tree("deletion-single").await;
+    let dir = tempfile::tempdir().unwrap();
+    let api = ServeProcess::start_with(&s3, dir.path(), &["--no-worker"], &[]);
+    let c = crate::api::client(&api.1);
+    let group = c
+        .create_dataset_group()
+        .name("batch")
+        .send()
+        .await
+        .unwrap()
+        .dataset_group_arn
+        .unwrap();
+    let users = crate::api_resources::create_dataset(&c, &group, "Users", "users").await;
+    let import = import_job(
+        &c,
+        "load",
+        &users,
+        &s3.location("datasets/users.csv"),
+        "FULL",
+    )
+    .await;
+    let requests = s3.location("deletion-single/requests.csv");
+    let delete = deletion_job(&c, "forget", &group, &requests).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let status = c
+        .describe_dataset_import_job()
+        .dataset_import_job_arn(&import)
+        .send()
+        .await
+        .unwrap()
+        .dataset_import_job
+        .unwrap()
+        .status;
+    assert_eq!(
+        status.as_deref(),
+        Some("CREATE PENDING"),
+        "no worker runs it"
+    );
+
+    let out = run(&s3, dir.path(), &["run-pending"]).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json(&out);
+    assert_eq!(v["ran"], 2);
+    assert_eq!(v["failed"], 0);
+    let jobs = v["jobs"].as_array().unwrap();
+    assert_eq!(jobs[0]["jobArn"], import.as_str());
+    assert_eq!(jobs[0]["status"], "ACTIVE");
+    assert_eq!(jobs[1]["jobArn"], delete.as_str());
+    assert_eq!(jobs[1]["status"], "COMPLETED");
+    let gone: std::collections::HashSet<String> = ["u05", "u06"].map(String::from).into();
+    let want = fixture_rows("users.csv")
+        .iter()
+        .filter(|r| gone.contains(&r[0]))
+        .count();
+    assert!(want > 0);
+    assert_eq!(jobs[1]["numDeleted"], want);
+    // The API process sees what the batch run did.
+    let job = crate::api::wait_job(&c, &delete).await;
+    assert_eq!(job.num_deleted, Some(want as i32));
+
+    let out = run(&s3, dir.path(), &["run-pending"]).await;
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(json(&out)["ran"], 0);
+
+    let missing = deletion_job(&c, "missing", &group, &s3.location("no/such.csv")).await;
+    let out = run(&s3, dir.path(), &["run-pending"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    let v = json(&out);
+    assert_eq!(
+        (v["ran"].as_u64(), v["failed"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(v["jobs"][0]["jobArn"], missing.as_str());
+    assert_eq!(v["jobs"][0]["status"], "FAILED");
+    assert!(
+        v["jobs"][0]["failureReason"]
+            .as_str()
+            .unwrap()
+            .contains("NoSuchKey"),
+        "{v}"
+    );
+}
+
+/// Two `run-pending` started at once share the queue: every job runs exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_run_pending_at_once_never_run_the_same_job() {
+    let s3 = TestS3::start(Backend::Embedded, "run-pending-2")
+        .await
+        .unwrap();
+    s3.upload_tree("deletion-single").await;
+    let dir = tempfile::tempdir().unwrap();
+    let api = ServeProcess::start_with(&s3, dir.path(), &["--no-worker"], &[]);
+    let c = crate::api::client(&api.1);
+    let mut arns = Vec::new();
+    for g in ["two-a", "two-b"] {
+        let group = c
+            .create_dataset_group()
+            .name(g)
+            .send()
+            .await
+            .unwrap()
+            .dataset_group_arn
+            .unwrap();
+        for i in 0..5 {
+            let name = format!("{g}-{i}");
+            let requests = s3.location("deletion-single/requests.csv");
+            arns.push(deletion_job(&c, &name, &group, &requests).await);
+        }
+    }
+    let (a, b) = tokio::join!(
+        run(&s3, dir.path(), &["run-pending"]),
+        run(&s3, dir.path(), &["run-pending"])
+    );
+    let mut ran = Vec::new();
+    for out in [a, b] {
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for j in json(&out)["jobs"].as_array().unwrap() {
+            assert_eq!(j["status"], "COMPLETED");
+            ran.push(j["jobArn"].as_str().unwrap().to_owned());
+        }
+    }
+    ran.sort();
+    arns.sort();
+    assert_eq!(ran, arns, "each job ran once, by one of the two");
+}
+
+/// `worker` runs the jobs that a `serve --no-worker` records, until it is stopped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_process_runs_the_jobs_an_api_process_records() {
+    let s3 = TestS3::start(Backend::Embedded, "worker").await.unwrap();
+    s3.upload_tree("datasets").await;
+    let dir = tempfile::tempdir().unwrap();
+    let api = ServeProcess::start_with(&s3, dir.path(), &["--no-worker"], &[]);
+    let c = crate::api::client(&api.1);
+    let group = c
+        .create_dataset_group()
+        .name("split")
+        .send()
+        .await
+        .unwrap()
+        .dataset_group_arn
+        .unwrap();
+    let users = crate::api_resources::create_dataset(&c, &group, "Users", "users").await;
+    let import = import_job(
+        &c,
+        "load",
+        &users,
+        &s3.location("datasets/users.csv"),
+        "FULL",
+    )
+    .await;
+    let mut worker = command(dir.path())
+        .args([
+            "worker",
+            "--concurrency",
+            "2",
+            "--s3-endpoint",
+            &s3.endpoint,
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    assert_eq!(wait_import(&c, &import).await, "ACTIVE");
+    // SIGTERM stops it.
+    let pid = worker.id().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    assert!(wait_exit(&mut worker).success());
 }
