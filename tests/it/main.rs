@@ -7,3 +7,4 @@ mod cli;
 mod common;
 mod deletion;
 mod import;
+mod processes;

@@ -1,0 +1,585 @@
+//! `serve`, `worker` and `run-pending` processes sharing one data dir, driven through the
+//! binary: restarts, crashes at a job's commit, batch runs and workers beside an API.
+
+use std::path::Path;
+
+use crate::cli::{command, json, run};
+use crate::common::{fixture_rows, Backend, TestS3};
+
+/// A `serve` process on a free port; killed when dropped.
+struct ServeProcess(std::process::Child, String);
+
+impl ServeProcess {
+    fn start(s3: &TestS3, data_dir: &Path) -> ServeProcess {
+        ServeProcess::start_with(s3, data_dir, &[], &[])
+    }
+
+    /// A `serve` process with more arguments and environment variables.
+    fn start_with(
+        s3: &TestS3,
+        data_dir: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> ServeProcess {
+        use std::io::BufRead;
+        let mut cmd = command(data_dir);
+        cmd.args([
+            "serve",
+            "--port",
+            "0",
+            "--transition-ms",
+            "0",
+            "--s3-endpoint",
+            &s3.endpoint,
+        ]);
+        let mut child = cmd
+            .args(args)
+            .envs(env.iter().copied())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let endpoint = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+            .to_owned();
+        ServeProcess(child, endpoint)
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_keeps_state_across_a_restart_and_reruns_interrupted_jobs() {
+    use personalize_local::jobs::{ImportMode, Job, JobKind, JobSpec, JobStatus};
+    use personalize_local::store::sqlite::SqliteStore;
+    use personalize_local::store::ArnScope;
+    use personalize_local::store::DatasetStore;
+
+    let s3 = TestS3::start(Backend::Embedded, "restart").await.unwrap();
+    s3.upload_tree("deletion-single").await;
+    s3.upload_tree("datasets").await;
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().to_owned();
+
+    let first = ServeProcess::start(&s3, &data_dir);
+    let c = crate::api::client(&first.1);
+    let group = c
+        .create_dataset_group()
+        .name("kept")
+        .send()
+        .await
+        .unwrap()
+        .dataset_group_arn
+        .unwrap();
+    let dataset = crate::api_resources::create_dataset(&c, &group, "Users", "users").await;
+    c.tag_resource()
+        .resource_arn(&dataset)
+        .tags(
+            aws_sdk_personalize::types::Tag::builder()
+                .tag_key("kept")
+                .tag_value("yes")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    drop(first); // killed: no graceful shutdown
+
+    // While the server is down, leave a job IN_PROGRESS, as a crash mid-job would.
+    {
+        let store = SqliteStore::open_dir(&data_dir).unwrap();
+        let scope = ArnScope::default();
+        // A crash mid-job leaves the job IN_PROGRESS (here with no lease: the claim that
+        // held it is gone).
+        let interrupted = |kind, name: &str, spec| {
+            let mut job = Job::new(scope.job_arn(kind, name), name, spec);
+            job.set_status(JobStatus::InProgress);
+            job
+        };
+        let job = interrupted(
+            JobKind::Deletion,
+            "interrupted",
+            JobSpec::Deletion {
+                dataset_group_arn: group.clone(),
+                data_location: s3.location("deletion-single/requests.csv"),
+            },
+        );
+        store.create_job(&job).await.unwrap();
+        store.update_job(&job).await.unwrap();
+        // And an import job, created after it.
+        let import = interrupted(
+            JobKind::Import,
+            "interrupted-import",
+            JobSpec::Import {
+                dataset_arn: dataset.clone(),
+                data_location: s3.location("datasets/users.csv"),
+                import_mode: ImportMode::Full,
+                publish_attribution_metrics_to_s3: None,
+            },
+        );
+        store.create_job(&import).await.unwrap();
+        store.update_job(&import).await.unwrap();
+        // And an export job of that dataset, created after both.
+        let mut export = interrupted(
+            JobKind::Export,
+            "interrupted-export",
+            JobSpec::Export {
+                dataset_arn: dataset.clone(),
+                ingestion_mode: "BULK".into(),
+                path: s3.location("exports/"),
+                kms_key_arn: None,
+            },
+        );
+        export.role_arn = Some("arn:aws:iam::123456789012:role/r".into());
+        store.create_job(&export).await.unwrap();
+        store.update_job(&export).await.unwrap();
+    }
+
+    let second = ServeProcess::start(&s3, &data_dir);
+    let c = crate::api::client(&second.1);
+    let g = c
+        .describe_dataset_group()
+        .dataset_group_arn(&group)
+        .send()
+        .await
+        .unwrap()
+        .dataset_group
+        .unwrap();
+    assert_eq!(g.name.as_deref(), Some("kept"));
+    assert_eq!(g.status.as_deref(), Some("ACTIVE"));
+    let d = c
+        .describe_dataset()
+        .dataset_arn(&dataset)
+        .send()
+        .await
+        .unwrap()
+        .dataset
+        .unwrap();
+    assert_eq!(d.dataset_type.as_deref(), Some("USERS"));
+    let schema = d.schema_arn.unwrap();
+    assert!(c.describe_schema().schema_arn(&schema).send().await.is_ok());
+    let tags = c
+        .list_tags_for_resource()
+        .resource_arn(&dataset)
+        .send()
+        .await
+        .unwrap()
+        .tags
+        .unwrap();
+    assert_eq!(tags.len(), 1);
+    assert_eq!(
+        (tags[0].tag_key.as_str(), tags[0].tag_value.as_str()),
+        ("kept", "yes")
+    );
+    let arn = "arn:aws:personalize:us-east-1:000000000000:data-deletion-job/interrupted";
+    let job = crate::api::wait_job(&c, arn).await;
+    // The Users dataset is empty, so the job deletes nothing, but it does run to its end.
+    assert_eq!(
+        job.status.as_deref(),
+        Some("COMPLETED"),
+        "{:?}",
+        job.failure_reason
+    );
+    assert_eq!(job.num_deleted, Some(0));
+    // The import job runs after it and loads the dataset.
+    let import_arn =
+        "arn:aws:personalize:us-east-1:000000000000:dataset-import-job/interrupted-import";
+    let mut status = None;
+    for _ in 0..500 {
+        let j = c
+            .describe_dataset_import_job()
+            .dataset_import_job_arn(import_arn)
+            .send()
+            .await
+            .unwrap()
+            .dataset_import_job
+            .unwrap();
+        status = j.status;
+        if status.as_deref() == Some("ACTIVE") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(status.as_deref(), Some("ACTIVE"));
+    // Then the export writes the loaded users.
+    let export_arn =
+        "arn:aws:personalize:us-east-1:000000000000:dataset-export-job/interrupted-export";
+    for _ in 0..500 {
+        let j = c
+            .describe_dataset_export_job()
+            .dataset_export_job_arn(export_arn)
+            .send()
+            .await
+            .unwrap()
+            .dataset_export_job
+            .unwrap();
+        status = j.status;
+        if status.as_deref() == Some("ACTIVE") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(status.as_deref(), Some("ACTIVE"));
+    let exported = s3
+        .client
+        .get_object()
+        .bucket(&s3.bucket)
+        .key("exports/interrupted-export.csv")
+        .send()
+        .await
+        .unwrap()
+        .body
+        .collect()
+        .await
+        .unwrap()
+        .to_vec();
+    let lines = String::from_utf8(exported).unwrap().lines().count();
+    assert_eq!(lines, 1 + crate::common::fixture_rows("users.csv").len());
+    drop(second);
+    let store = SqliteStore::open_dir(&data_dir).unwrap();
+    assert_eq!(
+        store
+            .records(&group, personalize_local::store::DatasetType::Users)
+            .await
+            .unwrap(),
+        crate::common::fixture_rows("users.csv")
+    );
+}
+
+/// Waits up to 30 s for a process that is expected to end by itself; its exit status.
+fn wait_exit(child: &mut std::process::Child) -> std::process::ExitStatus {
+    for _ in 0..300 {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("the process did not end");
+}
+
+/// A job's writes and its terminal status commit together. A server killed (abort, as
+/// `kill -9`) right after an INCREMENTAL import's records committed must find the job ACTIVE
+/// at the restart, not run it again (which loaded the rows twice: 3,000,000 interactions
+/// instead of 2,500,000). Killed right before that commit, the job is claimed again once the
+/// dead worker's lease expires and loads its rows once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_killed_at_its_commit_loads_its_rows_exactly_once() {
+    use personalize_local::store::sqlite::SqliteStore;
+    use personalize_local::store::{DatasetStore, DatasetType};
+
+    let s3 = TestS3::start(Backend::Embedded, "failpoint").await.unwrap();
+    s3.upload_tree("datasets").await;
+    let rows = fixture_rows("interactions.csv").len() as u64;
+    let lease = ["--job-lease-seconds", "1"];
+    for failpoint in ["load-after-commit", "load-before-commit"] {
+        let dir = tempfile::tempdir().unwrap();
+        let first = ServeProcess::start_with(&s3, dir.path(), &lease, &[]);
+        let c = crate::api::client(&first.1);
+        let group = c
+            .create_dataset_group()
+            .name("crash")
+            .send()
+            .await
+            .unwrap()
+            .dataset_group_arn
+            .unwrap();
+        let dataset =
+            crate::api_resources::create_dataset(&c, &group, "Interactions", "interactions").await;
+        let location = s3.location("datasets/interactions.csv");
+        let full = import_job(&c, "full", &dataset, &location, "FULL").await;
+        assert_eq!(wait_import(&c, &full).await, "ACTIVE");
+        drop(first);
+
+        // This server aborts at the failpoint of the incremental load's commit.
+        let env = [("PERSONALIZE_LOCAL_FAILPOINTS", failpoint)];
+        let mut crashing = ServeProcess::start_with(&s3, dir.path(), &lease, &env);
+        let c = crate::api::client(&crashing.1);
+        let incremental = import_job(&c, "more", &dataset, &location, "INCREMENTAL").await;
+        let status = wait_exit(&mut crashing.0);
+        assert!(!status.success(), "{failpoint}: {status:?}");
+
+        let again = ServeProcess::start_with(&s3, dir.path(), &lease, &[]);
+        let c = crate::api::client(&again.1);
+        assert_eq!(wait_import(&c, &incremental).await, "ACTIVE", "{failpoint}");
+        drop(again);
+        let store = SqliteStore::open_dir(dir.path()).unwrap();
+        assert_eq!(
+            store
+                .count_records(&group, DatasetType::Interactions)
+                .await
+                .unwrap(),
+            2 * rows,
+            "{failpoint}: the incremental rows must be loaded exactly once"
+        );
+    }
+}
+
+async fn import_job(
+    c: &aws_sdk_personalize::Client,
+    name: &str,
+    dataset: &str,
+    location: &str,
+    mode: &str,
+) -> String {
+    c.create_dataset_import_job()
+        .job_name(name)
+        .dataset_arn(dataset)
+        .data_source(
+            aws_sdk_personalize::types::DataSource::builder()
+                .data_location(location)
+                .build(),
+        )
+        .import_mode(mode.into())
+        .send()
+        .await
+        .unwrap()
+        .dataset_import_job_arn
+        .unwrap()
+}
+
+/// Polls an import job until it ends (30 s at most); its final status.
+async fn wait_import(c: &aws_sdk_personalize::Client, arn: &str) -> String {
+    for _ in 0..1500 {
+        let job = c
+            .describe_dataset_import_job()
+            .dataset_import_job_arn(arn)
+            .send()
+            .await
+            .unwrap()
+            .dataset_import_job
+            .unwrap();
+        let status = job.status.unwrap_or_default();
+        if status == "ACTIVE" || status == "CREATE FAILED" {
+            return status;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("the import job {arn} did not end");
+}
+
+async fn deletion_job(
+    c: &aws_sdk_personalize::Client,
+    name: &str,
+    group: &str,
+    location: &str,
+) -> String {
+    c.create_data_deletion_job()
+        .job_name(name)
+        .dataset_group_arn(group)
+        .data_source(
+            aws_sdk_personalize::types::DataSource::builder()
+                .data_location(location)
+                .build(),
+        )
+        .role_arn("arn:aws:iam::123456789012:role/r")
+        .send()
+        .await
+        .unwrap()
+        .data_deletion_job_arn
+        .unwrap()
+}
+
+/// `serve --no-worker` records jobs and runs none; `run-pending` runs every waiting job of
+/// every kind, oldest first, prints the summary and exits 0; run again it finds nothing;
+/// a job that fails makes it exit 1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_pending_drains_the_queue_and_tells_by_its_exit_status() {
+    let s3 = TestS3::start(Backend::Embedded, "run-pending")
+        .await
+        .unwrap();
+    s3.upload_tree("datasets").await;
+    s3.upload_tree("deletion-single").await;
+    let dir = tempfile::tempdir().unwrap();
+    let api = ServeProcess::start_with(&s3, dir.path(), &["--no-worker"], &[]);
+    let c = crate::api::client(&api.1);
+    let group = c
+        .create_dataset_group()
+        .name("batch")
+        .send()
+        .await
+        .unwrap()
+        .dataset_group_arn
+        .unwrap();
+    let users = crate::api_resources::create_dataset(&c, &group, "Users", "users").await;
+    let import = import_job(
+        &c,
+        "load",
+        &users,
+        &s3.location("datasets/users.csv"),
+        "FULL",
+    )
+    .await;
+    let requests = s3.location("deletion-single/requests.csv");
+    let delete = deletion_job(&c, "forget", &group, &requests).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let status = c
+        .describe_dataset_import_job()
+        .dataset_import_job_arn(&import)
+        .send()
+        .await
+        .unwrap()
+        .dataset_import_job
+        .unwrap()
+        .status;
+    assert_eq!(
+        status.as_deref(),
+        Some("CREATE PENDING"),
+        "no worker runs it"
+    );
+
+    let out = run(&s3, dir.path(), &["run-pending"]).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json(&out);
+    assert_eq!(v["ran"], 2);
+    assert_eq!(v["failed"], 0);
+    let jobs = v["jobs"].as_array().unwrap();
+    assert_eq!(jobs[0]["jobArn"], import.as_str());
+    assert_eq!(jobs[0]["status"], "ACTIVE");
+    assert_eq!(jobs[1]["jobArn"], delete.as_str());
+    assert_eq!(jobs[1]["status"], "COMPLETED");
+    let gone: std::collections::HashSet<String> = ["u05", "u06"].map(String::from).into();
+    let want = fixture_rows("users.csv")
+        .iter()
+        .filter(|r| gone.contains(&r[0]))
+        .count();
+    assert!(want > 0);
+    assert_eq!(jobs[1]["numDeleted"], want);
+    // The API process sees what the batch run did.
+    let job = crate::api::wait_job(&c, &delete).await;
+    assert_eq!(job.num_deleted, Some(want as i32));
+
+    let out = run(&s3, dir.path(), &["run-pending"]).await;
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(json(&out)["ran"], 0);
+
+    let missing = deletion_job(&c, "missing", &group, &s3.location("no/such.csv")).await;
+    let out = run(&s3, dir.path(), &["run-pending"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    let v = json(&out);
+    assert_eq!(
+        (v["ran"].as_u64(), v["failed"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(v["jobs"][0]["jobArn"], missing.as_str());
+    assert_eq!(v["jobs"][0]["status"], "FAILED");
+    assert!(
+        v["jobs"][0]["failureReason"]
+            .as_str()
+            .unwrap()
+            .contains("NoSuchKey"),
+        "{v}"
+    );
+}
+
+/// Two `run-pending` started at once share the queue: every job runs exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_run_pending_at_once_never_run_the_same_job() {
+    let s3 = TestS3::start(Backend::Embedded, "run-pending-2")
+        .await
+        .unwrap();
+    s3.upload_tree("deletion-single").await;
+    let dir = tempfile::tempdir().unwrap();
+    let api = ServeProcess::start_with(&s3, dir.path(), &["--no-worker"], &[]);
+    let c = crate::api::client(&api.1);
+    let mut arns = Vec::new();
+    for g in ["two-a", "two-b"] {
+        let group = c
+            .create_dataset_group()
+            .name(g)
+            .send()
+            .await
+            .unwrap()
+            .dataset_group_arn
+            .unwrap();
+        for i in 0..5 {
+            let name = format!("{g}-{i}");
+            let requests = s3.location("deletion-single/requests.csv");
+            arns.push(deletion_job(&c, &name, &group, &requests).await);
+        }
+    }
+    let (a, b) = tokio::join!(
+        run(&s3, dir.path(), &["run-pending"]),
+        run(&s3, dir.path(), &["run-pending"])
+    );
+    let mut ran = Vec::new();
+    for out in [a, b] {
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for j in json(&out)["jobs"].as_array().unwrap() {
+            assert_eq!(j["status"], "COMPLETED");
+            ran.push(j["jobArn"].as_str().unwrap().to_owned());
+        }
+    }
+    ran.sort();
+    arns.sort();
+    assert_eq!(ran, arns, "each job ran once, by one of the two");
+}
+
+/// `worker` runs the jobs that a `serve --no-worker` records, until it is stopped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_process_runs_the_jobs_an_api_process_records() {
+    let s3 = TestS3::start(Backend::Embedded, "worker").await.unwrap();
+    s3.upload_tree("datasets").await;
+    let dir = tempfile::tempdir().unwrap();
+    let api = ServeProcess::start_with(&s3, dir.path(), &["--no-worker"], &[]);
+    let c = crate::api::client(&api.1);
+    let group = c
+        .create_dataset_group()
+        .name("split")
+        .send()
+        .await
+        .unwrap()
+        .dataset_group_arn
+        .unwrap();
+    let users = crate::api_resources::create_dataset(&c, &group, "Users", "users").await;
+    let import = import_job(
+        &c,
+        "load",
+        &users,
+        &s3.location("datasets/users.csv"),
+        "FULL",
+    )
+    .await;
+    let mut worker = command(dir.path())
+        .args([
+            "worker",
+            "--concurrency",
+            "2",
+            "--s3-endpoint",
+            &s3.endpoint,
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    assert_eq!(wait_import(&c, &import).await, "ACTIVE");
+    // SIGTERM stops it.
+    let pid = worker.id().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    assert!(wait_exit(&mut worker).success());
+}
