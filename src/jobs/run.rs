@@ -45,10 +45,12 @@ pub async fn claim_one(
 
 /// Runs a claimed job to its end. `body` does the job's work and, when it succeeds, commits
 /// its writes together with the job's `Succeeded` (through the [`JobCommit`] it is given)
-/// and returns the job as stored. While it runs its lease is renewed; if the lease is lost
-/// the body is dropped and [`StoreError::LeaseLost`] returned, with nothing written. A body
-/// that fails ends the job failed, through the same fencing check. The body's other output
-/// (`T`, e.g. what a deletion job read) is returned either way.
+/// and returns the job as stored. While it runs its lease is renewed. A lost lease does not
+/// interrupt the body (a renewal may also just have come after the body's own commit
+/// released the lease): the store's fencing check refuses the body's commit instead, and
+/// [`StoreError::LeaseLost`] is returned with nothing written. A body that fails ends the
+/// job failed, through the same check. The body's other output (`T`, e.g. what a deletion
+/// job read) is returned either way.
 pub async fn run_to_end<T, F, Fut>(
     store: &dyn DatasetStore,
     job: Job,
@@ -66,8 +68,9 @@ where
         lease: lease.clone(),
     };
     let (outcome, out) = tokio::select! {
+        biased;
         done = body(commit) => done,
-        lost = heartbeat(store, lease.clone(), lease_for) => return Err(lost),
+        never = heartbeat(store, lease.clone(), lease_for) => match never {},
     };
     let reason = match outcome {
         Ok(done) => {
@@ -88,17 +91,22 @@ where
     Ok((failed, out))
 }
 
-/// Renews `lease` every third of `lease_for` until it is lost; returns why. A renewal that
-/// fails for another reason (a busy database) is tried again at the next tick.
-async fn heartbeat(store: &dyn DatasetStore, mut lease: Lease, lease_for: Duration) -> StoreError {
+/// Renews `lease` every third of `lease_for` until it is no longer held (then it only
+/// waits: the body's commit will be refused); it never ends. A renewal that fails for
+/// another reason (a busy database) is tried again at the next tick.
+async fn heartbeat(
+    store: &dyn DatasetStore,
+    mut lease: Lease,
+    lease_for: Duration,
+) -> std::convert::Infallible {
     let every = (lease_for / 3).max(Duration::from_millis(10));
     loop {
         tokio::time::sleep(every).await;
         match store.renew(&lease, lease_for).await {
             Ok(renewed) => lease = renewed,
-            Err(e @ StoreError::LeaseLost(_)) => {
-                warn!(job = %lease.job_arn, "lost the lease");
-                return e;
+            Err(StoreError::LeaseLost(_)) => {
+                tracing::debug!(job = %lease.job_arn, "the lease is no longer held");
+                return std::future::pending().await;
             }
             Err(e) => warn!(job = %lease.job_arn, error = %e, "cannot renew the lease"),
         }
