@@ -23,6 +23,7 @@ use crate::jobs::{now_epoch, Job, JobKind, JobSpec, JobStatus};
 use crate::source::s3::{S3Options, S3Source};
 use crate::source::{DynObjectSource, S3Location};
 use crate::store::memory::MemoryStore;
+use crate::store::postgres::{is_postgres_url, PostgresStore};
 use crate::store::sqlite::SqliteStore;
 use crate::store::{
     validate_name, ArnScope, DatasetGroup, DatasetStore, DatasetType, DynDatasetStore, StoreError,
@@ -57,6 +58,10 @@ struct Global {
     /// Keep everything in memory for this run only, instead of the data dir.
     #[arg(long, global = true, env = "PERSONALIZE_LOCAL_IN_MEMORY")]
     in_memory: bool,
+    /// A shared store instead of the data dir: postgres://user:pass@host:port/db (or
+    /// postgresql://, with the usual libpq parameters such as application_name).
+    #[arg(long, global = true, env = "PERSONALIZE_LOCAL_STORE")]
+    store: Option<String>,
     /// S3 endpoint, e.g. http://127.0.0.1:9000 (else AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, or AWS).
     #[arg(long, global = true, env = "PERSONALIZE_LOCAL_S3_ENDPOINT")]
     s3_endpoint: Option<String>,
@@ -97,6 +102,8 @@ enum Command {
     Serve(ServeArgs),
     /// Run the store's jobs of every kind until SIGTERM or Ctrl-C, without an API.
     Worker(WorkerArgs),
+    /// Bring the store's schema up to date (every command also does it when it starts).
+    Migrate,
     /// Run every job waiting in the store, then exit (for cron and other schedulers): exit 0
     /// if every job it ran succeeded, 1 if any failed; prints a JSON summary.
     RunPending(RunPendingArgs),
@@ -278,7 +285,7 @@ async fn run(cli: Cli, progress_bar: bool) -> Result<i32, CliError> {
     match cli.command {
         Command::Demo => demo::run().await.map_err(CliError::Failed),
         Command::Serve(args) => {
-            let store = open_store(&g)?;
+            let store = open_store(&g).await?;
             let source = s3_source(&g).await;
             let config = crate::api::ApiConfig {
                 region: g.region.clone(),
@@ -305,8 +312,13 @@ async fn run(cli: Cli, progress_bar: bool) -> Result<i32, CliError> {
                 .map_err(|e| CliError::Failed(format!("the server failed: {e}")))?;
             Ok(0)
         }
+        Command::Migrate => {
+            open_store(&g).await?;
+            println!("{} is up to date", store_name(&g));
+            Ok(0)
+        }
         Command::Worker(args) => {
-            let store = open_store(&g)?;
+            let store = open_store(&g).await?;
             let source = s3_source(&g).await;
             let config = WorkerConfig {
                 lease,
@@ -327,7 +339,7 @@ async fn run(cli: Cli, progress_bar: bool) -> Result<i32, CliError> {
             Ok(0)
         }
         Command::RunPending(RunPendingArgs {}) => {
-            let store = open_store(&g)?;
+            let store = open_store(&g).await?;
             let source = s3_source(&g).await;
             let config = WorkerConfig {
                 lease,
@@ -368,7 +380,7 @@ async fn run(cli: Cli, progress_bar: bool) -> Result<i32, CliError> {
             Ok(if failed == 0 { 0 } else { EXIT_FAILED })
         }
         Command::Import(args) => {
-            let store = open_store(&g)?;
+            let store = open_store(&g).await?;
             let source = s3_source(&g).await;
             let group_arn = ensure_group(store.as_ref(), &scope, &args.dataset_group)
                 .await
@@ -407,7 +419,7 @@ async fn run(cli: Cli, progress_bar: bool) -> Result<i32, CliError> {
             }
         }
         Command::DeleteUsers(args) => {
-            let store = open_store(&g)?;
+            let store = open_store(&g).await?;
             let source = s3_source(&g).await;
             let group_arn = scope.dataset_group_arn(&args.dataset_group);
             if store.dataset_group(&group_arn).await?.is_none() {
@@ -495,15 +507,38 @@ fn print_json(v: &Value) {
 fn store_name(g: &Global) -> String {
     if g.in_memory {
         "the in-memory store".into()
+    } else if let Some(url) = &g.store {
+        match tokio_postgres_name(url) {
+            Some(name) => format!("PostgreSQL at {name}"),
+            None => url.clone(),
+        }
     } else {
         g.data_dir.display().to_string()
     }
 }
 
+/// `host:port/db` of a PostgreSQL URL, for messages.
+fn tokio_postgres_name(url: &str) -> Option<String> {
+    let rest = url.split_once("://")?.1;
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
+    Some(rest.split('?').next().unwrap_or(rest).to_owned())
+}
+
 /// Opens the store the flags name; a store that cannot be opened is a usage error.
-fn open_store(g: &Global) -> Result<DynDatasetStore, CliError> {
+async fn open_store(g: &Global) -> Result<DynDatasetStore, CliError> {
     if g.in_memory {
         return Ok(Arc::new(MemoryStore::new()));
+    }
+    if let Some(url) = &g.store {
+        if !is_postgres_url(url) {
+            return Err(usage(format!(
+                "--store takes a postgres:// or postgresql:// URL, got {url:?} (the embedded store lives in --data-dir)"
+            )));
+        }
+        let store = PostgresStore::connect(url)
+            .await
+            .map_err(|e| usage(e.to_string()))?;
+        return Ok(Arc::new(store));
     }
     let store = SqliteStore::open_dir(&g.data_dir).map_err(|e| {
         usage(format!(

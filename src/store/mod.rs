@@ -16,7 +16,8 @@
 //! | [`ids`] | [`UserIds`], the sorted IDs a purge takes |
 //! | [`schema`] | Avro schemas and the rules for each dataset type |
 //! | `conformance.rs` | the checks every backend passes |
-//! | [`memory`], [`sqlite`] | the backends |
+//! | `spec.rs` | the row format of a job's request, shared by the SQL backends |
+//! | [`memory`], [`sqlite`], [`postgres`] | the backends |
 
 pub mod arn;
 #[cfg(any(test, feature = "conformance"))]
@@ -24,7 +25,9 @@ pub mod conformance;
 pub mod error;
 pub mod ids;
 pub mod memory;
+pub mod postgres;
 pub mod schema;
+mod spec;
 pub mod sqlite;
 
 use std::fmt;

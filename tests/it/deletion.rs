@@ -6,7 +6,7 @@ use futures::stream::{self, StreamExt};
 use personalize_local::deletion::DeletionOptions;
 use personalize_local::jobs::JobStatus;
 use personalize_local::source::embedded::Faults;
-use personalize_local::store::{DatasetStore, DatasetType};
+use personalize_local::store::DatasetType;
 
 use crate::common::{fixture_ids, Backend, Env, TestS3};
 use crate::s3_tests;
@@ -43,6 +43,7 @@ async fn assert_completes(
 }
 
 s3_tests! {
+    stores:
     fn nested_prefix_with_duplicates_across_files(s3) {
         s3.upload_tree("deletion-nested").await;
         let env = Env::new(s3).await;

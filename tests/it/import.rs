@@ -2,14 +2,14 @@
 
 use personalize_local::import::import_dataset;
 use personalize_local::source::S3Location;
-use personalize_local::store::{DatasetStore, DatasetType};
+use personalize_local::store::DatasetType;
 
 use crate::common::{fixture_rows, Backend, Env, TestS3};
 
 async fn try_import(env: &Env, t: DatasetType, key: &str) -> Result<u64, String> {
     let location = S3Location::parse(&env.s3.location(key)).unwrap();
     import_dataset(
-        &env.store,
+        env.store.as_ref(),
         env.s3.source(),
         &env.group_arn,
         t,

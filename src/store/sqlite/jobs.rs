@@ -12,10 +12,10 @@
 use std::time::Duration;
 
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
-use serde::{Deserialize, Serialize};
 
 use super::{backend, DbResult};
-use crate::jobs::model::{now_epoch, ImportMode, Job, JobKind, JobSpec, JobStatus, Lease};
+use crate::jobs::model::{now_epoch, Job, JobKind, JobStatus, Lease};
+use crate::store::spec;
 use crate::store::{Claim, StoreError};
 
 /// The `jobs` table (schema 7), and the rows of the three tables it replaces, in creation
@@ -75,83 +75,6 @@ DROP TABLE dataset_import_jobs;
 DROP TABLE dataset_export_jobs;
 ";
 
-/// The kind-specific part of a job as this store keeps it.
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct SpecRow {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    location: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    mode: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    publish_metrics: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    ingestion_mode: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    path: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    kms_key_arn: Option<String>,
-}
-
-fn spec_json(spec: &JobSpec) -> DbResult<String> {
-    let row = match spec {
-        JobSpec::Deletion { data_location, .. } => SpecRow {
-            location: Some(data_location.clone()),
-            ..SpecRow::default()
-        },
-        JobSpec::Import {
-            data_location,
-            import_mode,
-            publish_attribution_metrics_to_s3,
-            ..
-        } => SpecRow {
-            location: Some(data_location.clone()),
-            mode: Some(import_mode.as_str().to_owned()),
-            publish_metrics: *publish_attribution_metrics_to_s3,
-            ..SpecRow::default()
-        },
-        JobSpec::Export {
-            ingestion_mode,
-            path,
-            kms_key_arn,
-            ..
-        } => SpecRow {
-            ingestion_mode: Some(ingestion_mode.clone()),
-            path: Some(path.clone()),
-            kms_key_arn: kms_key_arn.clone(),
-            ..SpecRow::default()
-        },
-    };
-    serde_json::to_string(&row).map_err(backend)
-}
-
-fn spec_from(kind: JobKind, target: String, json: &str) -> DbResult<JobSpec> {
-    let row: SpecRow = serde_json::from_str(json).map_err(backend)?;
-    let missing = |what: &str| StoreError::Invalid(format!("a stored {kind} job has no {what}"));
-    Ok(match kind {
-        JobKind::Deletion => JobSpec::Deletion {
-            dataset_group_arn: target,
-            data_location: row.location.ok_or_else(|| missing("location"))?,
-        },
-        JobKind::Import => JobSpec::Import {
-            dataset_arn: target,
-            data_location: row.location.ok_or_else(|| missing("location"))?,
-            import_mode: row
-                .mode
-                .as_deref()
-                .unwrap_or("FULL")
-                .parse::<ImportMode>()
-                .map_err(backend)?,
-            publish_attribution_metrics_to_s3: row.publish_metrics,
-        },
-        JobKind::Export => JobSpec::Export {
-            dataset_arn: target,
-            ingestion_mode: row.ingestion_mode.unwrap_or_else(|| "BULK".to_owned()),
-            path: row.path.ok_or_else(|| missing("path"))?,
-            kms_key_arn: row.kms_key_arn,
-        },
-    })
-}
-
 /// The columns [`job_from_row`] reads, in its order.
 const COLUMNS: &str = "arn, kind, name, target_arn, spec, role_arn, status, num_deleted, \
                        failure_reason, created, updated, lease_owner, lease_token, lease_expires";
@@ -164,7 +87,7 @@ struct JobRow {
 
 fn job_from_row(r: &Row<'_>) -> DbResult<JobRow> {
     let kind: JobKind = r.get::<_, String>(1)?.parse().map_err(backend)?;
-    let spec = spec_from(kind, r.get(3)?, &r.get::<_, String>(4)?)?;
+    let spec = spec::from_json(kind, r.get(3)?, &r.get::<_, String>(4)?)?;
     let job = Job {
         arn: r.get(0)?,
         name: r.get(2)?,
@@ -193,7 +116,7 @@ pub(super) fn create(conn: &Connection, job: &Job) -> DbResult<()> {
             job.kind().as_str(),
             job.name,
             job.spec.target_arn(),
-            spec_json(&job.spec)?,
+            spec::to_json(&job.spec)?,
             job.role_arn,
             job.status.as_str(),
             job.num_deleted.map(|n| n as i64),
@@ -246,7 +169,7 @@ fn write(conn: &Connection, job: &Job, release_lease: bool) -> DbResult<usize> {
             job.num_deleted.map(|n| n as i64),
             job.failure_reason,
             job.last_updated,
-            spec_json(&job.spec)?,
+            spec::to_json(&job.spec)?,
             release_lease,
         ],
     )?)

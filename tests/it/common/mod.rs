@@ -15,9 +15,10 @@ use personalize_local::jobs::{Job, JobKind, JobSpec, JobStatus};
 use personalize_local::source::embedded::{client_for, EmbeddedS3, Faults};
 use personalize_local::source::s3::S3Source;
 use personalize_local::source::{DynObjectSource, S3Location};
+use personalize_local::store::postgres::{test_database, PostgresStore};
 use personalize_local::store::sqlite::SqliteStore;
 use personalize_local::store::ArnScope;
-use personalize_local::store::{DatasetGroup, DatasetStore, DatasetType};
+use personalize_local::store::{DatasetGroup, DatasetType, DynDatasetStore};
 
 /// Where the S3 side of a test runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,9 +51,43 @@ pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/s3/tests")
 }
 
+/// The store an [`Env`] over a [`TestS3`] keeps its datasets in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StoreChoice {
+    /// SQLite in a temp dir.
+    #[default]
+    Sqlite,
+    /// A fresh database on the server `PERSONALIZE_LOCAL_TEST_POSTGRES_URL` names.
+    Postgres,
+}
+
+/// The PostgreSQL server the tests may use; `None` (the test is skipped) when none is named,
+/// unless `PERSONALIZE_LOCAL_TEST_REQUIRE_EXTERNAL` is set, which makes it a failure.
+pub fn postgres_url() -> Option<String> {
+    match std::env::var("PERSONALIZE_LOCAL_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            if std::env::var_os("PERSONALIZE_LOCAL_TEST_REQUIRE_EXTERNAL").is_some() {
+                panic!("PERSONALIZE_LOCAL_TEST_POSTGRES_URL is not set, but PERSONALIZE_LOCAL_TEST_REQUIRE_EXTERNAL is");
+            }
+            eprintln!(
+                "skipped: set PERSONALIZE_LOCAL_TEST_POSTGRES_URL to run this test on PostgreSQL"
+            );
+            None
+        }
+    }
+}
+
+/// A URL of a fresh database on the test server.
+pub async fn fresh_postgres(server: &str) -> String {
+    test_database(server).await.unwrap()
+}
+
 /// One test's S3: a fresh bucket on the chosen backend.
 pub struct TestS3 {
     pub backend: Backend,
+    /// Where an [`Env`] over it keeps its datasets.
+    pub store: StoreChoice,
     pub client: aws_sdk_s3::Client,
     pub bucket: String,
     pub endpoint: String,
@@ -112,6 +147,7 @@ impl TestS3 {
         client.create_bucket().bucket(&bucket).send().await.unwrap();
         Some(TestS3 {
             backend,
+            store: StoreChoice::Sqlite,
             client,
             bucket,
             endpoint,
@@ -212,10 +248,11 @@ pub fn fixture_ids(tree: &str) -> HashSet<String> {
     ids
 }
 
-/// A SQLite store in a temp dir, holding the fixture dataset group `tests` (imported from S3).
+/// A store (SQLite in a temp dir, or a fresh PostgreSQL database, as the S3's
+/// [`StoreChoice`] says) holding the fixture dataset group `tests` (imported from S3).
 pub struct Env {
     pub s3: TestS3,
-    pub store: SqliteStore,
+    pub store: DynDatasetStore,
     pub group_arn: String,
     _dir: tempfile::TempDir,
 }
@@ -231,7 +268,14 @@ impl Env {
     pub async fn new(s3: TestS3) -> Env {
         s3.upload_tree("datasets").await;
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open_dir(dir.path()).unwrap();
+        let store: DynDatasetStore = match s3.store {
+            StoreChoice::Sqlite => Arc::new(SqliteStore::open_dir(dir.path()).unwrap()),
+            StoreChoice::Postgres => {
+                let server = postgres_url().expect("a PostgreSQL test without a server");
+                let url = fresh_postgres(&server).await;
+                Arc::new(PostgresStore::connect(&url).await.unwrap())
+            }
+        };
         let mut env = Env {
             s3,
             store,
@@ -258,7 +302,7 @@ impl Env {
             let location =
                 S3Location::parse(&self.s3.location(&format!("datasets/{file}"))).unwrap();
             let report = import_dataset(
-                &self.store,
+                self.store.as_ref(),
                 self.s3.source(),
                 &group_arn,
                 t,
@@ -291,7 +335,7 @@ impl Env {
             JobStatus::Pending
         );
         let report = deletion::run_job(
-            &self.store,
+            self.store.as_ref(),
             self.s3.source(),
             job,
             &opts,
@@ -355,7 +399,25 @@ impl Env {
 /// Generates one test per backend from one body: `s3_tests! { fn name(s3: TestS3) { ... } }`.
 #[macro_export]
 macro_rules! s3_tests {
-    ($(fn $name:ident($s3:ident) $body:block)*) => {$(
+    // Tests of a job against a store: also on PostgreSQL (embedded S3), when a server is named.
+    (stores: $(fn $name:ident($s3:ident) $body:block)*) => {
+        $crate::s3_tests!(@each postgres_too $(fn $name($s3) $body)*);
+    };
+    ($(fn $name:ident($s3:ident) $body:block)*) => {
+        $crate::s3_tests!(@each s3_only $(fn $name($s3) $body)*);
+    };
+    (@variant postgres_too $name:ident) => {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if $crate::common::postgres_url().is_some() {
+                    let mut s3 = $crate::common::TestS3::start($crate::common::Backend::Embedded, stringify!($name)).await.unwrap();
+                    s3.store = $crate::common::StoreChoice::Postgres;
+                    body(s3).await
+                }
+            }
+    };
+    (@variant s3_only $name:ident) => {};
+    (@each $which:ident $(fn $name:ident($s3:ident) $body:block)*) => {$(
         mod $name {
             #[allow(unused_imports)]
             use super::*;
@@ -373,6 +435,8 @@ macro_rules! s3_tests {
                     body(s3).await
                 }
             }
+
+            $crate::s3_tests!(@variant $which $name);
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn localstack() {

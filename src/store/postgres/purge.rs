@@ -1,0 +1,77 @@
+//! The purge in PostgreSQL: one transaction locks the job's row and checks its lease, copies
+//! the distinct IDs into a temporary table with binary `COPY` (memory bounded: never one
+//! giant parameter list), deletes every user-bearing dataset's records with one set-based
+//! `DELETE ... USING` each (its count is the dataset's), writes the job `COMPLETED` and
+//! commits all of it at once.
+
+use std::time::Instant;
+
+use deadpool_postgres::Object;
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::types::{ToSql, Type};
+
+use super::catalog::dataset_id;
+use super::{jobs, DbResult};
+use crate::jobs::model::Job;
+use crate::store::{DatasetType, JobCommit, PurgeCounts, StoreError, UserIds};
+
+pub(super) async fn purge(
+    client: &mut Object,
+    group_arn: &str,
+    ids: &UserIds,
+    commit: JobCommit,
+) -> DbResult<(PurgeCounts, Job)> {
+    let tx = client.transaction().await?;
+    jobs::check_held(&*tx, &commit.lease).await?;
+    if tx
+        .query_opt(
+            "SELECT 1 FROM dataset_groups WHERE arn = $1 FOR SHARE",
+            &[&group_arn],
+        )
+        .await?
+        .is_none()
+    {
+        return Err(StoreError::NotFound(group_arn.to_owned()));
+    }
+    let started = Instant::now();
+    tx.batch_execute("CREATE TEMP TABLE purge_ids (id TEXT COLLATE \"C\" NOT NULL) ON COMMIT DROP")
+        .await?;
+    let sink = tx
+        .copy_in("COPY purge_ids (id) FROM STDIN (FORMAT binary)")
+        .await?;
+    let writer = BinaryCopyInWriter::new(sink, &[Type::TEXT]);
+    futures::pin_mut!(writer);
+    for id in ids.iter() {
+        let row: [&(dyn ToSql + Sync); 1] = [&id];
+        writer.as_mut().write(&row).await?;
+    }
+    writer.finish().await?;
+    // The IDs are distinct already; the planner needs to know how many there are.
+    tx.batch_execute("ANALYZE purge_ids").await?;
+    tracing::debug!(
+        ids = ids.len(),
+        seconds = started.elapsed().as_secs_f64(),
+        "copied the IDs"
+    );
+    let mut counts = PurgeCounts::default();
+    for t in DatasetType::ALL.into_iter().filter(|t| t.holds_users()) {
+        if let Some((id, _)) = dataset_id(&*tx, group_arn, t).await? {
+            let started = Instant::now();
+            let n = tx
+                .execute(
+                    "DELETE FROM records r USING purge_ids p
+                     WHERE r.dataset_id = $1 AND r.key = p.id",
+                    &[&id],
+                )
+                .await?;
+            tracing::debug!(dataset = %t, records = n, seconds = started.elapsed().as_secs_f64(), "deleted");
+            counts.per_dataset.push((t, n));
+        }
+    }
+    let job = commit.job.succeeded(Some(counts.total()));
+    jobs::write_final(&*tx, &job, &commit.lease).await?;
+    let started = Instant::now();
+    tx.commit().await?;
+    counts.commit = started.elapsed();
+    Ok((counts, job))
+}

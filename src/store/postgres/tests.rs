@@ -1,0 +1,67 @@
+//! The conformance suite on a real PostgreSQL server: `PERSONALIZE_LOCAL_TEST_POSTGRES_URL`
+//! names one (`.ci/run` starts a private cluster); each test gets a database of its own.
+
+use super::*;
+
+/// The server to test against, if any; with `PERSONALIZE_LOCAL_TEST_REQUIRE_EXTERNAL=1` a
+/// missing one fails the test instead of skipping it.
+fn server_url() -> Option<String> {
+    match std::env::var("PERSONALIZE_LOCAL_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var("PERSONALIZE_LOCAL_TEST_REQUIRE_EXTERNAL").as_deref() != Ok("1"),
+                "PERSONALIZE_LOCAL_TEST_POSTGRES_URL is not set"
+            );
+            eprintln!("skipped: PERSONALIZE_LOCAL_TEST_POSTGRES_URL is not set");
+            None
+        }
+    }
+}
+
+#[tokio::test]
+async fn conformance() {
+    let Some(url) = server_url() else { return };
+    let db = test_database(&url).await.unwrap();
+    let store = PostgresStore::connect(&db).await.unwrap();
+    crate::store::conformance::run_all(&store).await;
+}
+
+/// Several processes starting at once migrate a new database once, and a second connect
+/// finds it up to date.
+#[tokio::test]
+async fn concurrent_connects_migrate_once() {
+    let Some(url) = server_url() else { return };
+    let db = test_database(&url).await.unwrap();
+    let connects = (0..4).map(|_| PostgresStore::connect(&db));
+    for store in futures::future::join_all(connects).await {
+        store.unwrap();
+    }
+    let store = PostgresStore::connect(&db).await.unwrap();
+    let client = store.client().await.unwrap();
+    let versions: i64 = client
+        .query_one("SELECT count(*) FROM schema_migrations", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(versions, 1);
+}
+
+/// A server that does not answer, and a database that does not exist: errors that name the
+/// host and database, never the password.
+#[tokio::test]
+async fn a_wrong_url_names_host_and_database() {
+    let err = PostgresStore::connect("postgres://u:secret@127.0.0.1:1/nowhere?connect_timeout=2")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("127.0.0.1:1/nowhere"), "{err}");
+    assert!(!err.contains("secret"), "{err}");
+    let Some(url) = server_url() else { return };
+    let missing = with_dbname(&url, "no_such_database_here");
+    let err = PostgresStore::connect(&missing)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("/no_such_database_here"), "{err}");
+}

@@ -1,0 +1,86 @@
+//! The kind-specific part of a job (its [`JobSpec`]) as the SQL backends keep it: a JSON
+//! object whose member names are the store's own, not the API's, so the wire format can
+//! change without touching what is on disk.
+
+use serde::{Deserialize, Serialize};
+
+use super::{StoreError, StoreResult};
+use crate::jobs::model::{ImportMode, JobKind, JobSpec};
+
+/// The kind-specific members, each present for the kinds that have it.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct SpecRow {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    location: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    mode: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    publish_metrics: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ingestion_mode: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    kms_key_arn: Option<String>,
+}
+
+pub(super) fn to_json(spec: &JobSpec) -> StoreResult<String> {
+    let row = match spec {
+        JobSpec::Deletion { data_location, .. } => SpecRow {
+            location: Some(data_location.clone()),
+            ..SpecRow::default()
+        },
+        JobSpec::Import {
+            data_location,
+            import_mode,
+            publish_attribution_metrics_to_s3,
+            ..
+        } => SpecRow {
+            location: Some(data_location.clone()),
+            mode: Some(import_mode.as_str().to_owned()),
+            publish_metrics: *publish_attribution_metrics_to_s3,
+            ..SpecRow::default()
+        },
+        JobSpec::Export {
+            ingestion_mode,
+            path,
+            kms_key_arn,
+            ..
+        } => SpecRow {
+            ingestion_mode: Some(ingestion_mode.clone()),
+            path: Some(path.clone()),
+            kms_key_arn: kms_key_arn.clone(),
+            ..SpecRow::default()
+        },
+    };
+    serde_json::to_string(&row).map_err(|e| StoreError::Invalid(format!("a job spec: {e}")))
+}
+
+pub(super) fn from_json(kind: JobKind, target: String, json: &str) -> StoreResult<JobSpec> {
+    let row: SpecRow = serde_json::from_str(json)
+        .map_err(|e| StoreError::Invalid(format!("a stored {kind} job's spec: {e}")))?;
+    let missing = |what: &str| StoreError::Invalid(format!("a stored {kind} job has no {what}"));
+    Ok(match kind {
+        JobKind::Deletion => JobSpec::Deletion {
+            dataset_group_arn: target,
+            data_location: row.location.ok_or_else(|| missing("location"))?,
+        },
+        JobKind::Import => JobSpec::Import {
+            dataset_arn: target,
+            data_location: row.location.ok_or_else(|| missing("location"))?,
+            import_mode: row
+                .mode
+                .as_deref()
+                .unwrap_or("FULL")
+                .parse::<ImportMode>()
+                .map_err(|e| StoreError::Invalid(e.to_string()))?,
+            publish_attribution_metrics_to_s3: row.publish_metrics,
+        },
+        JobKind::Export => JobSpec::Export {
+            dataset_arn: target,
+            ingestion_mode: row.ingestion_mode.unwrap_or_else(|| "BULK".to_owned()),
+            path: row.path.ok_or_else(|| missing("path"))?,
+            kms_key_arn: row.kms_key_arn,
+        },
+    })
+}
