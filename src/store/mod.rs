@@ -537,15 +537,27 @@ pub async fn dataset_by_arn(store: &dyn DatasetStore, arn: &str) -> StoreResult<
         .find(|d| d.dataset_type == t))
 }
 
-/// Crash tests only: when the environment variable `PERSONALIZE_LOCAL_FAILPOINTS` (names
-/// separated by commas) names `name`, the process aborts here, as `kill -9` would stop it.
-/// Backends call it at the points where a crash must not lose or repeat work.
+/// Crash tests only: when the environment variable `PERSONALIZE_LOCAL_FAILPOINTS` (entries
+/// separated by commas) names `name`, the process aborts here, as `kill -9` would stop it;
+/// an entry `name:pause` stops the thread here instead (until the process is killed), so a
+/// test can kill the process itself at this point. Backends call it at the points where a
+/// crash must not lose or repeat work.
 pub fn failpoint(name: &str) {
-    if let Ok(points) = std::env::var("PERSONALIZE_LOCAL_FAILPOINTS") {
-        if points.split(',').any(|p| p.trim() == name) {
-            eprintln!("failpoint {name}: aborting");
-            std::process::abort();
+    let Ok(points) = std::env::var("PERSONALIZE_LOCAL_FAILPOINTS") else {
+        return;
+    };
+    for point in points.split(',').map(str::trim) {
+        let (point, action) = point.split_once(':').unwrap_or((point, "abort"));
+        if point != name {
+            continue;
         }
+        eprintln!("failpoint {name}: {action}");
+        if action == "pause" {
+            loop {
+                std::thread::sleep(std::time::Duration::from_secs(3600));
+            }
+        }
+        std::process::abort();
     }
 }
 

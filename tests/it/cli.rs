@@ -469,3 +469,35 @@ async fn the_benchmark_workload_deletes_exactly_what_it_expects() {
         assert_eq!(input["bytes"], expected["deletion_bytes"]);
     }
 }
+
+/// A store URL that does not answer, or names no PostgreSQL: a one-line usage error that
+/// names host and database (never the password), exit 2, and no data dir made.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_store_is_a_usage_error_naming_host_and_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("never-made");
+    for (url, names) in [
+        (
+            "postgres://someone:s3cret@127.0.0.1:1/nowhere?connect_timeout=3",
+            "127.0.0.1:1/nowhere",
+        ),
+        ("mysql://127.0.0.1/db", "postgres://"),
+    ] {
+        for command_line in [&["run-pending"][..], &["migrate"], &["worker"]] {
+            let mut cmd = command(&data_dir);
+            cmd.args(["--store", url]).args(command_line);
+            let out = output(cmd).await;
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(
+                out.status.code(),
+                Some(2),
+                "{url} {command_line:?}: {stderr}"
+            );
+            assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+            assert!(stderr.contains(names), "{stderr}");
+            assert!(!stderr.contains("s3cret"), "{stderr}");
+            assert!(out.stdout.is_empty());
+        }
+    }
+    assert!(!data_dir.exists());
+}

@@ -396,13 +396,31 @@ async fn deletion_job(
 /// a job that fails makes it exit 1.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_pending_drains_the_queue_and_tells_by_its_exit_status() {
+    run_pending_drains(&[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_pending_drains_a_postgres_queue() {
+    if let Some(server) = crate::common::postgres_url() {
+        let url = crate::common::fresh_postgres(&server).await;
+        run_pending_drains(&["--store", &url]).await;
+    }
+}
+
+/// The run-pending check, on the store `store` names (the data dir when empty).
+async fn run_pending_drains(store: &[&str]) {
     let s3 = TestS3::start(Backend::Embedded, "run-pending")
         .await
         .unwrap();
     s3.upload_tree("datasets").await;
     s3.upload_tree("deletion-single").await;
     let dir = tempfile::tempdir().unwrap();
-    let api = ServeProcess::start_with(&s3, dir.path(), &["--no-worker"], &[]);
+    let api = ServeProcess::start_with(
+        &s3,
+        dir.path(),
+        &[&["--no-worker"][..], store].concat(),
+        &[],
+    );
     let c = crate::api::client(&api.1);
     let group = c
         .create_dataset_group()
@@ -439,7 +457,7 @@ async fn run_pending_drains_the_queue_and_tells_by_its_exit_status() {
         "no worker runs it"
     );
 
-    let out = run(&s3, dir.path(), &["run-pending"]).await;
+    let out = run(&s3, dir.path(), &[&["run-pending"][..], store].concat()).await;
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -465,12 +483,12 @@ async fn run_pending_drains_the_queue_and_tells_by_its_exit_status() {
     let job = crate::api::wait_job(&c, &delete).await;
     assert_eq!(job.num_deleted, Some(want as i32));
 
-    let out = run(&s3, dir.path(), &["run-pending"]).await;
+    let out = run(&s3, dir.path(), &[&["run-pending"][..], store].concat()).await;
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(json(&out)["ran"], 0);
 
     let missing = deletion_job(&c, "missing", &group, &s3.location("no/such.csv")).await;
-    let out = run(&s3, dir.path(), &["run-pending"]).await;
+    let out = run(&s3, dir.path(), &[&["run-pending"][..], store].concat()).await;
     assert_eq!(out.status.code(), Some(1));
     let v = json(&out);
     assert_eq!(
@@ -491,12 +509,29 @@ async fn run_pending_drains_the_queue_and_tells_by_its_exit_status() {
 /// Two `run-pending` started at once share the queue: every job runs exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_run_pending_at_once_never_run_the_same_job() {
+    two_run_pending(&[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_run_pending_at_once_on_postgres_never_run_the_same_job() {
+    if let Some(server) = crate::common::postgres_url() {
+        let url = crate::common::fresh_postgres(&server).await;
+        two_run_pending(&["--store", &url]).await;
+    }
+}
+
+async fn two_run_pending(store: &[&str]) {
     let s3 = TestS3::start(Backend::Embedded, "run-pending-2")
         .await
         .unwrap();
     s3.upload_tree("deletion-single").await;
     let dir = tempfile::tempdir().unwrap();
-    let api = ServeProcess::start_with(&s3, dir.path(), &["--no-worker"], &[]);
+    let api = ServeProcess::start_with(
+        &s3,
+        dir.path(),
+        &[&["--no-worker"][..], store].concat(),
+        &[],
+    );
     let c = crate::api::client(&api.1);
     let mut arns = Vec::new();
     for g in ["two-a", "two-b"] {
@@ -514,10 +549,8 @@ async fn two_run_pending_at_once_never_run_the_same_job() {
             arns.push(deletion_job(&c, &name, &group, &requests).await);
         }
     }
-    let (a, b) = tokio::join!(
-        run(&s3, dir.path(), &["run-pending"]),
-        run(&s3, dir.path(), &["run-pending"])
-    );
+    let args = [&["run-pending"][..], store].concat();
+    let (a, b) = tokio::join!(run(&s3, dir.path(), &args), run(&s3, dir.path(), &args));
     let mut ran = Vec::new();
     for out in [a, b] {
         assert_eq!(
@@ -582,4 +615,280 @@ async fn a_worker_process_runs_the_jobs_an_api_process_records() {
         .unwrap();
     assert!(killed.success());
     assert!(wait_exit(&mut worker).success());
+}
+
+/// A `worker` process on `store` (a PostgreSQL URL) with a 2 s lease.
+fn spawn_worker(
+    s3: &TestS3,
+    data_dir: &Path,
+    store: &str,
+    env: &[(&str, &str)],
+) -> std::process::Child {
+    command(data_dir)
+        .args(["worker", "--store", store, "--job-lease-seconds", "2"])
+        .args(["--s3-endpoint", &s3.endpoint])
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Records of the fixture users and interactions whose USER_ID is in `ids`.
+fn fixture_records_of(ids: &[&str]) -> u64 {
+    ["users.csv", "interactions.csv"]
+        .iter()
+        .flat_map(|f| fixture_rows(f))
+        .filter(|r| ids.contains(&r[0].as_str()))
+        .count() as u64
+}
+
+async fn export_job(
+    c: &aws_sdk_personalize::Client,
+    name: &str,
+    dataset: &str,
+    path: &str,
+) -> String {
+    use aws_sdk_personalize::types::{DatasetExportJobOutput, S3DataConfig};
+    c.create_dataset_export_job()
+        .job_name(name)
+        .dataset_arn(dataset)
+        .role_arn("arn:aws:iam::123456789012:role/r")
+        .job_output(
+            DatasetExportJobOutput::builder()
+                .s3_data_destination(S3DataConfig::builder().path(path).build().unwrap())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .dataset_export_job_arn
+        .unwrap()
+}
+
+async fn wait_export(c: &aws_sdk_personalize::Client, arn: &str) -> String {
+    for _ in 0..1500 {
+        let job = c
+            .describe_dataset_export_job()
+            .dataset_export_job_arn(arn)
+            .send()
+            .await
+            .unwrap()
+            .dataset_export_job
+            .unwrap();
+        let status = job.status.unwrap_or_default();
+        if status == "ACTIVE" || status == "CREATE FAILED" {
+            return status;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("the export job {arn} did not end");
+}
+
+/// How many times each job was claimed, from the queue itself.
+async fn claims(url: &str) -> std::collections::HashMap<String, i64> {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
+        .query("SELECT arn, lease_token FROM jobs", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect()
+}
+
+/// Several processes on one PostgreSQL store, as several machines would run them: two
+/// `serve --no-worker` take 20 jobs of every kind and three `worker`s run them, each exactly
+/// once (claimed once, each deletion's numDeleted exact). Then a worker is killed with
+/// `kill -9` in the middle of a deletion job's purge (held there by a failpoint, its
+/// transaction open): nothing is deleted, and once its lease expires another worker runs
+/// the job to the end with exact counts; no job is left stuck.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_and_worker_processes_share_a_postgres_store() {
+    use personalize_local::store::postgres::PostgresStore;
+    use personalize_local::store::{DatasetStore, DatasetType};
+
+    let Some(server) = crate::common::postgres_url() else {
+        return;
+    };
+    let url = crate::common::fresh_postgres(&server).await;
+    let s3 = TestS3::start(Backend::Embedded, "pg-processes")
+        .await
+        .unwrap();
+    s3.upload_tree("datasets").await;
+    s3.upload_tree("deletion-single").await;
+    let dir = tempfile::tempdir().unwrap();
+    let api_args = ["--no-worker", "--store", url.as_str()];
+    let apis = [
+        ServeProcess::start_with(&s3, dir.path(), &api_args, &[]),
+        ServeProcess::start_with(&s3, dir.path(), &api_args, &[]),
+    ];
+    let clients: Vec<_> = apis.iter().map(|a| crate::api::client(&a.1)).collect();
+    let mut workers: Vec<_> = (0..3)
+        .map(|_| spawn_worker(&s3, dir.path(), &url, &[]))
+        .collect();
+
+    let requests = s3.location("deletion-single/requests.csv");
+    let other = s3.location("deletion-single/not-this-one.csv");
+    let mut groups = Vec::new();
+    let mut imports = Vec::new();
+    for (i, name) in ["pg-a", "pg-b", "pg-c", "pg-d"].iter().enumerate() {
+        let c = &clients[i % 2];
+        let group = c
+            .create_dataset_group()
+            .name(*name)
+            .send()
+            .await
+            .unwrap()
+            .dataset_group_arn
+            .unwrap();
+        let users = crate::api_resources::create_dataset(c, &group, "Users", "users").await;
+        let inter =
+            crate::api_resources::create_dataset(c, &group, "Interactions", "interactions").await;
+        let users_csv = s3.location("datasets/users.csv");
+        let inter_csv = s3.location("datasets/interactions.csv");
+        imports.push(import_job(c, &format!("{name}-u"), &users, &users_csv, "FULL").await);
+        imports.push(import_job(c, &format!("{name}-i"), &inter, &inter_csv, "FULL").await);
+        groups.push((group, users));
+    }
+    for (i, arn) in imports.iter().enumerate() {
+        assert_eq!(wait_import(&clients[(i + 1) % 2], arn).await, "ACTIVE");
+    }
+    let mut deletions = Vec::new();
+    let mut exports = Vec::new();
+    for (i, (group, users)) in groups.iter().enumerate() {
+        let c = &clients[i % 2];
+        let name = |s: &str| format!("pg-{i}-{s}");
+        deletions.push((
+            deletion_job(c, &name("req"), group, &requests).await,
+            &["u05", "u06"][..],
+        ));
+        deletions.push((
+            deletion_job(c, &name("other"), group, &other).await,
+            &["u07"][..],
+        ));
+        exports.push(export_job(c, &name("out"), users, &s3.location("exports/")).await);
+    }
+    let mut total = 0;
+    for (i, (arn, ids)) in deletions.iter().enumerate() {
+        let job = crate::api::wait_job(&clients[(i + 1) % 2], arn).await;
+        assert_eq!(
+            job.status.as_deref(),
+            Some("COMPLETED"),
+            "{:?}",
+            job.failure_reason
+        );
+        let want = fixture_records_of(ids);
+        assert!(want > 0);
+        assert_eq!(job.num_deleted, Some(want as i32), "{arn}");
+        total += job.num_deleted.unwrap_or_default() as u64;
+    }
+    assert_eq!(total, 4 * fixture_records_of(&["u05", "u06", "u07"]));
+    for arn in &exports {
+        assert_eq!(wait_export(&clients[0], arn).await, "ACTIVE");
+    }
+    let claimed = claims(&url).await;
+    assert_eq!(claimed.len(), 20);
+    assert!(
+        claimed.values().all(|&n| n == 1),
+        "every job claimed once: {claimed:?}"
+    );
+    for w in &mut workers {
+        let _ = w.kill();
+        let _ = w.wait();
+    }
+
+    // A worker killed in the middle of a purge, in a group of its own.
+    let store = PostgresStore::connect(&url).await.unwrap();
+    let pause = [("PERSONALIZE_LOCAL_FAILPOINTS", "purge-before-commit:pause")];
+    let mut doomed = spawn_worker(&s3, dir.path(), &url, &pause);
+    let c = &clients[0];
+    let group = c
+        .create_dataset_group()
+        .name("pg-kill")
+        .send()
+        .await
+        .unwrap()
+        .dataset_group_arn
+        .unwrap();
+    let users = crate::api_resources::create_dataset(c, &group, "Users", "users").await;
+    let inter =
+        crate::api_resources::create_dataset(c, &group, "Interactions", "interactions").await;
+    for (dataset, file) in [(&users, "users.csv"), (&inter, "interactions.csv")] {
+        let location = s3.location(&format!("datasets/{file}"));
+        let arn = import_job(
+            c,
+            &format!("kill-{}", &file[..5]),
+            dataset,
+            &location,
+            "FULL",
+        )
+        .await;
+        assert_eq!(wait_import(c, &arn).await, "ACTIVE");
+    }
+    let records = || async {
+        let mut n = 0;
+        for t in [DatasetType::Users, DatasetType::Interactions] {
+            n += store.count_records(&group, t).await.unwrap();
+        }
+        n
+    };
+    let before = records().await;
+    let all = (fixture_rows("users.csv").len() + fixture_rows("interactions.csv").len()) as u64;
+    assert_eq!(before, all);
+    let arn = deletion_job(c, "killed-mid-purge", &group, &requests).await;
+    let mut in_progress = false;
+    for _ in 0..500 {
+        let job = c
+            .describe_data_deletion_job()
+            .data_deletion_job_arn(&arn)
+            .send()
+            .await
+            .unwrap()
+            .data_deletion_job
+            .unwrap();
+        if job.status.as_deref() == Some("IN_PROGRESS") {
+            in_progress = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(in_progress);
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    doomed.kill().unwrap(); // SIGKILL, with the purge's transaction open
+    doomed.wait().unwrap();
+    assert_eq!(records().await, before, "a killed purge deletes nothing");
+    let mut rescuers: Vec<_> = (0..2)
+        .map(|_| spawn_worker(&s3, dir.path(), &url, &[]))
+        .collect();
+    let job = crate::api::wait_job(c, &arn).await;
+    assert_eq!(
+        job.status.as_deref(),
+        Some("COMPLETED"),
+        "{:?}",
+        job.failure_reason
+    );
+    let gone = fixture_records_of(&["u05", "u06"]);
+    assert_eq!(job.num_deleted, Some(gone as i32));
+    assert_eq!(records().await, before - gone, "deleted once, exactly");
+    assert_eq!(
+        claims(&url).await[&arn],
+        2,
+        "claimed by the killed worker, then by one other"
+    );
+    for w in &mut rescuers {
+        let _ = w.kill();
+        let _ = w.wait();
+    }
+    let stuck: Vec<_> = store
+        .list_jobs(personalize_local::jobs::JobKind::Deletion, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|j| !j.status.is_terminal())
+        .collect();
+    assert!(stuck.is_empty(), "{stuck:?}");
 }

@@ -70,6 +70,7 @@ pub(super) async fn purge(
     }
     let job = commit.job.succeeded(Some(counts.total()));
     jobs::write_final(&*tx, &job, &commit.lease).await?;
+    crate::store::failpoint("purge-before-commit");
     let started = Instant::now();
     tx.commit().await?;
     counts.commit = started.elapsed();

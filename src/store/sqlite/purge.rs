@@ -53,6 +53,7 @@ pub(super) fn purge(
     }
     let job = commit.job.succeeded(Some(counts.total()));
     jobs::write_final(&tx, &job, &commit.lease)?;
+    crate::store::failpoint("purge-before-commit");
     let started = std::time::Instant::now();
     tx.commit()?;
     counts.commit = started.elapsed();
