@@ -12,6 +12,10 @@
 //!    `--runs` times through the API (`CreateDataDeletionJob` on `personalize-local serve`,
 //!    polled with `DescribeDataDeletionJob`), each on a fresh copy of the loaded store.
 //!
+//! With `--store postgres://user@host:port/db` the store is PostgreSQL on that server: the
+//! workload is imported into a database of its own once, and each run gets a fresh copy of
+//! it (`CREATE DATABASE ... TEMPLATE`), dropped afterwards.
+//!
 //! Prints one JSON record per run (phase seconds, job seconds, peak RSS of the whole process,
 //! records per second, and whether the counts equal `expected.json`), then the medians.
 //! Exits 1 if any run's counts differ.
@@ -46,6 +50,10 @@ struct Args {
     /// expected.json.
     #[arg(long)]
     data: Option<PathBuf>,
+    /// A PostgreSQL server to run on instead of the embedded SQLite store (its databases
+    /// `pl_bench_*` are created and dropped).
+    #[arg(long)]
+    store: Option<String>,
     /// Which paths to time.
     #[arg(long, value_delimiter = ',', default_value = "worker,api")]
     paths: Vec<String>,
@@ -83,7 +91,23 @@ fn run(args: &Args) -> Result<bool, Error> {
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(upload(&s3.endpoint, &data))?;
 
-    let loaded = work.path().join("loaded");
+    let loaded = match &args.store {
+        None => Target::Dir(work.path().join("loaded")),
+        Some(server) => {
+            let name = "pl_bench_loaded";
+            rt.block_on(pg_admin(
+                server,
+                &[
+                    &format!("DROP DATABASE IF EXISTS {name}"),
+                    &format!("CREATE DATABASE {name}"),
+                ],
+            ))?;
+            Target::Postgres {
+                server: server.clone(),
+                name: name.to_owned(),
+            }
+        }
+    };
     for (dataset, file) in [
         ("Users", "users.csv"),
         ("Items", "items.csv"),
@@ -121,6 +145,7 @@ fn run(args: &Args) -> Result<bool, Error> {
         "{}",
         json!({
             "scale": args.scale, "data": data, "s3": s3.name(), "cpus": cpus(),
+            "store": if args.store.is_some() { "postgres" } else { "sqlite" },
             "date": date(), "version": env!("CARGO_PKG_VERSION"),
         })
     );
@@ -128,17 +153,44 @@ fn run(args: &Args) -> Result<bool, Error> {
     for path in &args.paths {
         let mut records = Vec::new();
         for run in 1..=args.runs {
-            let store = work.path().join(format!("{path}-{run}"));
-            copy_dir(&loaded, &store)?;
+            let store = match &loaded {
+                Target::Dir(dir) => {
+                    let store = work.path().join(format!("{path}-{run}"));
+                    copy_dir(dir, &store)?;
+                    Target::Dir(store)
+                }
+                Target::Postgres { server, name } => {
+                    let copy = format!("pl_bench_{path}_{run}");
+                    rt.block_on(pg_admin(
+                        server,
+                        &[
+                            &format!("DROP DATABASE IF EXISTS {copy}"),
+                            &format!("CREATE DATABASE {copy} TEMPLATE {name}"),
+                        ],
+                    ))?;
+                    Target::Postgres {
+                        server: server.clone(),
+                        name: copy,
+                    }
+                }
+            };
             // Each run starts with nothing left to write back: neither the copy nor an
             // earlier run's checkpoint competes with this run's commit for the disk.
             unsafe { libc::sync() };
             let mut record = match path.as_str() {
                 "worker" => worker_run(&s3, &store, run)?,
-                "api" => rt.block_on(api_run(&s3, &store, run))?,
+                "api" => {
+                    let log = work.path().join(format!("api-{run}.log"));
+                    rt.block_on(api_run(&s3, &store, run, &log))?
+                }
                 other => return Err(format!("unknown path {other} (worker, api)").into()),
             };
-            std::fs::remove_dir_all(&store)?;
+            match &store {
+                Target::Dir(dir) => std::fs::remove_dir_all(dir)?,
+                Target::Postgres { server, name } => {
+                    rt.block_on(pg_admin(server, &[&format!("DROP DATABASE {name}")]))?
+                }
+            }
             let exact = check(&record, &expected);
             all_exact &= exact;
             let job = record["jobSeconds"].as_f64().unwrap_or(f64::NAN);
@@ -153,7 +205,41 @@ fn run(args: &Args) -> Result<bool, Error> {
         }
         println!("{}", summary(path, args.scale, &records));
     }
+    if let Target::Postgres { server, name } = &loaded {
+        rt.block_on(pg_admin(server, &[&format!("DROP DATABASE {name}")]))?;
+    }
     Ok(all_exact)
+}
+
+/// Where a store lives: a data dir, or a database on a PostgreSQL server.
+enum Target {
+    Dir(PathBuf),
+    Postgres { server: String, name: String },
+}
+
+impl Target {
+    fn args(&self) -> Vec<String> {
+        match self {
+            Target::Dir(dir) => vec!["--data-dir".into(), dir.display().to_string()],
+            Target::Postgres { server, name } => vec![
+                "--store".into(),
+                personalize_local::store::postgres::with_dbname(server, name),
+            ],
+        }
+    }
+}
+
+/// Runs `statements` on the server, one by one (CREATE and DROP DATABASE cannot share a
+/// transaction).
+async fn pg_admin(server: &str, statements: &[&str]) -> Result<(), Error> {
+    let (client, connection) = tokio_postgres::connect(server, tokio_postgres::NoTls).await?;
+    let connection = tokio::spawn(connection);
+    for sql in statements {
+        client.batch_execute(sql).await?;
+    }
+    drop(client);
+    let _ = connection.await;
+    Ok(())
 }
 
 /// The workload in `dir`, generated unless it is there at this scale.
@@ -191,7 +277,7 @@ fn check(record: &Value, expected: &Value) -> bool {
 }
 
 /// One job through `personalize-local delete-users`, the worker's own process.
-fn worker_run(s3: &S3Server, store: &Path, run: usize) -> Result<Value, Error> {
+fn worker_run(s3: &S3Server, store: &Target, run: usize) -> Result<Value, Error> {
     let started = Instant::now();
     let child = s3
         .command(store)
@@ -221,14 +307,13 @@ fn worker_run(s3: &S3Server, store: &Path, run: usize) -> Result<Value, Error> {
 
 /// One job through the API of `personalize-local serve`: from the CreateDataDeletionJob call
 /// until DescribeDataDeletionJob says it ended.
-async fn api_run(s3: &S3Server, store: &Path, run: usize) -> Result<Value, Error> {
-    let log = store.with_extension("log");
+async fn api_run(s3: &S3Server, store: &Target, run: usize, log: &Path) -> Result<Value, Error> {
     let mut child = s3
         .command(store)
         .args(["serve", "--port", "0"])
         .env("RUST_LOG", "personalize_local=info")
         .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&log)?)
+        .stderr(std::fs::File::create(log)?)
         .spawn()?;
     let mut first = String::new();
     BufReader::new(child.stdout.take().ok_or("no stdout")?).read_line(&mut first)?;
@@ -289,7 +374,7 @@ async fn api_run(s3: &S3Server, store: &Path, run: usize) -> Result<Value, Error
     tokio::time::sleep(Duration::from_millis(50)).await;
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let (_, peak_rss) = wait_with_peak_rss(child)?;
-    let phases = std::fs::read_to_string(&log)?
+    let phases = std::fs::read_to_string(log)?
         .lines()
         .find(|l| l.contains("job completed"))
         .map(phases_from_log)
@@ -433,9 +518,9 @@ impl S3Server {
 
     /// `personalize-local --data-dir store` with this server's endpoint and test keys
     /// (unless the environment has keys of its own).
-    fn command(&self, store: &Path) -> Command {
+    fn command(&self, store: &Target) -> Command {
         let mut c = Command::new(BIN);
-        c.arg("--data-dir").arg(store);
+        c.args(store.args());
         c.env("PERSONALIZE_LOCAL_S3_ENDPOINT", &self.endpoint)
             .env("AWS_REGION", "us-east-1")
             .env("AWS_EC2_METADATA_DISABLED", "true")

@@ -87,7 +87,24 @@ where
         reason = failed.failure_reason.as_deref().unwrap_or(""),
         "failed"
     );
-    store.finish(&failed, &lease).await?;
+    match store.finish(&failed, &lease).await {
+        Ok(()) => {}
+        // A body whose write transaction outlived the lease (a store that cannot renew while
+        // it writes) finds its lease expired when it comes to record the failure. Nobody
+        // else may hold the job, though: then it claims it again, as any worker could, and
+        // records the failure under that claim; otherwise the job is the new holder's.
+        Err(StoreError::LeaseLost(_)) => {
+            let worker = lease.worker.clone();
+            match store
+                .claim(Claim::Job(&failed.arn), &worker, lease_for)
+                .await?
+            {
+                Some((_, again)) => store.finish(&failed, &again).await?,
+                None => return Err(StoreError::LeaseLost(failed.arn.clone())),
+            }
+        }
+        Err(e) => return Err(e),
+    }
     Ok((failed, out))
 }
 
@@ -110,5 +127,69 @@ async fn heartbeat(
             }
             Err(e) => warn!(job = %lease.job_arn, error = %e, "cannot renew the lease"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jobs::{JobSpec, JobStatus};
+    use crate::store::memory::MemoryStore;
+
+    fn job(name: &str) -> Job {
+        let spec = JobSpec::Deletion {
+            dataset_group_arn: "arn:g".into(),
+            data_location: "s3://b/k".into(),
+        };
+        Job::new(
+            format!("arn:aws:personalize:us-east-1:000000000000:data-deletion-job/{name}"),
+            name,
+            spec,
+        )
+    }
+
+    /// A body that held its thread past the lease (no renewal could run) still records its
+    /// failure, under a new claim, instead of leaving the job to be run again and again.
+    #[tokio::test]
+    async fn a_failure_after_the_lease_ran_out_is_still_recorded() {
+        let store = MemoryStore::new();
+        let j = job("slow");
+        store.create_job(&j).await.unwrap();
+        let lease_for = Duration::from_millis(50);
+        let (claimed, lease) = store.claim_next("w", lease_for).await.unwrap().unwrap();
+        let body = |_commit| async {
+            std::thread::sleep(Duration::from_millis(150));
+            (Err(JobError::Failed("bad input".into())), ())
+        };
+        let (ended, ()) = run_to_end(&store, claimed, lease, lease_for, body)
+            .await
+            .unwrap();
+        assert_eq!(ended.status, JobStatus::Failed);
+        let stored = store.job(&j.arn).await.unwrap().unwrap();
+        assert_eq!(stored.status, JobStatus::Failed);
+        assert_eq!(stored.failure_reason.as_deref(), Some("bad input"));
+    }
+
+    /// Once another worker took the job over, the first one's failure is not recorded.
+    #[tokio::test]
+    async fn a_failure_after_a_takeover_is_not_recorded() {
+        let store = MemoryStore::new();
+        let j = job("taken");
+        store.create_job(&j).await.unwrap();
+        let lease_for = Duration::from_millis(50);
+        let (claimed, lease) = store.claim_next("w1", lease_for).await.unwrap().unwrap();
+        let store_ref = &store;
+        let body = |_commit| async move {
+            std::thread::sleep(Duration::from_millis(150));
+            let taken = store_ref.claim_next("w2", DEFAULT_LEASE).await.unwrap();
+            assert!(taken.is_some());
+            (Err(JobError::Failed("bad input".into())), ())
+        };
+        let err = run_to_end(&store, claimed, lease, lease_for, body)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::LeaseLost(_)), "{err:?}");
+        let stored = store.job(&j.arn).await.unwrap().unwrap();
+        assert_eq!(stored.status, JobStatus::InProgress);
     }
 }

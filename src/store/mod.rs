@@ -540,8 +540,9 @@ pub async fn dataset_by_arn(store: &dyn DatasetStore, arn: &str) -> StoreResult<
 /// Crash tests only: when the environment variable `PERSONALIZE_LOCAL_FAILPOINTS` (entries
 /// separated by commas) names `name`, the process aborts here, as `kill -9` would stop it;
 /// an entry `name:pause` stops the thread here instead (until the process is killed), so a
-/// test can kill the process itself at this point. Backends call it at the points where a
-/// crash must not lose or repeat work.
+/// test can kill the process itself at this point, and `name:sleep=MS` holds it there for
+/// `MS` milliseconds, so a test can break something under it (a database connection) and
+/// let it go on. Backends call it at the points where a crash must not lose or repeat work.
 pub fn failpoint(name: &str) {
     let Ok(points) = std::env::var("PERSONALIZE_LOCAL_FAILPOINTS") else {
         return;
@@ -552,6 +553,11 @@ pub fn failpoint(name: &str) {
             continue;
         }
         eprintln!("failpoint {name}: {action}");
+        if let Some(ms) = action.strip_prefix("sleep=") {
+            let ms = ms.parse().unwrap_or(1000);
+            std::thread::sleep(std::time::Duration::from_millis(ms));
+            return;
+        }
         if action == "pause" {
             loop {
                 std::thread::sleep(std::time::Duration::from_secs(3600));

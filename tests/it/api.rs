@@ -853,3 +853,17 @@ async fn health_and_reset() {
         .await
         .unwrap();
 }
+
+/// A data deletion job's status now.
+pub async fn wait_job_status(client: &Client, arn: &str) -> String {
+    client
+        .describe_data_deletion_job()
+        .data_deletion_job_arn(arn)
+        .send()
+        .await
+        .unwrap()
+        .data_deletion_job
+        .unwrap()
+        .status
+        .unwrap_or_default()
+}

@@ -892,3 +892,93 @@ async fn api_and_worker_processes_share_a_postgres_store() {
         .collect();
     assert!(stuck.is_empty(), "{stuck:?}");
 }
+
+/// The database connection of a purge is cut while its transaction is open (the server
+/// terminates the session, as a restart or a network failure would): nothing is deleted,
+/// and the job ends FAILED with a reason that names the database error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_purge_whose_connection_is_cut_deletes_nothing() {
+    use personalize_local::store::postgres::PostgresStore;
+    use personalize_local::store::{DatasetStore, DatasetType};
+
+    let Some(server) = crate::common::postgres_url() else {
+        return;
+    };
+    let url = crate::common::fresh_postgres(&server).await;
+    let db = url.rsplit('/').next().unwrap().to_owned();
+    let s3 = TestS3::start(Backend::Embedded, "pg-cut").await.unwrap();
+    s3.upload_tree("datasets").await;
+    s3.upload_tree("deletion-single").await;
+    let dir = tempfile::tempdir().unwrap();
+    let api = ServeProcess::start_with(&s3, dir.path(), &["--no-worker", "--store", &url], &[]);
+    let c = crate::api::client(&api.1);
+    // The failpoint holds the worker's thread (its lease renewals too) for 3 s: a lease of
+    // 10 s outlasts it.
+    let mut worker = command(dir.path())
+        .args(["worker", "--store", &url, "--job-lease-seconds", "10"])
+        .args(["--s3-endpoint", &s3.endpoint])
+        .env(
+            "PERSONALIZE_LOCAL_FAILPOINTS",
+            "purge-before-commit:sleep=3000",
+        )
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let group = c
+        .create_dataset_group()
+        .name("pg-cut")
+        .send()
+        .await
+        .unwrap()
+        .dataset_group_arn
+        .unwrap();
+    let users = crate::api_resources::create_dataset(&c, &group, "Users", "users").await;
+    let import = import_job(&c, "u", &users, &s3.location("datasets/users.csv"), "FULL").await;
+    assert_eq!(wait_import(&c, &import).await, "ACTIVE");
+    let store = PostgresStore::connect(&url).await.unwrap();
+    let before = store
+        .count_records(&group, DatasetType::Users)
+        .await
+        .unwrap();
+    let requests = s3.location("deletion-single/requests.csv");
+    let arn = deletion_job(&c, "cut", &group, &requests).await;
+    for _ in 0..500 {
+        let job = crate::api::wait_job_status(&c, &arn).await;
+        if job == "IN_PROGRESS" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+    let (admin, connection) = tokio_postgres::connect(&server, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let cut: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = $1 AND state = 'idle in transaction') t",
+            &[&db],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(cut, 1, "the purge's session, in its transaction");
+    let job = crate::api::wait_job(&c, &arn).await;
+    let after = store
+        .count_records(&group, DatasetType::Users)
+        .await
+        .unwrap();
+    // The job's lease still holds, so its failure is recorded at once, under the one claim.
+    assert_eq!(job.status.as_deref(), Some("FAILED"));
+    let reason = job.failure_reason.unwrap_or_default();
+    assert!(
+        reason.contains("store failed") && reason.contains("postgres"),
+        "{reason}"
+    );
+    assert_eq!(after, before, "a failed purge deletes nothing");
+    assert_eq!(claims(&url).await[&arn], 1);
+    let _ = worker.kill();
+    let _ = worker.wait();
+}

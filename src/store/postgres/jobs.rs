@@ -4,7 +4,8 @@
 //! claimers never take the same job and never wait for each other. Leases run on the
 //! database's clock (`clock_timestamp()`), the one clock every machine shares. A job's final
 //! write (alone, or in a load's or purge's transaction) first locks the job's row and checks
-//! the lease (the fencing check); while that lock is held no claim can take the job.
+//! the lease (the fencing check); while that lock is held no claim can take the job, and the
+//! final write changes the row only if no later claim has taken a new token.
 
 use std::time::Duration;
 
@@ -204,13 +205,15 @@ pub(super) async fn renew(
 }
 
 /// Locks the job's row until the transaction ends and checks that `lease` holds it: the
-/// same owner and claim, not expired. [`StoreError::LeaseLost`] otherwise.
+/// same owner and claim, not expired. [`StoreError::LeaseLost`] otherwise. The lock is `FOR
+/// KEY SHARE`: claims (`FOR UPDATE SKIP LOCKED`) pass the row by while it is held, but the
+/// job's own lease renewals (plain updates) go on, so a long load keeps its lease.
 pub(super) async fn check_held(c: &impl GenericClient, lease: &Lease) -> DbResult<()> {
     let row = c
         .query_opt(
             &format!(
                 "SELECT lease_owner = $2 AND lease_token = $3 AND lease_expires > {NOW}
-                 FROM jobs WHERE arn = $1 AND status = 'in_progress' FOR UPDATE"
+                 FROM jobs WHERE arn = $1 AND status = 'in_progress' FOR KEY SHARE"
             ),
             &[&lease.job_arn, &lease.worker, &(lease.token as i64)],
         )
