@@ -25,8 +25,10 @@ pub mod conformance;
 pub mod error;
 pub mod ids;
 pub mod memory;
+mod packing;
 pub mod postgres;
 pub mod schema;
+mod sort;
 mod spec;
 pub mod sqlite;
 

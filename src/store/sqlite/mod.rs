@@ -13,7 +13,7 @@
 //! | `mod.rs` | opening the file, the connection, the [`DatasetStore`] impl |
 //! | `migrate.rs` | the versioned schema migrations |
 //! | `catalog.rs` | row mapping of groups and datasets |
-//! | `load.rs`, `sort.rs`, `packed.rs` | loads: external sort by user, packed rows |
+//! | `load.rs`, `packed.rs` | loads: external sort by user ([`crate::store::sort`]), packed rows |
 //! | `records.rs` | counts, reads and streamed scans of records |
 //! | `purge.rs` | the purge transaction |
 //! | `jobs.rs` | the job queue: claims, leases, the fencing check |
@@ -25,7 +25,6 @@ mod migrate;
 mod packed;
 mod purge;
 mod records;
-mod sort;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};

@@ -4,13 +4,13 @@
 //! varint-length-prefixed bytes.
 //!
 //! A purge is then one B-tree delete per user, not one per record, and a load is one insert per user, in key order: records are sorted by user
-//! outside SQLite ([`super::sort`], bounded memory) and grouped as they come out.
+//! outside SQLite ([`crate::store::sort`], bounded memory) and grouped as they come out.
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::sort::{read_varint, write_varint, Sorter, RUN_BYTES};
-use super::{backend, DbResult, LoadMode};
-use crate::store::{RowBatch, StoreError};
+use super::{DbResult, LoadMode};
+use crate::store::packing::{decode, encode, last_record, sort_and_group, Grouper};
+use crate::store::RowBatch;
 
 /// Creates the table of a user-bearing dataset.
 pub(super) fn create_table(conn: &Connection, id: i64) -> DbResult<()> {
@@ -19,106 +19,6 @@ pub(super) fn create_table(conn: &Connection, id: i64) -> DbResult<()> {
     ))?;
     Ok(())
 }
-
-/// Appends one record to a packed blob: its sequence number, then every value but the key.
-fn encode<'a>(buf: &mut Vec<u8>, seq: u64, key: usize, values: impl Iterator<Item = &'a str>) {
-    let _ = write_varint(buf, seq);
-    for (i, v) in values.enumerate() {
-        if i != key {
-            let _ = write_varint(buf, v.len() as u64);
-            buf.extend_from_slice(v.as_bytes());
-        }
-    }
-}
-
-/// The records of one user's blob: `(sequence number, values with the key in place)`.
-fn decode(k: &str, blob: &[u8], width: usize, key: usize) -> DbResult<Vec<(u64, Vec<String>)>> {
-    let corrupt = || StoreError::Invalid(format!("the packed records of {k:?} are corrupt"));
-    let mut input = blob;
-    let mut out = Vec::new();
-    while !input.is_empty() {
-        let seq = read_varint(&mut input)
-            .map_err(backend)?
-            .ok_or_else(corrupt)?;
-        let mut row = Vec::with_capacity(width);
-        for i in 0..width {
-            if i == key {
-                row.push(k.to_owned());
-                continue;
-            }
-            let len = read_varint(&mut input)
-                .map_err(backend)?
-                .ok_or_else(corrupt)? as usize;
-            if len > input.len() {
-                return Err(corrupt());
-            }
-            let (v, rest) = input.split_at(len);
-            row.push(String::from_utf8(v.to_vec()).map_err(|_| corrupt())?);
-            input = rest;
-        }
-        out.push((seq, row));
-    }
-    Ok(out)
-}
-
-/// Gathers the sorted `(key, count, records)` calls of one key and hands each key's records
-/// to `flush(key, count, records)`.
-struct Grouper<F> {
-    key: Vec<u8>,
-    blob: Vec<u8>,
-    n: i64,
-    flush: F,
-}
-
-impl<F: FnMut(&str, i64, &[u8]) -> DbResult<()>> Grouper<F> {
-    fn push(&mut self, key: &[u8], n: u64, recs: &[u8]) -> DbResult<()> {
-        if self.n > 0 && key != self.key.as_slice() {
-            self.done()?;
-        }
-        if self.n == 0 {
-            self.key.clear();
-            self.key.extend_from_slice(key);
-        }
-        self.blob.extend_from_slice(recs);
-        self.n += n as i64;
-        Ok(())
-    }
-
-    /// Flushes the key in progress.
-    fn done(&mut self) -> DbResult<()> {
-        if self.n > 0 {
-            let key = std::str::from_utf8(&self.key)
-                .map_err(|_| StoreError::Invalid("a user ID is not UTF-8".into()))?;
-            (self.flush)(key, self.n, &self.blob)?;
-        }
-        self.blob.clear();
-        self.n = 0;
-        Ok(())
-    }
-}
-
-/// The last record of a packed blob whose records have `width - 1` values each.
-fn last_record(blob: &[u8], width: usize) -> DbResult<&[u8]> {
-    let corrupt = || StoreError::Invalid("packed records are corrupt".into());
-    let mut input = blob;
-    let mut last = blob;
-    while !input.is_empty() {
-        last = input;
-        read_varint(&mut input)
-            .map_err(backend)?
-            .ok_or_else(corrupt)?;
-        for _ in 1..width {
-            let len = read_varint(&mut input)
-                .map_err(backend)?
-                .ok_or_else(corrupt)? as usize;
-            input = input.get(len..).ok_or_else(corrupt)?;
-        }
-    }
-    Ok(last)
-}
-
-/// Users handed from the merging thread to the inserting one at a time.
-const MERGE_BATCH: usize = 4096;
 
 /// A packed table and the shape of its dataset's records.
 #[derive(Debug, Clone, Copy)]
@@ -140,7 +40,7 @@ pub(super) fn load(
     table: &Table,
     mode: LoadMode,
     first_seq: u64,
-    mut next_batch: impl FnMut() -> Option<DbResult<RowBatch>>,
+    next_batch: impl FnMut() -> Option<DbResult<RowBatch>>,
 ) -> DbResult<u64> {
     let &Table {
         id,
@@ -148,27 +48,6 @@ pub(super) fn load(
         width,
         keyed_by_id,
     } = table;
-    let started = std::time::Instant::now();
-    let mut sorter = Sorter::new(RUN_BYTES);
-    let mut rec = Vec::new();
-    let mut seq = first_seq;
-    while let Some(batch) = next_batch() {
-        let batch = batch?;
-        batch.check_width(width)?;
-        for i in 0..batch.rows() {
-            seq += 1;
-            rec.clear();
-            encode(&mut rec, seq, key, batch.row(i));
-            let k = batch.row(i).nth(key).unwrap_or_default();
-            sorter.push(k.as_bytes(), &rec).map_err(backend)?;
-        }
-    }
-    tracing::debug!(
-        rows = seq - first_seq,
-        seconds = started.elapsed().as_secs_f64(),
-        "sorted into runs"
-    );
-    let started = std::time::Instant::now();
     if mode == LoadMode::Replace {
         conn.execute_batch(&format!("DROP TABLE records_{id}"))?;
         create_table(conn, id)?;
@@ -208,55 +87,18 @@ pub(super) fn load(
         }
         Ok(())
     };
-    // The merge of the runs and the grouping by user run on a thread of their own, handing
-    // users over in batches, while this one inserts them: both cores work.
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<(String, i64, Vec<u8>)>>(8);
-    let merger = std::thread::spawn(move || -> DbResult<()> {
-        let mut users = Vec::with_capacity(MERGE_BATCH);
-        let mut grouper = Grouper {
-            key: Vec::new(),
-            blob: Vec::new(),
-            n: 0,
-            flush: |k: &str, n: i64, all: &[u8]| -> DbResult<()> {
-                users.push((k.to_owned(), n, all.to_vec()));
-                if users.len() >= MERGE_BATCH {
-                    let full = std::mem::replace(&mut users, Vec::with_capacity(MERGE_BATCH));
-                    tx.send(full)
-                        .map_err(|_| StoreError::Invalid("the load stopped".into()))?;
-                }
-                Ok(())
-            },
-        };
-        sorter.finish(|k, n, recs| grouper.push(k, n, recs))?;
-        grouper.done()?;
-        drop(grouper);
-        if !users.is_empty() {
-            let _ = tx.send(users);
+    let started = std::time::Instant::now();
+    let last = sort_and_group(next_batch, width, key, first_seq, |users| {
+        for (k, n, all) in &users {
+            store_user(k, *n, all)?;
         }
         Ok(())
-    });
-    let mut stored: DbResult<()> = Ok(());
-    for users in rx {
-        for (k, n, all) in &users {
-            if let Err(e) = store_user(k, *n, all) {
-                stored = Err(e);
-                break;
-            }
-        }
-        if stored.is_err() {
-            break; // dropping the receiver stops the merger
-        }
-    }
-    let merged = merger
-        .join()
-        .map_err(|_| StoreError::Invalid("the thread merging the runs panicked".into()))?;
-    stored?;
-    merged?;
+    })?;
     tracing::debug!(
         seconds = started.elapsed().as_secs_f64(),
-        "inserted by user"
+        "sorted and inserted by user"
     );
-    Ok(seq)
+    Ok(last)
 }
 
 /// How many records the packed table holds.

@@ -14,7 +14,7 @@ use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};
 
 /// Bytes of keys and records held in memory before a run is spilled.
-pub(super) const RUN_BYTES: usize = 48 * 1024 * 1024;
+pub(in crate::store) const RUN_BYTES: usize = 48 * 1024 * 1024;
 
 /// Where a pair lives in the arena, with its key's prefix.
 #[derive(Debug, Clone, Copy)]
@@ -55,7 +55,7 @@ type Spilling = std::thread::JoinHandle<io::Result<(File, Vec<u8>, Vec<Entry>)>>
 
 /// Gathers pairs; [`Sorter::finish`] yields them by key.
 #[derive(Debug)]
-pub(super) struct Sorter {
+pub(in crate::store) struct Sorter {
     arena: Vec<u8>,
     entries: Vec<Entry>,
     runs: Vec<File>,
@@ -65,7 +65,7 @@ pub(super) struct Sorter {
 
 impl Sorter {
     /// A sorter spilling runs of about `run_bytes`.
-    pub(super) fn new(run_bytes: usize) -> Self {
+    pub(in crate::store) fn new(run_bytes: usize) -> Self {
         Sorter {
             arena: Vec::new(),
             entries: Vec::new(),
@@ -76,7 +76,7 @@ impl Sorter {
     }
 
     /// Adds one pair.
-    pub(super) fn push(&mut self, key: &[u8], rec: &[u8]) -> io::Result<()> {
+    pub(in crate::store) fn push(&mut self, key: &[u8], rec: &[u8]) -> io::Result<()> {
         let start = self.arena.len();
         self.arena.extend_from_slice(key);
         self.arena.extend_from_slice(rec);
@@ -118,7 +118,7 @@ impl Sorter {
 
     /// Every pair, by key: calls `f(key, 1, record)` for each, the records of a key in the
     /// order they went in.
-    pub(super) fn finish<E: From<io::Error>>(
+    pub(in crate::store) fn finish<E: From<io::Error>>(
         mut self,
         mut f: impl FnMut(&[u8], u64, &[u8]) -> Result<(), E>,
     ) -> Result<(), E> {
@@ -236,7 +236,7 @@ impl Run {
     }
 }
 
-pub(super) fn write_varint(out: &mut impl Write, mut v: u64) -> io::Result<()> {
+pub(in crate::store) fn write_varint(out: &mut impl Write, mut v: u64) -> io::Result<()> {
     let mut buf = [0u8; 10];
     let mut n = 0;
     loop {
@@ -254,7 +254,7 @@ pub(super) fn write_varint(out: &mut impl Write, mut v: u64) -> io::Result<()> {
 }
 
 /// A varint, or `None` at a clean end of input.
-pub(super) fn read_varint(input: &mut impl Read) -> io::Result<Option<u64>> {
+pub(in crate::store) fn read_varint(input: &mut impl Read) -> io::Result<Option<u64>> {
     let mut v = 0u64;
     let mut shift = 0;
     let mut byte = [0u8; 1];
