@@ -199,6 +199,8 @@ pub(super) async fn delete_dataset(
     let (id, _) = require_dataset(&*tx, group_arn, t).await?;
     tx.execute("DELETE FROM records WHERE dataset_id = $1", &[&id])
         .await?;
+    tx.execute("DELETE FROM user_records WHERE dataset_id = $1", &[&id])
+        .await?;
     tx.execute("DELETE FROM datasets WHERE id = $1", &[&id])
         .await?;
     tx.execute(

@@ -48,6 +48,14 @@ CREATE TABLE records (
     PRIMARY KEY (dataset_id, seq)
 );
 CREATE INDEX records_by_key ON records (dataset_id, key, seq);
+CREATE TABLE user_records (
+    dataset_id BIGINT NOT NULL,
+    key        TEXT COLLATE "C" NOT NULL,
+    n          INTEGER NOT NULL,
+    rows       BYTEA NOT NULL,
+    PRIMARY KEY (dataset_id, key)
+);
+ALTER TABLE user_records ALTER COLUMN rows SET STORAGE EXTERNAL;
 CREATE TABLE tags (
     arn   TEXT NOT NULL,
     key   TEXT NOT NULL,

@@ -1,9 +1,11 @@
 //! The shared store: PostgreSQL, for several API processes and workers on several machines.
 //!
 //! One database holds everything: the catalog (`dataset_groups`, `schemas`, `datasets`,
-//! `tags`), every dataset's records in one `records` table clustered for purging by user
-//! (`(dataset_id, key, seq)`, keys in byte order with the `C` collation), and the job
-//! queue (`jobs`), claimed with `FOR UPDATE SKIP LOCKED`. Loads and purges stream through
+//! `tags`), the records of user-bearing datasets in `user_records`, ONE row per user with
+//! the user's records packed in a `bytea` (the format of [`super::packing`]: a purge deletes
+//! one row per user, not one per record), those of Items and Actions in `records`, one row
+//! each (keys in byte order with the `C` collation in both), and the job queue (`jobs`),
+//! claimed with `FOR UPDATE SKIP LOCKED`. Loads and purges stream through
 //! `COPY ... FROM STDIN (FORMAT binary)`, so memory stays bounded whatever the input's size.
 //! Connections come from a pool (`deadpool-postgres` over `tokio-postgres`); the URL takes
 //! the libpq forms (`postgres://user:pass@host:port/db?application_name=...`, or
@@ -298,7 +300,7 @@ impl DatasetStore for PostgresStore {
         let client = self.client().await?;
         client
             .batch_execute(
-                "TRUNCATE records, datasets, dataset_groups, schemas, tags, jobs RESTART IDENTITY",
+                "TRUNCATE records, user_records, datasets, dataset_groups, schemas, tags, jobs RESTART IDENTITY",
             )
             .await?;
         Ok(())

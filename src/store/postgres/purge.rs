@@ -1,8 +1,9 @@
 //! The purge in PostgreSQL: one transaction locks the job's row and checks its lease, copies
 //! the distinct IDs into a temporary table with binary `COPY` (memory bounded: never one
-//! giant parameter list), deletes every user-bearing dataset's records with one set-based
-//! `DELETE ... USING` each (its count is the dataset's), writes the job `COMPLETED` and
-//! commits all of it at once.
+//! giant parameter list), deletes every user-bearing dataset's users (one row each, their
+//! records packed) with one set-based `DELETE ... USING` each, whose packed counts summed are
+//! the dataset's share of `numDeleted`, writes the job `COMPLETED` and commits all of it at
+//! once.
 
 use std::time::Instant;
 
@@ -57,13 +58,18 @@ pub(super) async fn purge(
     for t in DatasetType::ALL.into_iter().filter(|t| t.holds_users()) {
         if let Some((id, _)) = dataset_id(&*tx, group_arn, t).await? {
             let started = Instant::now();
-            let n = tx
-                .execute(
-                    "DELETE FROM records r USING purge_ids p
-                     WHERE r.dataset_id = $1 AND r.key = p.id",
+            let n: i64 = tx
+                .query_one(
+                    "WITH gone AS (
+                         DELETE FROM user_records r USING purge_ids p
+                         WHERE r.dataset_id = $1 AND r.key = p.id
+                         RETURNING r.n)
+                     SELECT coalesce(sum(n), 0)::bigint FROM gone",
                     &[&id],
                 )
-                .await?;
+                .await?
+                .get(0);
+            let n = n as u64;
             tracing::debug!(dataset = %t, records = n, seconds = started.elapsed().as_secs_f64(), "deleted");
             counts.per_dataset.push((t, n));
         }

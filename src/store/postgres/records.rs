@@ -1,9 +1,12 @@
 //! Records in PostgreSQL: loads streamed through binary `COPY`, counts, reads and scans.
 //!
-//! Every dataset's records live in `records (dataset_id, seq, key, vals)`: `seq` is the load
-//! order, `key` the record's key column (`USER_ID` for the types a purge removes, else the
-//! item or action id) in byte order, `vals` the values in the dataset's column order, empty
-//! for null.
+//! User-bearing datasets (Users, Interactions, Action_Interactions) keep ONE row per user in
+//! `user_records (dataset_id, key, n, rows)`: the user's `n` records packed in `rows`
+//! ([`crate::store::packing`]), so that a purge deletes one row per user. A load sorts the
+//! records by user outside the database (an external sort on a blocking thread, bounded
+//! memory) and copies the users in key order. Items and Actions keep one row per record in
+//! `records (dataset_id, seq, key, vals)`: `seq` the load order, `key` the item or action id,
+//! `vals` the values in the dataset's column order. Empty values are null.
 
 use deadpool_postgres::{Object, Pool};
 use futures::stream::{BoxStream, StreamExt};
@@ -14,6 +17,7 @@ use tokio_postgres::GenericClient;
 
 use super::catalog::require_dataset;
 use super::{jobs, DbResult};
+use crate::store::packing::{decode, last_record, sort_and_group, UserBatch};
 use crate::store::{DatasetType, JobCommit, LoadMode, RowBatch, StoreError, StoreResult};
 
 fn key_index(t: DatasetType, columns: &[String]) -> usize {
@@ -67,9 +71,10 @@ pub(super) async fn load(
     group_arn: &str,
     t: DatasetType,
     mode: LoadMode,
-    mut batches: BoxStream<'static, StoreResult<RowBatch>>,
+    batches: BoxStream<'static, StoreResult<RowBatch>>,
     commit: Option<JobCommit>,
 ) -> StoreResult<u64> {
+    let mut batches = batches;
     let tx = client.transaction().await?;
     if let Some(c) = &commit {
         jobs::check_held(&*tx, &c.lease).await?;
@@ -85,13 +90,44 @@ pub(super) async fn load(
         .get(0);
     let key = key_index(t, &columns);
     let width = columns.len();
-    let (first, last) = match mode {
+    let (first, last) = if t.holds_users() {
+        load_users(&tx, id, t, mode, key, width, next, batches).await?
+    } else {
+        load_rows(&tx, id, t, mode, key, width, next, &mut batches).await?
+    };
+    tx.execute(
+        "UPDATE datasets SET next_seq = $2 WHERE id = $1",
+        &[&id, &last],
+    )
+    .await?;
+    if let Some(c) = commit {
+        jobs::write_final(&*tx, &c.job.succeeded(None), &c.lease).await?;
+    }
+    crate::store::failpoint("load-before-commit");
+    tx.commit().await?;
+    crate::store::failpoint("load-after-commit");
+    Ok((last - first) as u64)
+}
+
+/// Loads one row per record (Items, Actions); returns the first and last sequence numbers.
+#[allow(clippy::too_many_arguments)]
+async fn load_rows(
+    tx: &tokio_postgres::Transaction<'_>,
+    id: i64,
+    t: DatasetType,
+    mode: LoadMode,
+    key: usize,
+    width: usize,
+    next: i64,
+    batches: &mut BoxStream<'static, StoreResult<RowBatch>>,
+) -> DbResult<(i64, i64)> {
+    Ok(match mode {
         LoadMode::Replace => {
             tx.execute("DELETE FROM records WHERE dataset_id = $1", &[&id])
                 .await?;
             (
                 0,
-                copy_rows(&tx, "records", id, key, width, 0, &mut batches).await?,
+                copy_rows(tx, "records", id, key, width, 0, batches).await?,
             )
         }
         LoadMode::Append if t.keyed_by_id() => {
@@ -101,7 +137,7 @@ pub(super) async fn load(
                                             vals TEXT[]) ON COMMIT DROP",
             )
             .await?;
-            let last = copy_rows(&tx, "staging", id, key, width, next, &mut batches).await?;
+            let last = copy_rows(tx, "staging", id, key, width, next, batches).await?;
             tx.execute(
                 "DELETE FROM records r USING (SELECT DISTINCT key FROM staging) s
                  WHERE r.dataset_id = $1 AND r.key = s.key",
@@ -119,21 +155,112 @@ pub(super) async fn load(
         }
         LoadMode::Append => (
             next,
-            copy_rows(&tx, "records", id, key, width, next, &mut batches).await?,
+            copy_rows(tx, "records", id, key, width, next, batches).await?,
         ),
+    })
+}
+
+/// Loads a user-bearing dataset: the rows sorted by user on a blocking thread while this
+/// task feeds it and copies the users it hands back; returns the first and last sequence
+/// numbers.
+#[allow(clippy::too_many_arguments)]
+async fn load_users(
+    tx: &tokio_postgres::Transaction<'_>,
+    id: i64,
+    t: DatasetType,
+    mode: LoadMode,
+    key: usize,
+    width: usize,
+    next: i64,
+    mut batches: BoxStream<'static, StoreResult<RowBatch>>,
+) -> DbResult<(i64, i64)> {
+    let first = match mode {
+        LoadMode::Replace => {
+            tx.execute("DELETE FROM user_records WHERE dataset_id = $1", &[&id])
+                .await?;
+            0
+        }
+        LoadMode::Append => {
+            tx.batch_execute(
+                "CREATE TEMP TABLE staging_users (dataset_id BIGINT, key TEXT COLLATE \"C\",
+                                                  n INTEGER, rows BYTEA) ON COMMIT DROP",
+            )
+            .await?;
+            next
+        }
     };
-    tx.execute(
-        "UPDATE datasets SET next_seq = $2 WHERE id = $1",
-        &[&id, &last],
-    )
-    .await?;
-    if let Some(c) = commit {
-        jobs::write_final(&*tx, &c.job.succeeded(None), &c.lease).await?;
+    let target = match mode {
+        LoadMode::Replace => "user_records",
+        LoadMode::Append => "staging_users",
+    };
+    // Only the last record of an id replaces what a Users dataset holds for it.
+    let keep_last = mode == LoadMode::Append && t.keyed_by_id();
+    let (rows_tx, mut rows_rx) = tokio::sync::mpsc::channel::<StoreResult<RowBatch>>(4);
+    let (users_tx, mut users_rx) = tokio::sync::mpsc::channel::<UserBatch>(4);
+    let sorter = tokio::task::spawn_blocking(move || {
+        sort_and_group(
+            || rows_rx.blocking_recv(),
+            width,
+            key,
+            first as u64,
+            |users| {
+                users_tx
+                    .blocking_send(users)
+                    .map_err(|_| StoreError::Invalid("the load stopped".into()))
+            },
+        )
+    });
+    let feeder = async move {
+        while let Some(batch) = batches.next().await {
+            let stop = batch.is_err();
+            if rows_tx.send(batch).await.is_err() || stop {
+                break;
+            }
+        }
+    };
+    let copier = async {
+        let sink = tx
+            .copy_in(&format!(
+                "COPY {target} (dataset_id, key, n, rows) FROM STDIN (FORMAT binary)"
+            ))
+            .await?;
+        let writer =
+            BinaryCopyInWriter::new(sink, &[Type::INT8, Type::TEXT, Type::INT4, Type::BYTEA]);
+        futures::pin_mut!(writer);
+        while let Some(users) = users_rx.recv().await {
+            for (k, n, all) in &users {
+                let (n, all): (i32, &[u8]) = if keep_last {
+                    (1, last_record(all, width)?)
+                } else {
+                    (*n as i32, all)
+                };
+                let row: [&(dyn ToSql + Sync); 4] = [&id, k, &n, &all];
+                writer.as_mut().write(&row).await?;
+            }
+        }
+        writer.finish().await?;
+        Ok::<(), StoreError>(())
+    };
+    let (sorted, (), copied) = tokio::join!(sorter, feeder, copier);
+    let last = sorted.map_err(|e| StoreError::Invalid(format!("the sort failed: {e}")))??;
+    copied?;
+    if mode == LoadMode::Append {
+        let merge = if keep_last {
+            "n = excluded.n, rows = excluded.rows"
+        } else {
+            "n = user_records.n + excluded.n, rows = user_records.rows || excluded.rows"
+        };
+        tx.execute(
+            &format!(
+                "INSERT INTO user_records (dataset_id, key, n, rows)
+                 SELECT dataset_id, key, n, rows FROM staging_users
+                 ON CONFLICT (dataset_id, key) DO UPDATE SET {merge}"
+            ),
+            &[],
+        )
+        .await?;
     }
-    crate::store::failpoint("load-before-commit");
-    tx.commit().await?;
-    crate::store::failpoint("load-after-commit");
-    Ok((last - first) as u64)
+    Ok((first, last as i64))
 }
 
 pub(super) async fn count(
@@ -142,10 +269,12 @@ pub(super) async fn count(
     t: DatasetType,
 ) -> DbResult<u64> {
     let (id, _) = require_dataset(c, group_arn, t).await?;
-    let n: i64 = c
-        .query_one("SELECT count(*) FROM records WHERE dataset_id = $1", &[&id])
-        .await?
-        .get(0);
+    let sql = if t.holds_users() {
+        "SELECT coalesce(sum(n), 0)::bigint FROM user_records WHERE dataset_id = $1"
+    } else {
+        "SELECT count(*) FROM records WHERE dataset_id = $1"
+    };
+    let n: i64 = c.query_one(sql, &[&id]).await?.get(0);
     Ok(n as u64)
 }
 
@@ -155,7 +284,22 @@ pub(super) async fn all(
     group_arn: &str,
     t: DatasetType,
 ) -> DbResult<Vec<Vec<String>>> {
-    let (id, _) = require_dataset(c, group_arn, t).await?;
+    let (id, columns) = require_dataset(c, group_arn, t).await?;
+    if t.holds_users() {
+        let key = key_index(t, &columns);
+        let rows = c
+            .query(
+                "SELECT key, rows FROM user_records WHERE dataset_id = $1",
+                &[&id],
+            )
+            .await?;
+        let mut all = Vec::new();
+        for r in &rows {
+            all.extend(decode(r.get(0), r.get(1), columns.len(), key)?);
+        }
+        all.sort_by_key(|(seq, _)| *seq);
+        return Ok(all.into_iter().map(|(_, row)| row).collect());
+    }
     let rows = c
         .query(
             "SELECT vals FROM records WHERE dataset_id = $1 ORDER BY seq",
@@ -176,32 +320,55 @@ pub(super) fn scan(
 ) -> BoxStream<'static, StoreResult<RowBatch>> {
     let (tx, rx) = futures::channel::mpsc::channel::<StoreResult<RowBatch>>(2);
     let group_arn = group_arn.to_owned();
-    let batch_rows = batch_rows.max(1) as i32;
+    let batch_rows = batch_rows.max(1);
     tokio::spawn(async move {
         let mut out = tx;
         let scanned = async {
             let mut client = pool.get().await?;
             let txn = client.transaction().await?;
             let (id, columns) = require_dataset(&*txn, &group_arn, t).await?;
-            let order = if t.holds_users() { "key, seq" } else { "seq" };
-            let stmt = txn
-                .prepare(&format!(
-                    "SELECT vals FROM records WHERE dataset_id = $1 ORDER BY {order}"
-                ))
-                .await?;
+            let width = columns.len();
+            let sql = if t.holds_users() {
+                "SELECT key, rows FROM user_records WHERE dataset_id = $1 ORDER BY key"
+            } else {
+                "SELECT key, vals FROM records WHERE dataset_id = $1 ORDER BY seq"
+            };
+            let stmt = txn.prepare(sql).await?;
             let portal = txn.bind(&stmt, &[&id]).await?;
+            let key = key_index(t, &columns);
+            let mut batch = RowBatch::new(width);
             loop {
-                let rows = txn.query_portal(&portal, batch_rows).await?;
-                if rows.is_empty() {
-                    return Ok::<(), StoreError>(());
-                }
-                let mut batch = RowBatch::new(columns.len());
+                // Users come a few hundred at a time; each may hold many records.
+                let fetch = if t.holds_users() {
+                    512
+                } else {
+                    batch_rows as i32
+                };
+                let rows = txn.query_portal(&portal, fetch).await?;
                 for r in &rows {
-                    let vals: Vec<&str> = r.get(0);
-                    batch.push_row(vals);
+                    let records = if t.holds_users() {
+                        decode(r.get(0), r.get(1), width, key)?
+                            .into_iter()
+                            .map(|(_, row)| row)
+                            .collect()
+                    } else {
+                        vec![r.get::<_, Vec<String>>(1)]
+                    };
+                    for row in records {
+                        batch.push_row(row.iter().map(String::as_str));
+                        if batch.rows() >= batch_rows {
+                            let full = std::mem::replace(&mut batch, RowBatch::new(width));
+                            if out.send(Ok(full)).await.is_err() {
+                                return Ok(()); // the consumer stopped
+                            }
+                        }
+                    }
                 }
-                if out.send(Ok(batch)).await.is_err() {
-                    return Ok(()); // the consumer stopped
+                if rows.is_empty() {
+                    if batch.rows() > 0 {
+                        let _ = out.send(Ok(batch)).await;
+                    }
+                    return Ok::<(), StoreError>(());
                 }
             }
         }
