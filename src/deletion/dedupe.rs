@@ -222,11 +222,15 @@ impl UserIdSet {
         keyed.into_iter().map(|(_, id)| id).collect()
     }
 
-    /// The IDs in byte order as the store takes them, packed in one buffer; the set's own
-    /// memory is freed.
+    /// The IDs in byte order as the store takes them: the shards' arenas move over as they
+    /// are (no copy), their hash tables are dropped, and an index gives the order.
     pub fn into_sorted(self) -> UserIds {
-        let bytes = self.shards.iter().map(|s| s.ids.byte_len()).sum();
-        UserIds::from_sorted_with_capacity(self.sorted(), bytes)
+        UserIds::from_arenas(
+            self.shards
+                .into_iter()
+                .map(|s| (s.ids.buf, s.ids.ends))
+                .collect(),
+        )
     }
 }
 

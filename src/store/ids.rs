@@ -1,11 +1,40 @@
-//! [`UserIds`]: the distinct user IDs a purge removes, in byte order, packed in one buffer.
+//! [`UserIds`]: the distinct user IDs a purge removes, in byte order.
 
-/// Distinct user IDs in byte order (the order a B-tree or a sorted merge wants), end to end
-/// in one buffer: one allocation for all of them, none per ID.
+/// Distinct user IDs in byte order (the order a B-tree or a sorted merge wants). The IDs'
+/// bytes stay in the arenas they were collected in (no copy, no allocation per ID); an
+/// index of 12 bytes per ID gives their order and where each one's bytes are.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UserIds {
-    buf: String,
-    ends: Vec<usize>,
+    /// The IDs' bytes, end to end.
+    arenas: Vec<String>,
+    /// Where each ID is, in byte order.
+    order: Vec<Span>,
+}
+
+/// An ID's bytes: `arenas[arena][start..start + len]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Span {
+    arena: u32,
+    start: u32,
+    len: u32,
+}
+
+/// The first 16 bytes of `id`, zero-padded, as two big-endian integers: ordered like the
+/// bytes, so most comparisons of a sort are settled without a `memcmp`.
+fn prefix_key(id: &str) -> (u64, u64) {
+    let mut b = [0u8; 16];
+    let n = id.len().min(16);
+    b[..n].copy_from_slice(&id.as_bytes()[..n]);
+    let (hi, lo) = b.split_at(8);
+    (
+        u64::from_be_bytes(hi.try_into().unwrap_or_default()),
+        u64::from_be_bytes(lo.try_into().unwrap_or_default()),
+    )
+}
+
+fn arena_id(arenas: &[String], at: Span) -> &str {
+    let start = at.start as usize;
+    &arenas[at.arena as usize][start..start + at.len as usize]
 }
 
 impl UserIds {
@@ -14,75 +43,80 @@ impl UserIds {
         UserIds::default()
     }
 
-    /// Packs IDs that are already in strictly increasing byte order; an ID out of order or
-    /// repeated is dropped, so the result is always sorted and distinct.
-    pub fn from_sorted<'a>(ids: impl IntoIterator<Item = &'a str>) -> Self {
-        UserIds::from_sorted_with_capacity(ids, 0)
-    }
-
-    /// [`UserIds::from_sorted`], with room for `bytes` of IDs made at once.
-    pub fn from_sorted_with_capacity<'a>(
-        ids: impl IntoIterator<Item = &'a str>,
-        bytes: usize,
-    ) -> Self {
-        let ids = ids.into_iter();
-        let mut out = UserIds {
-            buf: String::with_capacity(bytes),
-            ends: Vec::with_capacity(ids.size_hint().0),
-        };
-        for id in ids {
-            if out.last().is_none_or(|last| last < id) {
-                out.buf.push_str(id);
-                out.ends.push(out.buf.len());
+    /// Takes the IDs of `arenas` (each a buffer of IDs end to end and the offset where each
+    /// ends) and orders them; an ID found twice is kept once.
+    pub fn from_arenas(arenas: Vec<(String, Vec<u32>)>) -> Self {
+        let total: usize = arenas.iter().map(|(_, ends)| ends.len()).sum();
+        let mut keyed: Vec<((u64, u64), Span)> = Vec::with_capacity(total);
+        let mut bufs = Vec::with_capacity(arenas.len());
+        for (a, (buf, ends)) in arenas.into_iter().enumerate() {
+            let mut start = 0u32;
+            for end in ends {
+                let at = Span {
+                    arena: a as u32,
+                    start,
+                    len: end - start,
+                };
+                keyed.push((prefix_key(&buf[start as usize..end as usize]), at));
+                start = end;
+            }
+            bufs.push(buf);
+        }
+        keyed.sort_unstable_by(|(ka, a), (kb, b)| {
+            ka.cmp(kb)
+                .then_with(|| arena_id(&bufs, *a).cmp(arena_id(&bufs, *b)))
+        });
+        let mut order: Vec<Span> = Vec::with_capacity(keyed.len());
+        for (_, at) in keyed {
+            let dup = order
+                .last()
+                .is_some_and(|&last| arena_id(&bufs, last) == arena_id(&bufs, at));
+            if !dup {
+                order.push(at);
             }
         }
-        out
+        UserIds {
+            arenas: bufs,
+            order,
+        }
     }
 
-    /// Sorts and deduplicates any IDs.
+    /// Sorts and deduplicates any IDs (copied into one arena).
     pub fn from_unsorted<'a>(ids: impl IntoIterator<Item = &'a str>) -> Self {
-        let mut v: Vec<&str> = ids.into_iter().collect();
-        v.sort_unstable();
-        UserIds::from_sorted(v)
+        let mut buf = String::new();
+        let mut ends = Vec::new();
+        for id in ids {
+            buf.push_str(id);
+            ends.push(buf.len() as u32);
+        }
+        UserIds::from_arenas(vec![(buf, ends)])
     }
 
     /// IDs held.
     pub fn len(&self) -> usize {
-        self.ends.len()
+        self.order.len()
     }
 
     /// True when no ID is held.
     pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
+        self.order.is_empty()
     }
 
     /// The `i`-th ID in byte order.
     pub fn get(&self, i: usize) -> &str {
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
-        &self.buf[start..self.ends[i]]
-    }
-
-    fn last(&self) -> Option<&str> {
-        self.len().checked_sub(1).map(|i| self.get(i))
+        arena_id(&self.arenas, self.order[i])
     }
 
     /// The IDs in byte order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
-        (0..self.len()).map(move |i| self.get(i))
+        self.order.iter().map(move |&at| arena_id(&self.arenas, at))
     }
 
     /// Whether `id` is held (a binary search).
     pub fn contains(&self, id: &str) -> bool {
-        let (mut lo, mut hi) = (0, self.len());
-        while lo < hi {
-            let mid = (lo + hi) / 2;
-            match self.get(mid).cmp(id) {
-                std::cmp::Ordering::Less => lo = mid + 1,
-                std::cmp::Ordering::Greater => hi = mid,
-                std::cmp::Ordering::Equal => return true,
-            }
-        }
-        false
+        self.order
+            .binary_search_by(|&at| arena_id(&self.arenas, at).cmp(id))
+            .is_ok()
     }
 }
 
@@ -109,8 +143,33 @@ mod tests {
         }
         assert!(UserIds::new().is_empty());
         assert!(!UserIds::new().contains("a"));
-        // Out-of-order input to from_sorted is dropped, never kept unsorted.
-        let s = UserIds::from_sorted(["a", "c", "b", "c", "d"]);
-        assert_eq!(s.iter().collect::<Vec<_>>(), ["a", "c", "d"]);
+    }
+
+    #[test]
+    fn arenas_merge_in_byte_order_past_the_prefix() {
+        // IDs that share their first 16 bytes are ordered by the rest.
+        let long = |s: &str| format!("u000000000000000{s}");
+        let arena = |ids: &[String]| {
+            let mut buf = String::new();
+            let mut ends = Vec::new();
+            for id in ids {
+                buf.push_str(id);
+                ends.push(buf.len() as u32);
+            }
+            (buf, ends)
+        };
+        let ids = UserIds::from_arenas(vec![
+            arena(&[long("9"), long("10"), "z".into()]),
+            arena(&[long("2"), "a".into(), long("10")]),
+        ]);
+        let want = [
+            "a".to_string(),
+            long("10"),
+            long("2"),
+            long("9"),
+            "z".into(),
+        ];
+        assert_eq!(ids.iter().collect::<Vec<_>>(), want);
+        assert!(ids.contains(&long("2")) && !ids.contains(&long("3")));
     }
 }
