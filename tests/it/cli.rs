@@ -501,3 +501,62 @@ async fn an_unreachable_store_is_a_usage_error_naming_host_and_database() {
     }
     assert!(!data_dir.exists());
 }
+
+/// `import` and `delete-users` on a PostgreSQL store: the records loaded, the job's JSON
+/// and exact count, the job kept in the database for the next command.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_and_delete_users_on_postgres() {
+    let Some(server) = crate::common::postgres_url() else {
+        return;
+    };
+    let url = crate::common::fresh_postgres(&server).await;
+    let s3 = TestS3::start(Backend::Embedded, "cli-pg").await.unwrap();
+    s3.upload_tree("datasets").await;
+    s3.upload_tree("deletion-single").await;
+    let dir = tempfile::tempdir().unwrap();
+    let users = s3.location("datasets/users.csv");
+    let out = run(
+        &s3,
+        dir.path(),
+        &[&IMPORT_USERS[..], &[&users, "--store", &url]].concat(),
+    )
+    .await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(json(&out)["records"], fixture_rows("users.csv").len());
+    let args = [
+        "delete-users",
+        "--dataset-group",
+        "g",
+        "--job-name",
+        "pg-cli",
+        "--store",
+        &url,
+        "--data-location",
+    ];
+    let requests = s3.location("deletion-single/requests.csv");
+    let out = run(&s3, dir.path(), &[&args[..], &[&requests]].concat()).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json(&out);
+    let gone = fixture_rows("users.csv")
+        .iter()
+        .filter(|r| ["u05", "u06"].contains(&r[0].as_str()))
+        .count();
+    assert_eq!(v["dataDeletionJob"]["status"], "COMPLETED");
+    assert_eq!(v["dataDeletionJob"]["numDeleted"], gone);
+    assert_eq!(v["numDeletedPerDataset"]["Users"], gone);
+    // The job is in the database: its name is taken (a usage error), and no data dir was used.
+    let out = run(&s3, dir.path(), &[&args[..], &[&requests]].concat()).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
