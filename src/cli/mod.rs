@@ -5,6 +5,7 @@
 //! store failed while running, 2 for a usage error (bad flags, a malformed location, an
 //! unknown group, a store that cannot be opened). Errors go to stderr and say which.
 
+mod batch;
 pub mod demo;
 
 use std::io::IsTerminal;
@@ -18,7 +19,7 @@ use serde_json::{json, Value};
 
 use crate::deletion::{self, DeletionOptions, JobReport, Progress};
 use crate::import::{import_dataset, ImportError, ImportMode, ImportOptions};
-use crate::jobs::worker::{Worker, WorkerConfig};
+use crate::jobs::worker::WorkerConfig;
 use crate::jobs::{now_epoch, Job, JobKind, JobSpec, JobStatus};
 use crate::source::s3::{S3Options, S3Source};
 use crate::source::{DynObjectSource, S3Location};
@@ -320,64 +321,13 @@ async fn run(cli: Cli, progress_bar: bool) -> Result<i32, CliError> {
         Command::Worker(args) => {
             let store = open_store(&g).await?;
             let source = s3_source(&g).await;
-            let config = WorkerConfig {
-                lease,
-                ..WorkerConfig::default()
-            };
-            let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-            let wake = Arc::new(tokio::sync::Notify::new());
-            let mut workers = tokio::task::JoinSet::new();
-            for _ in 0..args.concurrency.max(1) {
-                let worker =
-                    Worker::new(store.clone(), source.clone(), config.clone(), wake.clone());
-                tracing::info!(worker = worker.id(), "worker started");
-                workers.spawn(worker.run(stop_rx.clone()));
-            }
-            crate::server::shutdown_signal().await;
-            let _ = stop_tx.send(true);
-            while workers.join_next().await.is_some() {}
+            batch::worker(store, source, lease, args.concurrency).await;
             Ok(0)
         }
         Command::RunPending(RunPendingArgs {}) => {
             let store = open_store(&g).await?;
             let source = s3_source(&g).await;
-            let config = WorkerConfig {
-                lease,
-                ..WorkerConfig::default()
-            };
-            let started = std::time::Instant::now();
-            let worker = Worker::new(store, source, config, Default::default());
-            let ran = worker.run_pending().await?;
-            let failed = ran
-                .iter()
-                .filter(|(j, _)| j.status != JobStatus::Succeeded)
-                .count();
-            let jobs: Vec<Value> = ran
-                .iter()
-                .map(|(job, seconds)| {
-                    let mut v = json!({
-                        "jobArn": job.arn,
-                        "kind": job.kind().as_str(),
-                        "status": job.service_status(),
-                        "seconds": seconds,
-                    });
-                    if let Some(n) = job.num_deleted {
-                        v["numDeleted"] = json!(n);
-                    }
-                    if let Some(r) = &job.failure_reason {
-                        v["failureReason"] = json!(r);
-                    }
-                    v
-                })
-                .collect();
-            print_json(&json!({
-                "jobs": jobs,
-                "ran": ran.len(),
-                "succeeded": ran.len() - failed,
-                "failed": failed,
-                "seconds": started.elapsed().as_secs_f64(),
-            }));
-            Ok(if failed == 0 { 0 } else { EXIT_FAILED })
+            Ok(batch::run_pending(store, source, lease).await?)
         }
         Command::Import(args) => {
             let store = open_store(&g).await?;
