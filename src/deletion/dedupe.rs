@@ -210,18 +210,6 @@ impl UserIdSet {
         self.shards.iter().flat_map(|s| s.ids.iter())
     }
 
-    /// The IDs in byte order (what a B-tree wants to be fed). IDs are compared by their
-    /// first 16 bytes as two big-endian integers first, which settles most comparisons
-    /// without a `memcmp` even when IDs share long prefixes. The keys are dropped in place
-    /// afterwards, so the sort's memory is the returned list's twice over, only while it
-    /// runs.
-    pub fn sorted(&self) -> Vec<&str> {
-        let mut keyed: Vec<((u64, u64), &str)> =
-            self.iter().map(|id| (prefix_key(id), id)).collect();
-        keyed.sort_unstable();
-        keyed.into_iter().map(|(_, id)| id).collect()
-    }
-
     /// The IDs in byte order as the store takes them: the shards' arenas move over as they
     /// are (no copy), their hash tables are dropped, and an index gives the order.
     pub fn into_sorted(self) -> UserIds {
@@ -232,19 +220,6 @@ impl UserIdSet {
                 .collect(),
         )
     }
-}
-
-/// The first 16 bytes of `id`, zero-padded, as two big-endian integers: ordered like the
-/// bytes.
-fn prefix_key(id: &str) -> (u64, u64) {
-    let mut b = [0u8; 16];
-    let n = id.len().min(16);
-    b[..n].copy_from_slice(&id.as_bytes()[..n]);
-    let (hi, lo) = b.split_at(8);
-    (
-        u64::from_be_bytes(hi.try_into().unwrap_or_default()),
-        u64::from_be_bytes(lo.try_into().unwrap_or_default()),
-    )
 }
 
 impl<'a> FromIterator<&'a str> for UserIdSet {
@@ -276,8 +251,9 @@ mod tests {
         assert_eq!(builder.insert_batch(&b), 1);
         let set = builder.finish();
         assert_eq!(set.len(), 4);
-        assert_eq!(set.sorted(), ["", "u1", "u2", "u3"]);
         assert!(set.contains("u3") && !set.contains("u4"));
+        let sorted = set.into_sorted();
+        assert_eq!(sorted.iter().collect::<Vec<_>>(), ["", "u1", "u2", "u3"]);
     }
 
     #[test]
@@ -310,8 +286,9 @@ mod tests {
         want.sort_unstable();
         want.dedup();
         assert_eq!(set.len(), want.len());
-        assert_eq!(set.sorted(), want);
         assert!(ids.iter().all(|id| set.contains(id)));
         assert!(!set.contains("u"));
+        let sorted = set.into_sorted();
+        assert_eq!(sorted.iter().collect::<Vec<_>>(), want);
     }
 }

@@ -270,7 +270,7 @@ mod tests {
         )
         .await;
         let set = Arc::into_inner(sink).unwrap().finish();
-        let ids: Vec<String> = set.sorted().into_iter().map(str::to_owned).collect();
+        let ids: Vec<String> = set.into_sorted().iter().map(str::to_owned).collect();
         (result, ids, source.opens.load(Ordering::Relaxed))
     }
 
