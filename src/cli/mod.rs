@@ -24,7 +24,7 @@ use crate::jobs::{now_epoch, Job, JobKind, JobSpec, JobStatus};
 use crate::source::s3::{S3Options, S3Source};
 use crate::source::{DynObjectSource, S3Location};
 use crate::store::memory::MemoryStore;
-use crate::store::postgres::{is_postgres_url, PostgresStore};
+use crate::store::postgres::{describe_url, is_postgres_url, PostgresStore};
 use crate::store::sqlite::SqliteStore;
 use crate::store::{
     validate_name, ArnScope, DatasetGroup, DatasetStore, DatasetType, DynDatasetStore, StoreError,
@@ -400,16 +400,8 @@ async fn run(cli: Cli, progress_bar: bool) -> Result<i32, CliError> {
             };
             let progress = Arc::new(Progress::default());
             let bar = progress_bar.then(|| spawn_progress_bar(progress.clone()));
-            let report = match crate::jobs::run::claim_one(store.as_ref(), &job.arn, lease).await? {
-                Some((job, held)) => {
-                    let store = store.as_ref();
-                    deletion::run_claimed(store, source, job, held, lease, &opts, progress).await
-                }
-                None => Err(StoreError::InUse(format!(
-                    "the data deletion job {} was taken by another worker",
-                    job.arn
-                ))),
-            };
+            let report =
+                deletion::run_job(store.as_ref(), source, job, lease, &opts, progress).await;
             if let Some((bar, ticker)) = bar {
                 ticker.abort();
                 bar.finish_and_clear();
@@ -458,20 +450,13 @@ fn store_name(g: &Global) -> String {
     if g.in_memory {
         "the in-memory store".into()
     } else if let Some(url) = &g.store {
-        match tokio_postgres_name(url) {
+        match describe_url(url) {
             Some(name) => format!("PostgreSQL at {name}"),
             None => url.clone(),
         }
     } else {
         g.data_dir.display().to_string()
     }
-}
-
-/// `host:port/db` of a PostgreSQL URL, for messages.
-fn tokio_postgres_name(url: &str) -> Option<String> {
-    let rest = url.split_once("://")?.1;
-    let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
-    Some(rest.split('?').next().unwrap_or(rest).to_owned())
 }
 
 /// Opens the store the flags name; a store that cannot be opened is a usage error.

@@ -26,7 +26,7 @@ use tracing::{info, instrument};
 
 use self::dedupe::IdSetBuilder;
 use self::report::JobFailure;
-use crate::jobs::run::{claim_one, run_to_end, JobError, DEFAULT_LEASE};
+use crate::jobs::run::{claim_one, run_to_end, JobError};
 use crate::jobs::{Job, JobSpec, Lease};
 use crate::source::list::{self, ListedObject};
 use crate::source::{DynObjectSource, S3Location};
@@ -181,23 +181,25 @@ pub async fn collect_user_ids(
     Ok((ids, stats))
 }
 
-/// Claims a job that was recorded as `PENDING` and runs it to its end (the command line's
-/// way: it runs the job it just created), and returns its report. An `Err` means the store
-/// could not record the job's status, or the job was not claimable.
+/// Claims a job that was recorded as `PENDING`, under a lease of `lease_for`, and runs it to
+/// its end (the command line's way: it runs the job it just created), and returns its
+/// report. An `Err` means the store could not record the job's status, or the job was not
+/// claimable (another worker took it first).
 pub async fn run_job(
     store: &dyn DatasetStore,
     source: DynObjectSource,
     job: Job,
+    lease_for: std::time::Duration,
     opts: &DeletionOptions,
     progress: Arc<Progress>,
 ) -> StoreResult<JobReport> {
-    let Some((job, lease)) = claim_one(store, &job.arn, DEFAULT_LEASE).await? else {
+    let Some((job, lease)) = claim_one(store, &job.arn, lease_for).await? else {
         return Err(StoreError::InUse(format!(
-            "the data deletion job {} is not pending",
+            "the data deletion job {} was taken by another worker",
             job.arn
         )));
     };
-    run_claimed(store, source, job, lease, DEFAULT_LEASE, opts, progress).await
+    run_claimed(store, source, job, lease, lease_for, opts, progress).await
 }
 
 /// Runs a claimed data deletion job to its end and returns its report.

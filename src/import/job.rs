@@ -17,17 +17,8 @@ pub async fn run(
     lease: Lease,
     lease_for: std::time::Duration,
 ) -> StoreResult<Job> {
-    let body = |commit: JobCommit| async move {
-        let name = commit.job.name.clone();
-        let outcome = load(store, source, commit).await;
-        match &outcome {
-            Ok(job) => {
-                tracing::info!(job = %name, status = job.service_status(), "dataset import job ACTIVE")
-            }
-            Err(reason) => tracing::info!(job = %name, %reason, "dataset import job CREATE FAILED"),
-        }
-        (outcome, ())
-    };
+    // run_to_end logs the job's end, whichever it is.
+    let body = |commit: JobCommit| async move { (load(store, source, commit).await, ()) };
     run_to_end(store, job, lease, lease_for, body)
         .await
         .map(|(job, ())| job)

@@ -44,11 +44,6 @@ impl ArnScope {
     pub fn job_arn(&self, kind: JobKind, name: &str) -> String {
         format!("{}{}/{name}", self.prefix(), kind.arn_resource())
     }
-
-    /// `arn:aws:personalize:{region}:{account}:data-deletion-job/{name}`.
-    pub fn data_deletion_job_arn(&self, name: &str) -> String {
-        self.job_arn(JobKind::Deletion, name)
-    }
 }
 
 /// `arn:...:dataset/{group}/{TYPE}` for the dataset of type `t` of `group_arn`.
@@ -119,7 +114,7 @@ mod tests {
             Some((g.clone(), DatasetType::Users))
         );
         assert_eq!(
-            scope.data_deletion_job_arn("j"),
+            scope.job_arn(JobKind::Deletion, "j"),
             "arn:aws:personalize:us-east-1:000000000000:data-deletion-job/j"
         );
         assert_eq!(

@@ -5,7 +5,7 @@
 
 use serde_json::{json, Value};
 
-use super::{dataset_group, lifecycle, schema, scope_prefix, tagging, OpResult};
+use super::{dataset_group, lifecycle, schema, tagging, OpResult};
 use crate::api::dto::{self, Shape};
 use crate::api::error::ApiError;
 use crate::api::input::{Input, Page, ARN, DATASET_TYPE, NAME};
@@ -110,7 +110,7 @@ pub async fn list(state: &AppState, scope: &ArnScope, input: &Input) -> OpResult
     let groups: Vec<String> = match group_arn {
         Some(g) => vec![g],
         None => {
-            let prefix = scope_prefix(scope);
+            let prefix = scope.prefix();
             state
                 .store
                 .list_dataset_groups()

@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use super::{lifecycle, scope_prefix, tagging, OpResult};
+use super::{lifecycle, tagging, OpResult};
 use crate::api::dto::{self, Shape};
 use crate::api::error::ApiError;
 use crate::api::input::{Input, Page, ARN, KMS_KEY_ARN, NAME, ROLE_ARN};
@@ -103,7 +103,7 @@ pub async fn describe(state: &AppState, input: &Input) -> OpResult {
 /// ListDatasetGroups: the groups of the request's account and region, oldest first.
 pub async fn list(state: &AppState, scope: &ArnScope, input: &Input) -> OpResult {
     let page = Page::from_input(input)?;
-    let prefix = scope_prefix(scope);
+    let prefix = scope.prefix();
     let groups: Vec<DatasetGroup> = state
         .store
         .list_dataset_groups()

@@ -53,11 +53,6 @@ pub async fn call(state: &AppState, operation: &str, scope: &ArnScope, input: &I
     }
 }
 
-/// The ARN prefix of everything in a scope, for listings limited to one account and region.
-pub fn scope_prefix(scope: &ArnScope) -> String {
-    scope.prefix()
-}
-
 /// `ACTIVE`: the status a group or dataset must have before it may be used.
 pub const ACTIVE: &str = "ACTIVE";
 

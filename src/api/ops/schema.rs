@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use super::{scope_prefix, OpResult};
+use super::OpResult;
 use crate::api::dto::{self, Shape};
 use crate::api::error::ApiError;
 use crate::api::input::{Input, Page, ARN, NAME};
@@ -30,7 +30,7 @@ pub async fn create(state: &AppState, scope: &ArnScope, input: &Input) -> OpResu
     let domain = input.opt_enum("domain", &["ECOMMERCE", "VIDEO_ON_DEMAND"])?;
     Fields::parse(&avro).map_err(ApiError::invalid_input)?;
     let schema = Schema {
-        schema_arn: format!("{}schema/{name}", scope_prefix(scope)),
+        schema_arn: scope.schema_arn(&name),
         name: name.clone(),
         schema: avro,
         domain,
@@ -55,7 +55,7 @@ pub async fn describe(state: &AppState, input: &Input) -> OpResult {
 /// ListSchemas: the schemas of the request's account and region, oldest first.
 pub async fn list(state: &AppState, scope: &ArnScope, input: &Input) -> OpResult {
     let page = Page::from_input(input)?;
-    let prefix = scope_prefix(scope);
+    let prefix = scope.prefix();
     let schemas: Vec<Schema> = state
         .store
         .list_schemas()

@@ -92,6 +92,14 @@ impl From<deadpool_postgres::PoolError> for StoreError {
     }
 }
 
+/// `host:port/dbname` of a PostgreSQL URL, for messages (never the password); `None` if it
+/// does not parse.
+pub fn describe_url(url: &str) -> Option<String> {
+    tokio_postgres::Config::from_str(url)
+        .ok()
+        .map(|c| describe(&c))
+}
+
 /// `host:port/dbname` of a parsed configuration.
 fn describe(config: &tokio_postgres::Config) -> String {
     use tokio_postgres::config::Host;

@@ -338,6 +338,7 @@ impl Env {
             self.store.as_ref(),
             self.s3.source(),
             job,
+            personalize_local::jobs::run::DEFAULT_LEASE,
             &opts,
             Arc::new(Progress::default()),
         )
