@@ -57,6 +57,9 @@ struct Args {
     /// Which paths to time.
     #[arg(long, value_delimiter = ',', default_value = "worker,api")]
     paths: Vec<String>,
+    /// Also copy the loaded SQLite store into this folder (to profile a job on it).
+    #[arg(long)]
+    keep_store: Option<PathBuf>,
     /// Cargo passes this to every bench target.
     #[arg(long, hide = true)]
     bench: bool,
@@ -141,6 +144,9 @@ fn run(args: &Args) -> Result<bool, Error> {
         );
     }
 
+    if let (Some(keep), Target::Dir(dir)) = (&args.keep_store, &loaded) {
+        copy_dir(dir, keep)?;
+    }
     println!(
         "{}",
         json!({

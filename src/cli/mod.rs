@@ -105,6 +105,9 @@ enum Command {
     Worker(WorkerArgs),
     /// Bring the store's schema up to date (every command also does it when it starts).
     Migrate,
+    /// Erase now the records of deleted users that the store still holds on disk (jobs and
+    /// runners do it by themselves after each job) and tidy its files; prints a JSON summary.
+    Compact,
     /// Run every job waiting in the store, then exit (for cron and other schedulers): exit 0
     /// if every job it ran succeeded, 1 if any failed; prints a JSON summary.
     RunPending(RunPendingArgs),
@@ -318,6 +321,12 @@ async fn run(cli: Cli, progress_bar: bool) -> Result<i32, CliError> {
             println!("{} is up to date", store_name(&g));
             Ok(0)
         }
+        Command::Compact => {
+            let store = open_store(&g).await?;
+            let done = store.compact().await?;
+            print_json(&serde_json::to_value(&done).unwrap_or(Value::Null));
+            Ok(if done.checkpointed { 0 } else { EXIT_FAILED })
+        }
         Command::Worker(args) => {
             let store = open_store(&g).await?;
             let source = s3_source(&g).await;
@@ -358,7 +367,7 @@ async fn run(cli: Cli, progress_bar: bool) -> Result<i32, CliError> {
             match report {
                 Ok(report) => {
                     print_json(&serde_json::to_value(&report).unwrap_or(Value::Null));
-                    checkpoint(store.as_ref()).await;
+                    compact(store.as_ref()).await;
                     Ok(0)
                 }
                 Err(ImportError::Store(e)) => Err(CliError::Store(e)),
@@ -408,7 +417,7 @@ async fn run(cli: Cli, progress_bar: bool) -> Result<i32, CliError> {
             }
             let report = report?;
             print_json(&job_json(&report));
-            checkpoint(store.as_ref()).await;
+            compact(store.as_ref()).await;
             Ok(if report.job.status == JobStatus::Succeeded {
                 0
             } else {
@@ -418,11 +427,11 @@ async fn run(cli: Cli, progress_bar: bool) -> Result<i32, CliError> {
     }
 }
 
-/// Tidies the store after a job whose outcome is durable already and printed: a failure here
-/// is logged and changes neither the output nor the exit status.
-async fn checkpoint(store: &dyn DatasetStore) {
-    if let Err(e) = store.checkpoint().await {
-        tracing::warn!(error = %e, "cannot checkpoint the store");
+/// Compacts the store after a job whose outcome is durable already and printed: a failure
+/// here is logged and changes neither the output nor the exit status.
+async fn compact(store: &dyn DatasetStore) {
+    if let Err(e) = store.compact().await {
+        tracing::warn!(error = %e, "cannot compact the store");
     }
 }
 

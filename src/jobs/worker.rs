@@ -79,6 +79,7 @@ impl Worker {
     /// the next run, and a job another worker claims first is left to it: two runs at once
     /// never run the same job. For scheduled batch runs (`run-pending`).
     pub async fn run_pending(&self) -> StoreResult<Vec<(Job, f64)>> {
+        self.compact().await;
         let mut waiting = Vec::new();
         for kind in JobKind::ALL {
             waiting.extend(
@@ -100,9 +101,7 @@ impl Worker {
             let started = std::time::Instant::now();
             let ended = self.run_claimed(job, lease).await?;
             ran.push((ended, started.elapsed().as_secs_f64()));
-            if let Err(e) = self.store.checkpoint().await {
-                warn!(error = %e, "cannot checkpoint the store");
-            }
+            self.compact().await;
         }
         Ok(ran)
     }
@@ -111,6 +110,8 @@ impl Worker {
     /// dropped (its transaction, if any, completes or rolls back) and is claimed again
     /// when its lease expires.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        // What a process that stopped before its compaction left.
+        self.compact().await;
         loop {
             if *stop.borrow() {
                 return;
@@ -136,13 +137,20 @@ impl Worker {
                         error!(error = %e, "a job could not record its end");
                         tokio::time::sleep(self.config.poll).await;
                     }
-                    // The job's outcome is durable already; this is housekeeping.
-                    if let Err(e) = self.store.checkpoint().await {
-                        warn!(error = %e, "cannot checkpoint the store");
-                    }
+                    // The job's outcome is durable and seen already; this erases what it
+                    // deleted and tidies the files.
+                    self.compact().await;
                 }
                 _ = stop.changed() => return,
             }
+        }
+    }
+
+    /// [`crate::store::DatasetStore::compact`], outside any job: a failure is logged and the
+    /// next compaction does the work.
+    pub async fn compact(&self) {
+        if let Err(e) = self.store.compact().await {
+            warn!(error = %e, "cannot compact the store");
         }
     }
 

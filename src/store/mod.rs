@@ -320,6 +320,21 @@ impl PurgeCounts {
     }
 }
 
+/// What [`DatasetStore::compact`] did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Compacted {
+    /// Users whose records were erased (counted once per dataset).
+    pub users: u64,
+    /// Records erased.
+    pub records: u64,
+    /// False when the store could not finish moving its files into their final state (a
+    /// reader of SQLite held an older snapshot): the next compaction does it.
+    pub checkpointed: bool,
+    /// Time taken.
+    pub seconds: f64,
+}
+
 /// How a load treats the records a dataset already holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LoadMode {
@@ -459,8 +474,9 @@ pub trait DatasetStore: Send + Sync + fmt::Debug + 'static {
     /// Deletes every record whose `USER_ID` is in `ids` from the group's user-bearing
     /// datasets (Users, Interactions, Action_Interactions) and writes the job `Succeeded`
     /// with `numDeleted`, all in ONE transaction and only while the job's lease is held:
-    /// the job reads `COMPLETED` exactly when the records are gone. Returns the counts and
-    /// the job as stored.
+    /// the job reads `COMPLETED` exactly when no read path sees the records (a backend may
+    /// hide them at once and erase their bytes in [`DatasetStore::compact`]). Returns the
+    /// counts and the job as stored.
     async fn purge_users(
         &self,
         group_arn: &str,
@@ -519,11 +535,16 @@ pub trait DatasetStore: Send + Sync + fmt::Debug + 'static {
     /// every kind) is gone.
     async fn reset(&self) -> StoreResult<()>;
 
-    /// Tidies up after large writes, outside any job's time: what a job committed is
-    /// already durable, this only moves it to its final place (SQLite copies its
-    /// write-ahead log into the database file). Runners call it when a job has ended.
-    async fn checkpoint(&self) -> StoreResult<()> {
-        Ok(())
+    /// Finishes, outside any job's time, what jobs left for later: what a job committed is
+    /// already durable and every read path sees it; this makes it final on disk. SQLite
+    /// erases the records of users that purges tombstoned (their bytes overwritten) and
+    /// copies its write-ahead log into the database file. Runners call it when a job has
+    /// ended and when they start; `personalize-local compact` calls it on demand.
+    async fn compact(&self) -> StoreResult<Compacted> {
+        Ok(Compacted {
+            checkpointed: true,
+            ..Compacted::default()
+        })
     }
 }
 

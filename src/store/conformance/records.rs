@@ -253,6 +253,96 @@ pub async fn purge_removes_only_the_listed_users(store: &dyn DatasetStore) {
     assert_eq!(counts.total(), 0);
 }
 
+/// After a purge, and again after [`DatasetStore::compact`], no read path sees a purged
+/// user: records, scans and counts; an incremental load brings back only what it loads; a
+/// later purge counts only what is left.
+pub async fn purged_users_stay_gone_on_every_read_path(store: &dyn DatasetStore) {
+    let f = purge_fixture(store, "conf-gone").await;
+    let arn = &f.g.dataset_group_arn;
+    let gone = ["a", "c"];
+    let commit = claimed_deletion(store, "conf-gone-job", arn).await;
+    let ids: UserIds = gone.iter().copied().collect();
+    let (counts, _) = store.purge_users(arn, Arc::new(ids), commit).await.unwrap();
+    assert_eq!(counts.total(), 2 + 3 + 1);
+    let users = without(&f.users, 0, &gone);
+    let inter = without(&f.inter, 1, &gone);
+    let scanned = |t| async move {
+        let mut rows = Vec::new();
+        let mut scan = store.scan_records(arn, t, 1);
+        while let Some(b) = scan.next().await {
+            let b = b.unwrap();
+            for i in 0..b.rows() {
+                rows.push(b.row(i).map(str::to_owned).collect::<Vec<_>>());
+            }
+        }
+        rows.sort();
+        rows
+    };
+    let sorted = |mut v: Vec<Vec<String>>| {
+        v.sort();
+        v
+    };
+    for compacted in [false, true] {
+        if compacted {
+            let done = store.compact().await.unwrap();
+            assert!(done.checkpointed);
+            // Nothing is left to do the second time.
+            assert_eq!(store.compact().await.unwrap().records, 0);
+        }
+        let t = DatasetType::Users;
+        assert_eq!(store.records(arn, t).await.unwrap(), users, "{compacted}");
+        assert_eq!(store.count_records(arn, t).await.unwrap(), 2);
+        assert_eq!(scanned(t).await, sorted(users.clone()));
+        let t = DatasetType::Interactions;
+        assert_eq!(store.records(arn, t).await.unwrap(), inter, "{compacted}");
+        assert_eq!(store.count_records(arn, t).await.unwrap(), 3);
+        assert_eq!(scanned(t).await, sorted(inter.clone()));
+        let t = DatasetType::ActionInteractions;
+        assert_eq!(store.count_records(arn, t).await.unwrap(), 1);
+    }
+
+    // A second purge before any compaction counts only records not purged already.
+    let g = purge_fixture(store, "conf-gone-twice").await;
+    let arn = &g.g.dataset_group_arn;
+    for (job, ids, want) in [
+        ("conf-gone-twice-1", &["a", "b"][..], 2 + 3 + 1),
+        ("conf-gone-twice-2", &["a", "b", "c"][..], 1 + 1),
+    ] {
+        let commit = claimed_deletion(store, job, arn).await;
+        let ids: UserIds = ids.iter().copied().collect();
+        let (counts, _) = store.purge_users(arn, Arc::new(ids), commit).await.unwrap();
+        assert_eq!(counts.total(), want, "{job}");
+    }
+    // An incremental load of a purged user holds its new records only.
+    let batches = stream::iter(vec![Ok(batch(3, &[&["i9", "a", "99"]]))]).boxed();
+    store
+        .append_records(arn, DatasetType::Interactions, batches)
+        .await
+        .unwrap();
+    let mut want = without(&g.inter, 1, &["a", "b", "c"]);
+    want.push(vec!["i9".into(), "a".into(), "99".into()]);
+    assert_eq!(
+        store.records(arn, DatasetType::Interactions).await.unwrap(),
+        want
+    );
+    assert_eq!(
+        store
+            .count_records(arn, DatasetType::Interactions)
+            .await
+            .unwrap(),
+        3
+    );
+    let commit = claimed_deletion(store, "conf-gone-twice-3", arn).await;
+    let ids: UserIds = ["a"].into_iter().collect();
+    let (counts, _) = store.purge_users(arn, Arc::new(ids), commit).await.unwrap();
+    assert_eq!(counts.per_dataset[0], (DatasetType::Interactions, 1));
+    store.compact().await.unwrap();
+    assert_eq!(
+        store.records(arn, DatasetType::Interactions).await.unwrap(),
+        without(&g.inter, 1, &["a", "b", "c"])
+    );
+}
+
 /// If the job's end cannot be written (its lease is stale, or it was never created), the
 /// purge does not happen either.
 pub async fn purge_is_atomic_with_the_job_record(store: &dyn DatasetStore) {

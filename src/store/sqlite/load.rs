@@ -5,7 +5,7 @@ use futures::stream::{BoxStream, StreamExt};
 use rusqlite::{params, Transaction, TransactionBehavior};
 
 use super::catalog::{create_records_table, key_index, require_dataset};
-use super::{jobs, packed, SqliteStore};
+use super::{compact, jobs, packed, SqliteStore};
 use crate::store::{failpoint, DatasetType, JobCommit, LoadMode, RowBatch, StoreResult};
 
 impl SqliteStore {
@@ -29,6 +29,11 @@ impl SqliteStore {
             let (id, columns) = require_dataset(&txn, &group_arn, dataset_type)?;
             let width = columns.len();
             if dataset_type.holds_users() {
+                // Tombstones hide users' earlier records only: they are erased before
+                // new records come in.
+                if mode == LoadMode::Append {
+                    compact::compact_dataset(&txn, id)?;
+                }
                 let first_seq: i64 = match mode {
                     LoadMode::Replace => 0,
                     LoadMode::Append => txn.query_row(

@@ -8,7 +8,7 @@ use super::{backend, key_index, packed, DbResult};
 use crate::store::{DatasetType, StoreError};
 
 /// The schema version this build writes (`PRAGMA user_version`).
-pub(super) const SCHEMA_VERSION: i64 = 7;
+pub(super) const SCHEMA_VERSION: i64 = 8;
 
 pub(super) const MIGRATION_1: &str = "
 CREATE TABLE dataset_groups (
@@ -98,12 +98,16 @@ pub(super) fn migrate(conn: &mut Connection) -> DbResult<()> {
         (5, MIGRATION_5),
         (6, MIGRATION_6),
         (7, super::jobs::MIGRATION_7),
+        (8, super::directory::MIGRATION_8),
     ] {
         if version < to {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             tx.execute_batch(sql)?;
             if to == 6 {
                 migrate_to_packed(&tx)?;
+            }
+            if to == 8 {
+                build_directories(&tx)?;
             }
             tx.execute_batch(&format!("PRAGMA user_version = {to}"))?;
             tx.commit()?;
@@ -129,6 +133,21 @@ fn migrate_to_packed(conn: &Connection) -> DbResult<()> {
             "UPDATE datasets SET next_seq = ?2 WHERE id = ?1",
             params![id, last as i64],
         )?;
+    }
+    Ok(())
+}
+
+/// Builds the directory of every user-bearing dataset.
+fn build_directories(conn: &Connection) -> DbResult<()> {
+    let datasets: Vec<(i64, String)> = conn
+        .prepare("SELECT id, dataset_type FROM datasets")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    for (id, t) in datasets {
+        let t: DatasetType = t.parse().map_err(StoreError::Invalid)?;
+        if t.holds_users() {
+            super::directory::build(conn, id)?;
+        }
     }
     Ok(())
 }

@@ -19,6 +19,8 @@
 //! | `jobs.rs` | the job queue: claims, leases, the fencing check |
 
 mod catalog;
+mod compact;
+mod directory;
 mod jobs;
 mod load;
 mod migrate;
@@ -39,8 +41,8 @@ use self::catalog::{
     key_index, require_dataset, GROUP_COLUMNS,
 };
 use super::{
-    dataset_arn, Claim, Dataset, DatasetGroup, DatasetStore, DatasetType, JobCommit, LoadMode,
-    PurgeCounts, RowBatch, Schema, StoreError, StoreResult, Tags, UserIds,
+    dataset_arn, Claim, Compacted, Dataset, DatasetGroup, DatasetStore, DatasetType, JobCommit,
+    LoadMode, PurgeCounts, RowBatch, Schema, StoreError, StoreResult, Tags, UserIds,
 };
 use crate::jobs::model::{Job, JobKind, Lease};
 
@@ -57,10 +59,9 @@ const PAGE_SIZE: u32 = 65536;
 /// Page cache per connection, in KiB (SQLite's negative `cache_size`).
 const CACHE_KIB: i64 = 128 * 1024;
 
-/// Page cache of a purge, in KiB. A purge visits each page once, in key order, so a large
-/// cache would only hold pages it is done with; the ID list it works through already takes
-/// memory that grows with the input.
-const PURGE_CACHE_KIB: i64 = 64 * 1024;
+/// Page cache of a compaction, in KiB. It visits each page once, in key order, so a large
+/// cache would only hold pages it is done with.
+const COMPACT_CACHE_KIB: i64 = 64 * 1024;
 
 /// A dataset store in one SQLite database file.
 #[derive(Debug, Clone)]
@@ -89,6 +90,12 @@ impl From<std::io::Error> for StoreError {
     }
 }
 
+impl From<rusqlite::types::FromSqlError> for StoreError {
+    fn from(e: rusqlite::types::FromSqlError) -> Self {
+        backend(e)
+    }
+}
+
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
         backend(e)
@@ -113,7 +120,8 @@ impl SqliteStore {
              PRAGMA foreign_keys = ON;
              PRAGMA temp_store = FILE;
              PRAGMA cache_size = -{CACHE_KIB};
-             PRAGMA busy_timeout = 10000;"
+             PRAGMA busy_timeout = 10000;
+             PRAGMA secure_delete = ON;"
         ))?;
         migrate::migrate(&mut conn)?;
         Ok(SqliteStore {
@@ -300,6 +308,7 @@ impl DatasetStore for SqliteStore {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let (id, _) = require_dataset(&tx, &group_arn, dataset_type)?;
             tx.execute_batch(&format!("DROP TABLE records_{id}"))?;
+            directory::clear(&tx, id)?;
             tx.execute("DELETE FROM datasets WHERE id = ?1", params![id])?;
             delete_tags(&tx, &dataset_arn(&group_arn, dataset_type))?;
             tx.commit()?;
@@ -463,13 +472,9 @@ impl DatasetStore for SqliteStore {
         commit: JobCommit,
     ) -> StoreResult<(PurgeCounts, Job)> {
         let group_arn = group_arn.to_owned();
-        self.with_large_write(move |conn| {
-            conn.pragma_update(None, "cache_size", -PURGE_CACHE_KIB)?;
-            let purged = purge::purge(conn, &group_arn, &ids, commit);
-            conn.pragma_update(None, "cache_size", -CACHE_KIB)?;
-            purged
-        })
-        .await
+        let path = self.path.clone();
+        self.with_conn(move |conn| purge::purge(conn, &path, &group_arn, &ids, commit))
+            .await
     }
 
     async fn create_job(&self, job: &Job) -> StoreResult<()> {
@@ -535,7 +540,8 @@ impl DatasetStore for SqliteStore {
             }
             tx.execute_batch(
                 "DELETE FROM datasets; DELETE FROM dataset_groups; DELETE FROM jobs;
-                 DELETE FROM schemas; DELETE FROM tags;",
+                 DELETE FROM schemas; DELETE FROM tags; DELETE FROM user_directory;
+                 DELETE FROM tombstones;",
             )?;
             tx.commit()?;
             Ok(())
@@ -543,12 +549,12 @@ impl DatasetStore for SqliteStore {
         .await
     }
 
-    async fn checkpoint(&self) -> StoreResult<()> {
-        self.with_conn(|conn| {
-            let started = std::time::Instant::now();
-            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
-            tracing::debug!(seconds = started.elapsed().as_secs_f64(), "checkpointed");
-            Ok(())
+    async fn compact(&self) -> StoreResult<Compacted> {
+        self.with_large_write(|conn| {
+            conn.pragma_update(None, "cache_size", -COMPACT_CACHE_KIB)?;
+            let done = compact::compact(conn);
+            conn.pragma_update(None, "cache_size", -CACHE_KIB)?;
+            done
         })
         .await
     }

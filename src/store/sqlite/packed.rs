@@ -3,11 +3,13 @@
 //! user's `n` records: for each, its load sequence number and its values but the user ID, as
 //! varint-length-prefixed bytes.
 //!
-//! A purge is then one B-tree delete per user, not one per record, and a load is one insert per user, in key order: records are sorted by user
-//! outside SQLite ([`crate::store::sort`], bounded memory) and grouped as they come out.
+//! A load is one insert per user, in key order: records are sorted by user outside SQLite
+//! ([`crate::store::sort`], bounded memory) and grouped as they come out. Loads keep the
+//! dataset's directory ([`directory`]) exact, and a compaction deletes one row per user.
 
 use rusqlite::{params, Connection, OptionalExtension};
 
+use super::directory::{self, DirectoryWriter};
 use super::{DbResult, LoadMode};
 use crate::store::packing::{decode, encode, last_record, sort_and_group, Grouper};
 use crate::store::RowBatch;
@@ -51,6 +53,7 @@ pub(super) fn load(
     if mode == LoadMode::Replace {
         conn.execute_batch(&format!("DROP TABLE records_{id}"))?;
         create_table(conn, id)?;
+        directory::clear(conn, id)?;
     }
     let upsert = match mode {
         LoadMode::Replace => "",
@@ -61,29 +64,46 @@ pub(super) fn load(
     ))?;
     let mut existing = conn.prepare(&format!("SELECT n, rows FROM records_{id} WHERE k = ?1"))?;
     let mut merged = Vec::new();
+    // A full load writes the directory as the users go in; an incremental one gathers the
+    // users' new counts and merges them into the directory at the end.
+    let mut fresh = match mode {
+        LoadMode::Replace => Some(DirectoryWriter::new(conn, id)?),
+        LoadMode::Append => None,
+    };
+    let mut updates: Vec<(String, u64)> = Vec::new();
     let mut store_user = |k: &str, n: i64, all: &[u8]| -> DbResult<()> {
-        match mode {
+        let stored = match mode {
             LoadMode::Replace => {
                 insert.execute(params![k, n, all])?;
+                n
             }
             // The last record of an id replaces whatever the user had.
             LoadMode::Append if keyed_by_id => {
                 insert.execute(params![k, 1, last_record(all, width)?])?;
+                1
             }
             LoadMode::Append => {
                 let old: Option<(i64, Vec<u8>)> = existing
                     .query_row(params![k], |r| Ok((r.get(0)?, r.get(1)?)))
                     .optional()?;
                 match old {
-                    None => insert.execute(params![k, n, all])?,
+                    None => {
+                        insert.execute(params![k, n, all])?;
+                        n
+                    }
                     Some((old_n, old_rows)) => {
                         merged.clear();
                         merged.extend_from_slice(&old_rows);
                         merged.extend_from_slice(all);
-                        insert.execute(params![k, old_n + n, &merged])?
+                        insert.execute(params![k, old_n + n, &merged])?;
+                        old_n + n
                     }
-                };
+                }
             }
+        };
+        match fresh.as_mut() {
+            Some(writer) => writer.push(k.as_bytes(), stored as u64)?,
+            None => updates.push((k.to_owned(), stored as u64)),
         }
         Ok(())
     };
@@ -94,6 +114,10 @@ pub(super) fn load(
         }
         Ok(())
     })?;
+    if let Some(writer) = fresh {
+        writer.finish()?;
+    }
+    directory::apply(conn, id, &updates)?;
     tracing::debug!(
         seconds = started.elapsed().as_secs_f64(),
         "sorted and inserted by user"
@@ -101,14 +125,9 @@ pub(super) fn load(
     Ok(last)
 }
 
-/// How many records the packed table holds.
+/// How many records the packed table holds, its tombstoned users' left out.
 pub(super) fn count(conn: &Connection, id: i64) -> DbResult<u64> {
-    let n: i64 = conn.query_row(
-        &format!("SELECT coalesce(sum(n), 0) FROM records_{id}"),
-        [],
-        |r| r.get(0),
-    )?;
-    Ok(n as u64)
+    Ok(directory::total(conn, id)? - directory::tombstoned_records(conn, id)?)
 }
 
 /// Every record, in load order.
@@ -127,8 +146,8 @@ pub(super) fn records(
     Ok(all.into_iter().map(|(_, r)| r).collect())
 }
 
-/// Calls `f(sequence number, row)` for every record: users in key order, each user's records
-/// in load order; stops when `f` answers false.
+/// Calls `f(sequence number, row)` for every record but those of tombstoned users: users in
+/// key order, each user's records in load order; stops when `f` answers false.
 pub(super) fn scan(
     conn: &Connection,
     id: i64,
@@ -136,10 +155,14 @@ pub(super) fn scan(
     key: usize,
     mut f: impl FnMut(u64, Vec<String>) -> DbResult<bool>,
 ) -> DbResult<()> {
+    let hidden = directory::tombstoned(conn, id)?;
     let mut stmt = conn.prepare(&format!("SELECT k, rows FROM records_{id}"))?;
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
         let k: String = r.get(0)?;
+        if !hidden.is_empty() && hidden.contains(k.as_bytes()) {
+            continue;
+        }
         let blob: Vec<u8> = r.get(1)?;
         for (seq, row) in decode(&k, &blob, width, key)? {
             if !f(seq, row)? {
@@ -148,14 +171,6 @@ pub(super) fn scan(
         }
     }
     Ok(())
-}
-
-/// The statements that count one user's records, and delete them.
-pub(super) fn purge_statements(id: i64) -> (String, String) {
-    (
-        format!("SELECT n FROM records_{id} WHERE k = ?1"),
-        format!("DELETE FROM records_{id} WHERE k = ?1"),
-    )
 }
 
 /// Converts a table of the schema-5 layout (`(seq, c0, c1, ...)`, clustered by user) to the

@@ -1,17 +1,21 @@
-//! The purge: every record of the listed users, in one transaction with the job's end.
+//! The purge: every record of the listed users hidden by tombstones, in one transaction with
+//! the job's end; [`super::compact`] erases them afterwards.
 
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use std::path::Path;
+
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
 use super::catalog::dataset_row;
-use super::{jobs, packed, DbResult};
+use super::{directory, jobs, DbResult};
 use crate::jobs::Job;
 use crate::store::{DatasetType, JobCommit, PurgeCounts, StoreError, UserIds};
 
 /// The purge in one immediate transaction: the job's lease checked once SQLite's write lock
-/// is held, every record of `ids` in the group's user-bearing datasets deleted, then the job
-/// written `Succeeded` with the count, and one commit for all of it.
+/// is held, the users of `ids` tombstoned in each of the group's user-bearing datasets, then
+/// the job written `Succeeded` with the count, and one commit for all of it.
 pub(super) fn purge(
     conn: &mut Connection,
+    path: &Path,
     group_arn: &str,
     ids: &UserIds,
     commit: JobCommit,
@@ -28,29 +32,48 @@ pub(super) fn purge(
     if exists.is_none() {
         return Err(StoreError::NotFound(group_arn.to_owned()));
     }
-    // Per ID, in key order so that consecutive ones land on neighbouring pages: a lookup of
-    // how many records the user's row packs, then the row's delete.
-    let mut counts = PurgeCounts::default();
+    // Per dataset, one merge of the sorted IDs with the directory gives each user's
+    // record count, and the users found are written as one tombstone; the compaction erases
+    // their rows after the job. The merges only read, so they run at once on connections of
+    // their own: this transaction holds the write lock, so they read what it would.
+    let mut datasets = Vec::new();
     for t in DatasetType::ALL.into_iter().filter(|t| t.holds_users()) {
         if let Some((id, _)) = dataset_row(&tx, group_arn, t)? {
-            let started = std::time::Instant::now();
-            // A lookup, then a delete of the page it just read: cheaper than one
-            // `DELETE ... RETURNING n`, whose result SQLite buffers per statement.
-            let (find, delete) = packed::purge_statements(id);
-            let mut find = tx.prepare(&find)?;
-            let mut delete = tx.prepare(&delete)?;
-            let mut n = 0u64;
-            for user in ids.iter() {
-                let packed: Option<i64> = find.query_row(params![user], |r| r.get(0)).optional()?;
-                if let Some(records) = packed {
-                    delete.execute(params![user])?;
-                    n += records as u64;
-                }
-            }
-            tracing::debug!(dataset = %t, records = n, seconds = started.elapsed().as_secs_f64(), "deleted");
-            counts.per_dataset.push((t, n));
+            datasets.push((t, id));
         }
     }
+    let started = std::time::Instant::now();
+    let found: Vec<DbResult<directory::Found>> = std::thread::scope(|s| {
+        let merges: Vec<_> = datasets
+            .iter()
+            .map(|&(_, id)| {
+                s.spawn(move || {
+                    let reader =
+                        Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+                    reader.busy_timeout(std::time::Duration::from_secs(10))?;
+                    directory::find(&reader, id, ids)
+                })
+            })
+            .collect();
+        merges
+            .into_iter()
+            .map(|m| {
+                m.join()
+                    .unwrap_or_else(|_| Err(StoreError::Invalid("a purge thread panicked".into())))
+            })
+            .collect()
+    });
+    let mut counts = PurgeCounts::default();
+    for (&(t, id), found) in datasets.iter().zip(found) {
+        let found = found?;
+        directory::write_tombstone(&tx, id, &found)?;
+        tracing::debug!(dataset = %t, users = found.users, records = found.records, "tombstoned");
+        counts.per_dataset.push((t, found.records));
+    }
+    tracing::debug!(
+        seconds = started.elapsed().as_secs_f64(),
+        "found and tombstoned the users"
+    );
     let job = commit.job.succeeded(Some(counts.total()));
     jobs::write_final(&tx, &job, &commit.lease)?;
     crate::store::failpoint("purge-before-commit");
