@@ -6,5 +6,6 @@ mod api_resources;
 mod cli;
 mod common;
 mod deletion;
+mod erasure;
 mod import;
 mod processes;

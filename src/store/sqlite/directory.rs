@@ -39,6 +39,7 @@ CREATE TABLE tombstones (
     keys       BLOB NOT NULL
 );
 CREATE INDEX tombstones_dataset ON tombstones (dataset_id);
+CREATE TABLE pending_vacuum (since REAL NOT NULL);
 ";
 
 fn corrupt(what: &str) -> StoreError {

@@ -120,8 +120,7 @@ impl SqliteStore {
              PRAGMA foreign_keys = ON;
              PRAGMA temp_store = FILE;
              PRAGMA cache_size = -{CACHE_KIB};
-             PRAGMA busy_timeout = 10000;
-             PRAGMA secure_delete = ON;"
+             PRAGMA busy_timeout = 10000;"
         ))?;
         migrate::migrate(&mut conn)?;
         Ok(SqliteStore {
