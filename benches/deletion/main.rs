@@ -57,6 +57,11 @@ struct Args {
     /// Which paths to time.
     #[arg(long, value_delimiter = ',', default_value = "worker,api")]
     paths: Vec<String>,
+    /// Also run these peers of `../shared/bench` (`duckdb`, `python`: a boto3 + csv + SQLite
+    /// script) on the same files, and print their medians and the ratio to ours. `--peers`
+    /// alone runs DuckDB.
+    #[arg(long, value_delimiter = ',', num_args = 0..=1, default_missing_value = "duckdb")]
+    peers: Vec<String>,
     /// Also copy the loaded SQLite store into this folder (to profile a job on it).
     #[arg(long)]
     keep_store: Option<PathBuf>,
@@ -156,6 +161,7 @@ fn run(args: &Args) -> Result<bool, Error> {
         })
     );
     let mut all_exact = true;
+    let mut ours = Vec::new();
     for path in &args.paths {
         let mut records = Vec::new();
         for run in 1..=args.runs {
@@ -209,7 +215,28 @@ fn run(args: &Args) -> Result<bool, Error> {
             println!("{record}");
             records.push(record);
         }
-        println!("{}", summary(path, args.scale, &records));
+        let summary = summary(path, args.scale, &records);
+        println!("{summary}");
+        ours.push((path.clone(), summary["medianJobSeconds"].as_f64()));
+    }
+    if !args.peers.is_empty() {
+        drop(s3); // the peers start a moto of their own
+        for peer in run_peers(&data, args.runs, &args.peers, work.path())? {
+            all_exact &= peer["allExact"] == true;
+            let theirs = peer["medianJobSeconds"].as_f64();
+            let ratio: serde_json::Map<String, Value> = ours
+                .iter()
+                .map(|(path, mine)| {
+                    let r = theirs.zip(*mine).map(|(t, m)| round4(t / m));
+                    (path.clone(), json!(r))
+                })
+                .collect();
+            println!("{peer}");
+            println!(
+                "{}",
+                json!({"ratio": peer["peer"], "scale": args.scale, "peerSecondsOverOurs": ratio})
+            );
+        }
     }
     if let Target::Postgres { server, name } = &loaded {
         rt.block_on(pg_admin(server, &[&format!("DROP DATABASE {name}")]))?;
@@ -445,6 +472,88 @@ fn summary(path: &str, scale: f64, records: &[Value]) -> Value {
         "medianRecordsPerSecond": median(&|r| r["recordsPerSecond"].as_f64()),
         "allExact": records.iter().all(|r| r["exact"] == true),
     })
+}
+
+/// Runs the peers of `../shared/bench` (`bench.py --only ...`) on the workload in `data`,
+/// in the virtualenv `$VENV` (default `/tmp/peers-venv`, created and filled from its
+/// `requirements.txt` when missing), building their stores first if they are not there.
+/// Returns one summary per peer, with the medians of its runs.
+fn run_peers(data: &Path, runs: usize, peers: &[String], work: &Path) -> Result<Vec<Value>, Error> {
+    let bench = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/bench");
+    if !bench.join("bench.py").exists() {
+        return Err(format!("--peers needs {} (the shared benchmark)", bench.display()).into());
+    }
+    let venv = PathBuf::from(std::env::var("VENV").unwrap_or_else(|_| "/tmp/peers-venv".into()));
+    let python = venv.join("bin/python");
+    let step = |cmd: &mut Command, what: &str| -> Result<(), Error> {
+        let status = cmd.stdout(Stdio::null()).status()?;
+        if !status.success() {
+            return Err(format!("{what} failed: {status}").into());
+        }
+        Ok(())
+    };
+    if !python.exists() {
+        step(
+            Command::new("python3").args(["-m", "venv"]).arg(&venv),
+            "creating the peers' virtualenv",
+        )?;
+    }
+    step(
+        Command::new(&python)
+            .args(["-m", "pip", "install", "-q", "-r"])
+            .arg(bench.join("requirements.txt")),
+        "installing the peers' requirements",
+    )?;
+    if !(data.join("store.sqlite").exists() && data.join("store.duckdb").exists()) {
+        step(
+            Command::new(&python)
+                .arg(bench.join("prepare.py"))
+                .arg("--data")
+                .arg(data),
+            "building the peers' stores",
+        )?;
+    }
+    let results = work.join("peers");
+    let status = Command::new(&python)
+        .arg(bench.join("bench.py"))
+        .arg("--data")
+        .arg(data)
+        .args(["--runs", &runs.to_string(), "--only", &peers.join(",")])
+        .arg("--results")
+        .arg(&results)
+        .stdout(Stdio::inherit())
+        .status()?;
+    if !status.success() {
+        return Err(format!("the peers' benchmark failed: {status}").into());
+    }
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(&results)? {
+        let path = entry?.path();
+        if path.extension().and_then(|e| e.to_str()) != Some("json") {
+            continue;
+        }
+        let report: Value = serde_json::from_slice(&std::fs::read(&path)?)?;
+        let Some(by_peer) = report["runs"].as_object() else {
+            continue;
+        };
+        for (peer, runs) in by_peer {
+            let runs = runs.as_array().cloned().unwrap_or_default();
+            let median = |key: &str| {
+                let mut v: Vec<f64> = runs.iter().filter_map(|r| r[key].as_f64()).collect();
+                v.sort_by(f64::total_cmp);
+                v.get(v.len() / 2).copied()
+            };
+            out.push(json!({
+                "peer": peer,
+                "runs": runs.len(),
+                "medianJobSeconds": median("total_s"),
+                "medianPhases": {"parse": median("parse_s"), "purge": median("purge_s")},
+                "medianPeakRssMB": median("peak_rss_mb"),
+                "allExact": !runs.is_empty() && runs.iter().all(|r| r["ok"] == true),
+            }));
+        }
+    }
+    Ok(out)
 }
 
 fn secs(d: Duration) -> f64 {

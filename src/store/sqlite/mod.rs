@@ -61,7 +61,7 @@ const CACHE_KIB: i64 = 128 * 1024;
 
 /// Page cache of a compaction, in KiB. It visits each page once, in key order, so a large
 /// cache would only hold pages it is done with.
-const COMPACT_CACHE_KIB: i64 = 64 * 1024;
+const COMPACT_CACHE_KIB: i64 = 4 * 1024;
 
 /// A dataset store in one SQLite database file.
 #[derive(Debug, Clone)]
