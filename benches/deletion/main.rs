@@ -62,6 +62,11 @@ struct Args {
     /// alone runs DuckDB.
     #[arg(long, value_delimiter = ',', num_args = 0..=1, default_missing_value = "duckdb")]
     peers: Vec<String>,
+    /// Also run one job whose input is this many MB of short, distinct IDs (`s0000001`, ...,
+    /// in 10 files) on a fresh copy of the store, and print its peak RSS: the memory bound
+    /// of the ID set, which spills to disk past its budget.
+    #[arg(long)]
+    short_ids_mb: Option<u64>,
     /// Also copy the loaded SQLite store into this folder (to profile a job on it).
     #[arg(long)]
     keep_store: Option<PathBuf>,
@@ -219,6 +224,42 @@ fn run(args: &Args) -> Result<bool, Error> {
         println!("{summary}");
         ours.push((path.clone(), summary["medianJobSeconds"].as_f64()));
     }
+    if let (Some(mb), Target::Dir(dir)) = (args.short_ids_mb, &loaded) {
+        let root = work.path().join("short");
+        let folder = root.join("short-ids");
+        std::fs::create_dir_all(&folder)?;
+        let per_file = mb * 1024 * 1024 / 10;
+        let mut n = 0u64;
+        for f in 0..10 {
+            let mut body = String::with_capacity(per_file as usize + 16);
+            body.push_str("USER_ID\n");
+            while (body.len() + 9) as u64 <= per_file {
+                n += 1;
+                body.push_str(&format!("s{n:07}\n"));
+            }
+            std::fs::write(folder.join(format!("part-{f}.csv")), body)?;
+        }
+        rt.block_on(upload(&s3.endpoint, &root))?;
+        let store = work.path().join("short-ids-store");
+        copy_dir(dir, &store)?;
+        unsafe { libc::sync() };
+        let record = worker_run_at(
+            &s3,
+            &Target::Dir(store.clone()),
+            "short-ids/",
+            "bench-short-ids",
+        )?;
+        std::fs::remove_dir_all(&store)?;
+        all_exact &= record["status"] == "COMPLETED" && record["distinctIds"] == n;
+        println!(
+            "{}",
+            json!({
+                "shortIdsMB": mb, "idLines": n, "distinctIds": record["distinctIds"],
+                "status": record["status"], "jobSeconds": record["jobSeconds"],
+                "processSeconds": record["processSeconds"], "peakRssMB": record["peakRssMB"],
+            })
+        );
+    }
     if !args.peers.is_empty() {
         drop(s3); // the peers start a moto of their own
         for peer in run_peers(&data, args.runs, &args.peers, work.path())? {
@@ -311,14 +352,19 @@ fn check(record: &Value, expected: &Value) -> bool {
 
 /// One job through `personalize-local delete-users`, the worker's own process.
 fn worker_run(s3: &S3Server, store: &Target, run: usize) -> Result<Value, Error> {
+    worker_run_at(s3, store, "deletions/", &format!("bench-worker-{run}"))
+}
+
+/// One job on the objects under `prefix` through `personalize-local delete-users`.
+fn worker_run_at(s3: &S3Server, store: &Target, prefix: &str, job: &str) -> Result<Value, Error> {
     let started = Instant::now();
     let child = s3
         .command(store)
         .args(["delete-users", "--dataset-group", GROUP])
         .arg("--data-location")
-        .arg(format!("s3://{BUCKET}/deletions/"))
+        .arg(format!("s3://{BUCKET}/{prefix}"))
         .arg("--job-name")
-        .arg(format!("bench-worker-{run}"))
+        .arg(job)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()?;

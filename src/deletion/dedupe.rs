@@ -5,15 +5,24 @@
 //! shards, each behind its own lock, and a batch is inserted one shard at a time, so parsers
 //! on different cores rarely wait for each other and each shard's table stays small enough
 //! to live in the CPU cache while it is worked on. Each distinct ID is stored once, in its
-//! shard's byte arena (no allocation per ID). Memory grows with the number of distinct IDs
-//! only, never with the size or number of the input files.
+//! shard's byte arena (no allocation per ID).
+//!
+//! Memory is bounded: past [`ID_BUDGET_BYTES`] of IDs and tables, the shards are emptied into
+//! an [`IdSpill`] (sorted runs in temp files) and start again; the spill's merge drops the
+//! IDs seen on both sides. Without a spill the sorted set is the shards' arenas and a 12-byte
+//! index per ID; after one, the IDs end to end and 4 bytes per ID.
 
 use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use hashbrown::HashTable;
 
-use crate::store::UserIds;
+use crate::store::{IdSpill, StoreError, StoreResult, UserIds};
+
+/// Bytes the shards' IDs and tables may take before they spill (their allocations can take
+/// up to twice as much).
+pub const ID_BUDGET_BYTES: usize = 24 * 1024 * 1024;
 
 /// Shards of a set; a power of two.
 pub const SHARDS: usize = 64;
@@ -108,19 +117,27 @@ impl Shard {
         self.table.insert_unique(hash, (hash, i), |&(h, _)| h);
         true
     }
+
+    /// About how many bytes the shard's IDs and table take.
+    fn bytes(&self) -> usize {
+        self.ids.byte_len() + self.ids.len() * (4 + 17)
+    }
 }
 
-/// Builds a [`UserIdSet`] from batches sent by many parsers at once.
+/// Builds the sorted distinct IDs from batches sent by many parsers at once.
 #[derive(Debug)]
 pub struct IdSetBuilder {
     shards: Box<[Mutex<Shard>]>,
+    /// What the shards hold, about ([`Shard::bytes`]).
+    bytes: AtomicUsize,
+    budget: usize,
+    /// Where the shards go once they pass the budget; and the first error writing it.
+    spill: Mutex<(Option<IdSpill>, Option<std::io::Error>)>,
 }
 
 impl Default for IdSetBuilder {
     fn default() -> Self {
-        IdSetBuilder {
-            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
-        }
+        IdSetBuilder::with_budget(ID_BUDGET_BYTES)
     }
 }
 
@@ -128,6 +145,38 @@ impl IdSetBuilder {
     /// An empty builder.
     pub fn new() -> Self {
         IdSetBuilder::default()
+    }
+
+    /// An empty builder that spills past `budget` bytes.
+    pub fn with_budget(budget: usize) -> Self {
+        IdSetBuilder {
+            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            bytes: AtomicUsize::new(0),
+            budget,
+            spill: Mutex::new((None, None)),
+        }
+    }
+
+    /// Empties every shard into the spill (which one caller at a time does).
+    fn spill(&self) {
+        let mut spill = self.spill.lock().unwrap_or_else(|e| e.into_inner());
+        if self.bytes.load(Ordering::Relaxed) <= self.budget {
+            return; // another parser spilled meanwhile
+        }
+        let (sink, error) = &mut *spill;
+        let sink = sink.get_or_insert_with(IdSpill::new);
+        for shard in self.shards.iter() {
+            let mut shard = shard.lock().unwrap_or_else(|e| e.into_inner());
+            if error.is_none() {
+                if let Err(e) = shard.ids.iter().try_for_each(|id| sink.push(id)) {
+                    *error = Some(e);
+                }
+            }
+            self.bytes.fetch_sub(shard.bytes(), Ordering::Relaxed);
+            shard.ids.clear();
+            shard.table.clear();
+        }
+        tracing::debug!("spilled the distinct IDs to disk");
     }
 
     /// Adds every ID of a batch; returns how many were new. The batch is grouped by shard
@@ -143,15 +192,52 @@ impl IdSetBuilder {
             let mut shard = self.shards[shard_of(group[0].0)]
                 .lock()
                 .unwrap_or_else(|e| e.into_inner());
+            let before = shard.bytes();
             for &(hash, id) in group {
                 added += shard.insert(hash, id) as u64;
             }
+            self.bytes
+                .fetch_add(shard.bytes() - before, Ordering::Relaxed);
+        }
+        if self.bytes.load(Ordering::Relaxed) > self.budget {
+            self.spill();
         }
         added
     }
 
-    /// The finished set.
-    pub fn finish(self) -> UserIdSet {
+    /// The distinct IDs in byte order. Fails only when a spill could not be written or read.
+    pub fn into_sorted(self) -> StoreResult<UserIds> {
+        let (spill, error) = self.spill.into_inner().unwrap_or_else(|e| e.into_inner());
+        if let Some(e) = error {
+            return Err(StoreError::Invalid(format!(
+                "cannot spill the user IDs to disk: {e}"
+            )));
+        }
+        let Some(mut spill) = spill else {
+            let set = UserIdSet {
+                shards: self
+                    .shards
+                    .into_vec()
+                    .into_iter()
+                    .map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()))
+                    .collect(),
+            };
+            return Ok(set.into_sorted());
+        };
+        for shard in self.shards.into_vec() {
+            let shard = shard.into_inner().unwrap_or_else(|e| e.into_inner());
+            for id in shard.ids.iter() {
+                spill.push(id).map_err(|e| {
+                    StoreError::Invalid(format!("cannot spill the user IDs to disk: {e}"))
+                })?;
+            }
+        }
+        spill.finish()
+    }
+
+    /// The finished set, for tests of the set alone (a spilled builder's IDs are not in it).
+    #[cfg(test)]
+    pub(crate) fn finish(self) -> UserIdSet {
         UserIdSet {
             shards: self
                 .shards
@@ -258,6 +344,14 @@ mod tests {
 
     #[test]
     fn many_ids_from_many_threads_are_kept_once_and_sorted_bytewise() {
+        for budget in [ID_BUDGET_BYTES, 4096] {
+            many_ids_from_many_threads(budget);
+        }
+    }
+
+    /// With a small budget the shards spill many times, IDs seen before and after a spill
+    /// included; the sorted set is the same.
+    fn many_ids_from_many_threads(budget: usize) {
         // Shared long prefixes, lengths on both sides of the 16-byte key, and non-ASCII.
         let ids: Vec<String> = (0..20_000)
             .map(|i| match i % 4 {
@@ -267,7 +361,7 @@ mod tests {
                 _ => format!("u{:020}x", i / 2),
             })
             .collect();
-        let builder = IdSetBuilder::new();
+        let builder = IdSetBuilder::with_budget(budget);
         std::thread::scope(|s| {
             for part in ids.chunks(5_000) {
                 let builder = &builder;
@@ -281,14 +375,15 @@ mod tests {
                 });
             }
         });
-        let set = builder.finish();
+        let spilled = builder.spill.lock().unwrap().0.is_some();
+        assert_eq!(spilled, budget < ID_BUDGET_BYTES);
+        let sorted = builder.into_sorted().unwrap();
         let mut want: Vec<&str> = ids.iter().map(String::as_str).collect();
         want.sort_unstable();
         want.dedup();
-        assert_eq!(set.len(), want.len());
-        assert!(ids.iter().all(|id| set.contains(id)));
-        assert!(!set.contains("u"));
-        let sorted = set.into_sorted();
+        assert_eq!(sorted.len(), want.len());
+        assert!(ids.iter().all(|id| sorted.contains(id)));
+        assert!(!sorted.contains("u"));
         assert_eq!(sorted.iter().collect::<Vec<_>>(), want);
     }
 }

@@ -164,8 +164,8 @@ pub async fn collect_user_ids(
     }
     let ids = Arc::into_inner(ids)
         .ok_or_else(|| JobFailure::Internal("a reader task outlived the read".into()))?
-        .finish()
-        .into_sorted();
+        .into_sorted()
+        .map_err(|e| JobFailure::Internal(e.to_string()))?;
     stats.distinct_ids = ids.len() as u64;
     progress
         .distinct_ids

@@ -43,7 +43,7 @@ use serde::{Deserialize, Serialize};
 
 pub use self::arn::{dataset_arn, parse_dataset_arn, validate_name, ArnScope, DEFAULT_ACCOUNT_ID};
 pub use self::error::{StoreError, StoreResult};
-pub use self::ids::UserIds;
+pub use self::ids::{IdSpill, UserIds};
 use crate::jobs::model::{Job, JobKind, Lease};
 
 /// The longest ID (user, item or action), in characters: the service's limit.

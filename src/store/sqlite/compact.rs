@@ -19,7 +19,7 @@ use std::time::Instant;
 use rusqlite::{params, Connection, TransactionBehavior};
 
 use super::{directory, DbResult};
-use crate::store::{failpoint, Compacted, StoreError};
+use crate::store::{failpoint, Compacted};
 
 /// Compacts the tombstones of every dataset, then checkpoints.
 pub(super) fn compact(conn: &mut Connection) -> DbResult<Compacted> {
@@ -85,8 +85,6 @@ pub(super) fn compact_dataset(conn: &Connection, dataset_id: i64) -> DbResult<(u
         let mut delete =
             conn.prepare_cached(&format!("DELETE FROM records_{dataset_id} WHERE k = ?1"))?;
         for k in keys.iter() {
-            let k = std::str::from_utf8(k)
-                .map_err(|_| StoreError::Invalid("a tombstoned user ID is not UTF-8".into()))?;
             users += delete.execute(params![k])? as u64;
         }
     }

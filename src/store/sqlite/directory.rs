@@ -275,41 +275,38 @@ pub(super) fn tombstoned_records(conn: &Connection, dataset_id: i64) -> DbResult
     Ok(n as u64)
 }
 
-/// The sorted, distinct IDs of a dataset's tombstones (empty once compacted).
-pub(super) fn tombstoned(conn: &Connection, dataset_id: i64) -> DbResult<Tombstoned> {
-    let mut stmt = conn.prepare_cached("SELECT keys FROM tombstones WHERE dataset_id = ?1")?;
+/// The sorted, distinct IDs of a dataset's tombstones (none once compacted), end to end.
+pub(super) fn tombstoned(conn: &Connection, dataset_id: i64) -> DbResult<UserIds> {
+    let mut stmt =
+        conn.prepare_cached("SELECT keys FROM tombstones WHERE dataset_id = ?1 ORDER BY id")?;
     let mut rows = stmt.query(params![dataset_id])?;
-    let mut keys: Vec<Box<[u8]>> = Vec::new();
+    let (mut buf, mut ends) = (String::new(), Vec::<u32>::new());
+    // The rows of one purge follow each other in key order; several purges' rows need a sort.
+    let mut sorted = true;
+    let mut last_start = 0usize;
     while let Some(r) = rows.next()? {
         let mut input = r.get_ref(0)?.as_blob()?;
         while !input.is_empty() {
             let k = take_bytes(&mut input).ok_or_else(|| corrupt("tombstone"))?;
-            keys.push(k.into());
+            let k = std::str::from_utf8(k).map_err(|_| corrupt("tombstone"))?;
+            if !ends.is_empty() && &buf.as_bytes()[last_start..] >= k.as_bytes() {
+                sorted = false;
+            }
+            last_start = buf.len();
+            buf.push_str(k);
+            ends.push(u32::try_from(buf.len()).map_err(|_| corrupt("tombstone"))?);
         }
     }
-    keys.sort_unstable();
-    keys.dedup();
-    Ok(Tombstoned { keys })
-}
-
-/// The users a dataset's tombstones hide.
-#[derive(Debug, Default)]
-pub(super) struct Tombstoned {
-    keys: Vec<Box<[u8]>>,
-}
-
-impl Tombstoned {
-    pub(super) fn is_empty(&self) -> bool {
-        self.keys.is_empty()
+    if sorted {
+        return Ok(UserIds::packed(buf, ends));
     }
-
-    pub(super) fn contains(&self, k: &[u8]) -> bool {
-        self.keys.binary_search_by(|t| (**t).cmp(k)).is_ok()
-    }
-
-    pub(super) fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
-        self.keys.iter().map(|k| &**k)
-    }
+    let mut start = 0usize;
+    let all = ends.iter().map(|&end| {
+        let k = &buf[start..end as usize];
+        start = end as usize;
+        k
+    });
+    Ok(all.collect())
 }
 
 /// The users of a purge found in one dataset: their IDs (packed, sorted) and how many
@@ -321,9 +318,18 @@ pub(super) struct Found {
     pub(super) records: u64,
 }
 
+/// Bytes of IDs per tombstone row: a purge's memory stays bounded whatever its size.
+const TOMBSTONE_ROW_BYTES: usize = 1 << 20;
+
 /// Finds which of `ids` have records in a dataset: one merge of the sorted IDs with the
-/// directory, leaving out users tombstoned already. Reads only.
-pub(super) fn find(conn: &Connection, dataset_id: i64, ids: &UserIds) -> DbResult<Found> {
+/// directory, leaving out users tombstoned already. Reads only; hands what it finds to
+/// `emit` in parts of about [`TOMBSTONE_ROW_BYTES`], in key order.
+pub(super) fn find(
+    conn: &Connection,
+    dataset_id: i64,
+    ids: &UserIds,
+    mut emit: impl FnMut(Found) -> DbResult<()>,
+) -> DbResult<()> {
     let earlier = tombstoned(conn, dataset_id)?;
     let mut found = Found::default();
     let mut want = ids.iter().map(str::as_bytes).peekable();
@@ -342,11 +348,14 @@ pub(super) fn find(conn: &Connection, dataset_id: i64, ids: &UserIds) -> DbResul
                 }
                 Some(w) if *w == k => {
                     want.next();
-                    if earlier.is_empty() || !earlier.contains(k) {
+                    if earlier.is_empty() || !earlier.contains_bytes(k) {
                         put_varint(&mut found.keys, k.len() as u64);
                         found.keys.extend_from_slice(k);
                         found.users += 1;
                         found.records += n;
+                        if found.keys.len() >= TOMBSTONE_ROW_BYTES {
+                            emit(std::mem::take(&mut found))?;
+                        }
                     }
                 }
                 Some(_) => {}
@@ -354,7 +363,10 @@ pub(super) fn find(conn: &Connection, dataset_id: i64, ids: &UserIds) -> DbResul
         }
         Ok(())
     })?;
-    Ok(found)
+    if found.users > 0 {
+        emit(found)?;
+    }
+    Ok(())
 }
 
 /// Writes what [`find`] found as the dataset's tombstone.
@@ -373,25 +385,43 @@ pub(super) fn write_tombstone(conn: &Connection, dataset_id: i64, found: &Found)
     Ok(())
 }
 
-/// [`find`], then [`write_tombstone`].
+/// [`find`], then [`write_tombstone`]; returns the totals.
 #[cfg(test)]
 fn tombstone(conn: &Connection, dataset_id: i64, ids: &UserIds) -> DbResult<Found> {
-    let found = find(conn, dataset_id, ids)?;
-    write_tombstone(conn, dataset_id, &found)?;
-    Ok(found)
+    let mut total = Found::default();
+    find(conn, dataset_id, ids, |part| {
+        write_tombstone(conn, dataset_id, &part)?;
+        total.users += part.users;
+        total.records += part.records;
+        Ok(())
+    })?;
+    Ok(total)
 }
 
-/// Removes `keys` (sorted) from a dataset's directory, rewriting only the rows that held one.
-pub(super) fn remove(conn: &Connection, dataset_id: i64, keys: &Tombstoned) -> DbResult<()> {
-    let mut changed: Vec<(i64, Vec<u8>, i64, i64, String)> = Vec::new();
-    let mut gone = Vec::new();
+/// Removes `keys` (sorted) from a dataset's directory, rewriting only the rows that held
+/// one, one row at a time.
+pub(super) fn remove(conn: &Connection, dataset_id: i64, keys: &UserIds) -> DbResult<()> {
+    let rows: Vec<i64> = conn
+        .prepare_cached("SELECT id FROM user_directory WHERE dataset_id = ?1 ORDER BY first")?
+        .query_map(params![dataset_id], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let mut read = conn.prepare_cached("SELECT data FROM user_directory WHERE id = ?1")?;
+    let mut update = conn.prepare_cached(
+        "UPDATE user_directory SET data = ?2, users = ?3, records = ?4, first = ?5 WHERE id = ?1",
+    )?;
+    let mut delete = conn.prepare_cached("DELETE FROM user_directory WHERE id = ?1")?;
     // Both are in key order: one merge.
-    let mut doomed = keys.iter().peekable();
-    let mut write = |row_id: i64, data: &[u8]| -> DbResult<()> {
-        let mut kept = Vec::with_capacity(data.len());
+    let mut doomed = keys.iter().map(str::as_bytes).peekable();
+    let mut kept = Vec::new();
+    for row_id in rows {
+        if doomed.peek().is_none() {
+            break;
+        }
+        let data: Vec<u8> = read.query_row(params![row_id], |r| r.get(0))?;
+        kept.clear();
         let (mut users, mut records, mut dropped) = (0i64, 0i64, false);
         let mut first: Option<String> = None;
-        for entry in Entries::new(data) {
+        for entry in Entries::new(&data) {
             let (k, n) = entry?;
             while doomed.next_if(|d| *d < k).is_some() {}
             if doomed.next_if(|d| *d == k).is_some() {
@@ -409,21 +439,13 @@ pub(super) fn remove(conn: &Connection, dataset_id: i64, keys: &Tombstoned) -> D
         }
         match (dropped, first) {
             (false, _) => {}
-            (true, None) => gone.push(row_id),
-            (true, Some(first)) => changed.push((row_id, kept, users, records, first)),
+            (true, None) => {
+                delete.execute(params![row_id])?;
+            }
+            (true, Some(first)) => {
+                update.execute(params![row_id, kept, users, records, first])?;
+            }
         }
-        Ok(())
-    };
-    for_each_row(conn, dataset_id, &mut write)?;
-    let mut update = conn.prepare_cached(
-        "UPDATE user_directory SET data = ?2, users = ?3, records = ?4, first = ?5 WHERE id = ?1",
-    )?;
-    for (row_id, data, users, records, first) in changed {
-        update.execute(params![row_id, data, users, records, first])?;
-    }
-    let mut delete = conn.prepare_cached("DELETE FROM user_directory WHERE id = ?1")?;
-    for row_id in gone {
-        delete.execute(params![row_id])?;
     }
     Ok(())
 }
@@ -521,12 +543,12 @@ mod tests {
         let hidden = tombstoned(&c, 1).unwrap();
         assert_eq!(
             hidden.iter().collect::<Vec<_>>(),
-            [&b"u0001"[..], b"u0002", b"u0003", b"u8999"]
+            ["u0001", "u0002", "u0003", "u8999"]
         );
         remove(&c, 1, &hidden).unwrap();
         let left = all(&c, 1);
         assert_eq!(left.len(), 9_000 - 4);
-        assert!(left.iter().all(|(k, _)| !hidden.contains(k.as_bytes())));
+        assert!(left.iter().all(|(k, _)| !hidden.contains(k)));
         assert_eq!(left[0].0, "u0000");
         assert_eq!(left[1].0, "u0004");
     }

@@ -160,7 +160,7 @@ pub(super) fn scan(
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
         let k: String = r.get(0)?;
-        if !hidden.is_empty() && hidden.contains(k.as_bytes()) {
+        if !hidden.is_empty() && hidden.contains(&k) {
             continue;
         }
         let blob: Vec<u8> = r.get(1)?;

@@ -6,7 +6,8 @@ use std::path::Path;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
 use super::catalog::dataset_row;
-use super::{directory, jobs, DbResult};
+use super::directory::{self, Found};
+use super::{jobs, DbResult};
 use crate::jobs::Job;
 use crate::store::{DatasetType, JobCommit, PurgeCounts, StoreError, UserIds};
 
@@ -43,32 +44,42 @@ pub(super) fn purge(
         }
     }
     let started = std::time::Instant::now();
-    let found: Vec<DbResult<directory::Found>> = std::thread::scope(|s| {
-        let merges: Vec<_> = datasets
-            .iter()
-            .map(|&(_, id)| {
-                s.spawn(move || {
+    let mut counts = PurgeCounts {
+        per_dataset: datasets.iter().map(|&(t, _)| (t, 0)).collect(),
+        ..PurgeCounts::default()
+    };
+    std::thread::scope(|s| -> DbResult<()> {
+        // The merges send what they find in parts; this thread writes them as they come.
+        let (to_writer, parts) = std::sync::mpsc::sync_channel::<(usize, DbResult<Found>)>(4);
+        for (i, &(_, id)) in datasets.iter().enumerate() {
+            let to_writer = to_writer.clone();
+            s.spawn(move || {
+                let merged = (|| {
                     let reader =
                         Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
                     reader.busy_timeout(std::time::Duration::from_secs(10))?;
-                    directory::find(&reader, id, ids)
-                })
-            })
-            .collect();
-        merges
-            .into_iter()
-            .map(|m| {
-                m.join()
-                    .unwrap_or_else(|_| Err(StoreError::Invalid("a purge thread panicked".into())))
-            })
-            .collect()
-    });
-    let mut counts = PurgeCounts::default();
-    for (&(t, id), found) in datasets.iter().zip(found) {
-        let found = found?;
-        directory::write_tombstone(&tx, id, &found)?;
-        tracing::debug!(dataset = %t, users = found.users, records = found.records, "tombstoned");
-        counts.per_dataset.push((t, found.records));
+                    directory::find(&reader, id, ids, |part| {
+                        to_writer
+                            .send((i, Ok(part)))
+                            .map_err(|_| StoreError::Invalid("the purge stopped".into()))
+                    })
+                })();
+                if let Err(e) = merged {
+                    let _ = to_writer.send((i, Err(e)));
+                }
+            });
+        }
+        drop(to_writer);
+        // On an error, returning drops `parts`: the merges' sends fail and they stop.
+        for (i, part) in parts {
+            let part = part?;
+            directory::write_tombstone(&tx, datasets[i].1, &part)?;
+            counts.per_dataset[i].1 += part.records;
+        }
+        Ok(())
+    })?;
+    for &(t, n) in &counts.per_dataset {
+        tracing::debug!(dataset = %t, records = n, "tombstoned");
     }
     tracing::debug!(
         seconds = started.elapsed().as_secs_f64(),
