@@ -36,10 +36,6 @@ pub(super) fn compact(conn: &mut Connection) -> DbResult<Compacted> {
             done.users += users;
             done.records += records;
         }
-        tx.execute(
-            "INSERT INTO pending_vacuum (since) VALUES (?1)",
-            params![crate::jobs::now_epoch()],
-        )?;
         failpoint("compact-before-commit");
         tx.commit()?;
         failpoint("compact-after-commit");
@@ -71,8 +67,10 @@ pub(super) fn compact(conn: &mut Connection) -> DbResult<Compacted> {
     Ok(done)
 }
 
-/// Deletes the rows of a dataset's tombstoned users and drops its tombstones, in the caller's
-/// transaction. Returns how many users and records went.
+/// Deletes the rows of a dataset's tombstoned users, drops its tombstones and notes that a
+/// vacuum is due (the next [`compact`] does it), in the caller's transaction: the
+/// compaction's, or an incremental load's into the dataset. Returns how many users and
+/// records went.
 pub(super) fn compact_dataset(conn: &Connection, dataset_id: i64) -> DbResult<(u64, u64)> {
     let keys = directory::tombstoned(conn, dataset_id)?;
     if keys.is_empty() {
@@ -92,6 +90,10 @@ pub(super) fn compact_dataset(conn: &Connection, dataset_id: i64) -> DbResult<(u
     conn.execute(
         "DELETE FROM tombstones WHERE dataset_id = ?1",
         params![dataset_id],
+    )?;
+    conn.execute(
+        "INSERT INTO pending_vacuum (since) VALUES (?1)",
+        params![crate::jobs::now_epoch()],
     )?;
     tracing::debug!(
         dataset_id,

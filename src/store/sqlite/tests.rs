@@ -72,3 +72,132 @@ async fn large_writes_leave_the_checkpoint_to_compact() {
         .unwrap();
     assert_eq!(tables, 1);
 }
+
+/// Every file of the data dir, as bytes.
+fn dir_bytes(dir: &Path) -> Vec<u8> {
+    let mut all = Vec::new();
+    for f in std::fs::read_dir(dir).unwrap() {
+        all.extend(std::fs::read(f.unwrap().path()).unwrap());
+    }
+    all
+}
+
+/// An incremental load that erases a dataset's tombstones before any compaction leaves the
+/// vacuum due: the next compaction rebuilds the file, and no deleted record's bytes remain.
+#[tokio::test]
+async fn a_load_that_erases_tombstones_leaves_the_vacuum_due() {
+    use crate::jobs::model::JobSpec;
+    use crate::store::{ArnScope, Dataset, DatasetAttrs, RowBatch};
+    use futures::StreamExt;
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open_dir(dir.path()).unwrap();
+    let scope = ArnScope::default();
+    let g = DatasetGroup {
+        name: "erase".into(),
+        dataset_group_arn: scope.dataset_group_arn("erase"),
+        ..DatasetGroup::default()
+    };
+    store.create_dataset_group(&g).await.unwrap();
+    let arn = &g.dataset_group_arn;
+    let rows = |t: DatasetType, rows: Vec<Vec<String>>| {
+        let mut b = RowBatch::new(rows[0].len());
+        for r in &rows {
+            b.push_row(r.iter().map(String::as_str));
+        }
+        (t, futures::stream::iter(vec![Ok(b)]).boxed())
+    };
+    for (t, cols) in [
+        (DatasetType::Users, vec!["USER_ID", "NOTE"]),
+        (
+            DatasetType::Interactions,
+            vec!["USER_ID", "ITEM_ID", "NOTE"],
+        ),
+    ] {
+        let d = Dataset {
+            dataset_group_arn: arn.clone(),
+            dataset_type: t,
+            columns: cols.iter().map(|c| c.to_string()).collect(),
+            attrs: DatasetAttrs::default(),
+        };
+        store.create_dataset(&d).await.unwrap();
+    }
+    let user = |i: usize| format!("u{i:04}");
+    let (t, b) = rows(
+        DatasetType::Users,
+        (0..400)
+            .map(|i| vec![user(i), format!("MARKu{i:04}")])
+            .collect(),
+    );
+    store.replace_records(arn, t, b).await.unwrap();
+    let (t, b) = rows(
+        DatasetType::Interactions,
+        (0..400)
+            .map(|i| vec![user(i), "i1".into(), format!("MARKi{i:04}")])
+            .collect(),
+    );
+    store.replace_records(arn, t, b).await.unwrap();
+    store.compact().await.unwrap();
+
+    let job = Job::new(
+        scope.job_arn(JobKind::Deletion, "erase"),
+        "erase",
+        JobSpec::Deletion {
+            dataset_group_arn: arn.clone(),
+            data_location: "s3://b/erase/".into(),
+        },
+    );
+    store.create_job(&job).await.unwrap();
+    let (job, lease) = store
+        .claim(Claim::Job(&job.arn), "w", Duration::from_secs(30))
+        .await
+        .unwrap()
+        .unwrap();
+    // The users u0000..u0099 go; the loads that follow erase their tombstones.
+    let ids: UserIds = (0..100)
+        .map(user)
+        .collect::<Vec<_>>()
+        .iter()
+        .map(String::as_str)
+        .collect();
+    let (counts, _) = store
+        .purge_users(arn, Arc::new(ids), JobCommit { job, lease })
+        .await
+        .unwrap();
+    assert_eq!(counts.total(), 200);
+    for (t, row) in [
+        (DatasetType::Users, vec![user(300), "MARKu0300".into()]),
+        (
+            DatasetType::Interactions,
+            vec![user(300), "i2".into(), "more".into()],
+        ),
+    ] {
+        let (t, b) = rows(t, vec![row]);
+        store.append_records(arn, t, b).await.unwrap();
+    }
+    let done = store.compact().await.unwrap();
+    assert_eq!(done.records, 0, "the loads erased the tombstones already");
+    assert!(done.checkpointed);
+    let bytes = dir_bytes(dir.path());
+    let find = |needle: &str| memchr::memmem::find(&bytes, needle.as_bytes()).is_some();
+    for i in [0, 1, 50, 99] {
+        assert!(
+            !find(&format!("MARKu{i:04}")),
+            "user {i}'s record is on disk"
+        );
+        assert!(
+            !find(&format!("MARKi{i:04}")),
+            "user {i}'s interaction is on disk"
+        );
+    }
+    for i in [100, 250, 399] {
+        assert!(
+            find(&format!("MARKu{i:04}")) && find(&format!("MARKi{i:04}")),
+            "{i}"
+        );
+    }
+    assert_eq!(
+        store.count_records(arn, DatasetType::Users).await.unwrap(),
+        300
+    );
+}
