@@ -1,7 +1,6 @@
 //! `worker` and `run-pending`: the processes that only run the store's jobs.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde_json::{json, Value};
 
@@ -16,13 +15,9 @@ use crate::store::{DynDatasetStore, StoreError};
 pub(super) async fn worker(
     store: DynDatasetStore,
     source: DynObjectSource,
-    lease: Duration,
+    config: WorkerConfig,
     concurrency: usize,
 ) {
-    let config = WorkerConfig {
-        lease,
-        ..WorkerConfig::default()
-    };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let wake = Arc::new(tokio::sync::Notify::new());
     let mut workers = tokio::task::JoinSet::new();
@@ -41,12 +36,8 @@ pub(super) async fn worker(
 pub(super) async fn run_pending(
     store: DynDatasetStore,
     source: DynObjectSource,
-    lease: Duration,
+    config: WorkerConfig,
 ) -> Result<i32, StoreError> {
-    let config = WorkerConfig {
-        lease,
-        ..WorkerConfig::default()
-    };
     let started = std::time::Instant::now();
     let worker = Worker::new(store, source, config, Default::default());
     let ran = worker.run_pending().await?;

@@ -21,7 +21,7 @@ use crate::deletion::{self, DeletionOptions, JobReport, Progress};
 use crate::import::{import_dataset, ImportError, ImportMode, ImportOptions};
 use crate::jobs::worker::WorkerConfig;
 use crate::jobs::{now_epoch, Job, JobKind, JobSpec, JobStatus};
-use crate::source::s3::{S3Options, S3Source};
+use crate::source::s3::{S3Options, S3Source, S3Timeouts};
 use crate::source::{DynObjectSource, S3Location};
 use crate::store::memory::MemoryStore;
 use crate::store::postgres::{describe_url, is_postgres_url, PostgresStore};
@@ -89,6 +89,87 @@ struct Global {
         default_value_t = 30.0
     )]
     job_lease_seconds: f64,
+    /// Seconds to open a connection to S3 before the attempt fails (and is retried).
+    #[arg(
+        long,
+        global = true,
+        env = "PERSONALIZE_LOCAL_S3_CONNECT_TIMEOUT_SECONDS",
+        default_value_t = 5.0
+    )]
+    s3_connect_timeout_seconds: f64,
+    /// Seconds from an S3 request until its first response byte before the attempt fails.
+    #[arg(
+        long,
+        global = true,
+        env = "PERSONALIZE_LOCAL_S3_READ_TIMEOUT_SECONDS",
+        default_value_t = 30.0
+    )]
+    s3_read_timeout_seconds: f64,
+    /// Seconds one attempt of an S3 request may take until its response's headers.
+    #[arg(
+        long,
+        global = true,
+        env = "PERSONALIZE_LOCAL_S3_ATTEMPT_TIMEOUT_SECONDS",
+        default_value_t = 60.0
+    )]
+    s3_attempt_timeout_seconds: f64,
+    /// Seconds an S3 download may move no byte before it fails (and resumes where it stopped).
+    #[arg(
+        long,
+        global = true,
+        env = "PERSONALIZE_LOCAL_S3_STALL_SECONDS",
+        default_value_t = 10.0
+    )]
+    s3_stall_seconds: f64,
+    /// Seconds a data deletion job may spend reading its input before it ends FAILED,
+    /// nothing deleted (0: no limit).
+    #[arg(
+        long,
+        global = true,
+        env = "PERSONALIZE_LOCAL_JOB_TIMEOUT_SECONDS",
+        default_value_t = 3600.0
+    )]
+    job_timeout_seconds: f64,
+}
+
+impl Global {
+    /// The S3 timeouts the flags give.
+    fn s3_timeouts(&self) -> Result<S3Timeouts, CliError> {
+        Ok(S3Timeouts {
+            connect: seconds(
+                "--s3-connect-timeout-seconds",
+                self.s3_connect_timeout_seconds,
+            )?,
+            read: seconds("--s3-read-timeout-seconds", self.s3_read_timeout_seconds)?,
+            attempt: seconds(
+                "--s3-attempt-timeout-seconds",
+                self.s3_attempt_timeout_seconds,
+            )?,
+            stall: seconds("--s3-stall-seconds", self.s3_stall_seconds)?,
+        })
+    }
+
+    /// How deletion jobs run, with the job timeout the flags give.
+    fn deletion(&self) -> Result<DeletionOptions, CliError> {
+        let deadline = match self.job_timeout_seconds {
+            0.0 => None,
+            s => Some(seconds("--job-timeout-seconds", s)?),
+        };
+        Ok(DeletionOptions {
+            deadline,
+            ..DeletionOptions::default()
+        })
+    }
+}
+
+/// A duration flag: a positive number of seconds, at most a day.
+fn seconds(flag: &str, seconds: f64) -> Result<Duration, CliError> {
+    if !(seconds.is_finite() && seconds > 0.0 && seconds <= 86_400.0) {
+        return Err(usage(format!(
+            "{flag} must be a number of seconds between 0 and 86400, got {seconds}"
+        )));
+    }
+    Ok(Duration::from_secs_f64(seconds))
 }
 
 #[derive(Debug, Subcommand)]
@@ -285,12 +366,13 @@ async fn run(cli: Cli, progress_bar: bool) -> Result<i32, CliError> {
             g.account_id
         )));
     }
-    let lease = lease_duration(g.job_lease_seconds)?;
+    let lease = seconds("--job-lease-seconds", g.job_lease_seconds)?;
+    let deletion = g.deletion()?;
     match cli.command {
         Command::Demo => demo::run().await.map_err(CliError::Failed),
         Command::Serve(args) => {
             let store = open_store(&g).await?;
-            let source = s3_source(&g).await;
+            let source = s3_source(&g).await?;
             let config = crate::api::ApiConfig {
                 region: g.region.clone(),
                 account: g.account_id.clone(),
@@ -298,6 +380,7 @@ async fn run(cli: Cli, progress_bar: bool) -> Result<i32, CliError> {
             };
             let worker = (!args.no_worker).then(|| WorkerConfig {
                 lease,
+                deletion: deletion.clone(),
                 ..WorkerConfig::default()
             });
             let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
@@ -329,18 +412,24 @@ async fn run(cli: Cli, progress_bar: bool) -> Result<i32, CliError> {
         }
         Command::Worker(args) => {
             let store = open_store(&g).await?;
-            let source = s3_source(&g).await;
-            batch::worker(store, source, lease, args.concurrency).await;
+            let source = s3_source(&g).await?;
+            batch::worker(
+                store,
+                source,
+                worker_config(lease, &deletion),
+                args.concurrency,
+            )
+            .await;
             Ok(0)
         }
         Command::RunPending(RunPendingArgs {}) => {
             let store = open_store(&g).await?;
-            let source = s3_source(&g).await;
-            Ok(batch::run_pending(store, source, lease).await?)
+            let source = s3_source(&g).await?;
+            Ok(batch::run_pending(store, source, worker_config(lease, &deletion)).await?)
         }
         Command::Import(args) => {
             let store = open_store(&g).await?;
-            let source = s3_source(&g).await;
+            let source = s3_source(&g).await?;
             let group_arn = ensure_group(store.as_ref(), &scope, &args.dataset_group)
                 .await
                 .map_err(usage)?;
@@ -379,7 +468,7 @@ async fn run(cli: Cli, progress_bar: bool) -> Result<i32, CliError> {
         }
         Command::DeleteUsers(args) => {
             let store = open_store(&g).await?;
-            let source = s3_source(&g).await;
+            let source = s3_source(&g).await?;
             let group_arn = scope.dataset_group_arn(&args.dataset_group);
             if store.dataset_group(&group_arn).await?.is_none() {
                 return Err(usage(format!(
@@ -406,6 +495,7 @@ async fn run(cli: Cli, progress_bar: bool) -> Result<i32, CliError> {
             let opts = DeletionOptions {
                 max_input_bytes: args.max_input_bytes,
                 concurrency: args.concurrency,
+                ..deletion
             };
             let progress = Arc::new(Progress::default());
             let bar = progress_bar.then(|| spawn_progress_bar(progress.clone()));
@@ -494,22 +584,22 @@ async fn open_store(g: &Global) -> Result<DynDatasetStore, CliError> {
 }
 
 /// `--job-lease-seconds` as a duration: positive and finite.
-fn lease_duration(seconds: f64) -> Result<Duration, CliError> {
-    if !(seconds.is_finite() && seconds > 0.0 && seconds <= 86_400.0) {
-        return Err(usage(format!(
-            "--job-lease-seconds must be a number of seconds between 0 and 86400, got {seconds}"
-        )));
-    }
-    Ok(Duration::from_secs_f64(seconds))
-}
-
-async fn s3_source(g: &Global) -> DynObjectSource {
+async fn s3_source(g: &Global) -> Result<DynObjectSource, CliError> {
     let options = S3Options {
         endpoint: g.s3_endpoint.clone(),
         region: None,
         max_attempts: Some(g.s3_max_attempts.max(1)),
+        timeouts: g.s3_timeouts()?,
     };
-    Arc::new(S3Source::new(options.client().await))
+    Ok(Arc::new(S3Source::new(options.client().await)))
+}
+
+fn worker_config(lease: Duration, deletion: &DeletionOptions) -> WorkerConfig {
+    WorkerConfig {
+        lease,
+        deletion: deletion.clone(),
+        ..WorkerConfig::default()
+    }
 }
 
 /// Creates the dataset group if the store has none of that name; returns its ARN.

@@ -18,7 +18,7 @@ pub mod report;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use tokio::task::JoinSet;
@@ -45,13 +45,19 @@ pub struct DeletionOptions {
     pub max_input_bytes: u64,
     /// Objects read at once.
     pub concurrency: usize,
+    /// How long reading the input may take before the job ends `FAILED` (`None`: no limit).
+    pub deadline: Option<Duration>,
 }
+
+/// [`DeletionOptions::deadline`] by default: an hour.
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(3600);
 
 impl Default for DeletionOptions {
     fn default() -> Self {
         DeletionOptions {
             max_input_bytes: DEFAULT_MAX_INPUT_BYTES,
             concurrency: DEFAULT_CONCURRENCY,
+            deadline: Some(DEFAULT_DEADLINE),
         }
     }
 }
@@ -239,8 +245,16 @@ pub async fn run_claimed(
             }
             let location = S3Location::parse(&data_location)
                 .map_err(|e| JobFailure::BadLocation(e.to_string()))?;
-            let (ids, stats) =
-                collect_user_ids(source, &location, opts, progress, &mut phases).await?;
+            let reading = collect_user_ids(source, &location, opts, progress, &mut phases);
+            let (ids, stats) = match opts.deadline {
+                None => reading.await?,
+                Some(limit) => tokio::time::timeout(limit, reading).await.map_err(|_| {
+                    JobFailure::Deadline {
+                        location: location.clone(),
+                        limit,
+                    }
+                })??,
+            };
             input = stats;
             let purge_started = Instant::now();
             let (counts, done) = purge::purge(store, &group_arn, ids, commit).await?;

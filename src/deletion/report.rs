@@ -112,6 +112,14 @@ pub enum JobFailure {
         /// The limit.
         limit: u64,
     },
+    /// Reading the input took longer than the job may take.
+    #[error("the input under {location} was not read within {} (the job timeout); nothing was deleted", seconds_text(*limit))]
+    Deadline {
+        /// The location.
+        location: S3Location,
+        /// The limit.
+        limit: std::time::Duration,
+    },
     /// The dataset group does not exist in the store.
     #[error("the dataset group {0} does not exist")]
     NoSuchDatasetGroup(String),
@@ -121,6 +129,15 @@ pub enum JobFailure {
     /// Something inside the job failed (a reader task); nothing was deleted.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+fn seconds_text(d: std::time::Duration) -> String {
+    let s = d.as_secs_f64();
+    if s.fract() == 0.0 {
+        format!("{s:.0} s")
+    } else {
+        format!("{s} s")
+    }
 }
 
 impl From<ListError> for JobFailure {

@@ -7,8 +7,10 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
 
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use futures::future::BoxFuture;
@@ -19,6 +21,9 @@ use s3s::auth::SimpleAuth;
 use s3s::service::{S3Service, S3ServiceBuilder};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tokio::sync::Notify;
+
+use crate::source::s3::S3Timeouts;
 
 /// The access key the embedded server accepts (with [`SECRET_KEY`]); requests are verified.
 pub const ACCESS_KEY: &str = "test";
@@ -40,6 +45,7 @@ pub struct EmbeddedS3 {
     stop: watch::Sender<bool>,
     requests: Arc<AtomicU64>,
     faults_injected: Arc<AtomicU64>,
+    freeze: Arc<Freeze>,
 }
 
 #[derive(Clone)]
@@ -48,6 +54,103 @@ struct Service {
     faults: Faults,
     requests: Arc<AtomicU64>,
     injected: Arc<AtomicU64>,
+    freeze: Arc<Freeze>,
+}
+
+/// The server frozen as `SIGSTOP` would freeze it: no request is answered and no response
+/// body moves until it is thawed.
+#[derive(Debug)]
+struct Freeze {
+    frozen: AtomicBool,
+    /// Bytes of response bodies still to send before the server freezes itself (`u64::MAX`:
+    /// never).
+    budget: AtomicU64,
+    /// Bodies waiting for the thaw.
+    waiting: Mutex<Vec<Waker>>,
+    thawed: Notify,
+}
+
+impl Default for Freeze {
+    fn default() -> Self {
+        Freeze {
+            frozen: AtomicBool::new(false),
+            budget: AtomicU64::new(u64::MAX),
+            waiting: Mutex::default(),
+            thawed: Notify::new(),
+        }
+    }
+}
+
+impl Freeze {
+    fn is_frozen(&self) -> bool {
+        self.frozen.load(Ordering::SeqCst)
+    }
+
+    /// Counts `n` bytes sent; freezes the server once the budget is spent.
+    fn sent(&self, n: u64) {
+        let before = self
+            .budget
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |b| {
+                (b != u64::MAX).then(|| b.saturating_sub(n))
+            });
+        if let Ok(before) = before {
+            if before <= n {
+                self.frozen.store(true, Ordering::SeqCst);
+            }
+        }
+    }
+
+    async fn until_thawed(&self) {
+        loop {
+            let thawed = self.thawed.notified();
+            if !self.is_frozen() {
+                return;
+            }
+            thawed.await;
+        }
+    }
+}
+
+/// A response body that stops moving while the server is frozen.
+struct FreezableBody {
+    inner: s3s::Body,
+    freeze: Arc<Freeze>,
+}
+
+impl http_body::Body for FreezableBody {
+    type Data = bytes::Bytes;
+    type Error = s3s::StdError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        if self.freeze.is_frozen() {
+            self.freeze
+                .waiting
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(cx.waker().clone());
+            if self.freeze.is_frozen() {
+                return Poll::Pending;
+            }
+        }
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(frame))) = &polled {
+            if let Some(data) = frame.data_ref() {
+                self.freeze.sent(data.len() as u64);
+            }
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 impl hyper::service::Service<http::Request<Incoming>> for Service {
@@ -75,7 +178,13 @@ impl hyper::service::Service<http::Request<Incoming>> for Service {
                 .expect("a static response is valid");
             return Box::pin(async move { Ok(resp) });
         }
-        hyper::service::Service::call(&self.inner, req)
+        let answer = hyper::service::Service::call(&self.inner, req);
+        let freeze = self.freeze.clone();
+        Box::pin(async move {
+            freeze.until_thawed().await;
+            let resp = answer.await?;
+            Ok(resp.map(|inner| s3s::Body::http_body(FreezableBody { inner, freeze })))
+        })
     }
 }
 
@@ -96,11 +205,13 @@ impl EmbeddedS3 {
         let addr = listener.local_addr()?;
         let requests = Arc::new(AtomicU64::new(0));
         let injected = Arc::new(AtomicU64::new(0));
+        let freeze = Arc::new(Freeze::default());
         let service = Service {
             inner,
             faults,
             requests: requests.clone(),
             injected: injected.clone(),
+            freeze: freeze.clone(),
         };
         let (stop, mut stopped) = watch::channel(false);
         tokio::spawn(async move {
@@ -127,6 +238,7 @@ impl EmbeddedS3 {
             stop,
             requests,
             faults_injected: injected,
+            freeze,
         })
     }
 
@@ -138,6 +250,31 @@ impl EmbeddedS3 {
     /// Requests served so far (failed ones included).
     pub fn requests(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
+    }
+
+    /// Freezes the server once it has sent `bytes` more bytes of response bodies, mid-body
+    /// if a body is under way: from then on no request is answered and no body moves (what
+    /// `SIGSTOP` does to a server), until [`EmbeddedS3::thaw`].
+    pub fn freeze_after_bytes(&self, bytes: u64) {
+        self.freeze.budget.store(bytes, Ordering::SeqCst);
+        if bytes == 0 {
+            self.freeze.frozen.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// Ends a freeze: waiting requests are answered and bodies move again.
+    pub fn thaw(&self) {
+        self.freeze.budget.store(u64::MAX, Ordering::SeqCst);
+        self.freeze.frozen.store(false, Ordering::SeqCst);
+        self.freeze.thawed.notify_waiters();
+        let waiting = std::mem::take(
+            &mut *self
+                .freeze
+                .waiting
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        );
+        waiting.into_iter().for_each(Waker::wake);
     }
 
     /// Requests failed on purpose so far.
@@ -152,9 +289,15 @@ impl EmbeddedS3 {
     }
 }
 
-/// A client for a local S3 endpoint: path-style, static test credentials, `us-east-1`, and
-/// the standard retry mode with [`crate::source::s3::DEFAULT_MAX_ATTEMPTS`] attempts.
+/// A client for a local S3 endpoint: path-style, static test credentials, `us-east-1`, the
+/// standard retry mode with [`crate::source::s3::DEFAULT_MAX_ATTEMPTS`] attempts and the
+/// default [`S3Timeouts`].
 pub fn client_for(endpoint: &str) -> aws_sdk_s3::Client {
+    client_with(endpoint, S3Timeouts::default())
+}
+
+/// [`client_for`] with other timeouts.
+pub fn client_with(endpoint: &str, timeouts: S3Timeouts) -> aws_sdk_s3::Client {
     let conf = aws_sdk_s3::config::Builder::new()
         .behavior_version(BehaviorVersion::latest())
         .endpoint_url(endpoint)
@@ -172,6 +315,8 @@ pub fn client_for(endpoint: &str) -> aws_sdk_s3::Client {
                 .with_max_attempts(crate::source::s3::DEFAULT_MAX_ATTEMPTS)
                 .with_initial_backoff(std::time::Duration::from_millis(20)),
         )
+        .timeout_config(timeouts.timeout_config())
+        .stalled_stream_protection(timeouts.stalled_stream_protection())
         .build();
     aws_sdk_s3::Client::from_conf(conf)
 }

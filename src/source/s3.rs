@@ -25,10 +25,59 @@ pub struct S3Options {
     /// Attempts per request, first try included (the SDK's standard retry mode, with
     /// exponential backoff, for 5xx, throttling such as `SlowDown`, and dropped connections).
     pub max_attempts: Option<u32>,
+    /// How long a request may wait before S3 is taken to have failed it.
+    pub timeouts: S3Timeouts,
 }
 
 /// The attempts per request when [`S3Options::max_attempts`] is not set.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
+
+/// Timeouts of every S3 request. A request that times out is retried like a dropped
+/// connection; a download that stalls fails into the reader's resume (a ranged GET from the
+/// last byte received). So a stalled or frozen S3 ends a job `FAILED`, never hangs it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct S3Timeouts {
+    /// To open a connection.
+    pub connect: Duration,
+    /// From sending a request until the first byte of its response.
+    pub read: Duration,
+    /// One attempt of one request, until its response's headers (a download's body is
+    /// guarded by `stall`).
+    pub attempt: Duration,
+    /// A download (or upload) that moves no byte for this long fails.
+    pub stall: Duration,
+}
+
+impl Default for S3Timeouts {
+    fn default() -> Self {
+        S3Timeouts {
+            connect: Duration::from_secs(5),
+            read: Duration::from_secs(30),
+            attempt: Duration::from_secs(60),
+            stall: Duration::from_secs(10),
+        }
+    }
+}
+
+impl S3Timeouts {
+    /// The SDK's timeout configuration.
+    pub fn timeout_config(&self) -> aws_config::timeout::TimeoutConfig {
+        aws_config::timeout::TimeoutConfig::builder()
+            .connect_timeout(self.connect)
+            .read_timeout(self.read)
+            .operation_attempt_timeout(self.attempt)
+            .build()
+    }
+
+    /// The SDK's stalled-stream protection, on for downloads and uploads.
+    pub fn stalled_stream_protection(
+        &self,
+    ) -> aws_config::stalled_stream_protection::StalledStreamProtectionConfig {
+        aws_config::stalled_stream_protection::StalledStreamProtectionConfig::enabled()
+            .grace_period(self.stall)
+            .build()
+    }
+}
 
 impl S3Options {
     /// Builds an S3 client: the standard chain plus these options. Path-style addressing is
@@ -53,6 +102,8 @@ impl S3Options {
                     .with_max_attempts(self.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS))
                     .with_initial_backoff(Duration::from_millis(50)),
             )
+            .timeout_config(self.timeouts.timeout_config())
+            .stalled_stream_protection(self.timeouts.stalled_stream_protection())
             .force_path_style(endpoint_configured)
             .build();
         Client::from_conf(conf)

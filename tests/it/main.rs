@@ -9,3 +9,4 @@ mod deletion;
 mod erasure;
 mod import;
 mod processes;
+mod stall;

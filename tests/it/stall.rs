@@ -1,0 +1,111 @@
+//! A stalled S3 cannot hang a job: the embedded S3 freezes mid-body, as `SIGSTOP` would
+//! freeze a server, and the job ends `FAILED` within its S3 timeouts or its job timeout,
+//! the object named and nothing deleted.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::cli::{json, run};
+use crate::common::{Backend, TestS3};
+
+async fn users_in(dir: &Path) -> u64 {
+    use personalize_local::store::{sqlite::SqliteStore, DatasetStore, DatasetType};
+    SqliteStore::open_dir(dir)
+        .unwrap()
+        .count_records(
+            "arn:aws:personalize:us-east-1:000000000000:dataset-group/g",
+            DatasetType::Users,
+        )
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_s3_fails_the_job_instead_of_hanging_it() {
+    let s3 = TestS3::start(Backend::Embedded, "stall").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    s3.put("in/users.csv", "USER_ID,NOTE\nu0000001,a\nu0000002,b\n")
+        .await;
+    let users = s3.location("in/users.csv");
+    let out = run(
+        &s3,
+        dir.path(),
+        &[
+            "import",
+            "--dataset-group",
+            "g",
+            "--dataset-type",
+            "Users",
+            "--data-location",
+            &users,
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0));
+    // About 900 KB of IDs, the two users among them.
+    let mut body = String::from("USER_ID\n");
+    for i in 0..100_000 {
+        body += &format!("u{i:07}\n");
+    }
+    s3.put("del/big.csv", body).await;
+    let location = s3.location("del/big.csv");
+    let embedded = s3.embedded.as_ref().unwrap();
+
+    for (flags, reason, within) in [
+        (
+            // Short S3 timeouts: the stalled body, then every resume, time out.
+            &[
+                "--s3-stall-seconds",
+                "1",
+                "--s3-read-timeout-seconds",
+                "1",
+                "--s3-attempt-timeout-seconds",
+                "2",
+                "--s3-max-attempts",
+                "2",
+            ][..],
+            format!("reading {location} failed"),
+            Duration::from_secs(60),
+        ),
+        (
+            // The default S3 timeouts, and a job timeout shorter than they are.
+            &["--job-timeout-seconds", "2"][..],
+            format!("the input under {location} was not read within 2 s (the job timeout)"),
+            Duration::from_secs(9),
+        ),
+    ] {
+        embedded.freeze_after_bytes(64 * 1024);
+        let started = Instant::now();
+        let mut args = vec!["delete-users", "--dataset-group", "g", "--data-location"];
+        args.push(&location);
+        args.extend_from_slice(flags);
+        let out = tokio::time::timeout(within, run(&s3, dir.path(), &args))
+            .await
+            .unwrap_or_else(|_| panic!("{flags:?}: the job still runs after {within:?}"));
+        let took = started.elapsed();
+        embedded.thaw();
+        assert_eq!(out.status.code(), Some(1), "{flags:?}");
+        let job = &json(&out)["dataDeletionJob"];
+        assert_eq!(job["status"], "FAILED", "{flags:?}");
+        let why = job["failureReason"].as_str().unwrap();
+        assert!(why.starts_with(&reason), "{flags:?}: {why}");
+        assert!(took < within, "{flags:?}: the job took {took:?}");
+        assert_eq!(users_in(dir.path()).await, 2, "nothing is deleted");
+    }
+
+    // Thawed, the same job runs to its end.
+    let out = run(
+        &s3,
+        dir.path(),
+        &[
+            "delete-users",
+            "--dataset-group",
+            "g",
+            "--data-location",
+            &location,
+        ],
+    )
+    .await;
+    assert_eq!(json(&out)["dataDeletionJob"]["status"], "COMPLETED");
+    assert_eq!(users_in(dir.path()).await, 0);
+}
