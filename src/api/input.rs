@@ -69,6 +69,11 @@ impl Input {
         self.0.get(member).filter(|v| !v.is_null())
     }
 
+    /// A member's value if it is a string, unchecked.
+    pub fn raw_str(&self, member: &str) -> Option<&str> {
+        self.value(member).and_then(Value::as_str)
+    }
+
     /// An optional string member within `min..=max` characters matching `pattern`.
     pub fn opt_str(
         &self,

@@ -46,6 +46,9 @@ pub struct ApiConfig {
     /// How long a new dataset group takes from `CREATE PENDING` to `ACTIVE` (half of it
     /// `CREATE PENDING`, half `CREATE IN_PROGRESS`); zero makes groups `ACTIVE` at once.
     pub transition: Duration,
+    /// When true, a request signed with a 12-digit access key id is in that account (as
+    /// LocalStack does); other keys are in [`ApiConfig::account`].
+    pub account_per_access_key: bool,
 }
 
 impl Default for ApiConfig {
@@ -55,6 +58,7 @@ impl Default for ApiConfig {
             region: scope.region,
             account: scope.account,
             transition: Duration::from_millis(200),
+            account_per_access_key: false,
         }
     }
 }
@@ -122,18 +126,26 @@ fn with_request_id(mut resp: Response) -> Response {
 }
 
 /// The account and region of a request: the region of its SigV4 credential scope
-/// (`Credential=AKID/20261123/eu-west-1/personalize/aws4_request`), else the configured one.
+/// (`Credential=AKID/20261123/eu-west-1/personalize/aws4_request`), else the configured one;
+/// the configured account, or with [`ApiConfig::account_per_access_key`] the access key id
+/// when it is 12 digits.
 pub fn request_scope(headers: &HeaderMap, config: &ApiConfig) -> ArnScope {
-    let region = headers
+    let credential = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
-        .and_then(|auth| auth.split("Credential=").nth(1))
-        .and_then(|cred| cred.split(['/', ',']).nth(2))
+        .and_then(|auth| auth.split("Credential=").nth(1));
+    let part = |i: usize| credential.and_then(|cred| cred.split(['/', ',']).nth(i));
+    let region = part(2)
         .filter(|r| !r.is_empty() && r.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
         .unwrap_or(&config.region);
+    let account = part(0)
+        .filter(|k| {
+            config.account_per_access_key && k.len() == 12 && k.bytes().all(|b| b.is_ascii_digit())
+        })
+        .unwrap_or(&config.account);
     ArnScope {
         region: region.to_owned(),
-        account: config.account.clone(),
+        account: account.to_owned(),
     }
 }
 

@@ -223,6 +223,10 @@ struct ServeArgs {
     /// the store.
     #[arg(long, env = "PERSONALIZE_LOCAL_NO_WORKER")]
     no_worker: bool,
+    /// A request signed with a 12-digit access key id is in that account (other keys are in
+    /// --account-id): accounts see only their own resources.
+    #[arg(long, env = "PERSONALIZE_LOCAL_ACCOUNT_PER_ACCESS_KEY")]
+    account_per_access_key: bool,
 }
 
 /// The port `serve` listens on by default.
@@ -377,6 +381,7 @@ async fn run(cli: Cli, progress_bar: bool) -> Result<i32, CliError> {
                 region: g.region.clone(),
                 account: g.account_id.clone(),
                 transition: Duration::from_millis(args.transition_ms),
+                account_per_access_key: args.account_per_access_key,
             };
             let worker = (!args.no_worker).then(|| WorkerConfig {
                 lease,

@@ -50,13 +50,18 @@ pub fn client(endpoint: &str) -> Client {
 /// Starts the API (with the job worker unless `worker` is false) over a fresh SQLite store
 /// and an embedded S3.
 pub async fn start(transition: Duration, worker: bool) -> Server {
-    let s3 = TestS3::start(Backend::Embedded, "api").await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let store: DynDatasetStore = Arc::new(SqliteStore::open_dir(dir.path()).unwrap());
     let config = ApiConfig {
         transition,
         ..ApiConfig::default()
     };
+    start_with(config, worker).await
+}
+
+/// [`start`] with any configuration.
+pub async fn start_with(config: ApiConfig, worker: bool) -> Server {
+    let s3 = TestS3::start(Backend::Embedded, "api").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store: DynDatasetStore = Arc::new(SqliteStore::open_dir(dir.path()).unwrap());
     let state = AppState::new(store.clone(), s3.source(), config);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let endpoint = format!("http://{}", listener.local_addr().unwrap());

@@ -8,5 +8,6 @@ mod common;
 mod deletion;
 mod erasure;
 mod import;
+mod isolation;
 mod processes;
 mod stall;

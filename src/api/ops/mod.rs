@@ -15,6 +15,7 @@ use super::error::ApiError;
 use super::input::Input;
 use super::AppState;
 use crate::jobs::now_epoch;
+use crate::store::arn::resource_type;
 use crate::store::ArnScope;
 
 /// The result of an operation: the output shape as JSON.
@@ -22,6 +23,7 @@ pub type OpResult = Result<Value, ApiError>;
 
 /// Runs `operation` (the part of `X-Amz-Target` after `AmazonPersonalize.`).
 pub async fn call(state: &AppState, operation: &str, scope: &ArnScope, input: &Input) -> OpResult {
+    in_scope(scope, input)?;
     match operation {
         "CreateDatasetGroup" => dataset_group::create(state, scope, input).await,
         "DescribeDatasetGroup" => dataset_group::describe(state, input).await,
@@ -51,6 +53,36 @@ pub async fn call(state: &AppState, operation: &str, scope: &ArnScope, input: &I
             "the operation {operation} is not supported by personalize-local"
         ))),
     }
+}
+
+/// The members that name Personalize resources by ARN.
+const ARN_MEMBERS: [&str; 7] = [
+    "datasetGroupArn",
+    "datasetArn",
+    "schemaArn",
+    "dataDeletionJobArn",
+    "datasetImportJobArn",
+    "datasetExportJobArn",
+    "resourceArn",
+];
+
+/// Refuses ARNs of another region or account than the request's, as AWS does: a region's
+/// endpoint finds only that region's resources of the caller's account, whatever the store
+/// holds under other ARNs (`ResourceNotFoundException`, before anything is read or written).
+fn in_scope(scope: &ArnScope, input: &Input) -> Result<(), ApiError> {
+    let prefix = scope.prefix();
+    for member in ARN_MEMBERS {
+        let Some(arn) = input.raw_str(member) else {
+            continue;
+        };
+        if arn.starts_with("arn:aws:personalize:") && !arn.starts_with(&prefix) {
+            let kind = resource_type(arn).unwrap_or("resource").replace('-', " ");
+            return Err(ApiError::not_found(format!(
+                "the {kind} {arn} does not exist"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// `ACTIVE`: the status a group or dataset must have before it may be used.
