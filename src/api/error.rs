@@ -26,6 +26,14 @@ impl ApiError {
         }
     }
 
+    /// `AccessDeniedException`, HTTP 403: a request this server refuses to serve at all.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::FORBIDDEN,
+            ..ApiError::new("AccessDeniedException", message)
+        }
+    }
+
     /// `InvalidInputException`.
     pub fn invalid_input(message: impl Into<String>) -> Self {
         ApiError::new("InvalidInputException", message)

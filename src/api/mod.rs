@@ -49,6 +49,11 @@ pub struct ApiConfig {
     /// When true, a request signed with a 12-digit access key id is in that account (as
     /// LocalStack does); other keys are in [`ApiConfig::account`].
     pub account_per_access_key: bool,
+    /// Host names (in the `Host` header) served besides the loopback ones (`localhost`,
+    /// `*.localhost`, `127.0.0.0/8`, `[::1]`); `*` serves any.
+    pub allowed_hosts: Vec<String>,
+    /// Whether the admin endpoints (the reset) are served.
+    pub admin: bool,
 }
 
 impl Default for ApiConfig {
@@ -59,6 +64,8 @@ impl Default for ApiConfig {
             account: scope.account,
             transition: Duration::from_millis(200),
             account_per_access_key: false,
+            allowed_hosts: Vec::new(),
+            admin: true,
         }
     }
 }
@@ -93,11 +100,110 @@ impl AppState {
 
 /// The HTTP routes.
 pub fn router(state: Arc<AppState>) -> Router {
-    Router::new()
+    let mut router = Router::new()
         .route("/", post(dispatch))
-        .route("/health", get(health))
-        .route(RESET_PATH, post(reset))
+        .route("/health", get(health));
+    if state.config.admin {
+        router = router.route(RESET_PATH, post(reset));
+    }
+    router
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard))
         .with_state(state)
+}
+
+/// The host of a `Host` or `Origin` value, without scheme, port or brackets, lowercased.
+fn host_name(value: &str) -> String {
+    let rest = value.split_once("://").map_or(value, |(_, rest)| rest);
+    let rest = rest.split('/').next().unwrap_or(rest);
+    let host = match rest.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(v6),
+        None => rest.rsplit_once(':').map_or(rest, |(h, port)| {
+            if port.bytes().all(|b| b.is_ascii_digit()) {
+                h
+            } else {
+                rest
+            }
+        }),
+    };
+    host.trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// Whether a host name is one this server answers to: a loopback name or address, or one
+/// the user allowed.
+fn host_allowed(config: &ApiConfig, host: &str) -> bool {
+    let loopback = host == "localhost"
+        || host.ends_with(".localhost")
+        || host == "::1"
+        || host
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    loopback
+        || config
+            .allowed_hosts
+            .iter()
+            .any(|h| h == "*" || h.eq_ignore_ascii_case(host))
+}
+
+/// Refuses what a web page could send here, before any route runs:
+/// - a `Host` that is not a loopback name or an allowed one (a DNS-rebinding page reaches
+///   the server under its own name);
+/// - on admin endpoints, an `Origin` of another host (a page's cross-origin request), or a
+///   body that is not JSON (the content types a page may send without a CORS preflight).
+async fn guard(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let config = &state.config;
+    let headers = request.headers();
+    if let Some(host) = headers.get("host") {
+        let host = host_name(host.to_str().unwrap_or(""));
+        if !host_allowed(config, &host) {
+            return with_request_id(
+                ApiError::forbidden(format!(
+                    "the host {host:?} is not served; start personalize-local with --allowed-hosts {host} to serve it"
+                ))
+                .into_response(),
+            );
+        }
+    }
+    if request.uri().path().starts_with("/_personalize-local/") {
+        if let Some(origin) = headers.get("origin") {
+            let origin = origin.to_str().unwrap_or("");
+            if !host_allowed(config, &host_name(origin)) {
+                return with_request_id(
+                    ApiError::forbidden(format!(
+                        "admin requests from the origin {origin:?} are refused"
+                    ))
+                    .into_response(),
+                );
+            }
+        }
+        let json = headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .map(|v| {
+                v.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase()
+            })
+            .is_some_and(|v| v == "application/json" || v == CONTENT_TYPE);
+        if !json {
+            return with_request_id(
+                ApiError::forbidden("admin requests must have the content type application/json")
+                    .into_response(),
+            );
+        }
+    }
+    // Every answer carries a request ID: the router's own 404 and 405 and `/health` too.
+    let resp = next.run(request).await;
+    if resp.headers().contains_key("x-amzn-requestid") {
+        resp
+    } else {
+        with_request_id(resp)
+    }
 }
 
 async fn health() -> Response {

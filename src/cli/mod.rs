@@ -227,6 +227,13 @@ struct ServeArgs {
     /// --account-id): accounts see only their own resources.
     #[arg(long, env = "PERSONALIZE_LOCAL_ACCOUNT_PER_ACCESS_KEY")]
     account_per_access_key: bool,
+    /// Host names to answer to besides the loopback ones (comma-separated; `*`: any), for
+    /// clients that reach the server under another name.
+    #[arg(long, env = "PERSONALIZE_LOCAL_ALLOWED_HOSTS", value_delimiter = ',')]
+    allowed_hosts: Vec<String>,
+    /// Do not serve the admin endpoints (POST /_personalize-local/reset).
+    #[arg(long, env = "PERSONALIZE_LOCAL_NO_ADMIN")]
+    no_admin: bool,
 }
 
 /// The port `serve` listens on by default.
@@ -382,6 +389,15 @@ async fn run(cli: Cli, progress_bar: bool) -> Result<i32, CliError> {
                 account: g.account_id.clone(),
                 transition: Duration::from_millis(args.transition_ms),
                 account_per_access_key: args.account_per_access_key,
+                allowed_hosts: {
+                    // The address it listens on, unless a wildcard, is a name it answers to.
+                    let mut hosts = args.allowed_hosts.clone();
+                    if !matches!(args.host.as_str(), "0.0.0.0" | "::" | "[::]") {
+                        hosts.push(args.host.clone());
+                    }
+                    hosts
+                },
+                admin: !args.no_admin,
             };
             let worker = (!args.no_worker).then(|| WorkerConfig {
                 lease,

@@ -1,5 +1,6 @@
 //! One integration-test binary: the deletion job end to end, the command line and imports.
 
+mod admin;
 mod api;
 mod api_jobs;
 mod api_resources;
