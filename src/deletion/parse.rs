@@ -129,13 +129,28 @@ pub async fn read_object(
     let mut reader = RecordReader::new(MAX_RECORD_BYTES);
     let mut collector = IdCollector::default();
     let mut offset: u64 = 0;
-    let (total, mut body) = open_resumable(source, &object.bucket, &object.key)
-        .await
-        .map_err(read_failed)?;
+    let opened = open_resumable(source.clone(), &object.bucket, &object.key).await;
+    let (total, mut body) = match opened {
+        Ok(opened) => opened,
+        Err(error) if input.listed_size.is_none() && !object.key.is_empty() => {
+            // Perhaps a folder named without its trailing slash: if so, say so.
+            let folder = format!("{}/", object.key);
+            let mut under = source.list(&object.bucket, &folder);
+            if let Some(Ok(_)) = under.next().await {
+                return Err(JobFailure::NotAnObject {
+                    location: object.clone(),
+                    folder: object.object(&folder),
+                    error: Box::new(error),
+                });
+            }
+            return Err(read_failed(error));
+        }
+        Err(e) => return Err(read_failed(e)),
+    };
     if input.listed_size.is_none() {
         // A single object named directly: its size is known only now.
         if total == 0 {
-            return Err(JobFailure::NoInput(object.clone()));
+            return Err(JobFailure::EmptyObject(object.clone()));
         }
         if total > max_bytes {
             return Err(JobFailure::TooLarge {

@@ -102,8 +102,21 @@ pub enum JobFailure {
     /// The prefix holds no object with content.
     #[error("no input files found under {0}")]
     NoInput(S3Location),
+    /// The object named directly is empty.
+    #[error("the object {0} is empty; a deletion file starts with the header USER_ID")]
+    EmptyObject(S3Location),
+    /// The object named could not be read, and objects exist under it as a folder.
+    #[error("reading {location} failed: {}{}; there are objects under {folder}: did you mean {folder} ?", error.code, message_suffix(&error.message))]
+    NotAnObject {
+        /// The location as given.
+        location: S3Location,
+        /// The folder it names, trailing slash included.
+        folder: S3Location,
+        /// Why reading it failed.
+        error: Box<SourceError>,
+    },
     /// The input is over the size limit.
-    #[error("the input under {location} is {total} bytes, over the {} limit of a data deletion job ({limit} bytes)", human(*limit))]
+    #[error("the input under {location} is {total} bytes, over the limit of a data deletion job ({})", human(*limit))]
     TooLarge {
         /// The location.
         location: S3Location,
@@ -170,12 +183,14 @@ fn message_suffix(message: &str) -> String {
     }
 }
 
+/// A size limit: `100 MB, 104857600 bytes`, or `1000 bytes` when it is no whole number of
+/// megabytes.
 fn human(bytes: u64) -> String {
     const MB: u64 = 1024 * 1024;
-    if bytes.is_multiple_of(MB) {
-        format!("{} MB", bytes / MB)
+    if bytes >= MB && bytes.is_multiple_of(MB) {
+        format!("{} MB, {bytes} bytes", bytes / MB)
     } else {
-        format!("{bytes}-byte")
+        format!("{bytes} bytes")
     }
 }
 
@@ -214,7 +229,7 @@ mod tests {
         };
         assert_eq!(
             f.to_string(),
-            "the input under s3://b/d/ is 104857601 bytes, over the 100 MB limit of a data deletion job (104857600 bytes)"
+            "the input under s3://b/d/ is 104857601 bytes, over the limit of a data deletion job (100 MB, 104857600 bytes)"
         );
         assert_eq!(
             JobFailure::NoInput(loc("s3://b/e/")).to_string(),

@@ -134,10 +134,11 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
     if let Some(code) = err.code() {
-        let message = err.message().unwrap_or("").to_owned();
+        let message = short(err.message().unwrap_or(""));
         return SourceError::new(code, message);
     }
     let context = DisplayErrorContext(&err).to_string();
+    let cause = short(&root_cause(&err));
     let code = match &err {
         SdkError::TimeoutError(_) => "TimedOut".to_owned(),
         SdkError::DispatchFailure(d) if d.is_io() => "NetworkError".to_owned(),
@@ -157,7 +158,30 @@ where
             None => "Unknown".to_owned(),
         },
     };
-    SourceError::new(code, context)
+    tracing::debug!(code, error = %context, "S3 request failed");
+    SourceError::new(code, cause)
+}
+
+/// The innermost error of a chain, in its own words: what actually went wrong (`connection
+/// refused`), not the layers it went through.
+pub fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut last = err;
+    while let Some(next) = last.source() {
+        last = next;
+    }
+    last.to_string()
+}
+
+/// The longest message a `failureReason` carries from S3, in characters.
+const MESSAGE_CHARS: usize = 160;
+
+/// A message on one line, at most [`MESSAGE_CHARS`] characters.
+pub fn short(message: &str) -> String {
+    let line = message.split_whitespace().collect::<Vec<_>>().join(" ");
+    match line.char_indices().nth(MESSAGE_CHARS) {
+        Some((cut, _)) => format!("{}...", &line[..cut]),
+        None => line,
+    }
 }
 
 enum Page {

@@ -210,6 +210,24 @@ s3_tests! {
             let reason = format!("no input files found under {}", env.s3.location(key));
             env.assert_failed_with(&report, &reason).await;
         }
+        // An empty object named directly is said to be empty.
+        let report = env.run("empty-object", "empty/sub/zero.csv", DeletionOptions::default()).await;
+        let reason = format!(
+            "the object {} is empty; a deletion file starts with the header USER_ID",
+            env.s3.location("empty/sub/zero.csv")
+        );
+        env.assert_failed_with(&report, &reason).await;
+        // A folder named without its slash gets the hint.
+        let report = env.run("no-slash", "empty/sub", DeletionOptions::default()).await;
+        let reason = report.job.failure_reason.clone().unwrap_or_default();
+        let hint = format!(
+            "; there are objects under {}: did you mean {} ?",
+            env.s3.location("empty/sub/"),
+            env.s3.location("empty/sub/")
+        );
+        assert!(reason.starts_with(&format!("reading {} failed: ", env.s3.location("empty/sub"))), "{reason}");
+        assert!(reason.ends_with(&hint), "{reason}");
+        env.assert_failed_with(&report, &reason).await;
     }
 
     fn input_over_the_size_limit(s3) {
@@ -222,9 +240,8 @@ s3_tests! {
         let opts = |max| DeletionOptions { max_input_bytes: max, ..DeletionOptions::default() };
         let report = env.run("too-big", "deletion-nested/", opts(total - 1)).await;
         let reason = format!(
-            "the input under {} is {total} bytes, over the {}-byte limit of a data deletion job ({} bytes)",
+            "the input under {} is {total} bytes, over the limit of a data deletion job ({} bytes)",
             env.s3.location("deletion-nested/"),
-            total - 1,
             total - 1
         );
         env.assert_failed_with(&report, &reason).await;

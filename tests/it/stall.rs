@@ -89,6 +89,8 @@ async fn a_frozen_s3_fails_the_job_instead_of_hanging_it() {
         assert_eq!(job["status"], "FAILED", "{flags:?}");
         let why = job["failureReason"].as_str().unwrap();
         assert!(why.starts_with(&reason), "{flags:?}: {why}");
+        assert!(why.len() < 300, "{flags:?}: a short reason, not {why}");
+        eprintln!("{why}");
         assert!(took < within, "{flags:?}: the job took {took:?}");
         assert_eq!(users_in(dir.path()).await, 2, "nothing is deleted");
     }
