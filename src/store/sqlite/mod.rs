@@ -105,12 +105,32 @@ impl From<rusqlite::Error> for StoreError {
 impl SqliteStore {
     /// Opens (creating if needed) the store in `dir`/[`DB_FILE`].
     pub fn open_dir(dir: &Path) -> StoreResult<Self> {
-        std::fs::create_dir_all(dir).map_err(backend)?;
+        if !dir.exists() {
+            // The data dir holds personal data: its owner's only.
+            let mut builder = std::fs::DirBuilder::new();
+            builder.recursive(true);
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+            builder.create(dir).map_err(backend)?;
+        }
         SqliteStore::open(&dir.join(DB_FILE))
     }
 
-    /// Opens (creating if needed) the store in the database file `path`.
+    /// Opens (creating if needed) the store in the database file `path`. A new file is
+    /// readable and writable by its owner only (0600), and so are the write-ahead log and
+    /// its index, which SQLite creates with the database file's permissions.
     pub fn open(path: &Path) -> StoreResult<Self> {
+        if !path.exists() {
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            match options.open(path) {
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(backend(e)),
+            }
+        }
         let mut conn = Connection::open(path)?;
         // The page size only takes effect on a new database, so it comes first.
         conn.execute_batch(&format!(

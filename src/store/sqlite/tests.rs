@@ -201,3 +201,27 @@ async fn a_load_that_erases_tombstones_leaves_the_vacuum_due() {
         300
     );
 }
+
+/// Personal data is its owner's only: a new data dir is 0700, the database file and its
+/// write-ahead log 0600.
+#[cfg(unix)]
+#[tokio::test]
+async fn new_files_are_the_owners_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join("data");
+    let store = SqliteStore::open_dir(&dir).unwrap();
+    store
+        .create_dataset_group(&DatasetGroup {
+            name: "g".into(),
+            dataset_group_arn: "arn:aws:personalize:us-east-1:000000000000:dataset-group/g".into(),
+            ..DatasetGroup::default()
+        })
+        .await
+        .unwrap();
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&dir), 0o700);
+    for f in [DB_FILE.to_string(), format!("{DB_FILE}-wal")] {
+        assert_eq!(mode(&dir.join(&f)), 0o600, "{f}");
+    }
+}
