@@ -67,6 +67,12 @@ struct Args {
     /// of the ID set, which spills to disk past its budget.
     #[arg(long)]
     short_ids_mb: Option<u64>,
+    /// On the API path, also run this many clients calling the API in a loop (Describe and
+    /// List calls, one CreateSchema in ten calls) for 2 s before the job and from its
+    /// creation until 3 s after it ended (its compaction included), and print their
+    /// latencies.
+    #[arg(long, default_value_t = 0)]
+    api_load: usize,
     /// Also copy the loaded SQLite store into this folder (to profile a job on it).
     #[arg(long)]
     keep_store: Option<PathBuf>,
@@ -198,7 +204,7 @@ fn run(args: &Args) -> Result<bool, Error> {
                 "worker" => worker_run(&s3, &store, run)?,
                 "api" => {
                     let log = work.path().join(format!("api-{run}.log"));
-                    rt.block_on(api_run(&s3, &store, run, &log))?
+                    rt.block_on(api_run(&s3, &store, run, &log, args.api_load))?
                 }
                 other => return Err(format!("unknown path {other} (worker, api)").into()),
             };
@@ -386,7 +392,13 @@ fn worker_run_at(s3: &S3Server, store: &Target, prefix: &str, job: &str) -> Resu
 
 /// One job through the API of `personalize-local serve`: from the CreateDataDeletionJob call
 /// until DescribeDataDeletionJob says it ended.
-async fn api_run(s3: &S3Server, store: &Target, run: usize, log: &Path) -> Result<Value, Error> {
+async fn api_run(
+    s3: &S3Server,
+    store: &Target,
+    run: usize,
+    log: &Path,
+    load: usize,
+) -> Result<Value, Error> {
     let mut child = s3
         .command(store)
         .args(["serve", "--port", "0"])
@@ -419,6 +431,15 @@ async fn api_run(s3: &S3Server, store: &Target, run: usize, log: &Path) -> Resul
         .ok_or("the loaded store has no bench group")?
         .to_owned();
 
+    let idle = match load {
+        0 => None,
+        n => {
+            let clients = Load::start(&client, &group_arn, n, run);
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            Some(clients.stop().await)
+        }
+    };
+    let busy = (load > 0).then(|| Load::start(&client, &group_arn, load, run + 1000));
     let started = Instant::now();
     let created = client
         .create_data_deletion_job()
@@ -449,7 +470,14 @@ async fn api_run(s3: &S3Server, store: &Target, run: usize, log: &Path) -> Resul
         tokio::time::sleep(Duration::from_millis(5)).await;
     };
     let seen = secs(started.elapsed());
-    // The server checkpoints after the job; SIGTERM lets it finish and exit cleanly.
+    let during = match busy {
+        Some(clients) => {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            Some(clients.stop().await)
+        }
+        None => None,
+    };
+    // The server compacts after the job; SIGTERM lets it finish and exit cleanly.
     tokio::time::sleep(Duration::from_millis(50)).await;
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let (_, peak_rss) = wait_with_peak_rss(child)?;
@@ -465,7 +493,74 @@ async fn api_run(s3: &S3Server, store: &Target, run: usize, log: &Path) -> Resul
         "phases": phases,
         "jobSeconds": seen,
         "peakRssMB": peak_rss,
+        "apiLoad": idle.map(|idle| json!({"clients": load, "idle": idle, "duringJob": during})),
     }))
+}
+
+/// Clients calling the API in a loop until stopped, each call's latency kept.
+struct Load {
+    stop: tokio::sync::watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<(Vec<f64>, Vec<f64>)>>,
+}
+
+impl Load {
+    fn start(client: &aws_sdk_personalize::Client, group: &str, n: usize, tag: usize) -> Load {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let tasks = (0..n)
+            .map(|c| {
+                let (client, group, stopped) = (client.clone(), group.to_owned(), stopped.clone());
+                tokio::spawn(async move {
+                    let (mut reads, mut writes) = (Vec::new(), Vec::new());
+                    let mut i = 0usize;
+                    while !*stopped.borrow() {
+                        i += 1;
+                        let t = Instant::now();
+                        let write = i.is_multiple_of(10);
+                        let ok = match (write, i % 3) {
+                            (true, _) => client
+                                .create_schema()
+                                .name(format!("load-{tag}-{c}-{i}"))
+                                .schema(r#"{"type":"record","name":"Users","namespace":"com.amazonaws.personalize.schema","fields":[{"name":"USER_ID","type":"string"},{"name":"AGE","type":"int"}],"version":"1.0"}"#)
+                                .send()
+                                .await
+                                .is_ok(),
+                            (false, 0) => client.describe_dataset_group().dataset_group_arn(&group).send().await.is_ok(),
+                            (false, 1) => client.list_dataset_groups().send().await.is_ok(),
+                            (false, _) => client.list_data_deletion_jobs().dataset_group_arn(&group).send().await.is_ok(),
+                        };
+                        let ms = t.elapsed().as_secs_f64() * 1000.0;
+                        if ok {
+                            if write { writes.push(ms) } else { reads.push(ms) }
+                        }
+                    }
+                    (reads, writes)
+                })
+            })
+            .collect();
+        Load { stop, tasks }
+    }
+
+    /// Stops the clients; the latencies of their reads and writes (p50, p99, max, in ms).
+    async fn stop(self) -> Value {
+        let _ = self.stop.send(true);
+        let (mut reads, mut writes) = (Vec::new(), Vec::new());
+        for t in self.tasks {
+            if let Ok((r, w)) = t.await {
+                reads.extend(r);
+                writes.extend(w);
+            }
+        }
+        json!({"reads": latencies(reads), "writes": latencies(writes)})
+    }
+}
+
+fn latencies(mut ms: Vec<f64>) -> Value {
+    ms.sort_by(f64::total_cmp);
+    let at = |q: f64| {
+        ms.get(((ms.len() as f64 * q) as usize).min(ms.len().saturating_sub(1)))
+            .map(|v| (v * 10.0).round() / 10.0)
+    };
+    json!({"calls": ms.len(), "p50": at(0.5), "p99": at(0.99), "max": ms.last().map(|v| (v * 10.0).round() / 10.0)})
 }
 
 fn phases_of(p: &Value) -> Value {

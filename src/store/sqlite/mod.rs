@@ -67,8 +67,17 @@ const COMPACT_CACHE_KIB: i64 = 4 * 1024;
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
+    /// Read-only connections for reads, so that they never wait for a write (WAL readers
+    /// see the last commit while a load, a purge or a compaction holds the writer).
+    readers: Arc<Mutex<Vec<Connection>>>,
     path: PathBuf,
 }
+
+/// Read connections kept open; more are opened for a burst and closed after it.
+const READERS: usize = 4;
+
+/// Page cache of each read connection, in KiB.
+const READER_CACHE_KIB: i64 = 16 * 1024;
 
 type DbResult<T> = Result<T, StoreError>;
 
@@ -145,6 +154,7 @@ impl SqliteStore {
         migrate::migrate(&mut conn)?;
         Ok(SqliteStore {
             conn: Arc::new(Mutex::new(conn)),
+            readers: Arc::default(),
             path: path.to_owned(),
         })
     }
@@ -170,6 +180,43 @@ impl SqliteStore {
             result
         })
         .await
+    }
+
+    /// Runs `f`, which only reads, on a read-only connection of the pool in a blocking
+    /// thread: it reads the last commit and waits for no writer.
+    async fn with_reader<T, F>(&self, f: F) -> DbResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> DbResult<T> + Send + 'static,
+    {
+        let readers = self.readers.clone();
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || {
+            let pooled = readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
+            let mut conn = match pooled {
+                Some(conn) => conn,
+                None => {
+                    let conn = Connection::open_with_flags(
+                        &path,
+                        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+                    )?;
+                    conn.execute_batch(&format!(
+                        "PRAGMA busy_timeout = 10000;
+                         PRAGMA temp_store = FILE;
+                         PRAGMA cache_size = -{READER_CACHE_KIB};"
+                    ))?;
+                    conn
+                }
+            };
+            let result = f(&mut conn);
+            let mut pool = readers.lock().unwrap_or_else(|e| e.into_inner());
+            if pool.len() < READERS && conn.is_autocommit() {
+                pool.push(conn);
+            }
+            result
+        })
+        .await
+        .map_err(backend)?
     }
 
     /// Runs `f` on the connection in a blocking thread.
@@ -215,7 +262,7 @@ impl DatasetStore for SqliteStore {
 
     async fn dataset_group(&self, arn: &str) -> StoreResult<Option<DatasetGroup>> {
         let arn = arn.to_owned();
-        self.with_conn(move |conn| {
+        self.with_reader(move |conn| {
             let row = conn
                 .query_row(
                     &format!("{GROUP_COLUMNS} WHERE arn = ?1"),
@@ -229,7 +276,7 @@ impl DatasetStore for SqliteStore {
     }
 
     async fn list_dataset_groups(&self) -> StoreResult<Vec<DatasetGroup>> {
-        self.with_conn(move |conn| {
+        self.with_reader(move |conn| {
             let mut stmt = conn.prepare(&format!("{GROUP_COLUMNS} ORDER BY rowid"))?;
             let rows = stmt
                 .query_map([], group_row)?
@@ -311,7 +358,7 @@ impl DatasetStore for SqliteStore {
 
     async fn datasets(&self, group_arn: &str) -> StoreResult<Vec<Dataset>> {
         let group_arn = group_arn.to_owned();
-        self.with_conn(move |conn| {
+        self.with_reader(move |conn| {
             let mut out = Vec::new();
             for t in DatasetType::ALL {
                 out.extend(dataset_full(conn, &group_arn, t)?);
@@ -356,7 +403,7 @@ impl DatasetStore for SqliteStore {
 
     async fn schema(&self, arn: &str) -> StoreResult<Option<Schema>> {
         let arn = arn.to_owned();
-        self.with_conn(move |conn| {
+        self.with_reader(move |conn| {
             let body: Option<String> = conn
                 .query_row(
                     "SELECT body FROM schemas WHERE arn = ?1",
@@ -371,7 +418,7 @@ impl DatasetStore for SqliteStore {
     }
 
     async fn list_schemas(&self) -> StoreResult<Vec<Schema>> {
-        self.with_conn(move |conn| {
+        self.with_reader(move |conn| {
             let mut stmt = conn.prepare("SELECT body FROM schemas ORDER BY rowid")?;
             let bodies = stmt
                 .query_map([], |r| r.get::<_, String>(0))?
@@ -415,7 +462,7 @@ impl DatasetStore for SqliteStore {
 
     async fn tags(&self, arn: &str) -> StoreResult<Tags> {
         let arn = arn.to_owned();
-        self.with_conn(move |conn| {
+        self.with_reader(move |conn| {
             let mut stmt =
                 conn.prepare("SELECT key, value FROM tags WHERE arn = ?1 ORDER BY rowid")?;
             let tags = stmt
@@ -461,7 +508,7 @@ impl DatasetStore for SqliteStore {
 
     async fn count_records(&self, group_arn: &str, dataset_type: DatasetType) -> StoreResult<u64> {
         let group_arn = group_arn.to_owned();
-        self.with_conn(move |conn| records::count(conn, &group_arn, dataset_type))
+        self.with_reader(move |conn| records::count(conn, &group_arn, dataset_type))
             .await
     }
 
@@ -471,7 +518,7 @@ impl DatasetStore for SqliteStore {
         dataset_type: DatasetType,
     ) -> StoreResult<Vec<Vec<String>>> {
         let group_arn = group_arn.to_owned();
-        self.with_conn(move |conn| records::all(conn, &group_arn, dataset_type))
+        self.with_reader(move |conn| records::all(conn, &group_arn, dataset_type))
             .await
     }
 
@@ -503,12 +550,12 @@ impl DatasetStore for SqliteStore {
 
     async fn job(&self, arn: &str) -> StoreResult<Option<Job>> {
         let arn = arn.to_owned();
-        self.with_conn(move |conn| jobs::get(conn, &arn)).await
+        self.with_reader(move |conn| jobs::get(conn, &arn)).await
     }
 
     async fn list_jobs(&self, kind: JobKind, target_arn: Option<&str>) -> StoreResult<Vec<Job>> {
         let target = target_arn.map(str::to_owned);
-        self.with_conn(move |conn| jobs::list(conn, kind, target.as_deref()))
+        self.with_reader(move |conn| jobs::list(conn, kind, target.as_deref()))
             .await
     }
 

@@ -225,3 +225,55 @@ async fn new_files_are_the_owners_only() {
         assert_eq!(mode(&dir.join(&f)), 0o600, "{f}");
     }
 }
+
+/// Reads go through connections of their own: they answer while a write holds the store's
+/// connection and SQLite's write lock, and see the last commit, not the write in progress.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_do_not_wait_for_a_write_in_progress() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open_dir(dir.path()).unwrap();
+    let arn = "arn:aws:personalize:us-east-1:000000000000:dataset-group/g".to_string();
+    let group = DatasetGroup {
+        name: "g".into(),
+        dataset_group_arn: arn.clone(),
+        ..DatasetGroup::default()
+    };
+    store.create_dataset_group(&group).await.unwrap();
+    let (held_tx, held_rx) = tokio::sync::oneshot::channel::<()>();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let writer = {
+        let store = store.clone();
+        let arn = arn.clone();
+        tokio::spawn(async move {
+            store
+                .with_large_write(move |c| {
+                    let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                    tx.execute(
+                        "INSERT INTO tags (arn, key, value) VALUES (?1, 'k', 'v')",
+                        params![arn],
+                    )?;
+                    let _ = held_tx.send(());
+                    let _ = release_rx.recv();
+                    tx.commit()?;
+                    Ok(())
+                })
+                .await
+        })
+    };
+    held_rx.await.unwrap();
+    let read = tokio::time::timeout(Duration::from_secs(10), async {
+        (
+            store.dataset_group(&arn).await.unwrap(),
+            store.tags(&arn).await.unwrap(),
+        )
+    })
+    .await
+    .expect("a read waited for the write");
+    assert_eq!(read, (Some(group), vec![]));
+    release_tx.send(()).unwrap();
+    writer.await.unwrap().unwrap();
+    assert_eq!(
+        store.tags(&arn).await.unwrap(),
+        vec![("k".to_string(), "v".to_string())]
+    );
+}
