@@ -6,6 +6,7 @@ mod api_jobs;
 mod api_resources;
 mod cli;
 mod common;
+mod crash;
 mod deletion;
 mod erasure;
 mod import;
