@@ -257,7 +257,11 @@ pub fn request_scope(headers: &HeaderMap, config: &ApiConfig) -> ArnScope {
 
 async fn dispatch(State(state): State<Arc<AppState>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
+    // The body is read first, whatever the answer: a client still sending when the answer
+    // comes would see a broken pipe instead of it.
+    let body = read_body(Body::new(body)).await;
     let result = async {
+        let body = body?;
         let target = parts
             .headers
             .get("x-amz-target")
@@ -266,11 +270,6 @@ async fn dispatch(State(state): State<Arc<AppState>>, request: Request) -> Respo
         let operation = target
             .strip_prefix("AmazonPersonalize.")
             .ok_or_else(|| ApiError::unknown_operation(format!("unknown target {target:?}")))?;
-        let body = axum::body::to_bytes(Body::new(body), MAX_BODY_BYTES)
-            .await
-            .map_err(|_| {
-                ApiError::too_large(format!("the request body is over {MAX_BODY_BYTES} bytes"))
-            })?;
         let input = Input::parse(&body)?;
         let scope = request_scope(&parts.headers, &state.config);
         tracing::debug!(operation, "request");
@@ -281,8 +280,50 @@ async fn dispatch(State(state): State<Arc<AppState>>, request: Request) -> Respo
         Ok(v) => json_response(v),
         Err(e) => {
             tracing::debug!(code = e.code, message = %e.message, "error answer");
-            e.into_response()
+            let too_large = e.status == StatusCode::PAYLOAD_TOO_LARGE;
+            let mut resp = e.into_response();
+            if too_large {
+                // Past the drained bytes the rest is not read: the connection ends here.
+                resp.headers_mut()
+                    .insert("connection", HeaderValue::from_static("close"));
+            }
+            resp
         }
     };
     with_request_id(resp)
+}
+
+/// A body over [`MAX_BODY_BYTES`] is read on, and dropped, up to this many bytes before the
+/// answer, so that the client gets its 413 rather than a reset connection.
+const DRAIN_BYTES: u64 = 64 * 1024 * 1024;
+
+/// The request body, at most [`MAX_BODY_BYTES`] of it: `RequestEntityTooLargeException` past
+/// that, once the body is drained (up to [`DRAIN_BYTES`]).
+async fn read_body(mut body: Body) -> Result<bytes::Bytes, ApiError> {
+    use http_body_util::BodyExt;
+    let mut kept = bytes::BytesMut::new();
+    let mut seen = 0u64;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| {
+            ApiError::serialization(format!("the request body could not be read: {e}"))
+        })?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        seen += data.len() as u64;
+        if seen > MAX_BODY_BYTES as u64 {
+            kept.clear();
+            if seen > DRAIN_BYTES {
+                break;
+            }
+        } else {
+            kept.extend_from_slice(&data);
+        }
+    }
+    if seen > MAX_BODY_BYTES as u64 {
+        return Err(ApiError::too_large(format!(
+            "the request body is over {MAX_BODY_BYTES} bytes"
+        )));
+    }
+    Ok(kept.freeze())
 }

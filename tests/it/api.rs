@@ -765,6 +765,18 @@ async fn wire_errors_for_unknown_operations_and_bad_json() {
         head.contains("x-amzn-errortype: requestentitytoolargeexception"),
         "{head}"
     );
+
+    // A body far over the limit is read to its end first: the client finishes sending (no
+    // broken pipe) and reads its 413, and the connection closes after it.
+    let far = "x".repeat(16 * personalize_local::api::MAX_BODY_BYTES);
+    let (status, head, _) = raw(
+        &server.endpoint,
+        Some("AmazonPersonalize.CreateDatasetGroup"),
+        &far,
+    )
+    .await;
+    assert_eq!(status, 413);
+    assert!(head.contains("connection: close"), "{head}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
