@@ -207,29 +207,27 @@ impl IdSetBuilder {
 
     /// The distinct IDs in byte order. Fails only when a spill could not be written or read.
     pub fn into_sorted(self) -> StoreResult<UserIds> {
+        let spill_failed = |e: std::io::Error| {
+            StoreError::Invalid(format!("cannot spill the user IDs to disk: {e}"))
+        };
         let (spill, error) = self.spill.into_inner().unwrap_or_else(|e| e.into_inner());
         if let Some(e) = error {
-            return Err(StoreError::Invalid(format!(
-                "cannot spill the user IDs to disk: {e}"
-            )));
+            return Err(spill_failed(e));
         }
+        let shards = self
+            .shards
+            .into_vec()
+            .into_iter()
+            .map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()));
         let Some(mut spill) = spill else {
-            let set = UserIdSet {
-                shards: self
-                    .shards
-                    .into_vec()
-                    .into_iter()
-                    .map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()))
-                    .collect(),
-            };
-            return Ok(set.into_sorted());
+            return Ok(UserIdSet {
+                shards: shards.collect(),
+            }
+            .into_sorted());
         };
-        for shard in self.shards.into_vec() {
-            let shard = shard.into_inner().unwrap_or_else(|e| e.into_inner());
+        for shard in shards {
             for id in shard.ids.iter() {
-                spill.push(id).map_err(|e| {
-                    StoreError::Invalid(format!("cannot spill the user IDs to disk: {e}"))
-                })?;
+                spill.push(id).map_err(spill_failed)?;
             }
         }
         spill.finish()

@@ -60,7 +60,8 @@ pub(crate) fn json(out: &Output) -> Value {
     })
 }
 
-async fn import(s3: &TestS3, dir: &Path, group: &str, t: &str, key: &str) -> Value {
+/// `import` of the object `key` into dataset `t` of `group`; it must succeed.
+pub(crate) async fn import(s3: &TestS3, dir: &Path, group: &str, t: &str, key: &str) -> Value {
     let location = s3.location(key);
     let out = run(
         s3,

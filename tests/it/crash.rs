@@ -8,7 +8,7 @@ use personalize_local::store::sqlite::SqliteStore;
 use personalize_local::store::{DatasetStore, DatasetType};
 
 use crate::cli::{command, run};
-use crate::common::{Backend, TestS3};
+use crate::common::{copy_of, Backend, TestS3};
 
 const GROUP_ARN: &str = "arn:aws:personalize:us-east-1:000000000000:dataset-group/g";
 
@@ -45,15 +45,6 @@ async fn held(dir: &Path) -> Vec<Vec<String>> {
     );
     rows.sort();
     rows
-}
-
-fn copy_of(dir: &Path) -> tempfile::TempDir {
-    let copy = tempfile::tempdir().unwrap();
-    for f in std::fs::read_dir(dir).unwrap() {
-        let f = f.unwrap().path();
-        std::fs::copy(&f, copy.path().join(f.file_name().unwrap())).unwrap();
-    }
-    copy
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

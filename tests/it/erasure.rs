@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use personalize_local::store::sqlite::SqliteStore;
 use personalize_local::store::{DatasetStore, DatasetType};
 
-use crate::cli::{command, json, run};
-use crate::common::{collect_files, Backend, TestS3};
+use crate::cli::{command, json};
+use crate::common::{collect_files, copy_of, Backend, TestS3};
 
 const GROUP_ARN: &str = "arn:aws:personalize:us-east-1:000000000000:dataset-group/g";
 
@@ -117,27 +117,7 @@ async fn loaded_store(s3: &TestS3, w: &Workload, dir: &Path) {
         ("Users", "in/users.csv"),
         ("Interactions", "in/interactions.csv"),
     ] {
-        let location = s3.location(key);
-        let out = run(
-            s3,
-            dir,
-            &[
-                "import",
-                "--dataset-group",
-                "g",
-                "--dataset-type",
-                t,
-                "--data-location",
-                &location,
-            ],
-        )
-        .await;
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        crate::cli::import(s3, dir, "g", t, key).await;
     }
 }
 
@@ -280,15 +260,7 @@ async fn a_purge_or_compaction_killed_anywhere_leaves_the_store_before_or_after_
             .sum::<u64>();
 
     // How long a whole run takes here, job and compaction.
-    let fresh = || {
-        let dir = tempfile::tempdir().unwrap();
-        for f in std::fs::read_dir(loaded.path()).unwrap() {
-            let f = f.unwrap().path();
-            std::fs::copy(&f, dir.path().join(f.file_name().unwrap())).unwrap();
-        }
-        dir
-    };
-    let dir = fresh();
+    let dir = copy_of(loaded.path());
     let started = Instant::now();
     let out = delete_users(&s3, dir.path(), "del/gone.csv", "whole")
         .output()
@@ -309,7 +281,7 @@ async fn a_purge_or_compaction_killed_anywhere_leaves_the_store_before_or_after_
     }
     let (mut before, mut after) = (0, 0);
     for (n, (delay, failpoint)) in points.into_iter().enumerate() {
-        let dir = fresh();
+        let dir = copy_of(loaded.path());
         let mut cmd = delete_users(&s3, dir.path(), "del/gone.csv", "killed");
         if let Some(fp) = failpoint {
             cmd.env("PERSONALIZE_LOCAL_FAILPOINTS", fp);

@@ -26,22 +26,7 @@ async fn a_frozen_s3_fails_the_job_instead_of_hanging_it() {
     let dir = tempfile::tempdir().unwrap();
     s3.put("in/users.csv", "USER_ID,NOTE\nu0000001,a\nu0000002,b\n")
         .await;
-    let users = s3.location("in/users.csv");
-    let out = run(
-        &s3,
-        dir.path(),
-        &[
-            "import",
-            "--dataset-group",
-            "g",
-            "--dataset-type",
-            "Users",
-            "--data-location",
-            &users,
-        ],
-    )
-    .await;
-    assert_eq!(out.status.code(), Some(0));
+    crate::cli::import(&s3, dir.path(), "g", "Users", "in/users.csv").await;
     // About 900 KB of IDs, the two users among them.
     let mut body = String::from("USER_ID\n");
     for i in 0..100_000 {

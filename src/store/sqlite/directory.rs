@@ -262,24 +262,24 @@ pub(super) fn apply(conn: &Connection, dataset_id: i64, updates: &[(String, u64)
     writer.finish()
 }
 
-/// How many records a dataset's directory counts.
-pub(super) fn total(conn: &Connection, dataset_id: i64) -> DbResult<u64> {
+/// The sum of the `records` column of a dataset's rows of `table`.
+fn sum_records(conn: &Connection, table: &str, dataset_id: i64) -> DbResult<u64> {
     let n: i64 = conn.query_row(
-        "SELECT coalesce(sum(records), 0) FROM user_directory WHERE dataset_id = ?1",
+        &format!("SELECT coalesce(sum(records), 0) FROM {table} WHERE dataset_id = ?1"),
         params![dataset_id],
         |r| r.get(0),
     )?;
     Ok(n as u64)
 }
 
+/// How many records a dataset's directory counts.
+pub(super) fn total(conn: &Connection, dataset_id: i64) -> DbResult<u64> {
+    sum_records(conn, "user_directory", dataset_id)
+}
+
 /// How many records a dataset's tombstones hide.
 pub(super) fn tombstoned_records(conn: &Connection, dataset_id: i64) -> DbResult<u64> {
-    let n: i64 = conn.query_row(
-        "SELECT coalesce(sum(records), 0) FROM tombstones WHERE dataset_id = ?1",
-        params![dataset_id],
-        |r| r.get(0),
-    )?;
-    Ok(n as u64)
+    sum_records(conn, "tombstones", dataset_id)
 }
 
 /// The sorted, distinct IDs of a dataset's tombstones (none once compacted), end to end.

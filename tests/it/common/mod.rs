@@ -200,6 +200,16 @@ impl TestS3 {
 }
 
 /// Every file below `dir`, in every sub-folder.
+/// A fresh temp dir holding a copy of the files of `dir` (a data dir: no sub-folders).
+pub fn copy_of(dir: &Path) -> tempfile::TempDir {
+    let copy = tempfile::tempdir().unwrap();
+    for f in std::fs::read_dir(dir).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, copy.path().join(f.file_name().unwrap())).unwrap();
+    }
+    copy
+}
+
 pub fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
