@@ -190,20 +190,19 @@ pub(super) fn clear(conn: &Connection, dataset_id: i64) -> DbResult<()> {
     Ok(())
 }
 
-/// Calls `f(row id, data)` for each directory row of a dataset, in key order.
+/// Calls `f(data)` for each directory row of a dataset, in key order, until it answers false.
 pub(super) fn for_each_row(
     conn: &Connection,
     dataset_id: i64,
-    mut f: impl FnMut(i64, &[u8]) -> DbResult<()>,
+    mut f: impl FnMut(&[u8]) -> DbResult<bool>,
 ) -> DbResult<()> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, data FROM user_directory WHERE dataset_id = ?1 ORDER BY first",
-    )?;
+    let mut stmt = conn
+        .prepare_cached("SELECT data FROM user_directory WHERE dataset_id = ?1 ORDER BY first")?;
     let mut rows = stmt.query(params![dataset_id])?;
     while let Some(r) = rows.next()? {
-        let id: i64 = r.get(0)?;
-        let data = r.get_ref(1)?.as_blob()?;
-        f(id, data)?;
+        if !f(r.get_ref(0)?.as_blob()?)? {
+            break;
+        }
     }
     Ok(())
 }
@@ -340,19 +339,13 @@ pub(super) fn find(
     let earlier = tombstoned(conn, dataset_id)?;
     let mut found = Found::default();
     let mut want = ids.iter().map(str::as_bytes).peekable();
-    let mut stopped = false;
-    for_each_row(conn, dataset_id, |_, data| {
-        if stopped {
-            return Ok(());
-        }
+    for_each_row(conn, dataset_id, |data| {
         for entry in Entries::new(data) {
             let (k, n) = entry?;
             while want.next_if(|w| *w < k).is_some() {}
             match want.peek() {
-                None => {
-                    stopped = true;
-                    return Ok(());
-                }
+                // No ID is left to find: the rows after this one are not read.
+                None => return Ok(false),
                 Some(w) if *w == k => {
                     want.next();
                     if earlier.is_empty() || !earlier.contains_bytes(k) {
@@ -368,7 +361,7 @@ pub(super) fn find(
                 Some(_) => {}
             }
         }
-        Ok(())
+        Ok(true)
     })?;
     if found.users > 0 {
         emit(found)?;
@@ -483,12 +476,12 @@ mod tests {
 
     fn all(c: &Connection, id: i64) -> Vec<(String, u64)> {
         let mut out = Vec::new();
-        for_each_row(c, id, |_, data| {
+        for_each_row(c, id, |data| {
             for e in Entries::new(data) {
                 let (k, n) = e?;
                 out.push((String::from_utf8(k.to_vec()).unwrap(), n));
             }
-            Ok(())
+            Ok(true)
         })
         .unwrap();
         out

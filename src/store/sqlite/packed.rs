@@ -127,7 +127,7 @@ pub(super) fn load(
 
 /// How many records the packed table holds, its tombstoned users' left out.
 pub(super) fn count(conn: &Connection, id: i64) -> DbResult<u64> {
-    Ok(directory::total(conn, id)? - directory::tombstoned_records(conn, id)?)
+    Ok(directory::total(conn, id)?.saturating_sub(directory::tombstoned_records(conn, id)?))
 }
 
 /// Every record, in load order.
