@@ -5,7 +5,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 
 use crate::api::{router, AppState};
 use crate::jobs::worker::{Worker, WorkerConfig};
@@ -29,8 +29,12 @@ pub async fn run(
             config,
             state.jobs_waiting.clone(),
         );
-        tokio::spawn(worker.run(stop_rx))
+        spawn_worker(worker, stop_rx)
     });
+    let worker = match worker {
+        Some(w) => Some(w?),
+        None => None,
+    };
     let served = axum::serve(listener, router(state))
         .with_graceful_shutdown(async move {
             shutdown.await;
@@ -41,6 +45,27 @@ pub async fn run(
         let _ = worker.await;
     }
     served
+}
+
+/// Runs `worker` on a runtime of its own, on a thread of its own: a job's CPU work (reading
+/// and parsing its input, the purge's merge) never holds a thread the API answers on, however
+/// long it runs between two awaits. The receiver completes when the worker has stopped.
+fn spawn_worker(
+    worker: Worker,
+    stop: watch::Receiver<bool>,
+) -> std::io::Result<oneshot::Receiver<()>> {
+    let (done_tx, done_rx) = oneshot::channel();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    std::thread::Builder::new()
+        .name("job-worker".into())
+        .spawn(move || {
+            runtime.block_on(worker.run(stop));
+            drop(runtime);
+            let _ = done_tx.send(());
+        })?;
+    Ok(done_rx)
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.
