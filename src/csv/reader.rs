@@ -113,6 +113,11 @@ impl RecordReader {
         E: From<RecordError>,
         F: FnMut(Record<'_>) -> Result<(), E>,
     {
+        if chunk.is_empty() {
+            // csv-core reads empty input as the end of the input, which would end the record
+            // in progress; a body may deliver an empty chunk anywhere.
+            return Ok(());
+        }
         if self.head_done {
             return self.parse(chunk, &mut on_record);
         }
@@ -124,8 +129,10 @@ impl RecordReader {
         }
         self.head_done = true;
         let head = std::mem::take(&mut self.head);
-        let body = head.strip_prefix(UTF8_BOM).unwrap_or(&head);
-        self.parse(body, &mut on_record)
+        match head.strip_prefix(UTF8_BOM).unwrap_or(&head) {
+            [] => Ok(()),
+            body => self.parse(body, &mut on_record),
+        }
     }
 
     /// Ends the input: completes a last record that has no line end, and fails if the input
@@ -263,6 +270,37 @@ mod tests {
         }
         reader.finish(&mut push)?;
         Ok(out)
+    }
+
+    /// An empty chunk is no end of input: a body may deliver one anywhere (found by the
+    /// `deletion_csv_structured` fuzz target, where it cut an ID in two).
+    #[test]
+    fn an_empty_chunk_does_not_end_a_record() {
+        for pieces in [
+            &[&b"USER_ID\nab"[..], b"", b"cd\n"][..],
+            &[b"USER_ID\n\"a", b"", b"b\"\"\"\n"],
+            &[b"", b"USER_ID", b"", b"\n", b"", b"x"],
+            &[b"\xEF\xBB\xBF", b"", b"USER_ID\n\"", b"", b"x\""],
+        ] {
+            let mut reader = RecordReader::new(1024);
+            let mut out = Vec::new();
+            let mut push = |r: Record<'_>| -> Result<(), RecordError> {
+                out.push((
+                    r.line,
+                    String::from_utf8_lossy(r.get(0).unwrap()).into_owned(),
+                ));
+                Ok(())
+            };
+            for piece in pieces {
+                reader.feed(piece, &mut push).unwrap();
+            }
+            reader.finish(&mut push).unwrap();
+            let whole: Vec<u8> = pieces.concat();
+            let joined = String::from_utf8_lossy(&whole).into_owned();
+            assert_eq!(out.len(), 2, "{joined:?}: {out:?}");
+            assert_eq!(out[0], (1, "USER_ID".to_owned()), "{joined:?}");
+            assert_eq!(out[1].0, 2, "{joined:?}");
+        }
     }
 
     fn rows(v: &[(u64, &[&str])]) -> Vec<(u64, Vec<String>)> {
