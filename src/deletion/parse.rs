@@ -32,9 +32,9 @@ pub struct ObjectStats {
     pub ids: u64,
 }
 
-/// A problem on a line, before it is tied to its object.
-#[derive(Debug)]
-struct LineProblem(u64, ContentProblem);
+/// A problem on a line, before it is tied to its object: the 1-based line and what is wrong.
+#[derive(Debug, PartialEq, Eq)]
+pub struct LineProblem(pub u64, pub ContentProblem);
 
 impl From<RecordError> for LineProblem {
     fn from(e: RecordError) -> Self {
@@ -55,6 +55,52 @@ impl From<RecordError> for LineProblem {
                 },
             ),
         }
+    }
+}
+
+/// The parser of one deletion file, fed its bytes in chunks of any size: it checks every
+/// record and collects the IDs into its [`IdBatch`], which the caller empties as it likes.
+/// [`read_object`] drives it from an S3 body; the fuzz targets from bytes.
+#[derive(Debug)]
+pub struct IdFileParser {
+    reader: RecordReader,
+    collector: IdCollector,
+}
+
+impl Default for IdFileParser {
+    fn default() -> Self {
+        IdFileParser {
+            reader: RecordReader::new(MAX_RECORD_BYTES),
+            collector: IdCollector::default(),
+        }
+    }
+}
+
+impl IdFileParser {
+    /// Parses the next bytes of the file. Fails on the first bad record.
+    pub fn feed(&mut self, chunk: &[u8]) -> Result<(), LineProblem> {
+        let collector = &mut self.collector;
+        self.reader.feed(chunk, |r| collector.on_record(r))
+    }
+
+    /// Parses what is left after the last chunk; a file without its header fails here.
+    pub fn finish(&mut self) -> Result<(), LineProblem> {
+        let collector = &mut self.collector;
+        self.reader.finish(|r| collector.on_record(r))?;
+        if !collector.header_seen {
+            return Err(LineProblem(1, ContentProblem::NoHeader));
+        }
+        Ok(())
+    }
+
+    /// The IDs parsed since the batch was last emptied.
+    pub fn batch(&mut self) -> &mut IdBatch {
+        &mut self.collector.batch
+    }
+
+    /// ID records parsed so far (duplicates included).
+    pub fn ids(&self) -> u64 {
+        self.collector.ids
     }
 }
 
@@ -126,8 +172,7 @@ pub async fn read_object(
         problem,
     };
 
-    let mut reader = RecordReader::new(MAX_RECORD_BYTES);
-    let mut collector = IdCollector::default();
+    let mut parser = IdFileParser::default();
     let mut offset: u64 = 0;
     let opened = open_resumable(source.clone(), &object.bucket, &object.key).await;
     let (total, mut body) = match opened {
@@ -164,32 +209,24 @@ pub async fn read_object(
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(read_failed)?;
         offset += chunk.len() as u64;
-        reader
-            .feed(&chunk, |r| collector.on_record(r))
-            .map_err(content_failed)?;
+        parser.feed(&chunk).map_err(content_failed)?;
         progress
             .bytes_read
             .fetch_add(chunk.len() as u64, Ordering::Relaxed);
-        if collector.batch.byte_len() >= BATCH_BYTES {
-            send(&sink, &mut collector, &progress);
+        if parser.batch().byte_len() >= BATCH_BYTES {
+            send(&sink, parser.batch(), &progress);
         }
     }
-    reader
-        .finish(|r| collector.on_record(r))
-        .map_err(content_failed)?;
-    if !collector.header_seen {
-        return Err(content_failed(LineProblem(1, ContentProblem::NoHeader)));
-    }
-    send(&sink, &mut collector, &progress);
+    parser.finish().map_err(content_failed)?;
+    send(&sink, parser.batch(), &progress);
     progress.objects_done.fetch_add(1, Ordering::Relaxed);
     Ok(ObjectStats {
         bytes: offset,
-        ids: collector.ids,
+        ids: parser.ids(),
     })
 }
 
-fn send(sink: &IdSetBuilder, collector: &mut IdCollector, progress: &Progress) {
-    let batch = &mut collector.batch;
+fn send(sink: &IdSetBuilder, batch: &mut IdBatch, progress: &Progress) {
     if batch.is_empty() {
         return;
     }

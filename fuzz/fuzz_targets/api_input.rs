@@ -1,0 +1,264 @@
+//! The awsJson1_1 API on arbitrary requests: a sequence of calls, each an operation (known
+//! or not) and a body that is either arbitrary bytes or JSON built from the model's member
+//! names and values that name real resources, sent through the router to a server whose
+//! store holds a group, a schema and a dataset.
+//!
+//! Checks: no panic; no 5xx (a memory store never fails, so every refusal is the client's);
+//! every answer is JSON, an error one carrying `__type` and `message` and the same code in
+//! `x-amzn-ErrorType`; and the seeded resources survive anything but a call that deletes.
+
+#![no_main]
+
+use std::sync::{Arc, LazyLock};
+
+use arbitrary::Arbitrary;
+use axum::body::Body;
+use axum::http::Request;
+use libfuzzer_sys::fuzz_target;
+use personalize_local::api::{router, ApiConfig, AppState};
+use personalize_local::source::memory::MemorySource;
+use personalize_local::store::memory::MemoryStore;
+use serde_json::{json, Map, Value};
+use tower::ServiceExt;
+
+const OPERATIONS: [&str; 25] = [
+    "CreateDatasetGroup",
+    "DescribeDatasetGroup",
+    "ListDatasetGroups",
+    "DeleteDatasetGroup",
+    "CreateSchema",
+    "DescribeSchema",
+    "ListSchemas",
+    "DeleteSchema",
+    "CreateDataset",
+    "DescribeDataset",
+    "ListDatasets",
+    "DeleteDataset",
+    "CreateDataDeletionJob",
+    "DescribeDataDeletionJob",
+    "ListDataDeletionJobs",
+    "CreateDatasetImportJob",
+    "DescribeDatasetImportJob",
+    "ListDatasetImportJobs",
+    "CreateDatasetExportJob",
+    "DescribeDatasetExportJob",
+    "ListDatasetExportJobs",
+    "TagResource",
+    "UntagResource",
+    "ListTagsForResource",
+    "NoSuchOperation",
+];
+
+const MEMBERS: [&str; 27] = [
+    "name",
+    "roleArn",
+    "kmsKeyArn",
+    "domain",
+    "schema",
+    "schemaArn",
+    "datasetGroupArn",
+    "datasetArn",
+    "datasetType",
+    "dataSource",
+    "dataLocation",
+    "jobName",
+    "jobOutput",
+    "s3DataDestination",
+    "path",
+    "importMode",
+    "ingestionMode",
+    "publishAttributionMetricsToS3",
+    "resourceArn",
+    "tags",
+    "tagKey",
+    "tagValue",
+    "tagKeys",
+    "maxResults",
+    "nextToken",
+    "dataDeletionJobArn",
+    "datasetImportJobArn",
+];
+
+const WORDS: [&str; 22] = [
+    "g",
+    "fuzz",
+    "Interactions",
+    "Users",
+    "Items",
+    "Actions",
+    "ECOMMERCE",
+    "VIDEO_ON_DEMAND",
+    "FULL",
+    "INCREMENTAL",
+    "BULK",
+    "PUT",
+    "ALL",
+    "s3://bucket/users.csv",
+    "s3://bucket/folder/",
+    "s3://bucket/out/",
+    "arn:aws:iam::000000000000:role/r",
+    "arn:aws:kms:us-east-1:000000000000:key/k",
+    "arn:aws:personalize:eu-west-1:000000000000:dataset-group/g",
+    "{\"type\": \"record\", \"name\": \"R\", \"fields\": [{\"name\": \"USER_ID\", \"type\": \"string\"}]}",
+    "",
+    "x",
+];
+
+#[derive(Debug, Arbitrary)]
+enum Text {
+    /// A word of the model's.
+    Word(u8),
+    /// A seeded resource's ARN, or one a call of this input created.
+    Known(u8),
+    Free(String),
+}
+
+#[derive(Debug, Arbitrary)]
+enum Val {
+    Text(Text),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    Null,
+    List(Vec<Val>),
+    Object(Vec<(u8, Val)>),
+}
+
+#[derive(Debug, Arbitrary)]
+enum Payload {
+    Raw(Vec<u8>),
+    Members(Vec<(u8, Val)>),
+}
+
+#[derive(Debug, Arbitrary)]
+struct Call {
+    operation: u8,
+    payload: Payload,
+}
+
+static RUNTIME: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+});
+
+fn value(v: &Val, known: &[String], depth: usize) -> Value {
+    match v {
+        Val::Text(Text::Word(i)) => json!(WORDS[*i as usize % WORDS.len()]),
+        Val::Text(Text::Known(i)) => json!(known[*i as usize % known.len()]),
+        Val::Text(Text::Free(s)) => json!(s),
+        Val::Int(n) => json!(n),
+        Val::Float(f) => json!(f),
+        Val::Bool(b) => json!(b),
+        Val::Null => Value::Null,
+        _ if depth > 4 => Value::Null,
+        Val::List(items) => {
+            Value::Array(items.iter().map(|i| value(i, known, depth + 1)).collect())
+        }
+        Val::Object(members) => object(members, known, depth + 1),
+    }
+}
+
+fn object(members: &[(u8, Val)], known: &[String], depth: usize) -> Value {
+    let mut map = Map::new();
+    for (name, v) in members {
+        map.insert(
+            MEMBERS[*name as usize % MEMBERS.len()].to_owned(),
+            value(v, known, depth),
+        );
+    }
+    Value::Object(map)
+}
+
+/// Sends one call; checks the answer's shape and returns its status and JSON.
+async fn send(app: &axum::Router, operation: &str, body: Vec<u8>) -> (u16, Value) {
+    let request = Request::post("/")
+        .header("host", "127.0.0.1")
+        .header("content-type", "application/x-amz-json-1.1")
+        .header("x-amz-target", format!("AmazonPersonalize.{operation}"))
+        .body(Body::from(body))
+        .unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status().as_u16();
+    assert!(status < 500, "{operation} answered {status}");
+    let error_type = response
+        .headers()
+        .get("x-amzn-errortype")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let answer: Value = serde_json::from_slice(&bytes).expect("every answer is JSON");
+    if status != 200 {
+        let code = answer["__type"].as_str().expect("an error has __type");
+        assert!(answer["message"].is_string(), "an error has a message");
+        assert_eq!(error_type.as_deref(), Some(code));
+    }
+    (status, answer)
+}
+
+async fn seeded() -> (axum::Router, Vec<String>) {
+    let state = AppState::new(
+        Arc::new(MemoryStore::new()),
+        Arc::new(MemorySource::default()),
+        ApiConfig::default(),
+    );
+    let app = router(state);
+    let (_, group) = send(&app, "CreateDatasetGroup", br#"{"name": "g"}"#.to_vec()).await;
+    let group = group["datasetGroupArn"].as_str().unwrap().to_owned();
+    let schema_text = json!({
+        "type": "record", "name": "Interactions", "namespace": "com.amazonaws.personalize.schema",
+        "fields": [
+            {"name": "USER_ID", "type": "string"},
+            {"name": "ITEM_ID", "type": "string"},
+            {"name": "TIMESTAMP", "type": "long"}
+        ],
+        "version": "1.0"
+    });
+    let body = json!({"name": "s", "schema": schema_text.to_string()});
+    let (_, schema) = send(&app, "CreateSchema", body.to_string().into_bytes()).await;
+    let schema = schema["schemaArn"].as_str().unwrap().to_owned();
+    let body = json!({"name": "d", "datasetGroupArn": group, "datasetType": "Interactions", "schemaArn": schema});
+    let (status, dataset) = send(&app, "CreateDataset", body.to_string().into_bytes()).await;
+    // The group is CREATE PENDING for its transition time; the dataset may wait for it.
+    let dataset = match status {
+        200 => dataset["datasetArn"].as_str().unwrap().to_owned(),
+        _ => format!(
+            "{}/INTERACTIONS",
+            group.replace(":dataset-group/", ":dataset/")
+        ),
+    };
+    (app, vec![group, schema, dataset])
+}
+
+fuzz_target!(|calls: Vec<Call>| {
+    RUNTIME.block_on(async {
+        let (app, mut known) = seeded().await;
+        let group = known[0].clone();
+        let mut deleted = false;
+        for call in calls.iter().take(16) {
+            let operation = OPERATIONS[call.operation as usize % OPERATIONS.len()];
+            let body = match &call.payload {
+                Payload::Raw(bytes) => bytes.clone(),
+                Payload::Members(members) => object(members, &known, 0).to_string().into_bytes(),
+            };
+            let (status, answer) = send(&app, operation, body).await;
+            deleted |= operation.starts_with("Delete") && status == 200;
+            if let Some(members) = answer.as_object() {
+                for (name, v) in members {
+                    if name.ends_with("Arn") {
+                        if let Some(arn) = v.as_str() {
+                            known.push(arn.to_owned());
+                        }
+                    }
+                }
+            }
+        }
+        if !deleted {
+            let body = json!({ "datasetGroupArn": group }).to_string().into_bytes();
+            let (status, _) = send(&app, "DescribeDatasetGroup", body).await;
+            assert_eq!(status, 200, "the seeded group is still there");
+        }
+    });
+});
