@@ -119,7 +119,7 @@ async fn export(
         },
     )
     .boxed();
-    source
+    let written = source
         .put_multipart(&target.bucket, &target.key, parts)
         .await
         .map_err(|e| {
@@ -127,7 +127,11 @@ async fn export(
                 "StoreError" => format!("reading the dataset failed: {}", e.message),
                 _ => format!("writing {target} failed: {e}"),
             })
-        })
+        })?;
+    // The object is written, the job not yet ACTIVE: a crash here runs the job again, which
+    // writes the same object again.
+    crate::store::failpoint("export-after-upload");
+    Ok(written)
 }
 
 #[cfg(test)]

@@ -3,7 +3,9 @@
 //! Each top-level folder of the root is a bucket; files below it are objects. The demo
 //! serves a copy of `fixtures/s3` this way, and the tests run the whole pipeline against it
 //! with the real `aws-sdk-s3` client. [`Faults`] make it answer some requests with `503
-//! SlowDown` or `500 InternalError`, to prove that a job survives what S3 does under load.
+//! SlowDown` or `500 InternalError`, to prove that a job survives what S3 does under load;
+//! [`EmbeddedS3::freeze_after_bytes`] stops it mid-body as `SIGSTOP` would, and
+//! [`EmbeddedS3::kill_after_bytes`] ends it mid-body as `kill -9` would.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -68,6 +70,10 @@ struct Freeze {
     /// Bodies waiting for the thaw.
     waiting: Mutex<Vec<Waker>>,
     thawed: Notify,
+    /// Whether a spent budget kills the server instead of freezing it.
+    kill: AtomicBool,
+    /// True once killed: every connection is dropped and the listener closed.
+    dead: watch::Sender<bool>,
 }
 
 impl Default for Freeze {
@@ -77,6 +83,8 @@ impl Default for Freeze {
             budget: AtomicU64::new(u64::MAX),
             waiting: Mutex::default(),
             thawed: Notify::new(),
+            kill: AtomicBool::new(false),
+            dead: watch::Sender::new(false),
         }
     }
 }
@@ -86,7 +94,7 @@ impl Freeze {
         self.frozen.load(Ordering::SeqCst)
     }
 
-    /// Counts `n` bytes sent; freezes the server once the budget is spent.
+    /// Counts `n` bytes sent; freezes or kills the server once the budget is spent.
     fn sent(&self, n: u64) {
         let before = self
             .budget
@@ -95,8 +103,16 @@ impl Freeze {
             });
         if let Ok(before) = before {
             if before <= n {
-                self.frozen.store(true, Ordering::SeqCst);
+                self.spent();
             }
+        }
+    }
+
+    fn spent(&self) {
+        if self.kill.load(Ordering::SeqCst) {
+            self.dead.send_replace(true);
+        } else {
+            self.frozen.store(true, Ordering::SeqCst);
         }
     }
 
@@ -214,6 +230,7 @@ impl EmbeddedS3 {
             freeze: freeze.clone(),
         };
         let (stop, mut stopped) = watch::channel(false);
+        let dead = freeze.dead.subscribe();
         tokio::spawn(async move {
             let http = ConnBuilder::new(TokioExecutor::new());
             let graceful = hyper_util::server::graceful::GracefulShutdown::new();
@@ -223,11 +240,18 @@ impl EmbeddedS3 {
                         let Ok((socket, _)) = accepted else { continue };
                         let conn = http.serve_connection(TokioIo::new(socket), service.clone()).into_owned();
                         let conn = graceful.watch(conn);
+                        let mut dead = dead.clone();
                         tokio::spawn(async move {
-                            let _ = conn.await;
+                            tokio::select! {
+                                _ = conn => {}
+                                // Killed: the connection is dropped mid-whatever.
+                                _ = dead.wait_for(|d| *d) => {}
+                            }
                         });
                     }
                     _ = stopped.changed() => break,
+                    // Killed: the listener closes with no goodbye; connecting is refused.
+                    _ = async { dead.clone().wait_for(|d| *d).await.map(|_| ()) } => return,
                 }
             }
             let _ =
@@ -256,9 +280,21 @@ impl EmbeddedS3 {
     /// if a body is under way: from then on no request is answered and no body moves (what
     /// `SIGSTOP` does to a server), until [`EmbeddedS3::thaw`].
     pub fn freeze_after_bytes(&self, bytes: u64) {
+        self.freeze.kill.store(false, Ordering::SeqCst);
         self.freeze.budget.store(bytes, Ordering::SeqCst);
         if bytes == 0 {
-            self.freeze.frozen.store(true, Ordering::SeqCst);
+            self.freeze.spent();
+        }
+    }
+
+    /// Kills the server once it has sent `bytes` more bytes of response bodies, mid-body if a
+    /// body is under way: every connection drops and the port refuses connections from then
+    /// on, as after `kill -9`. There is no coming back.
+    pub fn kill_after_bytes(&self, bytes: u64) {
+        self.freeze.kill.store(true, Ordering::SeqCst);
+        self.freeze.budget.store(bytes, Ordering::SeqCst);
+        if bytes == 0 {
+            self.freeze.spent();
         }
     }
 

@@ -294,6 +294,12 @@ impl ObjectSource for S3Source {
             .await
             .map_err(source_error)?;
         let upload_id = upload.upload_id().unwrap_or_default().to_owned();
+        let mut open = OpenUpload {
+            client: Some(self.client.clone()),
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            upload_id: upload_id.clone(),
+        };
         let result: Result<(Vec<CompletedPart>, u64), SourceError> = async {
             let mut done = Vec::new();
             let mut written = 0u64;
@@ -348,18 +354,54 @@ impl ObjectSource for S3Source {
                 }),
             Err(e) => Err(e),
         };
-        if completed.is_err() {
-            // Best effort: an upload left open only costs storage until the bucket's
-            // lifecycle rules clear it.
-            let _ = self
-                .client
-                .abort_multipart_upload()
-                .bucket(bucket)
-                .key(key)
-                .upload_id(&upload_id)
-                .send()
-                .await;
+        match &completed {
+            Ok(_) => open.client = None,
+            Err(_) => open.abort().await,
         }
         completed
+    }
+}
+
+/// A multipart upload under way: aborted if it fails, and if the future writing it is
+/// dropped (a job's deadline, a worker stopping), so that no failure path leaves its parts
+/// stored. Aborting is best effort: an upload left open only costs storage until the
+/// bucket's lifecycle rules clear it.
+struct OpenUpload {
+    /// `None` once completed or aborted.
+    client: Option<aws_sdk_s3::Client>,
+    bucket: String,
+    key: String,
+    upload_id: String,
+}
+
+impl OpenUpload {
+    fn abort_request(&mut self) -> Option<impl std::future::Future<Output = ()> + Send + 'static> {
+        let client = self.client.take()?;
+        let request = client
+            .abort_multipart_upload()
+            .bucket(&self.bucket)
+            .key(&self.key)
+            .upload_id(&self.upload_id);
+        Some(async move {
+            if let Err(e) = request.send().await {
+                tracing::warn!("aborting a multipart upload failed: {}", source_error(e));
+            }
+        })
+    }
+
+    async fn abort(&mut self) {
+        if let Some(abort) = self.abort_request() {
+            abort.await;
+        }
+    }
+}
+
+impl Drop for OpenUpload {
+    fn drop(&mut self) {
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            if let Some(abort) = self.abort_request() {
+                runtime.spawn(abort);
+            }
+        }
     }
 }

@@ -412,6 +412,19 @@ async fn export(
     panic!("export job {arn} did not end");
 }
 
+/// Multipart uploads open in the bucket, where the server lists them (the embedded S3 does
+/// not).
+async fn open_uploads(s3: &crate::common::TestS3) -> Option<usize> {
+    let listed = s3
+        .client
+        .list_multipart_uploads()
+        .bucket(&s3.bucket)
+        .send()
+        .await
+        .ok()?;
+    Some(listed.uploads().len())
+}
+
 async fn get(server: &crate::api::Server, key: &str) -> String {
     let out = server
         .s3
@@ -451,6 +464,27 @@ crate::s3_tests! {
         let listed = s3.client.list_objects_v2().bucket(&s3.bucket).prefix("out/").send().await.unwrap();
         let keys: Vec<_> = listed.contents().iter().filter_map(|o| o.key()).collect();
         assert_eq!(keys, ["out/big.csv"]);
+        let open = open_uploads(&s3).await;
+        assert!(matches!(open, None | Some(0)), "the failed upload is aborted: {open:?} open");
+
+        // A writer dropped mid-upload (a job's deadline) aborts its upload too.
+        let stalled = futures::stream::iter(vec![Ok(Bytes::from(vec![b'b'; personalize_local::source::MIN_PART_BYTES]))])
+            .chain(futures::stream::pending())
+            .boxed();
+        let source = s3.source();
+        let writing = source.put_multipart(&s3.bucket, "out/dropped.csv", stalled);
+        assert!(tokio::time::timeout(Duration::from_secs(2), writing).await.is_err());
+        if let Some(open) = open_uploads(&s3).await {
+            let mut left = open;
+            for _ in 0..100 {
+                left = open_uploads(&s3).await.unwrap();
+                if left == 0 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            assert_eq!(left, 0, "the dropped upload is aborted");
+        }
 
         // A bucket that does not exist (the embedded S3 creates it on upload, as it does not
         // report NoSuchBucket).

@@ -7,15 +7,15 @@ use crate::cli::{command, json, run};
 use crate::common::{fixture_rows, Backend, TestS3};
 
 /// A `serve` process on a free port; killed when dropped.
-struct ServeProcess(std::process::Child, String);
+pub(crate) struct ServeProcess(pub(crate) std::process::Child, pub(crate) String);
 
 impl ServeProcess {
-    fn start(s3: &TestS3, data_dir: &Path) -> ServeProcess {
+    pub(crate) fn start(s3: &TestS3, data_dir: &Path) -> ServeProcess {
         ServeProcess::start_with(s3, data_dir, &[], &[])
     }
 
     /// A `serve` process with more arguments and environment variables.
-    fn start_with(
+    pub(crate) fn start_with(
         s3: &TestS3,
         data_dir: &Path,
         args: &[&str],
@@ -259,7 +259,7 @@ async fn serve_keeps_state_across_a_restart_and_reruns_interrupted_jobs() {
 }
 
 /// Waits up to 30 s for a process that is expected to end by itself; its exit status.
-fn wait_exit(child: &mut std::process::Child) -> std::process::ExitStatus {
+pub(crate) fn wait_exit(child: &mut std::process::Child) -> std::process::ExitStatus {
     for _ in 0..300 {
         if let Some(status) = child.try_wait().unwrap() {
             return status;
@@ -351,22 +351,32 @@ async fn import_job(
 
 /// Polls an import job until it ends (30 s at most); its final status.
 async fn wait_import(c: &aws_sdk_personalize::Client, arn: &str) -> String {
-    for _ in 0..1500 {
+    wait_ended(arn, || async {
         let job = c
             .describe_dataset_import_job()
             .dataset_import_job_arn(arn)
             .send()
             .await
-            .unwrap()
-            .dataset_import_job
             .unwrap();
-        let status = job.status.unwrap_or_default();
+        job.dataset_import_job.unwrap().status.unwrap_or_default()
+    })
+    .await
+}
+
+/// Polls a job's status until it ends (30 s at most); the last status.
+async fn wait_ended<F, Fut>(arn: &str, mut status: F) -> String
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = String>,
+{
+    for _ in 0..1500 {
+        let status = status().await;
         if status == "ACTIVE" || status == "CREATE FAILED" {
             return status;
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    panic!("the import job {arn} did not end");
+    panic!("the job {arn} did not end");
 }
 
 async fn deletion_job(
@@ -643,7 +653,7 @@ fn fixture_records_of(ids: &[&str]) -> u64 {
         .count() as u64
 }
 
-async fn export_job(
+pub(crate) async fn export_job(
     c: &aws_sdk_personalize::Client,
     name: &str,
     dataset: &str,
@@ -666,23 +676,18 @@ async fn export_job(
         .unwrap()
 }
 
-async fn wait_export(c: &aws_sdk_personalize::Client, arn: &str) -> String {
-    for _ in 0..1500 {
+/// Polls an export job until it ends (30 s at most); its final status.
+pub(crate) async fn wait_export(c: &aws_sdk_personalize::Client, arn: &str) -> String {
+    wait_ended(arn, || async {
         let job = c
             .describe_dataset_export_job()
             .dataset_export_job_arn(arn)
             .send()
             .await
-            .unwrap()
-            .dataset_export_job
             .unwrap();
-        let status = job.status.unwrap_or_default();
-        if status == "ACTIVE" || status == "CREATE FAILED" {
-            return status;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    panic!("the export job {arn} did not end");
+        job.dataset_export_job.unwrap().status.unwrap_or_default()
+    })
+    .await
 }
 
 /// How many times each job was claimed, from the queue itself.

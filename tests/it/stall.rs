@@ -1,6 +1,7 @@
 //! A stalled S3 cannot hang a job: the embedded S3 freezes mid-body, as `SIGSTOP` would
 //! freeze a server, and the job ends `FAILED` within its S3 timeouts or its job timeout,
-//! the object named and nothing deleted.
+//! the object named and nothing deleted. Nor can a dead one: killed mid-body, as `kill -9`
+//! would kill it, it fails the job the same way.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -20,20 +21,25 @@ async fn users_in(dir: &Path) -> u64 {
         .unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_frozen_s3_fails_the_job_instead_of_hanging_it() {
-    let s3 = TestS3::start(Backend::Embedded, "stall").await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
+/// A group `g` whose Users dataset holds two users, and a deletion file of about 900 KB of
+/// IDs, the two among them; its location.
+async fn two_users_and_a_big_file(s3: &TestS3, dir: &Path) -> String {
     s3.put("in/users.csv", "USER_ID,NOTE\nu0000001,a\nu0000002,b\n")
         .await;
-    crate::cli::import(&s3, dir.path(), "g", "Users", "in/users.csv").await;
-    // About 900 KB of IDs, the two users among them.
+    crate::cli::import(s3, dir, "g", "Users", "in/users.csv").await;
     let mut body = String::from("USER_ID\n");
     for i in 0..100_000 {
         body += &format!("u{i:07}\n");
     }
     s3.put("del/big.csv", body).await;
-    let location = s3.location("del/big.csv");
+    s3.location("del/big.csv")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_s3_fails_the_job_instead_of_hanging_it() {
+    let s3 = TestS3::start(Backend::Embedded, "stall").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let location = two_users_and_a_big_file(&s3, dir.path()).await;
     let embedded = s3.embedded.as_ref().unwrap();
 
     for (flags, reason, within) in [
@@ -95,4 +101,35 @@ async fn a_frozen_s3_fails_the_job_instead_of_hanging_it() {
     .await;
     assert_eq!(json(&out)["dataDeletionJob"]["status"], "COMPLETED");
     assert_eq!(users_in(dir.path()).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_s3_fails_the_job_with_nothing_deleted() {
+    let s3 = TestS3::start(Backend::Embedded, "killed").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let location = two_users_and_a_big_file(&s3, dir.path()).await;
+    s3.embedded.as_ref().unwrap().kill_after_bytes(64 * 1024);
+    let within = Duration::from_secs(60);
+    let started = Instant::now();
+    let args = [
+        "delete-users",
+        "--dataset-group",
+        "g",
+        "--data-location",
+        &location,
+    ];
+    let out = tokio::time::timeout(within, run(&s3, dir.path(), &args))
+        .await
+        .expect("the job ends although S3 is gone");
+    assert_eq!(out.status.code(), Some(1));
+    let job = &json(&out)["dataDeletionJob"];
+    assert_eq!(job["status"], "FAILED");
+    let why = job["failureReason"].as_str().unwrap();
+    assert!(
+        why.starts_with(&format!("reading {location} failed")),
+        "{why}"
+    );
+    assert!(why.len() < 300, "a short reason, not {why}");
+    eprintln!("killed S3, after {:?}: {why}", started.elapsed());
+    assert_eq!(users_in(dir.path()).await, 2, "nothing is deleted");
 }
