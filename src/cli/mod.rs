@@ -558,6 +558,7 @@ pub fn job_json(report: &JobReport) -> Value {
         "dataDeletionJob": crate::api::dto::job(&report.job),
         "numDeletedPerDataset": per_dataset,
         "input": report.input,
+        "skippedObjects": report.input.skipped_objects,
         "phaseSeconds": report.phases,
     })
 }

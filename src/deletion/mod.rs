@@ -80,9 +80,13 @@ pub struct Progress {
 }
 
 /// What the inputs held.
-#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct InputStats {
+    /// A folder's objects left unread: not `.csv` files (reported on their own, as
+    /// `skippedObjects`).
+    #[serde(skip)]
+    pub skipped_objects: list::Skipped,
     /// Objects read.
     pub objects: u64,
     /// Bytes read.
@@ -131,7 +135,8 @@ pub async fn collect_user_ids(
     phases: &mut PhaseTimes,
 ) -> Result<(UserIds, InputStats), JobFailure> {
     let started = Instant::now();
-    let inputs = list::list_inputs(source.as_ref(), location, opts.max_input_bytes).await?;
+    let listing = list::list_inputs(source.as_ref(), location, opts.max_input_bytes).await?;
+    let inputs = listing.inputs;
     phases.list = started.elapsed().as_secs_f64();
     progress
         .objects_total
@@ -141,7 +146,10 @@ pub async fn collect_user_ids(
     info!(objects = inputs.len(), bytes = listed, "listed the input");
 
     let started = Instant::now();
-    let mut stats = InputStats::default();
+    let mut stats = InputStats {
+        skipped_objects: listing.skipped,
+        ..InputStats::default()
+    };
     let ids = Arc::new(IdSetBuilder::new());
     // Dropping the JoinSet on an early return aborts the readers still running.
     let mut readers = JoinSet::new();

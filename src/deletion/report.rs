@@ -3,7 +3,7 @@
 //! A reason always says what to fix: content errors name the object and the line, S3 errors
 //! carry the S3 error code.
 
-use crate::source::list::ListError;
+use crate::source::list::{ListError, Skipped};
 use crate::source::{S3Location, SourceError};
 use crate::store::StoreError;
 pub use crate::store::MAX_ID_CHARS;
@@ -102,6 +102,14 @@ pub enum JobFailure {
     /// The prefix holds no object with content.
     #[error("no input files found under {0}")]
     NoInput(S3Location),
+    /// The prefix holds objects, but no `.csv` file.
+    #[error("no .csv files found under {location}: {skipped}")]
+    NoCsv {
+        /// The location.
+        location: S3Location,
+        /// What is there.
+        skipped: Skipped,
+    },
     /// The object named directly is empty.
     #[error("the object {0} is empty; a deletion file starts with the header USER_ID")]
     EmptyObject(S3Location),
@@ -162,6 +170,7 @@ impl From<ListError> for JobFailure {
                 error,
             },
             ListError::NoInput(location) => JobFailure::NoInput(location),
+            ListError::NoCsv { location, skipped } => JobFailure::NoCsv { location, skipped },
             ListError::TooLarge {
                 location,
                 total,

@@ -97,6 +97,8 @@ pub struct ImportReport {
     pub bytes: u64,
     /// Records the dataset now holds.
     pub records: u64,
+    /// The folder's objects left unread: not `.csv` files.
+    pub skipped_objects: crate::source::list::Skipped,
 }
 
 /// Why an import failed; its `Display` names the object and line where that applies.
@@ -151,9 +153,10 @@ pub async fn import_with_commit(
     options: &ImportOptions,
     commit: Option<JobCommit>,
 ) -> Result<ImportReport, ImportError> {
-    let inputs = list_inputs(source.as_ref(), location, u64::MAX)
+    let listing = list_inputs(source.as_ref(), location, u64::MAX)
         .await
         .map_err(JobFailure::from)?;
+    let (inputs, skipped) = (listing.inputs, listing.skipped);
     let existing = store
         .datasets(group_arn)
         .await?
@@ -233,6 +236,7 @@ pub async fn import_with_commit(
         objects,
         bytes,
         records,
+        skipped_objects: skipped,
     })
 }
 

@@ -163,6 +163,16 @@ async fn import_then_delete_users_then_state_persists() {
         count("interactions.csv")
     );
     assert_eq!(v["input"]["distinctIds"], gone.len());
+    // The folder's files of other types are left unread (a README that is no deletion
+    // file, a checksum file), and reported; the upper-case `.CSV` file is read.
+    assert_eq!(v["input"]["objects"], 3);
+    assert_eq!(
+        v["skippedObjects"],
+        serde_json::json!({
+            "count": 2,
+            "first": ["deletion-nested/sub/.b.csv.crc", "deletion-nested/sub/deeper/README.txt"]
+        })
+    );
 
     // The data dir kept the job: a second job of that name is refused (usage error, 2).
     let out = run(&s3, dir.path(), &args).await;

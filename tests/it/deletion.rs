@@ -50,8 +50,10 @@ s3_tests! {
         let gone = fixture_ids("deletion-nested");
         assert_eq!(gone, ids(&["u01", "u02", "u03", "u04", "comma, user", "nobody-1", "nobody-2"]));
         let report = assert_completes(&env, "nested", "deletion-nested/", &gone).await;
-        // a.csv, sub/b.csv and sub/deeper/c.txt: every extension, every depth.
+        // a.csv, sub/b.csv and sub/deeper/c.CSV, every depth; not sub/.b.csv.crc nor
+        // sub/deeper/README.txt, which would fail the job if read.
         assert_eq!(report.input.objects, 3);
+        assert_eq!(report.input.skipped_objects.count, 2);
         assert_eq!(report.input.id_lines, 10);
         assert_eq!(report.input.distinct_ids, 7);
         assert!(report.job.num_deleted.unwrap() > 5);
@@ -210,6 +212,15 @@ s3_tests! {
             let reason = format!("no input files found under {}", env.s3.location(key));
             env.assert_failed_with(&report, &reason).await;
         }
+        // A folder of other files only: the reason says what is there.
+        env.s3.put("other/notes.txt", "USER_ID\nu01\n").await;
+        env.s3.put("other/_SUCCESS", "x").await;
+        let report = env.run("no-csv", "other/", DeletionOptions::default()).await;
+        let reason = format!(
+            "no .csv files found under {}: 2 objects of other types (other/_SUCCESS, other/notes.txt) left unread; a folder's input files must end in .csv",
+            env.s3.location("other/")
+        );
+        env.assert_failed_with(&report, &reason).await;
         // An empty object named directly is said to be empty.
         let report = env.run("empty-object", "empty/sub/zero.csv", DeletionOptions::default()).await;
         let reason = format!(
@@ -228,12 +239,15 @@ s3_tests! {
         assert!(reason.starts_with(&format!("reading {} failed: ", env.s3.location("empty/sub"))), "{reason}");
         assert!(reason.ends_with(&hint), "{reason}");
         env.assert_failed_with(&report, &reason).await;
+        // Named directly, an object is read whatever its name.
+        let report = env.run("txt-named", "other/notes.txt", DeletionOptions::default()).await;
+        assert_eq!(report.job.status, JobStatus::Succeeded, "{:?}", report.job.failure_reason);
     }
 
     fn input_over_the_size_limit(s3) {
         s3.upload_tree("deletion-nested").await;
         let env = Env::new(s3).await;
-        let total: u64 = ["a.csv", "sub/b.csv", "sub/deeper/c.txt"]
+        let total: u64 = ["a.csv", "sub/b.csv", "sub/deeper/c.CSV"]
             .iter()
             .map(|f| std::fs::metadata(crate::common::fixtures().join("deletion-nested").join(f)).unwrap().len())
             .sum();

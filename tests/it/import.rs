@@ -48,6 +48,9 @@ async fn bad_imports_change_nothing() {
         .await;
     s3.put("two/b/b.csv", "USER_ID,AGE,MEMBERSHIP\nn2,2,basic\n")
         .await;
+    // Left unread: not .csv files (read, each would fail the import).
+    s3.put("two/b/_SUCCESS", "x").await;
+    s3.put("two/README.md", "USER_ID,AGE,MEMBERSHIP exported nightly\n").await;
     let env = Env::new(s3).await;
     let users = fixture_rows("users.csv");
     let loc = |k: &str| env.s3.location(k);
@@ -91,7 +94,7 @@ async fn bad_imports_change_nothing() {
         .iter()
         .all(|d| d.dataset_type != DatasetType::Actions));
 
-    // A folder import reads sub-folders and replaces the records.
+    // A folder import reads the .csv files of sub-folders and replaces the records.
     assert_eq!(try_import(&env, DatasetType::Users, "two/").await, Ok(2));
     let got = env.records(DatasetType::Users).await;
     assert_eq!(got, vec![vec!["n1", "1", "gold"], vec!["n2", "2", "basic"]]);
