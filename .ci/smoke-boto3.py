@@ -190,7 +190,14 @@ def flow(binary, data_dir, env, bucket, url):
     expect_error("ResourceAlreadyExistsException", p.create_dataset_group, name="boto")
     expect_error("InvalidNextTokenException", p.list_schemas, nextToken="forged")
     expect_error("ResourceInUseException", p.delete_dataset_group, datasetGroupArn=group)
-    print(f"boto3 smoke: job COMPLETED, numDeleted {want}, ARNs in {REGION}")
+
+    # A suite written for moto resets with a bare POST to /moto-api/reset.
+    import urllib3
+    reset = urllib3.PoolManager().request("POST", f"{url}/moto-api/reset")
+    check(reset.status == 200, f"moto-api reset answered {reset.status}")
+    left = p.list_dataset_groups()["datasetGroups"]
+    check(left == [], f"after the reset {len(left)} groups are left")
+    print(f"boto3 smoke: job COMPLETED, numDeleted {want}, ARNs in {REGION}, moto-api reset")
 
 
 def main():

@@ -36,6 +36,15 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// The path of the reset endpoint.
 pub const RESET_PATH: &str = "/_personalize-local/reset";
 
+/// moto's reset, answered as [`RESET_PATH`] is, so that test suites written for moto run
+/// unchanged.
+pub const MOTO_RESET_PATH: &str = "/moto-api/reset";
+
+/// Whether a path is an admin endpoint's.
+fn is_admin(path: &str) -> bool {
+    path.starts_with("/_personalize-local/") || path.starts_with("/moto-api/")
+}
+
 /// How the API behaves.
 #[derive(Debug, Clone)]
 pub struct ApiConfig {
@@ -104,7 +113,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/", post(dispatch))
         .route("/health", get(health));
     if state.config.admin {
-        router = router.route(RESET_PATH, post(reset));
+        router = router
+            .route(RESET_PATH, post(reset))
+            .route(MOTO_RESET_PATH, post(reset));
     }
     router
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard))
@@ -148,7 +159,9 @@ fn host_allowed(config: &ApiConfig, host: &str) -> bool {
 /// - a `Host` that is not a loopback name or an allowed one (a DNS-rebinding page reaches
 ///   the server under its own name);
 /// - on admin endpoints, an `Origin` of another host (a page's cross-origin request), or a
-///   body that is not JSON (the content types a page may send without a CORS preflight).
+///   body that is not JSON (the content types a page may send without a CORS preflight). A
+///   request with neither a content type nor an `Origin` passes: no browser sends a
+///   cross-origin POST without its `Origin`, and moto's harnesses reset with a bare POST.
 async fn guard(
     State(state): State<Arc<AppState>>,
     request: Request,
@@ -167,7 +180,7 @@ async fn guard(
             );
         }
     }
-    if request.uri().path().starts_with("/_personalize-local/") {
+    if is_admin(request.uri().path()) {
         if let Some(origin) = headers.get("origin") {
             let origin = origin.to_str().unwrap_or("");
             if !host_allowed(config, &host_name(origin)) {
@@ -179,17 +192,20 @@ async fn guard(
                 );
             }
         }
-        let json = headers
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .map(|v| {
-                v.split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_ascii_lowercase()
-            })
-            .is_some_and(|v| v == "application/json" || v == CONTENT_TYPE);
+        let json = match headers.get("content-type") {
+            None => !headers.contains_key("origin"),
+            Some(v) => v
+                .to_str()
+                .ok()
+                .map(|v| {
+                    v.split(';')
+                        .next()
+                        .unwrap_or("")
+                        .trim()
+                        .to_ascii_lowercase()
+                })
+                .is_some_and(|v| v == "application/json" || v == CONTENT_TYPE),
+        };
         if !json {
             return with_request_id(
                 ApiError::forbidden("admin requests must have the content type application/json")

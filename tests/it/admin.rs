@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use personalize_local::api::{ApiConfig, RESET_PATH};
+use personalize_local::api::{ApiConfig, MOTO_RESET_PATH, RESET_PATH};
 
 use crate::api::{start_with, Server};
 
@@ -100,24 +100,44 @@ async fn foreign_hosts_and_origins_cannot_reach_the_server() {
     }
     assert_eq!(groups(&server).await, 1);
 
-    // The reset: a page's cross-origin simple POST (text/plain, or no content type), or a
-    // JSON one from a foreign origin, is refused; JSON from a loopback page or a tool works.
+    // The reset: a page's cross-origin simple POST (text/plain, a form, or no content type:
+    // a browser sends its Origin), or a JSON one from a foreign origin, is refused; JSON from
+    // a loopback page or a tool works, and so does a tool's bare POST (no content type, no
+    // Origin), as moto's harnesses send it.
     let host = ("Host", "127.0.0.1");
-    for headers in [
-        vec![
-            host,
-            ("Content-Type", "text/plain"),
-            ("Origin", "http://evil.example"),
-        ],
-        vec![host, ("Content-Type", "text/plain")],
-        vec![host],
-        vec![host, JSON, ("Origin", "http://evil.example")],
-        vec![host, JSON, ("Origin", "null")],
-    ] {
-        let (status, _) = request(&server, "POST", RESET_PATH, &headers).await;
-        assert_eq!(status, 403, "{headers:?}");
-        assert_eq!(groups(&server).await, 1, "{headers:?} must not reset");
+    for path in [RESET_PATH, MOTO_RESET_PATH] {
+        for headers in [
+            vec![
+                host,
+                ("Content-Type", "text/plain"),
+                ("Origin", "http://evil.example"),
+            ],
+            vec![host, ("Content-Type", "text/plain")],
+            vec![host, ("Content-Type", "application/x-www-form-urlencoded")],
+            vec![host, ("Origin", "http://evil.example")],
+            vec![host, ("Origin", "http://localhost:3000")],
+            vec![host, JSON, ("Origin", "http://evil.example")],
+            vec![host, JSON, ("Origin", "null")],
+        ] {
+            let (status, _) = request(&server, "POST", path, &headers).await;
+            assert_eq!(status, 403, "{path} {headers:?}");
+            assert_eq!(
+                groups(&server).await,
+                1,
+                "{path} {headers:?} must not reset"
+            );
+        }
     }
+    let (status, _) = request(&server, "POST", MOTO_RESET_PATH, &[host]).await;
+    assert_eq!(status, 200, "a bare POST, as moto's harnesses send it");
+    assert_eq!(groups(&server).await, 0);
+    server
+        .client
+        .create_dataset_group()
+        .name("again")
+        .send()
+        .await
+        .unwrap();
     let (status, _) = request(
         &server,
         "POST",
@@ -139,9 +159,11 @@ async fn no_admin_serves_no_reset() {
         .send()
         .await
         .unwrap();
-    let (status, _) = request(&server, "POST", RESET_PATH, &[("Host", "127.0.0.1"), JSON]).await;
-    assert_eq!(status, 404);
-    assert_eq!(groups(&server).await, 1);
+    for path in [RESET_PATH, MOTO_RESET_PATH] {
+        let (status, _) = request(&server, "POST", path, &[("Host", "127.0.0.1"), JSON]).await;
+        assert_eq!(status, 404, "{path}");
+        assert_eq!(groups(&server).await, 1);
+    }
     // The API itself is still served.
     let (status, _) = request(&server, "GET", "/health", &[("Host", "localhost")]).await;
     assert_eq!(status, 200);

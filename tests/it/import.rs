@@ -50,7 +50,8 @@ async fn bad_imports_change_nothing() {
         .await;
     // Left unread: not .csv files (read, each would fail the import).
     s3.put("two/b/_SUCCESS", "x").await;
-    s3.put("two/README.md", "USER_ID,AGE,MEMBERSHIP exported nightly\n").await;
+    s3.put("two/README.md", "USER_ID,AGE,MEMBERSHIP exported nightly\n")
+        .await;
     let env = Env::new(s3).await;
     let users = fixture_rows("users.csv");
     let loc = |k: &str| env.s3.location(k);
