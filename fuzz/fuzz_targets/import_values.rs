@@ -2,7 +2,12 @@
 //! arbitrary text), then arbitrary values and values of each field's own type checked
 //! against those fields.
 //!
-//! Checks: no panic; a generated schema parses to exactly its fields; a value written from
+//! Then a header made of those fields in any order, with an unnamed column, a column
+//! dropped or one added, matched to the schema by name.
+//!
+//! Checks: no panic; a generated schema parses to exactly its fields; a header in any order,
+//! with an unnamed column or without a nullable field, maps each value to its own field, and
+//! one with an unknown column or without a required field is refused; a value written from
 //! its field's type is accepted, an out-of-range or non-numeric one refused; an empty value
 //! is accepted exactly when the field is nullable; any text fits a string field that is not
 //! an ID.
@@ -11,6 +16,7 @@
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
+use personalize_local::import::columns::{map_header, Column};
 use personalize_local::store::schema::{Field, FieldType, Fields};
 
 const NAMES: [&str; 10] = [
@@ -58,6 +64,13 @@ struct Input {
     fields: Vec<GenField>,
     values: Vec<Value>,
     raw_schema: String,
+    /// The header's order: each picks one of the columns left (modulo their count).
+    order: Vec<u8>,
+    /// Where an unnamed column goes, if anywhere.
+    unnamed_at: Option<u8>,
+    /// A column name to add to the header, or to drop from it.
+    extra: Option<String>,
+    drop: Option<u8>,
 }
 
 fn field_type(ty: &Ty) -> (FieldType, &'static str) {
@@ -114,6 +127,60 @@ fuzz_target!(|input: Input| {
     );
     let fields = Fields::parse(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
     assert_eq!(fields.0, want);
+
+    // A header listing the fields in any order, an unnamed column anywhere, maps back to
+    // the schema's order; an unknown name or a missing required field is refused.
+    let columns: Vec<Column> = fields
+        .0
+        .iter()
+        .map(|f| Column {
+            name: f.name.clone(),
+            required: !f.nullable,
+        })
+        .collect();
+    let mut left: Vec<usize> = (0..columns.len()).collect();
+    let mut header_of = Vec::new();
+    for pick in input.order.iter().copied().chain(std::iter::repeat(0)) {
+        if left.is_empty() {
+            break;
+        }
+        header_of.push(left.remove(pick as usize % left.len()));
+    }
+    let mut header: Vec<String> = header_of.iter().map(|&i| columns[i].name.clone()).collect();
+    let mut dropped = None;
+    if let Some(d) = input.drop {
+        let at = d as usize % header.len();
+        dropped = Some(header_of.remove(at));
+        header.remove(at);
+    }
+    let unnamed = input.unnamed_at.map(|u| u as usize % (header.len() + 1));
+    if let Some(at) = unnamed {
+        header.insert(at, String::new());
+    }
+    let extra = input
+        .extra
+        .filter(|e| !e.is_empty() && !columns.iter().any(|c| &c.name == e));
+    if let Some(e) = &extra {
+        header.push(e.clone());
+    }
+    let mapped = map_header(&header, &columns);
+    let dropped_required = dropped.is_some_and(|d| columns[d].required);
+    match (&extra, dropped_required) {
+        (None, false) => {
+            let map = mapped.unwrap_or_else(|e| panic!("{header:?}: {e}"));
+            // Each column's value is its own name: the row must list them in schema order.
+            let values: Vec<&str> = header.iter().map(String::as_str).collect();
+            let row: Vec<&str> = map.row(&values).collect();
+            for (c, v) in columns.iter().zip(&row) {
+                if Some(c) == dropped.map(|d| &columns[d]) {
+                    assert_eq!(*v, "", "{header:?}");
+                } else {
+                    assert_eq!(*v, c.name, "{header:?}");
+                }
+            }
+        }
+        _ => assert!(mapped.is_err(), "{header:?} accepted"),
+    }
 
     for field in &fields.0 {
         assert_eq!(field.check_value("").is_ok(), field.nullable);

@@ -1,19 +1,21 @@
 //! Bulk-loading a dataset from CSV objects in S3, through the same listing and streaming
 //! code as the deletion job.
 //!
-//! The header row names the columns; every object under the location must carry the same
-//! header, equal to the dataset's columns (its schema's fields) when it has them. With a
-//! schema, every value is checked against its field's Avro type. A `FULL` load replaces the
+//! The header row names the columns, which are matched to the dataset's by name, in any
+//! order ([`columns`]): its schema's fields, or its columns, or for a new dataset the first
+//! file's named columns. With a schema, every value is checked against its field's Avro type. A `FULL` load replaces the
 //! dataset's records, an `INCREMENTAL` one adds to them; either in one transaction: an error
 //! anywhere leaves the dataset as it was. An import job ([`job`]) commits its load with its
 //! `ACTIVE` status.
 
+pub mod columns;
 pub mod job;
 
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 
+use self::columns::{map_header, Column, HeaderMap};
 use crate::csv::{Record, RecordError, RecordReader};
 use crate::deletion::report::{ContentProblem, JobFailure, MAX_ID_CHARS};
 use crate::jobs::now_epoch;
@@ -163,6 +165,30 @@ pub async fn import_with_commit(
         .into_iter()
         .find(|d| d.dataset_type == dataset_type);
 
+    // The columns every file's header is matched to, by name: the schema's fields, else
+    // the dataset's columns, else (a new dataset) the first file's named columns.
+    let target: Option<Vec<Column>> = match (&options.fields, &existing) {
+        (Some(fields), _) => Some(
+            fields
+                .0
+                .iter()
+                .map(|f| Column {
+                    name: f.name.clone(),
+                    required: !f.nullable,
+                })
+                .collect(),
+        ),
+        (None, Some(d)) => Some(
+            d.columns
+                .iter()
+                .map(|c| Column {
+                    name: c.clone(),
+                    required: true,
+                })
+                .collect(),
+        ),
+        (None, None) => None,
+    };
     let (header_tx, header_rx) = oneshot::channel();
     let (batch_tx, batch_rx) = mpsc::channel::<Result<RowBatch, StoreError>>(4);
     let producer = tokio::spawn(produce(
@@ -170,6 +196,7 @@ pub async fn import_with_commit(
         inputs,
         dataset_type,
         options.fields.clone(),
+        target,
         header_tx,
         batch_tx,
     ));
@@ -262,11 +289,12 @@ async fn produce(
     inputs: Vec<ListedObject>,
     dataset_type: DatasetType,
     fields: Option<Fields>,
+    target: Option<Vec<Column>>,
     header_tx: oneshot::Sender<(S3Location, Vec<String>)>,
     batch_tx: mpsc::Sender<Result<RowBatch, StoreError>>,
 ) -> ProducerResult {
     let mut header_tx = Some(header_tx);
-    let mut columns: Option<Vec<String>> = None;
+    let mut columns = target;
     let (mut objects, mut bytes) = (0u64, 0u64);
     for input in inputs {
         let result = load_object(
@@ -298,8 +326,12 @@ struct RowCollector<'a> {
     object: &'a S3Location,
     dataset_type: DatasetType,
     fields: Option<&'a Fields>,
-    columns: &'a mut Option<Vec<String>>,
+    /// The dataset's columns; `None` until the first file's header gives them.
+    columns: &'a mut Option<Vec<Column>>,
     header_seen: bool,
+    /// Where the dataset's columns are in this file.
+    map: HeaderMap,
+    /// The key column's place among the dataset's columns.
     key: usize,
     batch: RowBatch,
     new_header: Option<Vec<String>>,
@@ -323,46 +355,39 @@ impl RowCollector<'_> {
         if !self.header_seen {
             self.header_seen = true;
             let header: Vec<String> = fields.iter().map(|s| s.to_string()).collect();
-            if let Some(schema) = self.fields {
-                let names = schema.names();
-                if header != names {
-                    return Err(ImportError::Header {
-                        object: self.object.clone(),
-                        message: header_mismatch(&header, self.dataset_type, &names),
-                    });
-                }
-            }
-            match self.columns {
-                Some(cols) if *cols != header => {
-                    return Err(ImportError::Header {
-                        object: self.object.clone(),
-                        message: format!(
-                            "the header {} differs from the first file's {}",
-                            header.join(","),
-                            cols.join(",")
-                        ),
+            // A new dataset's columns are the first file's named ones.
+            let columns = self.columns.get_or_insert_with(|| {
+                columns::named(&header)
+                    .into_iter()
+                    .map(|name| Column {
+                        name,
+                        required: true,
                     })
-                }
-                Some(_) => {}
-                // The first file's header defines the columns; it is announced at the next
-                // flush so that the dataset can be created before any row is stored.
-                None => self.new_header = Some(header.clone()),
-            }
-            self.key = header
+                    .collect()
+            });
+            self.map = map_header(&header, columns).map_err(|message| ImportError::Header {
+                object: self.object.clone(),
+                message: format!("the header {} {message}", header.join(",")),
+            })?;
+            let names: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
+            self.key = names
                 .iter()
                 .position(|c| c == self.dataset_type.key_column())
                 .unwrap_or(0);
-            self.batch = RowBatch::new(header.len());
-            *self.columns = Some(header);
+            self.batch = RowBatch::new(names.len());
+            // Announced at the next flush (the first file's only), so that the dataset can
+            // be created before any row is stored.
+            self.new_header = Some(names);
             return Ok(());
         }
-        if fields.len() != self.batch.width() {
+        if fields.len() != self.map.width {
             let problem = ContentProblem::FieldCount {
-                expected: self.batch.width(),
+                expected: self.map.width,
                 found: fields.len(),
             };
             return Err(content(r.line, problem));
         }
+        let fields: Vec<&str> = self.map.row(&fields).collect();
         if let Some(schema) = self.fields {
             for (field, value) in schema.0.iter().zip(&fields) {
                 if let Err(message) = field.check_value(value) {
@@ -394,7 +419,7 @@ async fn load_object(
     object: &S3Location,
     dataset_type: DatasetType,
     fields: Option<&Fields>,
-    columns: &mut Option<Vec<String>>,
+    columns: &mut Option<Vec<Column>>,
     header_tx: &mut Option<oneshot::Sender<(S3Location, Vec<String>)>>,
     batch_tx: &mpsc::Sender<Result<RowBatch, StoreError>>,
 ) -> Result<u64, ImportError> {
@@ -415,6 +440,10 @@ async fn load_object(
         fields,
         columns,
         header_seen: false,
+        map: HeaderMap {
+            sources: Vec::new(),
+            width: 0,
+        },
         key: 0,
         batch: RowBatch::new(1),
         new_header: None,

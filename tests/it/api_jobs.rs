@@ -65,7 +65,13 @@ async fn import_then_delete_users_through_the_api() {
     let group_arn = create_active_group(&server, "imports").await;
     let users = create_dataset(c, &group_arn, "Users", "users").await;
     let interactions = create_dataset(c, &group_arn, "Interactions", "interactions").await;
-    for tree in ["datasets", "deletion-nested", "import-bad", "import-update"] {
+    for tree in [
+        "datasets",
+        "deletion-nested",
+        "import-bad",
+        "import-update",
+        "import-reordered",
+    ] {
         server.s3.upload_tree(tree).await;
     }
 
@@ -136,9 +142,34 @@ async fn import_then_delete_users_through_the_api() {
         fixture_rows("interactions.csv")
     );
 
+    // Columns are matched by name: a file whose header lists them in another order, after
+    // pandas' unnamed index (as AWS's ecommerce notebook writes it), loads the same records.
+    let (job, _) = import(
+        c,
+        "interactions-reordered",
+        &interactions,
+        &server.s3.location("import-reordered/interactions.csv"),
+        ImportMode::Full,
+    )
+    .await;
+    assert_eq!(
+        job.status.as_deref(),
+        Some("ACTIVE"),
+        "{:?}",
+        job.failure_reason
+    );
+    assert_eq!(
+        server
+            .store
+            .records(&group_arn, DatasetType::Interactions)
+            .await
+            .unwrap(),
+        fixture_rows("interactions.csv")
+    );
+
     // Bad inputs end CREATE FAILED, naming object, line and column, and change nothing.
     let bad = [
-        ("import-bad/wrong-header.csv", "the header USER_ID,MEMBERSHIP,AGE does not match the columns of the Users dataset: USER_ID,AGE,MEMBERSHIP"),
+        ("import-bad/wrong-header.csv", "the header USER_ID,AGE,MEMBERSHIP,SHOE_SIZE has the column SHOE_SIZE, which is not a column of the dataset (USER_ID,AGE,MEMBERSHIP)"),
         ("import-bad/bad-int.csv", "import-bad/bad-int.csv line 3: column AGE: \"twenty\" is not a valid int"),
         ("import-bad/long-id.csv", "import-bad/long-id.csv line 4: column USER_ID: the ID is 257 characters long"),
     ];
@@ -237,7 +268,7 @@ async fn import_then_delete_users_through_the_api() {
         .unwrap()
         .dataset_import_jobs
         .unwrap();
-    assert_eq!(all.len(), 10);
+    assert_eq!(all.len(), 11);
     assert!(all
         .iter()
         .any(|j| j.job_name.as_deref() == Some("interactions-full")));

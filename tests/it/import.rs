@@ -59,7 +59,7 @@ async fn bad_imports_change_nothing() {
         (
             "bad/wrong-header.csv",
             format!(
-                "{}: the header USER_ID,AGE does not match the columns of the Users dataset: USER_ID,AGE,MEMBERSHIP",
+                "{}: the header USER_ID,AGE lacks the required column MEMBERSHIP (the dataset's columns: USER_ID,AGE,MEMBERSHIP)",
                 loc("bad/wrong-header.csv")
             ),
         ),
