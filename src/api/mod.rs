@@ -4,6 +4,7 @@
 //! Besides the API: `GET /health` and `POST /_personalize-local/reset` (empties every store
 //! table, for test suites).
 
+pub mod deleting;
 pub mod dto;
 pub mod error;
 pub mod input;
@@ -92,6 +93,8 @@ pub struct AppState {
     pub jobs_waiting: Arc<Notify>,
     /// Serialises tag changes, each a read, a merge and a write.
     pub tag_writes: tokio::sync::Mutex<()>,
+    /// Groups and datasets deleted within the transition time.
+    pub deleting: deleting::Deleting,
 }
 
 impl AppState {
@@ -103,6 +106,7 @@ impl AppState {
             config,
             jobs_waiting: Arc::new(Notify::new()),
             tag_writes: tokio::sync::Mutex::new(()),
+            deleting: deleting::Deleting::default(),
         })
     }
 }
@@ -228,7 +232,10 @@ async fn health() -> Response {
 
 async fn reset(State(state): State<Arc<AppState>>) -> Response {
     match state.store.reset().await {
-        Ok(()) => with_request_id(json_response(json!({ "status": "reset" }))),
+        Ok(()) => {
+            state.deleting.clear();
+            with_request_id(json_response(json!({ "status": "reset" })))
+        }
         Err(e) => with_request_id(ApiError::internal(&e).into_response()),
     }
 }

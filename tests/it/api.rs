@@ -128,6 +128,37 @@ pub async fn wait_group_status(server: &Server, arn: &str, want: &str) -> Vec<St
     panic!("{arn} never became {want}; saw {seen:?}");
 }
 
+/// Polls a group being deleted until Describe answers ResourceNotFoundException; the
+/// statuses seen before.
+pub async fn wait_group_gone(server: &Server, arn: &str) -> Vec<String> {
+    let mut seen = Vec::new();
+    for _ in 0..200 {
+        match server
+            .client
+            .describe_dataset_group()
+            .dataset_group_arn(arn)
+            .send()
+            .await
+        {
+            Ok(g) => {
+                let status = g.dataset_group.unwrap().status.unwrap();
+                if seen.last() != Some(&status) {
+                    seen.push(status);
+                }
+            }
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
+            {
+                return seen;
+            }
+            Err(e) => panic!("{e:?}"),
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("{arn} is still there; saw {seen:?}");
+}
+
 /// Polls a job until it is COMPLETED or FAILED.
 pub async fn wait_job(client: &Client, arn: &str) -> aws_sdk_personalize::types::DataDeletionJob {
     let mut last = None;
@@ -227,6 +258,28 @@ async fn dataset_group_lifecycle() {
         .send()
         .await
         .unwrap();
+    // Deleting takes the transition time (600 ms here), as on AWS: DELETE PENDING, then not
+    // found. Its name is not free until then, nor can it be deleted twice.
+    let again = c.create_dataset_group().name("shop").send().await;
+    let e = again.unwrap_err();
+    assert!(
+        e.as_service_error()
+            .unwrap()
+            .is_resource_already_exists_exception(),
+        "{e:?}"
+    );
+    let twice = c
+        .delete_dataset_group()
+        .dataset_group_arn(&arn)
+        .send()
+        .await;
+    let e = twice.unwrap_err();
+    assert!(
+        e.as_service_error().unwrap().is_resource_in_use_exception(),
+        "{e:?}"
+    );
+    let seen = wait_group_gone(&server, &arn).await;
+    assert_eq!(seen, ["DELETE PENDING"]);
     let err = c
         .describe_dataset_group()
         .dataset_group_arn(&arn)

@@ -445,41 +445,91 @@ async fn datasets_take_their_columns_from_the_schema() {
         .unwrap();
     assert_eq!(none.datasets.unwrap_or_default().len(), 0);
 
-    // Deleting a dataset takes its records; the group goes once it has none.
+    // Deleting a dataset takes its records at once; for the transition time it shows
+    // DELETE PENDING, then DELETE IN_PROGRESS, then it is not found. Meanwhile it cannot be
+    // deleted again nor made again, and its group cannot be deleted.
     c.delete_dataset().dataset_arn(&arn).send().await.unwrap();
-    assert_err(
-        c.describe_dataset().dataset_arn(&arn).send().await,
-        |e| e.is_resource_not_found_exception(),
-        "does not exist",
-    );
-    assert_err(
-        c.delete_dataset().dataset_arn(&arn).send().await,
-        |e| e.is_resource_not_found_exception(),
-        "does not exist",
-    );
     assert!(server
         .store
         .count_records(&group_arn, DatasetType::Users)
         .await
         .is_err());
+    let d = c.describe_dataset().dataset_arn(&arn).send().await.unwrap();
+    assert_eq!(d.dataset.unwrap().status.as_deref(), Some("DELETE PENDING"));
+    assert_err(
+        c.delete_dataset().dataset_arn(&arn).send().await,
+        |e| e.is_resource_in_use_exception(),
+        "is already being deleted",
+    );
+    assert_err(
+        c.create_dataset()
+            .name("users-again")
+            .dataset_group_arn(&group_arn)
+            .dataset_type("Users")
+            .schema_arn(&users_schema)
+            .send()
+            .await,
+        |e| e.is_resource_already_exists_exception(),
+        "is being deleted",
+    );
     assert_err(
         c.delete_dataset_group()
             .dataset_group_arn(&group_arn)
             .send()
             .await,
         |e| e.is_resource_in_use_exception(),
-        "still has datasets",
+        "has a dataset that is being deleted",
     );
     c.delete_dataset()
         .dataset_arn(&interactions)
         .send()
         .await
         .unwrap();
+    assert_err(
+        c.delete_dataset_group()
+            .dataset_group_arn(&group_arn)
+            .send()
+            .await,
+        |e| e.is_resource_in_use_exception(),
+        "has a dataset that is being deleted",
+    );
+    let mut seen: Vec<String> = Vec::new();
+    loop {
+        match c.describe_dataset().dataset_arn(&interactions).send().await {
+            Ok(d) => {
+                let status = d.dataset.unwrap().status.unwrap();
+                if seen.last() != Some(&status) {
+                    seen.push(status);
+                }
+            }
+            Err(e) => {
+                assert!(
+                    e.as_service_error()
+                        .unwrap()
+                        .is_resource_not_found_exception(),
+                    "{e:?}"
+                );
+                break;
+            }
+        }
+        assert!(seen.len() <= 2, "{seen:?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(seen, ["DELETE PENDING", "DELETE IN_PROGRESS"]);
+    assert_err(
+        c.delete_dataset().dataset_arn(&arn).send().await,
+        |e| e.is_resource_not_found_exception(),
+        "does not exist",
+    );
     c.delete_dataset_group()
         .dataset_group_arn(&group_arn)
         .send()
         .await
         .unwrap();
+    assert_eq!(
+        crate::api::wait_group_gone(&server, &group_arn).await,
+        ["DELETE PENDING"]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -78,6 +78,15 @@ pub async fn create(state: &AppState, input: &Input) -> OpResult {
             creation_date_time: now_epoch(),
         },
     };
+    if state
+        .deleting
+        .view(&dataset.arn(), state.config.transition)
+        .is_some()
+    {
+        return Err(ApiError::already_exists(format!(
+            "the dataset group {group_arn}'s dataset of type {dataset_type} is being deleted; create it again once it is gone"
+        )));
+    }
     match state.store.create_dataset(&dataset).await {
         Ok(()) => {}
         Err(StoreError::AlreadyExists(_)) => {
@@ -98,6 +107,9 @@ pub async fn create(state: &AppState, input: &Input) -> OpResult {
 /// DescribeDataset.
 pub async fn describe(state: &AppState, input: &Input) -> OpResult {
     let arn = input.req_str("datasetArn", 0, 256, Some(&ARN))?;
+    if let Some(deleting) = state.deleting.view(&arn, state.config.transition) {
+        return Ok(json!({ "dataset": deleting }));
+    }
     let dataset = find(state, &arn).await?;
     Ok(json!({ "dataset": to_json(state, &dataset, Shape::Describe) }))
 }
@@ -132,6 +144,11 @@ pub async fn list(state: &AppState, scope: &ArnScope, input: &Input) -> OpResult
 /// job of it has not ended.
 pub async fn delete(state: &AppState, input: &Input) -> OpResult {
     let arn = input.req_str("datasetArn", 0, 256, Some(&ARN))?;
+    if state.deleting.view(&arn, state.config.transition).is_some() {
+        return Err(ApiError::in_use(format!(
+            "the dataset {arn} is already being deleted"
+        )));
+    }
     let dataset = find(state, &arn).await?;
     if super::dataset_import_job::importing(state, &arn).await? {
         return Err(ApiError::in_use(format!(
@@ -143,7 +160,13 @@ pub async fn delete(state: &AppState, input: &Input) -> OpResult {
         .delete_dataset(&dataset.dataset_group_arn, dataset.dataset_type)
         .await
     {
-        Ok(()) => Ok(json!({})),
+        Ok(()) => {
+            let described = to_json(state, &dataset, Shape::Describe);
+            let states = &crate::api::deleting::DATASET_STATES;
+            let group = Some(dataset.dataset_group_arn.clone());
+            state.deleting.note(&arn, described, states, group);
+            Ok(json!({}))
+        }
         Err(StoreError::NotFound(_)) => Err(ApiError::not_found(format!(
             "the dataset {arn} does not exist"
         ))),

@@ -76,6 +76,15 @@ pub async fn create(state: &AppState, scope: &ArnScope, input: &Input) -> OpResu
             domain: domain.clone(),
         },
     };
+    if state
+        .deleting
+        .view(&group.dataset_group_arn, state.config.transition)
+        .is_some()
+    {
+        return Err(ApiError::already_exists(format!(
+            "a dataset group named {name} is being deleted; create it again once it is gone"
+        )));
+    }
     match state.store.create_dataset_group(&group).await {
         Ok(()) => {}
         Err(StoreError::AlreadyExists(_)) => {
@@ -96,6 +105,9 @@ pub async fn create(state: &AppState, scope: &ArnScope, input: &Input) -> OpResu
 /// DescribeDatasetGroup.
 pub async fn describe(state: &AppState, input: &Input) -> OpResult {
     let arn = input.req_str("datasetGroupArn", 0, 256, Some(&ARN))?;
+    if let Some(deleting) = state.deleting.view(&arn, state.config.transition) {
+        return Ok(json!({ "datasetGroup": deleting }));
+    }
     let group = find(state, &arn).await?;
     Ok(json!({ "datasetGroup": describe_json(state, &group, Shape::Describe) }))
 }
@@ -119,8 +131,24 @@ pub async fn list(state: &AppState, scope: &ArnScope, input: &Input) -> OpResult
 /// DeleteDatasetGroup: refused while datasets remain; then the group is gone at once.
 pub async fn delete(state: &AppState, input: &Input) -> OpResult {
     let arn = input.req_str("datasetGroupArn", 0, 256, Some(&ARN))?;
+    if state.deleting.view(&arn, state.config.transition).is_some() {
+        return Err(ApiError::in_use(format!(
+            "the dataset group {arn} is already being deleted"
+        )));
+    }
+    if state.deleting.has_dataset_of(&arn, state.config.transition) {
+        return Err(ApiError::in_use(format!(
+            "the dataset group {arn} has a dataset that is being deleted; wait until it is gone"
+        )));
+    }
+    let group = find(state, &arn).await?;
     match state.store.delete_dataset_group(&arn).await {
-        Ok(()) => Ok(json!({})),
+        Ok(()) => {
+            let described = describe_json(state, &group, Shape::Describe);
+            let states = &crate::api::deleting::GROUP_STATES;
+            state.deleting.note(&arn, described, states, None);
+            Ok(json!({}))
+        }
         Err(StoreError::NotFound(_)) => Err(ApiError::not_found(format!(
             "the dataset group {arn} does not exist"
         ))),
