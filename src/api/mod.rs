@@ -64,6 +64,10 @@ pub struct ApiConfig {
     pub allowed_hosts: Vec<String>,
     /// Whether the admin endpoints (the reset) are served.
     pub admin: bool,
+    /// The KMS keys the groups' roles can use; `None`: every well-formed key ARN. A group
+    /// created with another key ends `CREATE FAILED`, as it does on AWS when its role cannot
+    /// use the key.
+    pub kms_keys: Option<Vec<String>>,
 }
 
 impl Default for ApiConfig {
@@ -76,6 +80,7 @@ impl Default for ApiConfig {
             account_per_access_key: false,
             allowed_hosts: Vec::new(),
             admin: true,
+            kms_keys: None,
         }
     }
 }

@@ -231,9 +231,13 @@ struct ServeArgs {
     /// clients that reach the server under another name.
     #[arg(long, env = "PERSONALIZE_LOCAL_ALLOWED_HOSTS", value_delimiter = ',')]
     allowed_hosts: Vec<String>,
-    /// Do not serve the admin endpoints (POST /_personalize-local/reset).
+    /// Do not serve the admin endpoints (POST /_personalize-local/reset, /moto-api/reset).
     #[arg(long, env = "PERSONALIZE_LOCAL_NO_ADMIN")]
     no_admin: bool,
+    /// The KMS key ARNs that dataset groups' roles can use (comma-separated). A group
+    /// created with another key ends CREATE FAILED. Not given: every well-formed key ARN.
+    #[arg(long, env = "PERSONALIZE_LOCAL_KMS_KEYS", value_delimiter = ',')]
+    kms_keys: Option<Vec<String>>,
 }
 
 /// The port `serve` listens on by default.
@@ -398,6 +402,7 @@ async fn run(cli: Cli, progress_bar: bool) -> Result<i32, CliError> {
                     hosts
                 },
                 admin: !args.no_admin,
+                kms_keys: args.kms_keys.clone(),
             };
             let worker = (!args.no_worker).then(|| WorkerConfig {
                 lease,

@@ -306,6 +306,100 @@ async fn dataset_group_lifecycle() {
     );
 }
 
+/// A group whose KMS key its role cannot use (not in `--kms-keys`) goes through its
+/// creation and ends CREATE FAILED with a reason naming the key and the role, as on AWS; it
+/// takes no dataset, and it can be deleted. A known key ends ACTIVE.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_whose_kms_key_is_unknown_ends_create_failed() {
+    let known = "arn:aws:kms:us-east-1:000000000000:key/known";
+    let unknown = "arn:aws:kms:us-east-1:000000000000:key/unknown";
+    let role = "arn:aws:iam::000000000000:role/personalize";
+    let config = ApiConfig {
+        transition: Duration::from_millis(300),
+        kms_keys: Some(vec![known.to_owned()]),
+        ..ApiConfig::default()
+    };
+    let server = start_with(config, false).await;
+    let c = &server.client;
+    let create = |name: &'static str, key: &'static str| async move {
+        c.create_dataset_group()
+            .name(name)
+            .role_arn(role)
+            .kms_key_arn(key)
+            .send()
+            .await
+            .unwrap()
+            .dataset_group_arn
+            .unwrap()
+    };
+    let good = create("good", known).await;
+    assert_eq!(
+        wait_group_status(&server, &good, "ACTIVE")
+            .await
+            .last()
+            .unwrap(),
+        "ACTIVE"
+    );
+    let bad = create("bad", unknown).await;
+    let seen = wait_group_status(&server, &bad, "CREATE FAILED").await;
+    assert_eq!(
+        seen,
+        ["CREATE PENDING", "CREATE IN_PROGRESS", "CREATE FAILED"]
+    );
+    let g = c
+        .describe_dataset_group()
+        .dataset_group_arn(&bad)
+        .send()
+        .await
+        .unwrap();
+    let why = g.dataset_group.unwrap().failure_reason.unwrap();
+    assert!(why.contains(unknown) && why.contains(role), "{why}");
+    let listed = c.list_dataset_groups().send().await.unwrap();
+    let summary = listed
+        .dataset_groups()
+        .iter()
+        .find(|g| g.dataset_group_arn() == Some(bad.as_str()))
+        .unwrap();
+    assert_eq!(summary.status(), Some("CREATE FAILED"));
+    assert_eq!(summary.failure_reason(), Some(why.as_str()));
+    let good_summary = listed
+        .dataset_groups()
+        .iter()
+        .find(|g| g.dataset_group_arn() == Some(good.as_str()))
+        .unwrap();
+    assert_eq!(good_summary.failure_reason(), None);
+
+    let schema = c
+        .create_schema()
+        .name("users")
+        .schema(crate::api_resources::schema_fixture("users"))
+        .send()
+        .await
+        .unwrap()
+        .schema_arn
+        .unwrap();
+    let err = c
+        .create_dataset()
+        .name("users")
+        .dataset_group_arn(&bad)
+        .dataset_type("Users")
+        .schema_arn(&schema)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        err.as_service_error()
+            .unwrap()
+            .is_resource_in_use_exception(),
+        "{err:?}"
+    );
+    c.delete_dataset_group()
+        .dataset_group_arn(&bad)
+        .send()
+        .await
+        .unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dataset_group_validation_errors_are_typed() {
     let server = start(Duration::ZERO, true).await;

@@ -17,7 +17,25 @@ pub use super::ACTIVE;
 
 /// The group's status now and when it last changed.
 pub fn status(state: &AppState, group: &DatasetGroup) -> (&'static str, f64) {
-    lifecycle(state, group.creation_date_time)
+    match lifecycle(state, group.creation_date_time) {
+        (ACTIVE, at) if failure(state, group).is_some() => ("CREATE FAILED", at),
+        other => other,
+    }
+}
+
+/// Why a group's creation fails: its KMS key is not one its role can use (not in
+/// `--kms-keys`). Derived from the serving process's key list, as the status is from the
+/// group's age.
+pub fn failure(state: &AppState, group: &DatasetGroup) -> Option<String> {
+    let keys = state.config.kms_keys.as_ref()?;
+    let key = group.attrs.kms_key_arn.as_ref()?;
+    if keys.contains(key) {
+        return None;
+    }
+    let role = group.attrs.role_arn.as_deref().unwrap_or("(none)");
+    Some(format!(
+        "the role {role} cannot use the KMS key {key}: the key does not exist or its policy does not allow the role (--kms-keys)"
+    ))
 }
 
 /// Finds a group that is `ACTIVE`: `ResourceNotFoundException` if there is none,
@@ -34,7 +52,12 @@ pub async fn find_active(state: &AppState, arn: &str) -> Result<DatasetGroup, Ap
 }
 
 fn describe_json(state: &AppState, g: &DatasetGroup, shape: Shape) -> Value {
-    dto::dataset_group(g, status(state, g), shape)
+    let (status, at) = status(state, g);
+    let mut v = dto::dataset_group(g, (status, at), shape);
+    if status == "CREATE FAILED" {
+        v["failureReason"] = json!(failure(state, g));
+    }
+    v
 }
 
 /// Finds a group by ARN or answers `ResourceNotFoundException`.
