@@ -5,6 +5,7 @@
 //! store failed while running, 2 for a usage error (bad flags, a malformed location, an
 //! unknown group, a store that cannot be opened). Errors go to stderr and say which.
 
+mod audit;
 mod batch;
 pub mod demo;
 
@@ -192,6 +193,10 @@ enum Command {
     /// Run every job waiting in the store, then exit (for cron and other schedulers): exit 0
     /// if every job it ran succeeded, 1 if any failed; prints a JSON summary.
     RunPending(RunPendingArgs),
+    /// Read a deletion job's input and report every listed user that still has records,
+    /// per dataset (exit 1 if any): the proof a GDPR process keeps after a job. JSON, or a
+    /// table on a terminal.
+    Verify(VerifyArgs),
 }
 
 #[derive(Debug, Args)]
@@ -287,6 +292,23 @@ struct DeleteArgs {
     /// Objects fetched and parsed at once.
     #[arg(long, env = "PERSONALIZE_LOCAL_CONCURRENCY", default_value_t = deletion::DEFAULT_CONCURRENCY)]
     concurrency: usize,
+    /// Read the input as the job would and print what it would delete per dataset and which
+    /// IDs match nothing; delete nothing, record no job.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+struct VerifyArgs {
+    /// Dataset group name.
+    #[arg(long, env = "PERSONALIZE_LOCAL_DATASET_GROUP")]
+    dataset_group: String,
+    /// The deletion job's input: s3://bucket/file.csv or s3://bucket/folder/.
+    #[arg(long, value_parser = parse_location)]
+    data_location: S3Location,
+    /// Limit on the total input size, in bytes.
+    #[arg(long, env = "PERSONALIZE_LOCAL_MAX_INPUT_BYTES", default_value_t = deletion::DEFAULT_MAX_INPUT_BYTES)]
+    max_input_bytes: u64,
 }
 
 fn parse_dataset_type(s: &str) -> Result<DatasetType, String> {
@@ -492,16 +514,38 @@ async fn run(cli: Cli, progress_bar: bool) -> Result<i32, CliError> {
                 }
             }
         }
+        Command::Verify(args) => {
+            let store = open_store(&g).await?;
+            let group_arn = known_group(store.as_ref(), &g, &scope, &args.dataset_group).await?;
+            let audit = audit::Audit {
+                store: store.as_ref(),
+                source: s3_source(&g).await?,
+                group_arn,
+                location: args.data_location,
+                opts: DeletionOptions {
+                    max_input_bytes: args.max_input_bytes,
+                    ..deletion
+                },
+            };
+            audit::verify(audit).await
+        }
         Command::DeleteUsers(args) => {
             let store = open_store(&g).await?;
             let source = s3_source(&g).await?;
-            let group_arn = scope.dataset_group_arn(&args.dataset_group);
-            if store.dataset_group(&group_arn).await?.is_none() {
-                return Err(usage(format!(
-                    "the dataset group {} does not exist in {}; load it with `personalize-local import` first",
-                    args.dataset_group,
-                    store_name(&g)
-                )));
+            let group_arn = known_group(store.as_ref(), &g, &scope, &args.dataset_group).await?;
+            if args.dry_run {
+                let audit = audit::Audit {
+                    store: store.as_ref(),
+                    source,
+                    group_arn,
+                    location: args.data_location,
+                    opts: DeletionOptions {
+                        max_input_bytes: args.max_input_bytes,
+                        concurrency: args.concurrency,
+                        ..deletion
+                    },
+                };
+                return audit::dry_run(audit).await;
             }
             let job_name = args.job_name.unwrap_or_else(default_job_name);
             validate_name("job name", &job_name).map_err(usage)?;
@@ -541,6 +585,23 @@ async fn run(cli: Cli, progress_bar: bool) -> Result<i32, CliError> {
             })
         }
     }
+}
+
+/// The ARN of the group `name`, which must exist in the store.
+async fn known_group(
+    store: &dyn DatasetStore,
+    g: &Global,
+    scope: &ArnScope,
+    name: &str,
+) -> Result<String, CliError> {
+    let group_arn = scope.dataset_group_arn(name);
+    if store.dataset_group(&group_arn).await?.is_none() {
+        return Err(usage(format!(
+            "the dataset group {name} does not exist in {}; load it with `personalize-local import` first",
+            store_name(g)
+        )));
+    }
+    Ok(group_arn)
 }
 
 /// Compacts the store after a job whose outcome is durable already and printed: a failure

@@ -7,12 +7,16 @@
 //! 4. [`purge`]: one store transaction deletes the users' records and marks the job done;
 //! 5. [`report`]: the wording of every `failureReason`.
 //!
+//! [`preview`] runs stages 1 to 3 the same way and reads what the store holds of the users,
+//! for dry runs and `verify`.
+//!
 //! [`run_claimed`] wires them inside [`crate::jobs::run::run_to_end`], which moves the job
 //! `IN_PROGRESS` -> `COMPLETED` or `FAILED`. Nothing is deleted unless every input was read
 //! without error.
 
 pub mod dedupe;
 pub mod parse;
+pub mod preview;
 pub mod purge;
 pub mod report;
 
@@ -123,6 +127,32 @@ pub struct JobReport {
     pub input: InputStats,
     /// Where the time went.
     pub phases: PhaseTimes,
+}
+
+/// The tag that makes a data deletion job a dry run (`true`): it reads its input as any job
+/// does, deletes nothing, and ends `COMPLETED` with the `numDeleted` it would have had.
+pub const DRY_RUN_TAG: &str = "personalize-local:dry-run";
+
+/// [`collect_user_ids`] within the job's deadline ([`DeletionOptions::deadline`]).
+pub async fn read_input(
+    source: DynObjectSource,
+    location: &S3Location,
+    opts: &DeletionOptions,
+    progress: Arc<Progress>,
+    phases: &mut PhaseTimes,
+) -> Result<(UserIds, InputStats), JobFailure> {
+    let reading = collect_user_ids(source, location, opts, progress, phases);
+    match opts.deadline {
+        None => reading.await,
+        Some(limit) => {
+            tokio::time::timeout(limit, reading)
+                .await
+                .map_err(|_| JobFailure::Deadline {
+                    location: location.clone(),
+                    limit,
+                })?
+        }
+    }
 }
 
 /// Reads every input under `location` and returns the distinct user IDs.
@@ -244,7 +274,12 @@ pub async fn run_claimed(
             )))
         }
     };
-    let body = |commit| async move {
+    let dry_run = store
+        .tags(&job.arn)
+        .await?
+        .iter()
+        .any(|(k, v)| k == DRY_RUN_TAG && v.eq_ignore_ascii_case("true"));
+    let body = |commit: crate::store::JobCommit| async move {
         let mut phases = PhaseTimes::default();
         let mut input = InputStats::default();
         let outcome = async {
@@ -253,16 +288,21 @@ pub async fn run_claimed(
             }
             let location = S3Location::parse(&data_location)
                 .map_err(|e| JobFailure::BadLocation(e.to_string()))?;
-            let reading = collect_user_ids(source, &location, opts, progress, &mut phases);
-            let (ids, stats) = match opts.deadline {
-                None => reading.await?,
-                Some(limit) => tokio::time::timeout(limit, reading).await.map_err(|_| {
-                    JobFailure::Deadline {
-                        location: location.clone(),
-                        limit,
-                    }
-                })??,
-            };
+            if dry_run {
+                let p = preview::preview(store, source, &group_arn, &location, opts, progress, 0)
+                    .await?;
+                input = p.input;
+                phases = p.phases;
+                let done = commit.job.succeeded(Some(p.matched.records()));
+                store.finish(&done, &commit.lease).await?;
+                info!(
+                    would_delete = p.matched.records(),
+                    unknown_ids = p.matched.unknown,
+                    "dry run: nothing deleted"
+                );
+                return Ok((PurgeCounts::default(), done));
+            }
+            let (ids, stats) = read_input(source, &location, opts, progress, &mut phases).await?;
             input = stats;
             let purge_started = Instant::now();
             let (counts, done) = purge::purge(store, &group_arn, ids, commit).await?;

@@ -141,16 +141,21 @@ impl UserIds {
 
     /// Whether the ID of these bytes is held.
     pub fn contains_bytes(&self, id: &[u8]) -> bool {
+        self.position(id).is_some()
+    }
+
+    /// The index of the ID of these bytes, if held (a binary search).
+    pub fn position(&self, id: &[u8]) -> Option<usize> {
         let (mut lo, mut hi) = (0, self.len());
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
             match self.get(mid).as_bytes().cmp(id) {
                 std::cmp::Ordering::Less => lo = mid + 1,
                 std::cmp::Ordering::Greater => hi = mid,
-                std::cmp::Ordering::Equal => return true,
+                std::cmp::Ordering::Equal => return Some(mid),
             }
         }
-        false
+        None
     }
 
     /// IDs given in byte order, distinct, end to end in `buf`, each ending at its `ends`.

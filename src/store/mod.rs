@@ -24,6 +24,7 @@ pub mod arn;
 pub mod conformance;
 pub mod error;
 pub mod ids;
+pub mod matching;
 pub mod memory;
 mod packing;
 pub mod postgres;

@@ -39,6 +39,7 @@ pub async fn run_all(store: &dyn DatasetStore) {
     purge_removes_only_the_listed_users(store).await;
     purge_is_atomic_with_the_job_record(store).await;
     purged_users_stay_gone_on_every_read_path(store).await;
+    matching_finds_what_a_purge_deletes(store).await;
     loads_commit_with_their_job(store).await;
     jobs_are_kept_and_listed_newest_first(store).await;
     claims_take_each_job_once_oldest_first(store).await;

@@ -253,6 +253,53 @@ pub async fn purge_removes_only_the_listed_users(store: &dyn DatasetStore) {
     assert_eq!(counts.total(), 0);
 }
 
+/// A read of what a group holds of some users ([`crate::store::matching`], what dry runs
+/// and `verify` report) counts exactly what a purge of them then deletes, per dataset, and
+/// after the purge finds none of them.
+pub async fn matching_finds_what_a_purge_deletes(store: &dyn DatasetStore) {
+    use crate::store::matching::match_users;
+    let f = purge_fixture(store, "conf-match").await;
+    let arn = &f.g.dataset_group_arn;
+    let ids: UserIds = ["a", "c", "zz", "d\"q,", "y"].iter().copied().collect();
+    let m = match_users(store, arn, &ids, 10).await.unwrap();
+    let per: Vec<_> = m
+        .per_dataset
+        .iter()
+        .map(|d| (d.dataset_type.unwrap(), d.records, d.users))
+        .collect();
+    assert_eq!(
+        per,
+        [
+            (DatasetType::Interactions, 4, 3),
+            (DatasetType::Users, 3, 3),
+            (DatasetType::ActionInteractions, 1, 1),
+        ]
+    );
+    let users_found = &m.per_dataset[1].found;
+    assert_eq!(users_found, &["a", "c", "d\"q,"]);
+    assert_eq!(
+        (m.unknown, m.first_unknown.clone()),
+        (2, vec!["y".to_owned(), "zz".to_owned()])
+    );
+    let kept = match_users(store, arn, &ids, 1).await.unwrap();
+    assert_eq!(kept.per_dataset[0].found, ["a"]);
+    assert_eq!(kept.first_unknown, ["y"]);
+
+    let commit = claimed_deletion(store, "conf-match-job", arn).await;
+    let (counts, _) = store
+        .purge_users(arn, Arc::new(ids.clone()), commit)
+        .await
+        .unwrap();
+    assert_eq!(counts.total(), m.records());
+    for (t, n) in &counts.per_dataset {
+        let matched = m.per_dataset.iter().find(|d| d.dataset_type == Some(*t));
+        assert_eq!(matched.map_or(0, |d| d.records), *n, "{t}");
+    }
+    let after = match_users(store, arn, &ids, 10).await.unwrap();
+    assert_eq!(after.records(), 0);
+    assert_eq!(after.unknown, 5);
+}
+
 /// After a purge, and again after [`DatasetStore::compact`], no read path sees a purged
 /// user: records, scans and counts; an incremental load brings back only what it loads; a
 /// later purge counts only what is left.
