@@ -29,6 +29,8 @@ pub enum Backend {
     Moto,
     /// LocalStack, at `PERSONALIZE_LOCAL_TEST_LOCALSTACK_ENDPOINT`.
     LocalStack,
+    /// SeaweedFS (`weed mini`), at `PERSONALIZE_LOCAL_TEST_SEAWEEDFS_ENDPOINT`.
+    SeaweedFs,
 }
 
 impl Backend {
@@ -37,6 +39,7 @@ impl Backend {
             Backend::Embedded => None,
             Backend::Moto => Some("PERSONALIZE_LOCAL_TEST_MOTO_ENDPOINT"),
             Backend::LocalStack => Some("PERSONALIZE_LOCAL_TEST_LOCALSTACK_ENDPOINT"),
+            Backend::SeaweedFs => Some("PERSONALIZE_LOCAL_TEST_SEAWEEDFS_ENDPOINT"),
         }
     }
 
@@ -454,6 +457,13 @@ macro_rules! s3_tests {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn localstack() {
                 if let Some(s3) = $crate::common::TestS3::start($crate::common::Backend::LocalStack, stringify!($name)).await {
+                    body(s3).await
+                }
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn seaweedfs() {
+                if let Some(s3) = $crate::common::TestS3::start($crate::common::Backend::SeaweedFs, stringify!($name)).await {
                     body(s3).await
                 }
             }
