@@ -193,10 +193,38 @@ def flow(binary, data_dir, env, bucket, url):
     expect_error("ResourceAlreadyExistsException", p.create_dataset_group, name="boto")
     expect_error("InvalidNextTokenException", p.list_schemas, nextToken="forged")
     expect_error("ResourceInUseException", p.delete_dataset_group, datasetGroupArn=group)
+    import urllib3
+
+    # Failure injection: boto3 retries a ThrottlingException (the default legacy mode makes
+    # up to 5 attempts), and a client that may not retry sees it; a job fault ends a data
+    # deletion job FAILED with its reason.
+    http = urllib3.PoolManager()
+
+    def fault(spec):
+        r = http.request("POST", f"{url}/_personalize-local/faults", body=json.dumps(spec),
+                         headers={"Content-Type": "application/json"})
+        check(r.status == 200, f"adding the fault {spec}: {r.status} {r.data!r}")
+
+    fault({"operation": "DescribeDatasetGroup", "errorCode": "ThrottlingException", "count": 2})
+    p.describe_dataset_group(datasetGroupArn=group)
+    once = boto3.client("personalize", endpoint_url=url, region_name=REGION,
+                        aws_access_key_id="test", aws_secret_access_key="test",
+                        config=Config(retries={"mode": "standard", "total_max_attempts": 1}))
+    fault({"operation": "DescribeDatasetGroup", "errorCode": "ThrottlingException"})
+    expect_error("ThrottlingException", once.describe_dataset_group, datasetGroupArn=group)
+    reason = "injected: the role cannot read the bucket"
+    fault({"jobKind": "DataDeletionJob", "failureReason": reason})
+    failing = p.create_data_deletion_job(
+        jobName="boto-fault", datasetGroupArn=group, roleArn=f"arn:aws:iam::{ACCOUNT}:role/r",
+        dataSource={"dataLocation": f"s3://{bucket}/deletion-nested/"})["dataDeletionJobArn"]
+    j, _ = poll(lambda: p.describe_data_deletion_job(dataDeletionJobArn=failing),
+                "dataDeletionJob", {"COMPLETED", "FAILED"})
+    check(j["status"] == "FAILED" and j["failureReason"] == reason, f"job under a fault {j}")
+    left = json.loads(http.request("GET", f"{url}/_personalize-local/faults").data)["faults"]
+    check(left == [], f"faults left {left}")
 
     # A suite written for moto resets with a bare POST to /moto-api/reset.
-    import urllib3
-    reset = urllib3.PoolManager().request("POST", f"{url}/moto-api/reset")
+    reset = http.request("POST", f"{url}/moto-api/reset")
     check(reset.status == 200, f"moto-api reset answered {reset.status}")
     left = p.list_dataset_groups()["datasetGroups"]
     check(left == [], f"after the reset {len(left)} groups are left")

@@ -34,6 +34,7 @@ pub mod cli;
 pub mod csv;
 pub mod deletion;
 pub mod export;
+pub mod faults;
 pub mod import;
 pub mod jobs;
 pub mod server;

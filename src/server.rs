@@ -22,7 +22,8 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
-    let worker = worker.map(|config| {
+    let worker = worker.map(|mut config| {
+        config.faults = Some(state.faults.clone());
         let worker = Worker::new(
             state.store.clone(),
             state.source.clone(),

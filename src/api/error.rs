@@ -34,6 +34,21 @@ impl ApiError {
         }
     }
 
+    /// An error a fault injects ([`crate::faults`]): `code` with HTTP 400, as the service
+    /// answers its modeled errors, but 500 for `InternalFailure` and 503 for
+    /// `ServiceUnavailableException`.
+    pub fn injected(code: &'static str, message: impl Into<String>) -> Self {
+        let status = match code {
+            "InternalFailure" => StatusCode::INTERNAL_SERVER_ERROR,
+            "ServiceUnavailableException" => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        ApiError {
+            status,
+            ..ApiError::new(code, message)
+        }
+    }
+
     /// `InvalidInputException`.
     pub fn invalid_input(message: impl Into<String>) -> Self {
         ApiError::new("InvalidInputException", message)

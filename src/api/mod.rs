@@ -37,6 +37,9 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// The path of the reset endpoint.
 pub const RESET_PATH: &str = "/_personalize-local/reset";
 
+/// Failure injection ([`crate::faults`]): POST adds faults, GET lists them, DELETE clears.
+pub const FAULTS_PATH: &str = "/_personalize-local/faults";
+
 /// moto's reset, answered as [`RESET_PATH`] is, so that test suites written for moto run
 /// unchanged.
 pub const MOTO_RESET_PATH: &str = "/moto-api/reset";
@@ -100,11 +103,19 @@ pub struct AppState {
     pub tag_writes: tokio::sync::Mutex<()>,
     /// Groups and datasets deleted within the transition time.
     pub deleting: deleting::Deleting,
+    /// Failures to inject ([`crate::faults`]); the worker and the S3 source share them.
+    pub faults: Arc<crate::faults::Faults>,
 }
 
 impl AppState {
     /// Shared state for a server.
+    /// The source is wrapped so that S3 faults apply to it.
     pub fn new(store: DynDatasetStore, source: DynObjectSource, config: ApiConfig) -> Arc<Self> {
+        let faults: Arc<crate::faults::Faults> = Arc::default();
+        let source = Arc::new(crate::source::faulty::FaultySource::new(
+            source,
+            faults.clone(),
+        ));
         Arc::new(AppState {
             store,
             source,
@@ -112,6 +123,7 @@ impl AppState {
             jobs_waiting: Arc::new(Notify::new()),
             tag_writes: tokio::sync::Mutex::new(()),
             deleting: deleting::Deleting::default(),
+            faults,
         })
     }
 }
@@ -124,7 +136,11 @@ pub fn router(state: Arc<AppState>) -> Router {
     if state.config.admin {
         router = router
             .route(RESET_PATH, post(reset))
-            .route(MOTO_RESET_PATH, post(reset));
+            .route(MOTO_RESET_PATH, post(reset))
+            .route(
+                FAULTS_PATH,
+                get(list_faults).post(add_faults).delete(clear_faults),
+            );
     }
     router
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard))
@@ -239,10 +255,41 @@ async fn reset(State(state): State<Arc<AppState>>) -> Response {
     match state.store.reset().await {
         Ok(()) => {
             state.deleting.clear();
+            state.faults.clear();
             with_request_id(json_response(json!({ "status": "reset" })))
         }
         Err(e) => with_request_id(ApiError::internal(&e).into_response()),
     }
+}
+
+fn faults_answer(state: &AppState) -> Response {
+    with_request_id(json_response(json!({ "faults": state.faults.list() })))
+}
+
+async fn list_faults(State(state): State<Arc<AppState>>) -> Response {
+    faults_answer(&state)
+}
+
+/// Adds one fault (a JSON object) or several (an array), all or none; answers what is in
+/// force.
+async fn add_faults(State(state): State<Arc<AppState>>, body: bytes::Bytes) -> Response {
+    use crate::faults::Fault;
+    let parsed: Result<Vec<Fault>, String> = match serde_json::from_slice::<Value>(&body) {
+        Ok(Value::Array(_)) => serde_json::from_slice(&body).map_err(|e| e.to_string()),
+        Ok(_) => serde_json::from_slice(&body)
+            .map(|f| vec![f])
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    match parsed.and_then(|faults| state.faults.add(faults)) {
+        Ok(_) => faults_answer(&state),
+        Err(why) => with_request_id(ApiError::invalid_input(why).into_response()),
+    }
+}
+
+async fn clear_faults(State(state): State<Arc<AppState>>) -> Response {
+    state.faults.clear();
+    faults_answer(&state)
 }
 
 fn json_response(v: Value) -> Response {
@@ -301,6 +348,12 @@ async fn dispatch(State(state): State<Arc<AppState>>, request: Request) -> Respo
         let input = Input::parse(&body)?;
         let scope = request_scope(&parts.headers, &state.config);
         tracing::debug!(operation, "request");
+        if let Some(fault) = state.faults.operation(operation) {
+            tokio::time::sleep(fault.latency).await;
+            if let Some((code, message)) = fault.error {
+                return Err(ApiError::injected(code, message));
+            }
+        }
         ops::call(&state, operation, &scope, &input).await
     }
     .await;

@@ -243,6 +243,10 @@ struct ServeArgs {
     /// created with another key ends CREATE FAILED. Not given: every well-formed key ARN.
     #[arg(long, env = "PERSONALIZE_LOCAL_KMS_KEYS", value_delimiter = ',')]
     kms_keys: Option<Vec<String>>,
+    /// Faults to inject from the start: a JSON array of faults, as POST
+    /// /_personalize-local/faults takes them.
+    #[arg(long, env = "PERSONALIZE_LOCAL_FAULTS")]
+    faults: Option<PathBuf>,
 }
 
 /// The port `serve` listens on by default.
@@ -442,6 +446,16 @@ async fn run(cli: Cli, progress_bar: bool) -> Result<i32, CliError> {
                 store_name(&g)
             );
             let state = crate::api::AppState::new(store, source, config);
+            if let Some(path) = &args.faults {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| usage(format!("cannot read --faults {}: {e}", path.display())))?;
+                let faults: Vec<crate::faults::Fault> = serde_json::from_str(&text)
+                    .map_err(|e| usage(format!("--faults {}: {e}", path.display())))?;
+                state
+                    .faults
+                    .add(faults)
+                    .map_err(|e| usage(format!("--faults {}: {e}", path.display())))?;
+            }
             crate::server::run(listener, state, worker, crate::server::shutdown_signal())
                 .await
                 .map_err(|e| CliError::Failed(format!("the server failed: {e}")))?;

@@ -28,6 +28,8 @@ pub struct WorkerConfig {
     pub lease: Duration,
     /// How often the queue is looked at when nothing wakes the worker.
     pub poll: Duration,
+    /// Failures to inject: a job of a kind a fault names ends failed with its reason.
+    pub faults: Option<Arc<crate::faults::Faults>>,
 }
 
 impl Default for WorkerConfig {
@@ -36,6 +38,7 @@ impl Default for WorkerConfig {
             deletion: DeletionOptions::default(),
             lease: DEFAULT_LEASE,
             poll: Duration::from_secs(1),
+            faults: None,
         }
     }
 }
@@ -160,6 +163,17 @@ impl Worker {
         let source = self.source.clone();
         let lease_for = self.config.lease;
         info!(job = %job.name, kind = %job.kind(), "claimed");
+        let kind = match job.kind() {
+            JobKind::Deletion => "DataDeletionJob",
+            JobKind::Import => "DatasetImportJob",
+            JobKind::Export => "DatasetExportJob",
+        };
+        if let Some(reason) = self.config.faults.as_ref().and_then(|f| f.job(kind)) {
+            let fail = |_| async move { (Err(crate::jobs::run::JobError::Failed(reason)), ()) };
+            let (job, ()) =
+                crate::jobs::run::run_to_end(store, job, lease, lease_for, fail).await?;
+            return Ok(job);
+        }
         match job.kind() {
             JobKind::Deletion => {
                 let progress = Arc::new(Progress::default());

@@ -7,6 +7,7 @@
 //! tests of the pipeline stages without any server.
 
 pub mod embedded;
+pub mod faulty;
 pub mod list;
 pub mod memory;
 pub mod s3;

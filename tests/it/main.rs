@@ -10,6 +10,7 @@ mod common;
 mod crash;
 mod deletion;
 mod erasure;
+mod faults;
 mod import;
 mod isolation;
 mod processes;
