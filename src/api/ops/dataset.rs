@@ -140,8 +140,9 @@ pub async fn list(state: &AppState, scope: &ArnScope, input: &Input) -> OpResult
     Ok(page.answer(datasets, "datasets", |d| to_json(state, d, Shape::Summary)))
 }
 
-/// DeleteDataset: the dataset and all its records are gone at once; refused while an import
-/// job of it has not ended.
+/// DeleteDataset: the dataset and all its records leave the store at once, and it shows its
+/// deleting states for the transition time ([`crate::api::deleting`]); refused while an
+/// import job of it has not ended.
 pub async fn delete(state: &AppState, input: &Input) -> OpResult {
     let arn = input.req_str("datasetArn", 0, 256, Some(&ARN))?;
     if state.deleting.view(&arn, state.config.transition).is_some() {

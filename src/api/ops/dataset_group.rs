@@ -151,7 +151,9 @@ pub async fn list(state: &AppState, scope: &ArnScope, input: &Input) -> OpResult
     }))
 }
 
-/// DeleteDatasetGroup: refused while datasets remain; then the group is gone at once.
+/// DeleteDatasetGroup: refused while datasets remain (or one is being deleted); then the
+/// group leaves the store at once and shows `DELETE PENDING` for the transition time
+/// ([`crate::api::deleting`]).
 pub async fn delete(state: &AppState, input: &Input) -> OpResult {
     let arn = input.req_str("datasetGroupArn", 0, 256, Some(&ARN))?;
     if state.deleting.view(&arn, state.config.transition).is_some() {
