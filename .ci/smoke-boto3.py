@@ -192,6 +192,7 @@ def flow(binary, data_dir, env, bucket, url):
     expect_error("InvalidInputException", p.create_dataset_group, name="bad name!")
     expect_error("ResourceAlreadyExistsException", p.create_dataset_group, name="boto")
     expect_error("InvalidNextTokenException", p.list_schemas, nextToken="forged")
+    expect_error("InvalidNextTokenException", p.list_data_deletion_jobs, nextToken="forged")
     expect_error("ResourceInUseException", p.delete_dataset_group, datasetGroupArn=group)
     import urllib3
 

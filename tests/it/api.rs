@@ -106,6 +106,28 @@ pub async fn create_active_group(server: &Server, name: &str) -> String {
     arn
 }
 
+/// An ACTIVE group `name` with a Users dataset (through the API) holding the fixture users
+/// (through the library's import), and the fixture trees `datasets` and `deletion-nested` in
+/// S3; the group's ARN.
+pub async fn group_with_users(server: &Server, name: &str) -> String {
+    let group = create_active_group(server, name).await;
+    crate::api_resources::create_dataset(&server.client, &group, "Users", "users").await;
+    server.s3.upload_tree("datasets").await;
+    server.s3.upload_tree("deletion-nested").await;
+    let location = S3Location::parse(&server.s3.location("datasets/users.csv")).unwrap();
+    import_dataset(
+        server.store.as_ref(),
+        server.s3.source(),
+        &group,
+        DatasetType::Users,
+        &location,
+        &personalize_local::import::ImportOptions::default(),
+    )
+    .await
+    .unwrap();
+    group
+}
+
 pub async fn wait_group_status(server: &Server, arn: &str, want: &str) -> Vec<String> {
     let mut seen = Vec::new();
     for _ in 0..200 {

@@ -167,26 +167,10 @@ async fn a_dry_run_deletes_nothing_and_verify_proves_the_job() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dry_run_job_through_the_api_completes_and_deletes_nothing() {
     use aws_sdk_personalize::types::{DataSource, Tag};
-    use personalize_local::import::import_dataset;
-    use personalize_local::source::S3Location;
 
     let server = crate::api::start(Duration::ZERO, true).await;
     let c = &server.client;
-    let group = crate::api::create_active_group(&server, "dry").await;
-    crate::api_resources::create_dataset(c, &group, "Users", "users").await;
-    server.s3.upload_tree("datasets").await;
-    server.s3.upload_tree("deletion-nested").await;
-    let location = S3Location::parse(&server.s3.location("datasets/users.csv")).unwrap();
-    import_dataset(
-        server.store.as_ref(),
-        server.s3.source(),
-        &group,
-        DatasetType::Users,
-        &location,
-        &personalize_local::import::ImportOptions::default(),
-    )
-    .await
-    .unwrap();
+    let group = crate::api::group_with_users(&server, "dry").await;
     let before = server
         .store
         .records(&group, DatasetType::Users)

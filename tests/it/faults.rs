@@ -9,7 +9,7 @@ use personalize_local::api::FAULTS_PATH;
 use personalize_local::store::DatasetType;
 use serde_json::{json, Value};
 
-use crate::api::{create_active_group, start, wait_job, Server};
+use crate::api::{start, wait_job, Server};
 use crate::common::fixture_rows;
 
 /// An admin request with a JSON body; the status and the JSON answer.
@@ -60,23 +60,7 @@ async fn faults_fail_operations_jobs_and_s3_reads_as_asked() {
     use aws_sdk_personalize::error::ProvideErrorMetadata;
     let server = start(Duration::ZERO, true).await;
     let c = &server.client;
-    let group = create_active_group(&server, "faults").await;
-    crate::api_resources::create_dataset(c, &group, "Users", "users").await;
-    server.s3.upload_tree("datasets").await;
-    server.s3.upload_tree("deletion-nested").await;
-    let location =
-        personalize_local::source::S3Location::parse(&server.s3.location("datasets/users.csv"))
-            .unwrap();
-    personalize_local::import::import_dataset(
-        server.store.as_ref(),
-        server.s3.source(),
-        &group,
-        DatasetType::Users,
-        &location,
-        &personalize_local::import::ImportOptions::default(),
-    )
-    .await
-    .unwrap();
+    let group = crate::api::group_with_users(&server, "faults").await;
     let users = || async {
         server
             .store
