@@ -66,9 +66,7 @@ fn failed(mut head: Map<String, Value>, reason: String) -> Result<i32, CliError>
 }
 
 fn dataset_name(d: &DatasetMatch) -> String {
-    d.dataset_type
-        .map(|t| t.as_str().to_owned())
-        .unwrap_or_default()
+    d.dataset_type.as_str().to_owned()
 }
 
 /// `delete-users --dry-run`: what a job would delete per dataset, the IDs that match

@@ -11,10 +11,10 @@ use super::{DatasetStore, DatasetType, StoreError, StoreResult, UserIds};
 const BATCH_ROWS: usize = 64 * 1024;
 
 /// What one dataset holds of the users.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DatasetMatch {
     /// The dataset.
-    pub dataset_type: Option<DatasetType>,
+    pub dataset_type: DatasetType,
     /// Their records.
     pub records: u64,
     /// How many of the users have records here.
@@ -63,8 +63,10 @@ pub async fn match_users(
             .ok_or_else(|| StoreError::Invalid(format!("the {t} dataset has no USER_ID")))?;
         let mut here = Bits::new(ids.len());
         let mut m = DatasetMatch {
-            dataset_type: Some(t),
-            ..DatasetMatch::default()
+            dataset_type: t,
+            records: 0,
+            users: 0,
+            found: Vec::new(),
         };
         let mut batches = store.scan_records(group_arn, t, BATCH_ROWS);
         while let Some(batch) = batches.next().await {
@@ -89,11 +91,8 @@ pub async fn match_users(
             .collect();
         out.per_dataset.push(m);
     }
-    out.per_dataset.sort_by_key(|m| {
-        DatasetType::ALL
-            .iter()
-            .position(|t| Some(*t) == m.dataset_type)
-    });
+    out.per_dataset
+        .sort_by_key(|m| DatasetType::ALL.iter().position(|t| *t == m.dataset_type));
     out.unknown = (ids.len() - anywhere.count()) as u64;
     out.first_unknown = (0..ids.len())
         .filter(|&i| !anywhere.get(i))
@@ -135,6 +134,6 @@ impl Bits {
     }
 
     fn ones(&self) -> impl Iterator<Item = usize> + '_ {
-        (0..self.words.len() * 64).filter(move |&i| i / 64 < self.words.len() && self.get(i))
+        (0..self.words.len() * 64).filter(move |&i| self.get(i))
     }
 }

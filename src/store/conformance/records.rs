@@ -265,7 +265,7 @@ pub async fn matching_finds_what_a_purge_deletes(store: &dyn DatasetStore) {
     let per: Vec<_> = m
         .per_dataset
         .iter()
-        .map(|d| (d.dataset_type.unwrap(), d.records, d.users))
+        .map(|d| (d.dataset_type, d.records, d.users))
         .collect();
     assert_eq!(
         per,
@@ -292,7 +292,7 @@ pub async fn matching_finds_what_a_purge_deletes(store: &dyn DatasetStore) {
         .unwrap();
     assert_eq!(counts.total(), m.records());
     for (t, n) in &counts.per_dataset {
-        let matched = m.per_dataset.iter().find(|d| d.dataset_type == Some(*t));
+        let matched = m.per_dataset.iter().find(|d| d.dataset_type == *t);
         assert_eq!(matched.map_or(0, |d| d.records), *n, "{t}");
     }
     let after = match_users(store, arn, &ids, 10).await.unwrap();
