@@ -1,8 +1,9 @@
 //! The Amazon Personalize API over awsJson1_1: `POST /` with `X-Amz-Target:
 //! AmazonPersonalize.<Operation>`, JSON in and out, errors as [`error::ApiError`].
 //!
-//! Besides the API: `GET /health` and `POST /_personalize-local/reset` (empties every store
-//! table, for test suites).
+//! Besides the API: `GET /health`, and the admin endpoints for test suites:
+//! `POST /_personalize-local/reset` (empties every store table; `POST /moto-api/reset` too)
+//! and `/_personalize-local/faults` (failure injection, [`crate::faults`]).
 
 pub mod deleting;
 pub mod dto;
@@ -108,8 +109,7 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Shared state for a server.
-    /// The source is wrapped so that S3 faults apply to it.
+    /// Shared state for a server; the source is wrapped so that S3 faults apply to it.
     pub fn new(store: DynDatasetStore, source: DynObjectSource, config: ApiConfig) -> Arc<Self> {
         let faults: Arc<crate::faults::Faults> = Arc::default();
         let source = Arc::new(crate::source::faulty::FaultySource::new(
@@ -274,13 +274,12 @@ async fn list_faults(State(state): State<Arc<AppState>>) -> Response {
 /// force.
 async fn add_faults(State(state): State<Arc<AppState>>, body: bytes::Bytes) -> Response {
     use crate::faults::Fault;
-    let parsed: Result<Vec<Fault>, String> = match serde_json::from_slice::<Value>(&body) {
-        Ok(Value::Array(_)) => serde_json::from_slice(&body).map_err(|e| e.to_string()),
-        Ok(_) => serde_json::from_slice(&body)
-            .map(|f| vec![f])
-            .map_err(|e| e.to_string()),
-        Err(e) => Err(e.to_string()),
-    };
+    let parsed: Result<Vec<Fault>, String> = serde_json::from_slice::<Value>(&body)
+        .and_then(|v| match v {
+            Value::Array(_) => serde_json::from_value(v),
+            _ => serde_json::from_value(v).map(|f| vec![f]),
+        })
+        .map_err(|e| e.to_string());
     match parsed.and_then(|faults| state.faults.add(faults)) {
         Ok(_) => faults_answer(&state),
         Err(why) => with_request_id(ApiError::invalid_input(why).into_response()),
