@@ -18,6 +18,16 @@ pub struct Column {
     pub required: bool,
 }
 
+impl Column {
+    /// A column every file must have.
+    pub fn required(name: impl Into<String>) -> Self {
+        Column {
+            name: name.into(),
+            required: true,
+        }
+    }
+}
+
 /// Where each of the dataset's columns comes from in one file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HeaderMap {

@@ -3,9 +3,9 @@
 //!
 //! The header row names the columns, which are matched to the dataset's by name, in any
 //! order ([`columns`]): its schema's fields, or its columns, or for a new dataset the first
-//! file's named columns. With a schema, every value is checked against its field's Avro type. A `FULL` load replaces the
-//! dataset's records, an `INCREMENTAL` one adds to them; either in one transaction: an error
-//! anywhere leaves the dataset as it was. An import job ([`job`]) commits its load with its
+//! file's named columns. With a schema, every value is checked against its field's Avro
+//! type. A `FULL` load replaces the dataset's records, an `INCREMENTAL` one adds to them;
+//! either in one transaction: an error anywhere leaves the dataset as it was. An import job ([`job`]) commits its load with its
 //! `ACTIVE` status.
 
 pub mod columns;
@@ -178,15 +178,7 @@ pub async fn import_with_commit(
                 })
                 .collect(),
         ),
-        (None, Some(d)) => Some(
-            d.columns
-                .iter()
-                .map(|c| Column {
-                    name: c.clone(),
-                    required: true,
-                })
-                .collect(),
-        ),
+        (None, Some(d)) => Some(d.columns.iter().map(Column::required).collect()),
         (None, None) => None,
     };
     let (header_tx, header_rx) = oneshot::channel();
@@ -357,13 +349,8 @@ impl RowCollector<'_> {
             let header: Vec<String> = fields.iter().map(|s| s.to_string()).collect();
             // A new dataset's columns are the first file's named ones.
             let columns = self.columns.get_or_insert_with(|| {
-                columns::named(&header)
-                    .into_iter()
-                    .map(|name| Column {
-                        name,
-                        required: true,
-                    })
-                    .collect()
+                let named = columns::named(&header);
+                named.into_iter().map(Column::required).collect()
             });
             self.map = map_header(&header, columns).map_err(|message| ImportError::Header {
                 object: self.object.clone(),
