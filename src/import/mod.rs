@@ -5,8 +5,8 @@
 //! order ([`columns`]): its schema's fields, or its columns, or for a new dataset the first
 //! file's named columns. With a schema, every value is checked against its field's Avro
 //! type. A `FULL` load replaces the dataset's records, an `INCREMENTAL` one adds to them;
-//! either in one transaction: an error anywhere leaves the dataset as it was. An import job ([`job`]) commits its load with its
-//! `ACTIVE` status.
+//! either in one transaction: an error anywhere leaves the dataset as it was. An import job
+//! ([`job`]) commits its load with its `ACTIVE` status.
 
 pub mod columns;
 pub mod job;
