@@ -121,18 +121,17 @@ impl RecordReader {
         if self.head_done {
             return self.parse(chunk, &mut on_record);
         }
-        // Hold the first three bytes back until we know whether they are a BOM, which is
-        // dropped: csv-core only recognises one that arrives whole in its first call.
+        // Hold the first bytes back until they are more than a BOM or not one: csv-core
+        // drops a BOM at the start of its first call, and only one that arrives whole.
+        // Given one byte past it, that call never starts on an empty body (the end of the
+        // input to csv-core), and a second BOM is a value, however the chunks fall.
         self.head.extend_from_slice(chunk);
-        if self.head.len() < UTF8_BOM.len() && UTF8_BOM.starts_with(&self.head) {
+        if self.head.len() <= UTF8_BOM.len() && UTF8_BOM.starts_with(&self.head) {
             return Ok(());
         }
         self.head_done = true;
         let head = std::mem::take(&mut self.head);
-        match head.strip_prefix(UTF8_BOM).unwrap_or(&head) {
-            [] => Ok(()),
-            body => self.parse(body, &mut on_record),
-        }
+        self.parse(&head, &mut on_record)
     }
 
     /// Ends the input: completes a last record that has no line end, and fails if the input
@@ -143,11 +142,9 @@ impl RecordReader {
         F: FnMut(Record<'_>) -> Result<(), E>,
     {
         if !self.head_done {
+            // The whole input was a BOM or the start of one: no records.
             self.head_done = true;
-            let head = std::mem::take(&mut self.head);
-            if head != UTF8_BOM[..head.len()] {
-                self.parse(&head, &mut on_record)?;
-            }
+            self.head.clear();
         }
         // A line end completes any record in progress, unless a quoted field is still open,
         // in which case it becomes part of that field and the record stays pending.
@@ -348,6 +345,18 @@ mod tests {
             parse(b"\xefA\n", 1, 64).unwrap()[0].1[0].as_bytes(),
             "\u{fffd}A".as_bytes()
         );
+    }
+
+    #[test]
+    fn only_the_first_bom_is_dropped_however_the_chunks_fall() {
+        // Found by fuzzing: cut into single bytes, the second BOM reached csv-core's first
+        // call whole and was dropped too.
+        for chunk in [1, 2, 3, 4, 64] {
+            let records = parse(b"\xef\xbb\xbf\xef\xbb\xbf", chunk, 64).unwrap();
+            assert_eq!(records, rows(&[(1, &["\u{feff}"])]), "chunk {chunk}");
+            let records = parse(b"\xef\xbb\xbf\xef\xbb\xbfA\n", chunk, 64).unwrap();
+            assert_eq!(records, rows(&[(1, &["\u{feff}A"])]), "chunk {chunk}");
+        }
     }
 
     #[test]
