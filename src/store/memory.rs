@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use futures::stream::{BoxStream, StreamExt};
 
 use super::{
-    Claim, Dataset, DatasetGroup, DatasetStore, DatasetType, JobCommit, LoadMode, PurgeCounts,
-    RowBatch, Schema, StoreError, StoreResult, Tags, UserIds,
+    Claim, Dataset, DatasetGroup, DatasetStore, DatasetType, EventTracker, JobCommit, LoadMode,
+    PurgeCounts, RowBatch, Schema, StoreError, StoreResult, Tags, UserIds,
 };
 use crate::jobs::model::{now_epoch, Job, JobKind, JobStatus, Lease};
 
@@ -26,6 +26,8 @@ struct State {
     schemas: BTreeMap<String, (u64, Schema)>,
     /// Resource ARN -> tags.
     tags: BTreeMap<String, Tags>,
+    /// Event trackers, oldest first.
+    trackers: Vec<EventTracker>,
     seq: u64,
 }
 
@@ -205,6 +207,12 @@ impl DatasetStore for MemoryStore {
                 "the dataset group {arn} still has datasets; delete them first"
             )));
         }
+        if let Some(t) = s.trackers.iter().find(|t| t.dataset_group_arn == arn) {
+            return Err(StoreError::InUse(format!(
+                "the dataset group {arn} still has the event tracker {}; delete it first",
+                t.event_tracker_arn
+            )));
+        }
         s.groups.remove(arn);
         s.tags.remove(arn);
         Ok(())
@@ -306,6 +314,37 @@ impl DatasetStore for MemoryStore {
         } else {
             s.tags.insert(arn.to_owned(), tags.clone());
         }
+        Ok(())
+    }
+
+    async fn create_event_tracker(&self, tracker: &EventTracker) -> StoreResult<()> {
+        let mut s = self.lock();
+        if !s.groups.contains_key(&tracker.dataset_group_arn) {
+            return Err(StoreError::NotFound(tracker.dataset_group_arn.clone()));
+        }
+        if let Some(t) = s.trackers.iter().find(|t| {
+            t.event_tracker_arn == tracker.event_tracker_arn
+                || t.tracking_id == tracker.tracking_id
+                || t.dataset_group_arn == tracker.dataset_group_arn
+        }) {
+            return Err(StoreError::AlreadyExists(t.event_tracker_arn.clone()));
+        }
+        s.trackers.push(tracker.clone());
+        Ok(())
+    }
+
+    async fn event_trackers(&self) -> StoreResult<Vec<EventTracker>> {
+        Ok(self.lock().trackers.clone())
+    }
+
+    async fn delete_event_tracker(&self, arn: &str) -> StoreResult<()> {
+        let mut s = self.lock();
+        let before = s.trackers.len();
+        s.trackers.retain(|t| t.event_tracker_arn != arn);
+        if s.trackers.len() == before {
+            return Err(StoreError::NotFound(arn.to_owned()));
+        }
+        s.tags.remove(arn);
         Ok(())
     }
 

@@ -215,6 +215,23 @@ pub struct DatasetAttrs {
     pub creation_date_time: f64,
 }
 
+/// An event tracker: what `PutEvents` names by its tracking ID to append interactions to a
+/// group's Interactions dataset. A group has at most one.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventTracker {
+    /// The tracker's name.
+    pub name: String,
+    /// `arn:aws:personalize:{region}:{account}:event-tracker/{id}`; the store's key.
+    pub event_tracker_arn: String,
+    /// The ID `PutEvents` carries; unique in the store.
+    pub tracking_id: String,
+    /// The group it feeds.
+    pub dataset_group_arn: String,
+    /// Epoch seconds.
+    pub creation_date_time: f64,
+}
+
 /// A schema: an Avro record, account-wide, used by datasets.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -380,7 +397,7 @@ pub trait DatasetStore: Send + Sync + fmt::Debug + 'static {
     async fn list_dataset_groups(&self) -> StoreResult<Vec<DatasetGroup>>;
 
     /// Deletes a group and its tags; [`StoreError::NotFound`] if there is none,
-    /// [`StoreError::InUse`] while it still has datasets.
+    /// [`StoreError::InUse`] while it still has datasets or an event tracker.
     async fn delete_dataset_group(&self, arn: &str) -> StoreResult<()>;
 
     /// Creates a dataset; [`StoreError::NotFound`] without its group (or its schema, when it
@@ -485,6 +502,17 @@ pub trait DatasetStore: Send + Sync + fmt::Debug + 'static {
         commit: JobCommit,
     ) -> StoreResult<(PurgeCounts, Job)>;
 
+    /// Creates an event tracker; [`StoreError::NotFound`] without its group,
+    /// [`StoreError::AlreadyExists`] if its ARN or tracking ID is taken or its group has a
+    /// tracker already.
+    async fn create_event_tracker(&self, tracker: &EventTracker) -> StoreResult<()>;
+
+    /// Every event tracker, oldest first.
+    async fn event_trackers(&self) -> StoreResult<Vec<EventTracker>>;
+
+    /// Deletes an event tracker and its tags; [`StoreError::NotFound`] if there is none.
+    async fn delete_event_tracker(&self, arn: &str) -> StoreResult<()>;
+
     // The job queue: one contract for every kind of job, safe for several workers.
 
     /// Records a new job as given (normally `Pending`); [`StoreError::AlreadyExists`] if its
@@ -532,8 +560,8 @@ pub trait DatasetStore: Send + Sync + fmt::Debug + 'static {
     /// (the fencing check): [`StoreError::LeaseLost`] otherwise, with nothing written.
     async fn finish(&self, job: &Job, lease: &Lease) -> StoreResult<()>;
 
-    /// Empties the store: every group, dataset, record, schema, tag and job (of
-    /// every kind) is gone.
+    /// Empties the store: every group, dataset, record, schema, event tracker, tag and job
+    /// (of every kind) is gone.
     async fn reset(&self) -> StoreResult<()>;
 
     /// Finishes, outside any job's time, what jobs left for later: what a job committed is

@@ -251,3 +251,79 @@ pub async fn tags_belong_to_one_resource(store: &dyn DatasetStore) {
         vec![("other".to_string(), "x".to_string())]
     );
 }
+
+/// A group has at most one event tracker; a tracker keeps its group, and the group its
+/// tracker, until the tracker is deleted.
+pub async fn event_trackers_are_one_per_group(store: &dyn DatasetStore) {
+    let g = group("conf-trackers");
+    let other = group("conf-trackers-b");
+    let tracker = |name: &str, g: &DatasetGroup, n: u32| EventTracker {
+        name: name.to_owned(),
+        event_tracker_arn: format!(
+            "arn:aws:personalize:us-east-1:000000000000:event-tracker/{n:08x}"
+        ),
+        tracking_id: format!("0000000{n}-aaaa-bbbb-cccc-dddddddddddd"),
+        dataset_group_arn: g.dataset_group_arn.clone(),
+        creation_date_time: 1_700_000_000.0 + f64::from(n),
+    };
+    let t1 = tracker("t1", &g, 1);
+    assert!(matches!(
+        store.create_event_tracker(&t1).await,
+        Err(StoreError::NotFound(_))
+    ));
+    store.create_dataset_group(&g).await.unwrap();
+    store.create_dataset_group(&other).await.unwrap();
+    store.create_event_tracker(&t1).await.unwrap();
+    // A second one for the group, or one reusing an ARN or a tracking ID, is refused.
+    for taken in [
+        tracker("t2", &g, 2),
+        EventTracker {
+            dataset_group_arn: other.dataset_group_arn.clone(),
+            ..t1.clone()
+        },
+        EventTracker {
+            event_tracker_arn: tracker("x", &other, 3).event_tracker_arn,
+            dataset_group_arn: other.dataset_group_arn.clone(),
+            ..t1.clone()
+        },
+    ] {
+        assert!(matches!(
+            store.create_event_tracker(&taken).await,
+            Err(StoreError::AlreadyExists(_))
+        ));
+    }
+    let t3 = tracker("t3", &other, 3);
+    store.create_event_tracker(&t3).await.unwrap();
+    assert_eq!(
+        store.event_trackers().await.unwrap(),
+        vec![t1.clone(), t3.clone()]
+    );
+    store
+        .set_tags(&t1.event_tracker_arn, &vec![("k".into(), "v".into())])
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.delete_dataset_group(&g.dataset_group_arn).await,
+        Err(StoreError::InUse(_))
+    ));
+    store
+        .delete_event_tracker(&t1.event_tracker_arn)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.delete_event_tracker(&t1.event_tracker_arn).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(store.tags(&t1.event_tracker_arn).await.unwrap(), vec![]);
+    assert_eq!(store.event_trackers().await.unwrap(), vec![t3]);
+    store
+        .delete_dataset_group(&g.dataset_group_arn)
+        .await
+        .unwrap();
+    // The group may have a new one once the old is gone.
+    store.create_dataset_group(&g).await.unwrap();
+    store
+        .create_event_tracker(&tracker("t4", &g, 4))
+        .await
+        .unwrap();
+}

@@ -5,7 +5,7 @@
 //!
 //! | file | checks |
 //! |---|---|
-//! | `catalog.rs` | groups, datasets, schemas, tags |
+//! | `catalog.rs` | groups, datasets, schemas, event trackers, tags |
 //! | `records.rs` | loads, scans, purges, and their commit with a job's end |
 //! | `queue.rs` | job records of every kind, claims, leases and the fencing check |
 
@@ -21,8 +21,8 @@ pub use self::catalog::*;
 pub use self::queue::*;
 pub use self::records::*;
 use super::{
-    ArnScope, Claim, Dataset, DatasetAttrs, DatasetGroup, DatasetStore, DatasetType, JobCommit,
-    LoadMode, RowBatch, Schema, StoreError, UserIds,
+    ArnScope, Claim, Dataset, DatasetAttrs, DatasetGroup, DatasetStore, DatasetType, EventTracker,
+    JobCommit, LoadMode, RowBatch, Schema, StoreError, UserIds,
 };
 use crate::jobs::model::{ImportMode, Job, JobKind, JobSpec, JobStatus, Lease};
 
@@ -33,6 +33,7 @@ pub async fn run_all(store: &dyn DatasetStore) {
     schemas_are_listed_and_deleted_once_unused(store).await;
     datasets_are_deleted_with_their_records(store).await;
     tags_belong_to_one_resource(store).await;
+    event_trackers_are_one_per_group(store).await;
     replace_is_all_or_nothing(store).await;
     append_replaces_ids_and_appends_events(store).await;
     scans_stream_every_record_in_batches(store).await;
@@ -52,6 +53,7 @@ pub async fn reset_empties_everything(store: &dyn DatasetStore) {
     store.reset().await.unwrap();
     assert_eq!(store.list_dataset_groups().await.unwrap(), vec![]);
     assert_eq!(store.list_schemas().await.unwrap(), vec![]);
+    assert_eq!(store.event_trackers().await.unwrap(), vec![]);
     for kind in JobKind::ALL {
         assert_eq!(store.list_jobs(kind, None).await.unwrap(), vec![]);
     }

@@ -5,8 +5,8 @@ use tokio_postgres::{GenericClient, Row};
 
 use super::DbResult;
 use crate::store::{
-    dataset_arn, Dataset, DatasetAttrs, DatasetGroup, DatasetType, GroupAttrs, Schema, StoreError,
-    Tags,
+    dataset_arn, Dataset, DatasetAttrs, DatasetGroup, DatasetType, EventTracker, GroupAttrs,
+    Schema, StoreError, Tags,
 };
 
 fn group_from(r: &Row) -> DatasetGroup {
@@ -73,6 +73,18 @@ pub(super) async fn delete_group(client: &mut Object, arn: &str) -> DbResult<()>
     if datasets > 0 {
         return Err(StoreError::InUse(format!(
             "the dataset group {arn} still has datasets; delete them first"
+        )));
+    }
+    if let Some(row) = tx
+        .query_opt(
+            "SELECT arn FROM event_trackers WHERE group_arn = $1",
+            &[&arn],
+        )
+        .await?
+    {
+        let tracker: String = row.get(0);
+        return Err(StoreError::InUse(format!(
+            "the dataset group {arn} still has the event tracker {tracker}; delete it first"
         )));
     }
     if tx
@@ -313,6 +325,72 @@ pub(super) async fn set_tags(client: &mut Object, arn: &str, tags: &Tags) -> DbR
         )
         .await?;
     }
+    tx.commit().await?;
+    Ok(())
+}
+
+pub(super) async fn create_event_tracker(client: &mut Object, t: &EventTracker) -> DbResult<()> {
+    let tx = client.transaction().await?;
+    let group = tx
+        .query_opt(
+            "SELECT 1 FROM dataset_groups WHERE arn = $1",
+            &[&t.dataset_group_arn],
+        )
+        .await?;
+    if group.is_none() {
+        return Err(StoreError::NotFound(t.dataset_group_arn.clone()));
+    }
+    let n = tx
+        .execute(
+            "INSERT INTO event_trackers (arn, tracking_id, group_arn, name, created)
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+            &[
+                &t.event_tracker_arn,
+                &t.tracking_id,
+                &t.dataset_group_arn,
+                &t.name,
+                &t.creation_date_time,
+            ],
+        )
+        .await?;
+    if n == 0 {
+        return Err(StoreError::AlreadyExists(t.event_tracker_arn.clone()));
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Oldest first.
+pub(super) async fn event_trackers(c: &impl GenericClient) -> DbResult<Vec<EventTracker>> {
+    let rows = c
+        .query(
+            "SELECT arn, tracking_id, group_arn, name, created FROM event_trackers ORDER BY seq",
+            &[],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| EventTracker {
+            event_tracker_arn: r.get(0),
+            tracking_id: r.get(1),
+            dataset_group_arn: r.get(2),
+            name: r.get(3),
+            creation_date_time: r.get(4),
+        })
+        .collect())
+}
+
+pub(super) async fn delete_event_tracker(client: &mut Object, arn: &str) -> DbResult<()> {
+    let tx = client.transaction().await?;
+    if tx
+        .execute("DELETE FROM event_trackers WHERE arn = $1", &[&arn])
+        .await?
+        == 0
+    {
+        return Err(StoreError::NotFound(arn.to_owned()));
+    }
+    tx.execute("DELETE FROM tags WHERE arn = $1", &[&arn])
+        .await?;
     tx.commit().await?;
     Ok(())
 }

@@ -9,9 +9,10 @@ use super::DbResult;
 const LOCK_KEY: i64 = 0x7065_7273_6f6e_616c; // "personal"
 
 /// `(version, SQL)`, in order.
-const MIGRATIONS: &[(i32, &str)] = &[(
-    1,
-    r#"
+const MIGRATIONS: &[(i32, &str)] = &[
+    (
+        1,
+        r#"
 CREATE TABLE dataset_groups (
     arn         TEXT PRIMARY KEY,
     seq         BIGSERIAL NOT NULL,
@@ -83,7 +84,21 @@ CREATE TABLE jobs (
 CREATE INDEX jobs_by_target ON jobs (kind, target_arn, seq);
 CREATE INDEX jobs_by_status ON jobs (status, seq);
 "#,
-)];
+    ),
+    (
+        2,
+        r#"
+CREATE TABLE event_trackers (
+    seq         BIGSERIAL NOT NULL,
+    arn         TEXT PRIMARY KEY,
+    tracking_id TEXT NOT NULL UNIQUE,
+    group_arn   TEXT NOT NULL UNIQUE REFERENCES dataset_groups (arn),
+    name        TEXT NOT NULL,
+    created     DOUBLE PRECISION NOT NULL
+);
+"#,
+    ),
+];
 
 /// Applies every migration the database lacks.
 pub(super) async fn migrate(client: &mut tokio_postgres::Client) -> DbResult<()> {

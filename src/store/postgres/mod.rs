@@ -39,8 +39,8 @@ use futures::stream::BoxStream;
 use tokio_postgres::NoTls;
 
 use super::{
-    Claim, Dataset, DatasetGroup, DatasetStore, DatasetType, JobCommit, LoadMode, PurgeCounts,
-    RowBatch, Schema, StoreError, StoreResult, Tags, UserIds,
+    Claim, Dataset, DatasetGroup, DatasetStore, DatasetType, EventTracker, JobCommit, LoadMode,
+    PurgeCounts, RowBatch, Schema, StoreError, StoreResult, Tags, UserIds,
 };
 use crate::jobs::model::{Job, JobKind, Lease};
 
@@ -224,6 +224,18 @@ impl DatasetStore for PostgresStore {
         catalog::set_tags(&mut self.client().await?, arn, tags).await
     }
 
+    async fn create_event_tracker(&self, tracker: &EventTracker) -> StoreResult<()> {
+        catalog::create_event_tracker(&mut self.client().await?, tracker).await
+    }
+
+    async fn event_trackers(&self) -> StoreResult<Vec<EventTracker>> {
+        catalog::event_trackers(&**self.client().await?).await
+    }
+
+    async fn delete_event_tracker(&self, arn: &str) -> StoreResult<()> {
+        catalog::delete_event_tracker(&mut self.client().await?, arn).await
+    }
+
     async fn load_records(
         &self,
         group_arn: &str,
@@ -308,7 +320,7 @@ impl DatasetStore for PostgresStore {
         let client = self.client().await?;
         client
             .batch_execute(
-                "TRUNCATE records, user_records, datasets, dataset_groups, schemas, tags, jobs RESTART IDENTITY",
+                "TRUNCATE event_trackers, records, user_records, datasets, dataset_groups, schemas, tags, jobs RESTART IDENTITY",
             )
             .await?;
         Ok(())

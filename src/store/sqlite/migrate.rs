@@ -8,7 +8,7 @@ use super::{backend, key_index, packed, DbResult};
 use crate::store::{DatasetType, StoreError};
 
 /// The schema version this build writes (`PRAGMA user_version`).
-pub(super) const SCHEMA_VERSION: i64 = 8;
+pub(super) const SCHEMA_VERSION: i64 = 9;
 
 pub(super) const MIGRATION_1: &str = "
 CREATE TABLE dataset_groups (
@@ -83,6 +83,17 @@ CREATE INDEX dataset_export_jobs_dataset ON dataset_export_jobs (dataset_arn, se
 pub(super) const MIGRATION_6: &str =
     "ALTER TABLE datasets ADD COLUMN next_seq INTEGER NOT NULL DEFAULT 0;";
 
+/// Event trackers: at most one per group, each found by its tracking ID.
+pub(super) const MIGRATION_9: &str = "
+CREATE TABLE event_trackers (
+    seq         INTEGER PRIMARY KEY,
+    arn         TEXT NOT NULL UNIQUE,
+    tracking_id TEXT NOT NULL UNIQUE,
+    group_arn   TEXT NOT NULL UNIQUE REFERENCES dataset_groups(arn),
+    body        TEXT NOT NULL
+);
+";
+
 pub(super) fn migrate(conn: &mut Connection) -> DbResult<()> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if version > SCHEMA_VERSION {
@@ -99,6 +110,7 @@ pub(super) fn migrate(conn: &mut Connection) -> DbResult<()> {
         (6, MIGRATION_6),
         (7, super::jobs::MIGRATION_7),
         (8, super::directory::MIGRATION_8),
+        (9, MIGRATION_9),
     ] {
         if version < to {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;

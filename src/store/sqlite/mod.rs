@@ -41,8 +41,8 @@ use self::catalog::{
     key_index, require_dataset, GROUP_COLUMNS,
 };
 use super::{
-    dataset_arn, Claim, Compacted, Dataset, DatasetGroup, DatasetStore, DatasetType, JobCommit,
-    LoadMode, PurgeCounts, RowBatch, Schema, StoreError, StoreResult, Tags, UserIds,
+    dataset_arn, Claim, Compacted, Dataset, DatasetGroup, DatasetStore, DatasetType, EventTracker,
+    JobCommit, LoadMode, PurgeCounts, RowBatch, Schema, StoreError, StoreResult, Tags, UserIds,
 };
 use crate::jobs::model::{Job, JobKind, Lease};
 
@@ -300,6 +300,18 @@ impl DatasetStore for SqliteStore {
                     "the dataset group {arn} still has datasets; delete them first"
                 )));
             }
+            let tracker: Option<String> = tx
+                .query_row(
+                    "SELECT arn FROM event_trackers WHERE group_arn = ?1",
+                    params![arn],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(tracker) = tracker {
+                return Err(StoreError::InUse(format!(
+                    "the dataset group {arn} still has the event tracker {tracker}; delete it first"
+                )));
+            }
             if tx.execute("DELETE FROM dataset_groups WHERE arn = ?1", params![arn])? == 0 {
                 return Err(StoreError::NotFound(arn));
             }
@@ -494,6 +506,76 @@ impl DatasetStore for SqliteStore {
         .await
     }
 
+    async fn create_event_tracker(&self, tracker: &EventTracker) -> StoreResult<()> {
+        let t = tracker.clone();
+        let body = serde_json::to_string(&t).map_err(backend)?;
+        self.with_conn(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let group: Option<i64> = tx
+                .query_row(
+                    "SELECT 1 FROM dataset_groups WHERE arn = ?1",
+                    params![t.dataset_group_arn],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if group.is_none() {
+                return Err(StoreError::NotFound(t.dataset_group_arn));
+            }
+            let taken: Option<String> = tx
+                .query_row(
+                    "SELECT arn FROM event_trackers
+                     WHERE arn = ?1 OR tracking_id = ?2 OR group_arn = ?3",
+                    params![t.event_tracker_arn, t.tracking_id, t.dataset_group_arn],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(arn) = taken {
+                return Err(StoreError::AlreadyExists(arn));
+            }
+            tx.execute(
+                "INSERT INTO event_trackers (arn, tracking_id, group_arn, body)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    t.event_tracker_arn,
+                    t.tracking_id,
+                    t.dataset_group_arn,
+                    body
+                ],
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn event_trackers(&self) -> StoreResult<Vec<EventTracker>> {
+        self.with_reader(|conn| {
+            let bodies: Vec<String> = conn
+                .prepare("SELECT body FROM event_trackers ORDER BY seq")?
+                .query_map([], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            bodies
+                .iter()
+                .map(|b| serde_json::from_str(b).map_err(backend))
+                .collect()
+        })
+        .await
+    }
+
+    async fn delete_event_tracker(&self, arn: &str) -> StoreResult<()> {
+        let arn = arn.to_owned();
+        self.with_conn(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            if tx.execute("DELETE FROM event_trackers WHERE arn = ?1", params![arn])? == 0 {
+                return Err(StoreError::NotFound(arn));
+            }
+            delete_tags(&tx, &arn)?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
     async fn load_records(
         &self,
         group_arn: &str,
@@ -605,7 +687,8 @@ impl DatasetStore for SqliteStore {
                 tx.execute_batch(&format!("DROP TABLE records_{id}"))?;
             }
             tx.execute_batch(
-                "DELETE FROM datasets; DELETE FROM dataset_groups; DELETE FROM jobs;
+                "DELETE FROM event_trackers; DELETE FROM datasets; DELETE FROM dataset_groups;
+                 DELETE FROM jobs;
                  DELETE FROM schemas; DELETE FROM tags; DELETE FROM user_directory;
                  DELETE FROM tombstones;",
             )?;
