@@ -12,7 +12,7 @@ use crate::csv::CsvWriter;
 use crate::jobs::run::{run_to_end, JobError};
 use crate::jobs::{Job, JobSpec, Lease};
 use crate::source::{DynObjectSource, S3Location, SourceError, MIN_PART_BYTES};
-use crate::store::{dataset_by_arn, DatasetStore, StoreError, StoreResult};
+use crate::store::{dataset_by_arn, DatasetStore, Ingestion, StoreError, StoreResult};
 
 /// Rows read from the store at a time.
 const SCAN_ROWS: usize = 16 * 1024;
@@ -77,12 +77,13 @@ async fn export(
         .await?
         .ok_or_else(|| JobError::Failed(format!("the dataset {dataset_arn} no longer exists")))?;
     let target = output_location(path, &job.name).map_err(JobError::Failed)?;
-    // Every record in the store arrived in bulk (imports); PUT has none to export.
-    let batches = if ingestion_mode == "PUT" {
-        stream::empty().boxed()
-    } else {
-        store.scan_records(&dataset.dataset_group_arn, dataset.dataset_type, SCAN_ROWS)
-    };
+    let which: Ingestion = ingestion_mode.parse().map_err(JobError::Failed)?;
+    let batches = store.scan_records(
+        &dataset.dataset_group_arn,
+        dataset.dataset_type,
+        SCAN_ROWS,
+        which,
+    );
     let encode_error = |e: csv::Error| SourceError::new("EncodeError", e.to_string());
     let mut writer = CsvWriter::default();
     writer

@@ -227,6 +227,7 @@ pub async fn import_with_commit(
                         name: dataset_type.as_str().to_owned(),
                         schema_arn: None,
                         creation_date_time: now_epoch(),
+                        tracking_id: DatasetAttrs::new_tracking_id(dataset_type),
                     },
                 })
                 .await?;

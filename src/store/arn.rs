@@ -40,6 +40,11 @@ impl ArnScope {
         format!("{}schema/{name}", self.prefix())
     }
 
+    /// `arn:aws:personalize:{region}:{account}:event-tracker/{id}`.
+    pub fn event_tracker_arn(&self, id: &str) -> String {
+        format!("{}event-tracker/{id}", self.prefix())
+    }
+
     /// `arn:aws:personalize:{region}:{account}:{data-deletion-job|dataset-import-job|dataset-export-job}/{name}`.
     pub fn job_arn(&self, kind: JobKind, name: &str) -> String {
         format!("{}{}/{name}", self.prefix(), kind.arn_resource())

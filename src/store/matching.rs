@@ -5,7 +5,7 @@
 
 use futures::StreamExt;
 
-use super::{DatasetStore, DatasetType, StoreError, StoreResult, UserIds};
+use super::{DatasetStore, DatasetType, Ingestion, StoreError, StoreResult, UserIds};
 
 /// Rows read at a time.
 const BATCH_ROWS: usize = 64 * 1024;
@@ -68,7 +68,7 @@ pub async fn match_users(
             users: 0,
             found: Vec::new(),
         };
-        let mut batches = store.scan_records(group_arn, t, BATCH_ROWS);
+        let mut batches = store.scan_records(group_arn, t, BATCH_ROWS, Ingestion::All);
         while let Some(batch) = batches.next().await {
             let batch = batch?;
             for r in 0..batch.rows() {

@@ -8,12 +8,19 @@ use async_trait::async_trait;
 use futures::stream::{BoxStream, StreamExt};
 
 use super::{
-    Claim, Dataset, DatasetGroup, DatasetStore, DatasetType, EventTracker, JobCommit, LoadMode,
-    PurgeCounts, RowBatch, Schema, StoreError, StoreResult, Tags, UserIds,
+    Claim, Dataset, DatasetGroup, DatasetStore, DatasetType, EventTracker, Ingestion, JobCommit,
+    LoadMode, PurgeCounts, RowBatch, Schema, StoreError, StoreResult, Tags, UserIds,
 };
 use crate::jobs::model::{now_epoch, Job, JobKind, JobStatus, Lease};
 
-type Rows = Vec<Vec<String>>;
+/// A record's values, and whether it arrived one by one ([`LoadMode::Put`]).
+#[derive(Debug, Clone)]
+struct Record {
+    values: Vec<String>,
+    put: bool,
+}
+
+type Rows = Vec<Record>;
 
 #[derive(Debug, Default)]
 struct State {
@@ -120,9 +127,10 @@ impl MemoryStore {
         group_arn: &str,
         dataset_type: DatasetType,
         mut batches: BoxStream<'static, StoreResult<RowBatch>>,
-        append: bool,
+        mode: LoadMode,
         commit: Option<JobCommit>,
     ) -> StoreResult<u64> {
+        let put = mode == LoadMode::Put;
         let key = dataset_key(group_arn, dataset_type);
         let (width, id_col) = match self.lock().datasets.get(&key) {
             Some((d, _)) => (d.columns.len(), key_column(d)),
@@ -133,7 +141,8 @@ impl MemoryStore {
             let batch = batch?;
             batch.check_width(width)?;
             for i in 0..batch.rows() {
-                rows.push(batch.row(i).map(str::to_owned).collect());
+                let values = batch.row(i).map(str::to_owned).collect();
+                rows.push(Record { values, put });
             }
         }
         let n = rows.len() as u64;
@@ -148,12 +157,14 @@ impl MemoryStore {
         let Some(entry) = s.datasets.get_mut(&key) else {
             return Err(StoreError::NotFound(dataset_name(group_arn, dataset_type)));
         };
-        if !append {
-            entry.1 = rows;
+        if !mode.appends() {
+            // Records put one by one stay.
+            entry.1.retain(|r| r.put);
+            entry.1.extend(rows);
         } else if dataset_type.keyed_by_id() {
             // The last row of an id wins and, like any new record, comes last in load order.
             for row in rows {
-                entry.1.retain(|r| r[id_col] != row[id_col]);
+                entry.1.retain(|r| r.values[id_col] != row.values[id_col]);
                 entry.1.push(row);
             }
         } else {
@@ -356,8 +367,7 @@ impl DatasetStore for MemoryStore {
         batches: BoxStream<'static, StoreResult<RowBatch>>,
         commit: Option<JobCommit>,
     ) -> StoreResult<u64> {
-        let append = mode == LoadMode::Append;
-        self.load(group_arn, dataset_type, batches, append, commit)
+        self.load(group_arn, dataset_type, batches, mode, commit)
             .await
     }
 
@@ -376,7 +386,7 @@ impl DatasetStore for MemoryStore {
     ) -> StoreResult<Vec<Vec<String>>> {
         let s = self.lock();
         match s.datasets.get(&dataset_key(group_arn, dataset_type)) {
-            Some((_, rows)) => Ok(rows.clone()),
+            Some((_, rows)) => Ok(rows.iter().map(|r| r.values.clone()).collect()),
             None => Err(StoreError::NotFound(dataset_name(group_arn, dataset_type))),
         }
     }
@@ -386,6 +396,7 @@ impl DatasetStore for MemoryStore {
         group_arn: &str,
         dataset_type: DatasetType,
         batch_rows: usize,
+        which: Ingestion,
     ) -> BoxStream<'static, StoreResult<RowBatch>> {
         let s = self.lock();
         let Some((dataset, rows)) = s.datasets.get(&dataset_key(group_arn, dataset_type)) else {
@@ -393,12 +404,13 @@ impl DatasetStore for MemoryStore {
             return futures::stream::once(async { Err(missing) }).boxed();
         };
         let width = dataset.columns.len();
-        let batches: Vec<StoreResult<RowBatch>> = rows
+        let taken: Vec<&Record> = rows.iter().filter(|r| which.takes(r.put)).collect();
+        let batches: Vec<StoreResult<RowBatch>> = taken
             .chunks(batch_rows.max(1))
             .map(|chunk| {
                 let mut b = RowBatch::new(width);
                 for r in chunk {
-                    b.push_row(r.iter().map(String::as_str));
+                    b.push_row(r.values.iter().map(String::as_str));
                 }
                 Ok(b)
             })
@@ -419,13 +431,13 @@ impl DatasetStore for MemoryStore {
         // Everything happens under one lock, and nothing is written until the job record
         // is known to be writable: no reader sees a half-purged group.
         let mut counts = PurgeCounts::default();
-        let mut kept: Vec<(DatasetType, Vec<Vec<String>>)> = Vec::new();
+        let mut kept: Vec<(DatasetType, Rows)> = Vec::new();
         for t in DatasetType::ALL.into_iter().filter(|t| t.holds_users()) {
             if let Some((dataset, rows)) = s.datasets.get(&dataset_key(group_arn, t)) {
                 let col = key_column(dataset);
-                let remaining: Vec<Vec<String>> = rows
+                let remaining: Rows = rows
                     .iter()
-                    .filter(|r| !ids.contains(&r[col]))
+                    .filter(|r| !ids.contains(&r.values[col]))
                     .cloned()
                     .collect();
                 counts

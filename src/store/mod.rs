@@ -17,6 +17,7 @@
 //! | [`schema`] | Avro schemas and the rules for each dataset type |
 //! | `conformance.rs` | the checks every backend passes |
 //! | `spec.rs` | the row format of a job's request, shared by the SQL backends |
+//! | `origin.rs`, `packing.rs`, `sort.rs` | shared by the SQL backends: which records were put one by one; packed records; the external sort |
 //! | [`memory`], [`sqlite`], [`postgres`] | the backends |
 
 pub mod arn;
@@ -26,6 +27,7 @@ pub mod error;
 pub mod ids;
 pub mod matching;
 pub mod memory;
+mod origin;
 mod packing;
 pub mod postgres;
 pub mod schema;
@@ -213,6 +215,10 @@ pub struct DatasetAttrs {
     /// Epoch seconds.
     #[serde(default)]
     pub creation_date_time: f64,
+    /// The ID `PutActionInteractions` names an Action_Interactions dataset by (the service
+    /// makes one with the dataset); none for other types.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub tracking_id: Option<String>,
 }
 
 /// An event tracker: what `PutEvents` names by its tracking ID to append interactions to a
@@ -230,6 +236,14 @@ pub struct EventTracker {
     pub dataset_group_arn: String,
     /// Epoch seconds.
     pub creation_date_time: f64,
+}
+
+impl DatasetAttrs {
+    /// A new dataset's tracking ID: a fresh UUID for an Action_Interactions dataset, none
+    /// for the other types.
+    pub fn new_tracking_id(t: DatasetType) -> Option<String> {
+        (t == DatasetType::ActionInteractions).then(|| uuid::Uuid::new_v4().to_string())
+    }
 }
 
 /// A schema: an Avro record, account-wide, used by datasets.
@@ -361,6 +375,55 @@ pub enum LoadMode {
     /// They stay (an `INCREMENTAL` import); in a dataset [`DatasetType::keyed_by_id`], those
     /// of an id loaded again are replaced.
     Append,
+    /// As [`LoadMode::Append`], for records that arrived one by one (`personalize-events`):
+    /// they are marked so, a scan can take them apart ([`Ingestion`]), and a
+    /// [`LoadMode::Replace`] keeps them.
+    Put,
+}
+
+impl LoadMode {
+    /// Whether the records a dataset holds stay (all but those of ids loaded again).
+    pub fn appends(self) -> bool {
+        matches!(self, LoadMode::Append | LoadMode::Put)
+    }
+}
+
+/// Which records a scan reads, by how they arrived (an export job's `ingestionMode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Ingestion {
+    /// Those loaded in bulk (imports, [`LoadMode::Replace`] and [`LoadMode::Append`]).
+    Bulk,
+    /// Those that arrived one by one ([`LoadMode::Put`]).
+    Put,
+    /// Every record.
+    #[default]
+    All,
+}
+
+impl Ingestion {
+    /// Whether a record put one by one (`put`) or loaded in bulk is read.
+    pub fn takes(self, put: bool) -> bool {
+        match self {
+            Ingestion::Bulk => !put,
+            Ingestion::Put => put,
+            Ingestion::All => true,
+        }
+    }
+}
+
+impl FromStr for Ingestion {
+    type Err = String;
+    /// `BULK`, `PUT` or `ALL`, as `ingestionMode` names them.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "BULK" => Ok(Ingestion::Bulk),
+            "PUT" => Ok(Ingestion::Put),
+            "ALL" => Ok(Ingestion::All),
+            _ => Err(format!(
+                "unknown ingestion mode {s:?}: expected BULK, PUT or ALL"
+            )),
+        }
+    }
 }
 
 /// A job whose writes commit with its terminal status: the store writes the job
@@ -478,15 +541,17 @@ pub trait DatasetStore: Send + Sync + fmt::Debug + 'static {
         dataset_type: DatasetType,
     ) -> StoreResult<Vec<Vec<String>>>;
 
-    /// Every record of a dataset, as a stream of batches of at most `batch_rows` rows, for
-    /// exports of any size: a backend must not read them all at once. The records of one
-    /// key (user, item or action) come in load order; otherwise the order is the backend's.
-    /// [`StoreError::NotFound`] (as the stream's only item) if there is no such dataset.
+    /// The records of a dataset that arrived as `which` says, as a stream of batches of at
+    /// most `batch_rows` rows, for exports of any size: a backend must not read them all at
+    /// once. The records of one key (user, item or action) come in load order; otherwise the
+    /// order is the backend's. [`StoreError::NotFound`] (as the stream's only item) if there
+    /// is no such dataset.
     fn scan_records(
         &self,
         group_arn: &str,
         dataset_type: DatasetType,
         batch_rows: usize,
+        which: Ingestion,
     ) -> BoxStream<'static, StoreResult<RowBatch>>;
 
     /// Deletes every record whose `USER_ID` is in `ids` from the group's user-bearing

@@ -22,7 +22,7 @@ pub use self::queue::*;
 pub use self::records::*;
 use super::{
     ArnScope, Claim, Dataset, DatasetAttrs, DatasetGroup, DatasetStore, DatasetType, EventTracker,
-    JobCommit, LoadMode, RowBatch, Schema, StoreError, UserIds,
+    Ingestion, JobCommit, LoadMode, RowBatch, Schema, StoreError, UserIds,
 };
 use crate::jobs::model::{ImportMode, Job, JobKind, JobSpec, JobStatus, Lease};
 
@@ -36,6 +36,7 @@ pub async fn run_all(store: &dyn DatasetStore) {
     event_trackers_are_one_per_group(store).await;
     replace_is_all_or_nothing(store).await;
     append_replaces_ids_and_appends_events(store).await;
+    puts_are_told_apart_and_survive_a_full_load(store).await;
     scans_stream_every_record_in_batches(store).await;
     purge_removes_only_the_listed_users(store).await;
     purge_is_atomic_with_the_job_record(store).await;
@@ -94,6 +95,8 @@ fn dataset(g: &DatasetGroup, t: DatasetType, columns: &[&str]) -> Dataset {
             name: format!("{}-{}", g.name, t.arn_suffix().to_lowercase()),
             schema_arn: None,
             creation_date_time: 1_700_000_001.5,
+            tracking_id: (t == DatasetType::ActionInteractions)
+                .then(|| format!("{}-tracking-id", g.name)),
         },
     }
 }

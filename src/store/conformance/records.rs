@@ -95,7 +95,12 @@ pub async fn scans_stream_every_record_in_batches(store: &dyn DatasetStore) {
     let slices: Vec<&[&str]> = refs.iter().map(|r| r.as_slice()).collect();
     load(store, &g, DatasetType::Interactions, 2, &slices).await;
     let batches: Vec<RowBatch> = store
-        .scan_records(&g.dataset_group_arn, DatasetType::Interactions, 3)
+        .scan_records(
+            &g.dataset_group_arn,
+            DatasetType::Interactions,
+            3,
+            Ingestion::All,
+        )
         .map(|b| b.unwrap())
         .collect()
         .await;
@@ -125,7 +130,7 @@ pub async fn scans_stream_every_record_in_batches(store: &dyn DatasetStore) {
     assert_eq!(of("u7"), ["i0", "i3", "i6"]);
     assert_eq!(of("u5"), ["i2", "i5"]);
     let missing: Vec<_> = store
-        .scan_records(&g.dataset_group_arn, DatasetType::Items, 3)
+        .scan_records(&g.dataset_group_arn, DatasetType::Items, 3, Ingestion::All)
         .collect()
         .await;
     assert!(
@@ -315,7 +320,7 @@ pub async fn purged_users_stay_gone_on_every_read_path(store: &dyn DatasetStore)
     let inter = without(&f.inter, 1, &gone);
     let scanned = |t| async move {
         let mut rows = Vec::new();
-        let mut scan = store.scan_records(arn, t, 1);
+        let mut scan = store.scan_records(arn, t, 1, Ingestion::All);
         while let Some(b) = scan.next().await {
             let b = b.unwrap();
             for i in 0..b.rows() {
@@ -538,4 +543,103 @@ pub async fn loads_commit_with_their_job(store: &dyn DatasetStore) {
     // Its lease is released: the job cannot be finished or loaded through again.
     let err = store.finish(&ended, &ok.lease).await.unwrap_err();
     assert!(matches!(err, StoreError::LeaseLost(_)), "{err:?}");
+}
+
+/// Records put one by one are told from those loaded in bulk on every scan, in every type of
+/// dataset, and a full load replaces only the bulk ones.
+pub async fn puts_are_told_apart_and_survive_a_full_load(store: &dyn DatasetStore) {
+    let g = group("conf-puts");
+    store.create_dataset_group(&g).await.unwrap();
+    let arn = g.dataset_group_arn.as_str();
+    let write = |t: DatasetType, mode: LoadMode, rows: &'static [&'static [&'static str]]| {
+        let width = rows[0].len();
+        async move {
+            let batches = stream::iter(vec![Ok(batch(width, rows))]).boxed();
+            store
+                .load_records(arn, t, mode, batches, None)
+                .await
+                .unwrap()
+        }
+    };
+    let scan = |t: DatasetType, which: Ingestion| async move {
+        let batches: Vec<RowBatch> = store
+            .scan_records(arn, t, 2, which)
+            .map(|b| b.unwrap())
+            .collect()
+            .await;
+        let mut rows: Vec<Vec<String>> = batches
+            .iter()
+            .flat_map(|b| (0..b.rows()).map(move |i| b.row(i).map(str::to_owned).collect()))
+            .collect();
+        rows.sort();
+        rows
+    };
+
+    // Interactions: packed by user, records of both kinds for one user.
+    let t = DatasetType::Interactions;
+    store
+        .create_dataset(&dataset(&g, t, &["USER_ID", "ITEM_ID"]))
+        .await
+        .unwrap();
+    write(t, LoadMode::Append, &[&["u1", "b1"], &["u2", "b2"]]).await;
+    write(t, LoadMode::Put, &[&["u1", "p1"], &["u3", "p2"]]).await;
+    write(t, LoadMode::Put, &[&["u3", "p3"]]).await;
+    write(t, LoadMode::Append, &[&["u4", "b3"]]).await;
+    assert_eq!(write(t, LoadMode::Put, &[&["u2", "p4"]]).await, 1);
+    let puts = strings(&[&["u1", "p1"], &["u2", "p4"], &["u3", "p2"], &["u3", "p3"]]);
+    assert_eq!(scan(t, Ingestion::Put).await, puts);
+    assert_eq!(
+        scan(t, Ingestion::Bulk).await,
+        strings(&[&["u1", "b1"], &["u2", "b2"], &["u4", "b3"]])
+    );
+    assert_eq!(scan(t, Ingestion::All).await.len(), 7);
+    write(t, LoadMode::Replace, &[&["u5", "b4"], &["u1", "b5"]]).await;
+    assert_eq!(
+        scan(t, Ingestion::Put).await,
+        puts,
+        "a full load keeps puts"
+    );
+    assert_eq!(
+        scan(t, Ingestion::Bulk).await,
+        strings(&[&["u1", "b5"], &["u5", "b4"]])
+    );
+    assert_eq!(store.count_records(arn, t).await.unwrap(), 6);
+    // Later puts are still told apart: numbers are not reused.
+    write(t, LoadMode::Put, &[&["u6", "p5"]]).await;
+    write(t, LoadMode::Append, &[&["u6", "b6"]]).await;
+    assert_eq!(scan(t, Ingestion::Put).await.len(), 5);
+    assert_eq!(scan(t, Ingestion::Bulk).await.len(), 3);
+
+    // Items: one record per id, whichever way it came last.
+    let t = DatasetType::Items;
+    store
+        .create_dataset(&dataset(&g, t, &["ITEM_ID", "NAME"]))
+        .await
+        .unwrap();
+    write(t, LoadMode::Put, &[&["i1", "put"], &["i2", "put"]]).await;
+    write(t, LoadMode::Append, &[&["i2", "bulk"], &["i3", "bulk"]]).await;
+    assert_eq!(scan(t, Ingestion::Put).await, strings(&[&["i1", "put"]]));
+    write(t, LoadMode::Replace, &[&["i4", "bulk"]]).await;
+    assert_eq!(
+        scan(t, Ingestion::All).await,
+        strings(&[&["i1", "put"], &["i4", "bulk"]])
+    );
+    write(t, LoadMode::Put, &[&["i4", "put"]]).await;
+    assert_eq!(scan(t, Ingestion::Bulk).await, Vec::<Vec<String>>::new());
+    assert_eq!(scan(t, Ingestion::Put).await.len(), 2);
+
+    // Users: keyed and packed.
+    let t = DatasetType::Users;
+    store
+        .create_dataset(&dataset(&g, t, &["USER_ID", "AGE"]))
+        .await
+        .unwrap();
+    write(t, LoadMode::Put, &[&["u1", "30"]]).await;
+    write(t, LoadMode::Put, &[&["u1", "31"], &["u2", "40"]]).await;
+    write(t, LoadMode::Replace, &[&["u3", "50"]]).await;
+    assert_eq!(
+        scan(t, Ingestion::Put).await,
+        strings(&[&["u1", "31"], &["u2", "40"]])
+    );
+    assert_eq!(scan(t, Ingestion::Bulk).await, strings(&[&["u3", "50"]]));
 }

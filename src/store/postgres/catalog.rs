@@ -110,6 +110,7 @@ fn dataset_from(r: &Row) -> DbResult<Dataset> {
             name: r.get(3),
             schema_arn: r.get(4),
             creation_date_time: r.get(5),
+            tracking_id: r.get(6),
         },
     })
 }
@@ -137,8 +138,9 @@ pub(super) async fn create_dataset(client: &mut Object, d: &Dataset) -> DbResult
     }
     let n = tx
         .execute(
-            "INSERT INTO datasets (group_arn, dataset_type, columns, name, schema_arn, created)
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+            "INSERT INTO datasets (group_arn, dataset_type, columns, name, schema_arn, created,
+                                   tracking_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
             &[
                 &d.dataset_group_arn,
                 &d.dataset_type.as_str(),
@@ -146,6 +148,7 @@ pub(super) async fn create_dataset(client: &mut Object, d: &Dataset) -> DbResult
                 &d.attrs.name,
                 &d.attrs.schema_arn,
                 &d.attrs.creation_date_time,
+                &d.attrs.tracking_id,
             ],
         )
         .await?;
@@ -163,7 +166,7 @@ pub(super) async fn create_dataset(client: &mut Object, d: &Dataset) -> DbResult
 pub(super) async fn datasets(c: &impl GenericClient, group_arn: &str) -> DbResult<Vec<Dataset>> {
     let rows = c
         .query(
-            "SELECT group_arn, dataset_type, columns, name, schema_arn, created
+            "SELECT group_arn, dataset_type, columns, name, schema_arn, created, tracking_id
              FROM datasets WHERE group_arn = $1",
             &[&group_arn],
         )
@@ -212,6 +215,8 @@ pub(super) async fn delete_dataset(
     tx.execute("DELETE FROM records WHERE dataset_id = $1", &[&id])
         .await?;
     tx.execute("DELETE FROM user_records WHERE dataset_id = $1", &[&id])
+        .await?;
+    tx.execute("DELETE FROM put_ranges WHERE dataset_id = $1", &[&id])
         .await?;
     tx.execute("DELETE FROM datasets WHERE id = $1", &[&id])
         .await?;
@@ -333,7 +338,7 @@ pub(super) async fn create_event_tracker(client: &mut Object, t: &EventTracker) 
     let tx = client.transaction().await?;
     let group = tx
         .query_opt(
-            "SELECT 1 FROM dataset_groups WHERE arn = $1",
+            "SELECT 1 FROM dataset_groups WHERE arn = $1 FOR SHARE",
             &[&t.dataset_group_arn],
         )
         .await?;

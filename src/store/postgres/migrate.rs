@@ -96,6 +96,13 @@ CREATE TABLE event_trackers (
     name        TEXT NOT NULL,
     created     DOUBLE PRECISION NOT NULL
 );
+ALTER TABLE datasets ADD COLUMN tracking_id TEXT UNIQUE;
+CREATE TABLE put_ranges (
+    dataset_id BIGINT NOT NULL,
+    first      BIGINT NOT NULL,
+    last       BIGINT NOT NULL,
+    PRIMARY KEY (dataset_id, first)
+);
 "#,
     ),
 ];

@@ -39,8 +39,8 @@ use futures::stream::BoxStream;
 use tokio_postgres::NoTls;
 
 use super::{
-    Claim, Dataset, DatasetGroup, DatasetStore, DatasetType, EventTracker, JobCommit, LoadMode,
-    PurgeCounts, RowBatch, Schema, StoreError, StoreResult, Tags, UserIds,
+    Claim, Dataset, DatasetGroup, DatasetStore, DatasetType, EventTracker, Ingestion, JobCommit,
+    LoadMode, PurgeCounts, RowBatch, Schema, StoreError, StoreResult, Tags, UserIds,
 };
 use crate::jobs::model::{Job, JobKind, Lease};
 
@@ -265,8 +265,15 @@ impl DatasetStore for PostgresStore {
         group_arn: &str,
         dataset_type: DatasetType,
         batch_rows: usize,
+        which: Ingestion,
     ) -> BoxStream<'static, StoreResult<RowBatch>> {
-        records::scan(self.pool.clone(), group_arn, dataset_type, batch_rows)
+        records::scan(
+            self.pool.clone(),
+            group_arn,
+            dataset_type,
+            batch_rows,
+            which,
+        )
     }
 
     async fn purge_users(
@@ -320,7 +327,7 @@ impl DatasetStore for PostgresStore {
         let client = self.client().await?;
         client
             .batch_execute(
-                "TRUNCATE event_trackers, records, user_records, datasets, dataset_groups, schemas, tags, jobs RESTART IDENTITY",
+                "TRUNCATE event_trackers, put_ranges, records, user_records, datasets, dataset_groups, schemas, tags, jobs RESTART IDENTITY",
             )
             .await?;
         Ok(())

@@ -17,8 +17,11 @@ use tokio_postgres::GenericClient;
 
 use super::catalog::require_dataset;
 use super::{jobs, DbResult};
-use crate::store::packing::{decode, last_record, sort_and_group, UserBatch};
-use crate::store::{DatasetType, JobCommit, LoadMode, RowBatch, StoreError, StoreResult};
+use crate::store::origin::PutRanges;
+use crate::store::packing::{decode, encode, last_record, sort_and_group, UserBatch};
+use crate::store::{
+    DatasetType, Ingestion, JobCommit, LoadMode, RowBatch, StoreError, StoreResult,
+};
 
 fn key_index(t: DatasetType, columns: &[String]) -> usize {
     columns
@@ -90,6 +93,18 @@ pub(super) async fn load(
         .get(0);
     let key = key_index(t, &columns);
     let width = columns.len();
+    // A full load keeps the records put one by one: it drops the others, then appends.
+    // Sequence numbers go on from the dataset's last, never reused.
+    let put = mode == LoadMode::Put;
+    let puts = put_ranges(&*tx, id).await?;
+    let mode = match mode {
+        LoadMode::Replace if !puts.is_empty() => {
+            drop_bulk(&tx, id, t, key, width, &puts).await?;
+            LoadMode::Append
+        }
+        LoadMode::Replace => LoadMode::Replace,
+        LoadMode::Append | LoadMode::Put => LoadMode::Append,
+    };
     let (first, last) = if t.holds_users() {
         load_users(&tx, id, t, mode, key, width, next, batches).await?
     } else {
@@ -100,6 +115,22 @@ pub(super) async fn load(
         &[&id, &last],
     )
     .await?;
+    if put && last > first {
+        // The last run grows when this one continues it.
+        let grown = tx
+            .execute(
+                "UPDATE put_ranges SET last = $3 WHERE dataset_id = $1 AND last = $2",
+                &[&id, &first, &last],
+            )
+            .await?;
+        if grown == 0 {
+            tx.execute(
+                "INSERT INTO put_ranges (dataset_id, first, last) VALUES ($1, $2, $3)",
+                &[&id, &(first + 1), &last],
+            )
+            .await?;
+        }
+    }
     if let Some(c) = commit {
         jobs::write_final(&*tx, &c.job.succeeded(None), &c.lease).await?;
     }
@@ -130,7 +161,7 @@ async fn load_rows(
                 copy_rows(tx, "records", id, key, width, 0, batches).await?,
             )
         }
-        LoadMode::Append if t.keyed_by_id() => {
+        LoadMode::Append | LoadMode::Put if t.keyed_by_id() => {
             // Staged, then the last row of each id replaces what the dataset held for it.
             tx.batch_execute(
                 "CREATE TEMP TABLE staging (dataset_id BIGINT, seq BIGINT, key TEXT COLLATE \"C\",
@@ -153,7 +184,7 @@ async fn load_rows(
             .await?;
             (next, last)
         }
-        LoadMode::Append => (
+        LoadMode::Append | LoadMode::Put => (
             next,
             copy_rows(tx, "records", id, key, width, next, batches).await?,
         ),
@@ -180,7 +211,7 @@ async fn load_users(
                 .await?;
             0
         }
-        LoadMode::Append => {
+        LoadMode::Append | LoadMode::Put => {
             tx.batch_execute(
                 "CREATE TEMP TABLE staging_users (dataset_id BIGINT, key TEXT COLLATE \"C\",
                                                   n INTEGER, rows BYTEA) ON COMMIT DROP",
@@ -191,7 +222,7 @@ async fn load_users(
     };
     let target = match mode {
         LoadMode::Replace => "user_records",
-        LoadMode::Append => "staging_users",
+        LoadMode::Append | LoadMode::Put => "staging_users",
     };
     // Only the last record of an id replaces what a Users dataset holds for it.
     let keep_last = mode == LoadMode::Append && t.keyed_by_id();
@@ -263,6 +294,73 @@ async fn load_users(
     Ok((first, last as i64))
 }
 
+/// The runs of sequence numbers of a dataset's records put one by one
+/// ([`crate::store::origin`]).
+async fn put_ranges(c: &impl GenericClient, id: i64) -> DbResult<PutRanges> {
+    let rows = c
+        .query(
+            "SELECT first, last FROM put_ranges WHERE dataset_id = $1 ORDER BY first",
+            &[&id],
+        )
+        .await?;
+    Ok(PutRanges(
+        rows.iter()
+            .map(|r| (r.get::<_, i64>(0) as u64, r.get::<_, i64>(1) as u64))
+            .collect(),
+    ))
+}
+
+/// Deletes every record of a dataset but those put one by one.
+async fn drop_bulk(
+    tx: &tokio_postgres::Transaction<'_>,
+    id: i64,
+    t: DatasetType,
+    key: usize,
+    width: usize,
+    puts: &PutRanges,
+) -> DbResult<()> {
+    if !t.holds_users() {
+        tx.execute(
+            "DELETE FROM records r WHERE r.dataset_id = $1 AND NOT EXISTS (
+                 SELECT 1 FROM put_ranges p
+                 WHERE p.dataset_id = $1 AND r.seq BETWEEN p.first AND p.last)",
+            &[&id],
+        )
+        .await?;
+        return Ok(());
+    }
+    let rows = tx
+        .query(
+            "SELECT key, rows FROM user_records WHERE dataset_id = $1",
+            &[&id],
+        )
+        .await?;
+    let update = tx
+        .prepare("UPDATE user_records SET n = $3, rows = $4 WHERE dataset_id = $1 AND key = $2")
+        .await?;
+    let delete = tx
+        .prepare("DELETE FROM user_records WHERE dataset_id = $1 AND key = $2")
+        .await?;
+    let mut kept = Vec::new();
+    for r in &rows {
+        let k: &str = r.get(0);
+        kept.clear();
+        let mut n = 0i32;
+        for (seq, row) in decode(k, r.get(1), width, key)? {
+            if puts.contains(seq) {
+                encode(&mut kept, seq, key, row.iter().map(String::as_str));
+                n += 1;
+            }
+        }
+        if n == 0 {
+            tx.execute(&delete, &[&id, &k]).await?;
+        } else {
+            tx.execute(&update, &[&id, &k, &n, &kept]).await?;
+        }
+    }
+    Ok(())
+}
+
 pub(super) async fn count(
     c: &impl GenericClient,
     group_arn: &str,
@@ -317,6 +415,7 @@ pub(super) fn scan(
     group_arn: &str,
     t: DatasetType,
     batch_rows: usize,
+    which: Ingestion,
 ) -> BoxStream<'static, StoreResult<RowBatch>> {
     let (tx, rx) = futures::channel::mpsc::channel::<StoreResult<RowBatch>>(2);
     let group_arn = group_arn.to_owned();
@@ -328,10 +427,12 @@ pub(super) fn scan(
             let txn = client.transaction().await?;
             let (id, columns) = require_dataset(&*txn, &group_arn, t).await?;
             let width = columns.len();
+            let puts = put_ranges(&*txn, id).await?;
+            let taken = |seq: u64| which.takes(puts.contains(seq));
             let sql = if t.holds_users() {
                 "SELECT key, rows FROM user_records WHERE dataset_id = $1 ORDER BY key"
             } else {
-                "SELECT key, vals FROM records WHERE dataset_id = $1 ORDER BY seq"
+                "SELECT seq, vals FROM records WHERE dataset_id = $1 ORDER BY seq"
             };
             let stmt = txn.prepare(sql).await?;
             let portal = txn.bind(&stmt, &[&id]).await?;
@@ -346,13 +447,16 @@ pub(super) fn scan(
                 };
                 let rows = txn.query_portal(&portal, fetch).await?;
                 for r in &rows {
-                    let records = if t.holds_users() {
+                    let records: Vec<Vec<String>> = if t.holds_users() {
                         decode(r.get(0), r.get(1), width, key)?
                             .into_iter()
+                            .filter(|(seq, _)| taken(*seq))
                             .map(|(_, row)| row)
                             .collect()
-                    } else {
+                    } else if taken(r.get::<_, i64>(0) as u64) {
                         vec![r.get::<_, Vec<String>>(1)]
+                    } else {
+                        Vec::new()
                     };
                     for row in records {
                         batch.push_row(row.iter().map(String::as_str));

@@ -5,7 +5,7 @@ use futures::stream::{BoxStream, StreamExt};
 use rusqlite::{params, Transaction, TransactionBehavior};
 
 use super::catalog::{create_records_table, key_index, require_dataset};
-use super::{compact, jobs, packed, SqliteStore};
+use super::{compact, jobs, packed, puts, SqliteStore};
 use crate::store::{failpoint, DatasetType, JobCommit, LoadMode, RowBatch, StoreResult};
 
 impl SqliteStore {
@@ -28,6 +28,27 @@ impl SqliteStore {
             }
             let (id, columns) = require_dataset(&txn, &group_arn, dataset_type)?;
             let width = columns.len();
+            // A full load keeps the records put one by one: it drops the others, then
+            // appends. Sequence numbers go on from the last put's, never reused.
+            let put = mode == LoadMode::Put;
+            let puts = puts::ranges(&txn, id)?;
+            let mode = match mode {
+                LoadMode::Replace if !puts.is_empty() => {
+                    if dataset_type.holds_users() {
+                        compact::compact_dataset(&txn, id)?;
+                        puts::drop_bulk_packed(
+                            &txn,
+                            &packed_table(id, dataset_type, &columns),
+                            &puts,
+                        )?;
+                    } else {
+                        puts::drop_bulk_rows(&txn, id)?;
+                    }
+                    LoadMode::Append
+                }
+                LoadMode::Replace => LoadMode::Replace,
+                LoadMode::Append | LoadMode::Put => LoadMode::Append,
+            };
             if dataset_type.holds_users() {
                 // Tombstones hide users' earlier records only: they are erased before
                 // new records come in.
@@ -36,24 +57,22 @@ impl SqliteStore {
                 }
                 let first_seq: i64 = match mode {
                     LoadMode::Replace => 0,
-                    LoadMode::Append => txn.query_row(
+                    _ => txn.query_row(
                         "SELECT next_seq FROM datasets WHERE id = ?1",
                         params![id],
                         |r| r.get(0),
                     )?,
                 };
-                let table = packed::Table {
-                    id,
-                    key: key_index(dataset_type, &columns),
-                    width,
-                    keyed_by_id: dataset_type.keyed_by_id(),
-                };
+                let table = packed_table(id, dataset_type, &columns);
                 let last =
                     packed::load(&txn, &table, mode, first_seq as u64, || rx.blocking_recv())?;
                 txn.execute(
                     "UPDATE datasets SET next_seq = ?2 WHERE id = ?1",
                     params![id, last as i64],
                 )?;
+                if put {
+                    puts::note(&txn, id, first_seq as u64 + 1, last)?;
+                }
                 commit_load(txn, commit)?;
                 return Ok(last - first_seq as u64);
             }
@@ -69,11 +88,14 @@ impl SqliteStore {
             // New rows continue the dataset's load order.
             let first_seq: i64 = match mode {
                 LoadMode::Replace => 0,
-                LoadMode::Append => txn.query_row(
-                    &format!("SELECT coalesce(max(seq), 0) FROM records_{id}"),
-                    [],
-                    |r| r.get(0),
-                )?,
+                _ => {
+                    let max: i64 = txn.query_row(
+                        &format!("SELECT coalesce(max(seq), 0) FROM records_{id}"),
+                        [],
+                        |r| r.get(0),
+                    )?;
+                    max.max(puts.last() as i64)
+                }
             };
             let mut seq = first_seq;
             let started = std::time::Instant::now();
@@ -109,7 +131,7 @@ impl SqliteStore {
                     txn.execute_batch(&format!("DROP TABLE records_{id}"))?;
                     create_records_table(&txn, id, dataset_type, &columns)?;
                 }
-                LoadMode::Append if dataset_type.keyed_by_id() => {
+                LoadMode::Append | LoadMode::Put if dataset_type.keyed_by_id() => {
                     // The last row of an id replaces the stored record and earlier rows.
                     txn.execute_batch(&format!(
                         "CREATE INDEX IF NOT EXISTS records_{id}_key ON records_{id} (c{k})"
@@ -122,7 +144,7 @@ impl SqliteStore {
                            (SELECT max(seq) FROM temp.staging GROUP BY c{k}))"
                     );
                 }
-                LoadMode::Append => {}
+                LoadMode::Append | LoadMode::Put => {}
             }
             txn.execute_batch(&format!(
                 "INSERT INTO records_{id} (seq, {cols}) SELECT seq, {cols} FROM {rows} ORDER BY seq;
@@ -132,6 +154,9 @@ impl SqliteStore {
                 seconds = started.elapsed().as_secs_f64(),
                 "copied in key order"
             );
+            if put {
+                puts::note(&txn, id, first_seq as u64 + 1, seq as u64)?;
+            }
             commit_load(txn, commit)?;
             Ok((seq - first_seq) as u64)
         });
@@ -163,4 +188,13 @@ fn commit_load(txn: Transaction<'_>, commit: Option<JobCommit>) -> StoreResult<(
         "committed the load"
     );
     Ok(())
+}
+
+fn packed_table(id: i64, dataset_type: DatasetType, columns: &[String]) -> packed::Table {
+    packed::Table {
+        id,
+        key: key_index(dataset_type, columns),
+        width: columns.len(),
+        keyed_by_id: dataset_type.keyed_by_id(),
+    }
 }

@@ -83,8 +83,15 @@ CREATE INDEX dataset_export_jobs_dataset ON dataset_export_jobs (dataset_arn, se
 pub(super) const MIGRATION_6: &str =
     "ALTER TABLE datasets ADD COLUMN next_seq INTEGER NOT NULL DEFAULT 0;";
 
-/// Event trackers: at most one per group, each found by its tracking ID.
+/// Event trackers (at most one per group, each found by its tracking ID), and the runs of
+/// sequence numbers of records put one by one ([`crate::store::origin`]).
 pub(super) const MIGRATION_9: &str = "
+CREATE TABLE put_ranges (
+    dataset_id INTEGER NOT NULL,
+    first      INTEGER NOT NULL,
+    last       INTEGER NOT NULL,
+    PRIMARY KEY (dataset_id, first)
+) WITHOUT ROWID;
 CREATE TABLE event_trackers (
     seq         INTEGER PRIMARY KEY,
     arn         TEXT NOT NULL UNIQUE,

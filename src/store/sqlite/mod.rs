@@ -26,6 +26,7 @@ mod load;
 mod migrate;
 mod packed;
 mod purge;
+mod puts;
 mod records;
 
 use std::path::{Path, PathBuf};
@@ -42,7 +43,8 @@ use self::catalog::{
 };
 use super::{
     dataset_arn, Claim, Compacted, Dataset, DatasetGroup, DatasetStore, DatasetType, EventTracker,
-    JobCommit, LoadMode, PurgeCounts, RowBatch, Schema, StoreError, StoreResult, Tags, UserIds,
+    Ingestion, JobCommit, LoadMode, PurgeCounts, RowBatch, Schema, StoreError, StoreResult, Tags,
+    UserIds,
 };
 use crate::jobs::model::{Job, JobKind, Lease};
 
@@ -387,6 +389,7 @@ impl DatasetStore for SqliteStore {
             let (id, _) = require_dataset(&tx, &group_arn, dataset_type)?;
             tx.execute_batch(&format!("DROP TABLE records_{id}"))?;
             directory::clear(&tx, id)?;
+            puts::clear(&tx, id)?;
             tx.execute("DELETE FROM datasets WHERE id = ?1", params![id])?;
             delete_tags(&tx, &dataset_arn(&group_arn, dataset_type))?;
             tx.commit()?;
@@ -609,8 +612,15 @@ impl DatasetStore for SqliteStore {
         group_arn: &str,
         dataset_type: DatasetType,
         batch_rows: usize,
+        which: Ingestion,
     ) -> BoxStream<'static, StoreResult<RowBatch>> {
-        records::scan(self.path.clone(), group_arn, dataset_type, batch_rows)
+        records::scan(
+            self.path.clone(),
+            group_arn,
+            dataset_type,
+            batch_rows,
+            which,
+        )
     }
 
     async fn purge_users(
@@ -690,7 +700,7 @@ impl DatasetStore for SqliteStore {
                 "DELETE FROM event_trackers; DELETE FROM datasets; DELETE FROM dataset_groups;
                  DELETE FROM jobs;
                  DELETE FROM schemas; DELETE FROM tags; DELETE FROM user_directory;
-                 DELETE FROM tombstones;",
+                 DELETE FROM tombstones; DELETE FROM put_ranges;",
             )?;
             tx.commit()?;
             Ok(())

@@ -57,7 +57,9 @@ pub(super) fn load(
     }
     let upsert = match mode {
         LoadMode::Replace => "",
-        LoadMode::Append => "ON CONFLICT (k) DO UPDATE SET n = excluded.n, rows = excluded.rows",
+        LoadMode::Append | LoadMode::Put => {
+            "ON CONFLICT (k) DO UPDATE SET n = excluded.n, rows = excluded.rows"
+        }
     };
     let mut insert = conn.prepare(&format!(
         "INSERT INTO records_{id} (k, n, rows) VALUES (?1, ?2, ?3) {upsert}"
@@ -68,7 +70,7 @@ pub(super) fn load(
     // users' new counts and merges them into the directory at the end.
     let mut fresh = match mode {
         LoadMode::Replace => Some(DirectoryWriter::new(conn, id)?),
-        LoadMode::Append => None,
+        LoadMode::Append | LoadMode::Put => None,
     };
     let mut updates: Vec<(String, u64)> = Vec::new();
     let mut store_user = |k: &str, n: i64, all: &[u8]| -> DbResult<()> {
@@ -78,11 +80,11 @@ pub(super) fn load(
                 n
             }
             // The last record of an id replaces whatever the user had.
-            LoadMode::Append if keyed_by_id => {
+            LoadMode::Append | LoadMode::Put if keyed_by_id => {
                 insert.execute(params![k, 1, last_record(all, width)?])?;
                 1
             }
-            LoadMode::Append => {
+            LoadMode::Append | LoadMode::Put => {
                 let old: Option<(i64, Vec<u8>)> = existing
                     .query_row(params![k], |r| Ok((r.get(0)?, r.get(1)?)))
                     .optional()?;

@@ -6,8 +6,8 @@ use futures::stream::{BoxStream, StreamExt};
 use rusqlite::Connection;
 
 use super::catalog::{key_index, require_dataset};
-use super::{packed, DbResult};
-use crate::store::{DatasetType, RowBatch, StoreResult};
+use super::{packed, puts, DbResult};
+use crate::store::{DatasetType, Ingestion, RowBatch, StoreResult};
 
 /// How many records a dataset holds.
 pub(super) fn count(
@@ -57,6 +57,7 @@ pub(super) fn scan(
     group_arn: &str,
     dataset_type: DatasetType,
     batch_rows: usize,
+    which: Ingestion,
 ) -> BoxStream<'static, StoreResult<RowBatch>> {
     // A connection of its own: in WAL mode it reads one snapshot while the store's
     // connection goes on writing, and the reader waits for its consumer, not the store.
@@ -73,12 +74,17 @@ pub(super) fn scan(
             let txn = conn.transaction()?;
             let (id, columns) = require_dataset(&txn, &group_arn, dataset_type)?;
             let width = columns.len();
+            let puts = puts::ranges(&txn, id)?;
+            let taken = |seq: u64| which.takes(puts.contains(seq));
             if dataset_type.holds_users() {
                 // Users in key order, each user's records in load order.
                 let key = key_index(dataset_type, &columns);
                 let mut batch = RowBatch::new(width);
                 let mut stopped = false;
-                packed::scan(&txn, id, width, key, |_, row| {
+                packed::scan(&txn, id, width, key, |seq, row| {
+                    if !taken(seq) {
+                        return Ok(true);
+                    }
                     batch.push_row(row.iter().map(String::as_str));
                     if batch.rows() >= batch_rows {
                         let full = std::mem::replace(&mut batch, RowBatch::new(width));
@@ -93,14 +99,17 @@ pub(super) fn scan(
             }
             let cols: Vec<String> = (0..width).map(|i| format!("c{i}")).collect();
             let mut stmt = txn.prepare(&format!(
-                "SELECT {} FROM records_{id} ORDER BY seq",
+                "SELECT seq, {} FROM records_{id} ORDER BY seq",
                 cols.join(", ")
             ))?;
             let mut rows = stmt.query([])?;
             let mut batch = RowBatch::new(width);
             while let Some(row) = rows.next()? {
+                if !taken(row.get::<_, i64>(0)? as u64) {
+                    continue;
+                }
                 for i in 0..width {
-                    let v: Option<String> = row.get(i)?;
+                    let v: Option<String> = row.get(i + 1)?;
                     batch.push_value(v.as_deref().unwrap_or(""));
                 }
                 if batch.rows() >= batch_rows {
