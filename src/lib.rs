@@ -33,6 +33,7 @@ pub mod api;
 pub mod cli;
 pub mod csv;
 pub mod deletion;
+pub mod events;
 pub mod export;
 pub mod faults;
 pub mod import;

@@ -29,7 +29,7 @@ struct Entry {
     /// The resource as Describe answered it before the delete.
     described: Value,
     states: &'static [&'static str],
-    /// For a dataset, its group.
+    /// For a dataset or an event tracker, its group.
     group: Option<String>,
 }
 
@@ -72,8 +72,8 @@ impl Deleting {
         Some(v)
     }
 
-    /// Whether one of `group`'s datasets is still being deleted.
-    pub fn has_dataset_of(&self, group: &str, transition: Duration) -> bool {
+    /// Whether one of `group`'s datasets or its event tracker is still being deleted.
+    pub fn has_part_of(&self, group: &str, transition: Duration) -> bool {
         let mut entries = self.lock();
         expire(&mut entries, transition);
         entries.values().any(|e| e.group.as_deref() == Some(group))
@@ -111,13 +111,13 @@ mod tests {
         let v = d.view("arn:ds", t).unwrap();
         assert_eq!(v["status"], "DELETE PENDING");
         assert_eq!(v["datasetArn"], "arn:ds");
-        assert!(d.has_dataset_of("arn:g", t));
-        assert!(!d.has_dataset_of("arn:other", t));
+        assert!(d.has_part_of("arn:g", t));
+        assert!(!d.has_part_of("arn:other", t));
         std::thread::sleep(Duration::from_millis(1100));
         assert_eq!(d.view("arn:ds", t).unwrap()["status"], "DELETE IN_PROGRESS");
         std::thread::sleep(Duration::from_millis(900));
         assert_eq!(d.view("arn:ds", t), None);
-        assert!(!d.has_dataset_of("arn:g", t));
+        assert!(!d.has_part_of("arn:g", t));
         // No transition time: gone at once.
         d.note("arn:g", json!({}), &GROUP_STATES, None);
         assert_eq!(d.view("arn:g", Duration::ZERO), None);

@@ -54,6 +54,9 @@ pub fn dataset(d: &Dataset, (status, updated): (&str, f64), shape: Shape) -> Val
     m.insert("status".into(), json!(status));
     m.insert("creationDateTime".into(), json!(d.attrs.creation_date_time));
     m.insert("lastUpdatedDateTime".into(), json!(updated));
+    if let (Shape::Describe, Some(t)) = (shape, &d.attrs.tracking_id) {
+        m.insert("trackingId".into(), json!(t));
+    }
     Value::Object(m)
 }
 

@@ -37,6 +37,10 @@ pattern!(S3_LOCATION, r"(s3|http|https)://.+");
 pattern!(NEXT_TOKEN, r"\p{ASCII}{0,1500}");
 pattern!(TAG, r"^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$");
 pattern!(DATASET_TYPE, r"^[A-Za-z_]+$");
+pattern!(
+    ATTRIBUTION_SOURCE,
+    r"^[\x20-\x7E]*[\x21-\x7E]+[\x20-\x7E]*$"
+);
 
 fn violation(value: &str, member: &str, constraint: &str) -> ApiError {
     let shown: String = value.chars().take(100).collect();
@@ -238,6 +242,78 @@ impl Input {
             .collect()
     }
 
+    /// A required list of objects, `min_items..=max_items` of them. An error in the `i`th
+    /// (from 1) names its member as `{member}.{i}.member.{name}` when passed through
+    /// [`nested`] with the prefix `{member}.{i}.member`.
+    pub fn req_object_list(
+        &self,
+        member: &str,
+        min_items: usize,
+        max_items: usize,
+    ) -> Result<Vec<Input>, ApiError> {
+        let Some(v) = self.value(member) else {
+            return Err(ApiError::invalid_input(format!(
+                "the required member '{member}' is missing"
+            )));
+        };
+        let Some(list) = v.as_array() else {
+            return Err(ApiError::invalid_input(format!(
+                "the member '{member}' must be a list"
+            )));
+        };
+        check_items(member, list.len(), min_items, max_items)?;
+        list.iter()
+            .enumerate()
+            .map(|(i, item)| match item {
+                Value::Object(m) => Ok(Input(m.clone())),
+                _ => Err(ApiError::invalid_input(format!(
+                    "{member}.{}.member must be an object",
+                    i + 1
+                ))),
+            })
+            .collect()
+    }
+
+    /// An optional list of strings, `min_items..=max_items` of them, each within
+    /// `min..=max` characters.
+    pub fn opt_str_list(
+        &self,
+        member: &str,
+        (min_items, max_items): (usize, usize),
+        min: usize,
+        max: usize,
+    ) -> Result<Option<Vec<String>>, ApiError> {
+        if !self.has(member) {
+            return Ok(None);
+        }
+        if let Some(list) = self.value(member).and_then(Value::as_array) {
+            check_items(member, list.len(), min_items, max_items)?;
+        }
+        self.req_str_list(member, max_items, min, max, None)
+            .map(Some)
+    }
+
+    /// An optional number member (a timestamp in epoch seconds, a float), finite.
+    pub fn opt_number(&self, member: &str) -> Result<Option<f64>, ApiError> {
+        match self.value(member) {
+            None => Ok(None),
+            Some(v) => v
+                .as_f64()
+                .filter(|n| n.is_finite())
+                .map(Some)
+                .ok_or_else(|| {
+                    ApiError::invalid_input(format!("the member '{member}' must be a number"))
+                }),
+        }
+    }
+
+    /// A required number member.
+    pub fn req_number(&self, member: &str) -> Result<f64, ApiError> {
+        self.opt_number(member)?.ok_or_else(|| {
+            ApiError::invalid_input(format!("the required member '{member}' is missing"))
+        })
+    }
+
     /// True when the member is present and not null.
     pub fn has(&self, member: &str) -> bool {
         self.value(member).is_some()
@@ -277,6 +353,27 @@ impl Input {
         }
         Ok(tags)
     }
+}
+
+fn check_items(member: &str, n: usize, min: usize, max: usize) -> Result<(), ApiError> {
+    let constraint = if n < min {
+        format!("Member must have length greater than or equal to {min}")
+    } else if n > max {
+        format!("Member must have length less than or equal to {max}")
+    } else {
+        return Ok(());
+    };
+    Err(violation(&format!("{n} items"), member, &constraint))
+}
+
+/// An error of a member of a nested object, renamed to its path in the request
+/// (`eventList.2.member.sentAt`).
+pub fn nested(mut e: ApiError, prefix: &str) -> ApiError {
+    e.message = e
+        .message
+        .replace(" at '", &format!(" at '{prefix}."))
+        .replace("member '", &format!("member '{prefix}."));
+    e
 }
 
 fn in_member(mut e: ApiError, member: &str, path: &str) -> ApiError {

@@ -1,5 +1,6 @@
 //! The Amazon Personalize API over awsJson1_1: `POST /` with `X-Amz-Target:
-//! AmazonPersonalize.<Operation>`, JSON in and out, errors as [`error::ApiError`].
+//! AmazonPersonalize.<Operation>`, JSON in and out, errors as [`error::ApiError`]; and on the
+//! same port the Personalize Events API over restJson1 ([`events`]: `POST /events`, ...).
 //!
 //! Besides the API: `GET /health`, and the admin endpoints for test suites:
 //! `POST /_personalize-local/reset` (empties every store table; `POST /moto-api/reset` too)
@@ -8,6 +9,7 @@
 pub mod deleting;
 pub mod dto;
 pub mod error;
+pub mod events;
 pub mod input;
 pub mod ops;
 
@@ -106,6 +108,8 @@ pub struct AppState {
     pub deleting: deleting::Deleting,
     /// Failures to inject ([`crate::faults`]); the worker and the S3 source share them.
     pub faults: Arc<crate::faults::Faults>,
+    /// Writes the records of the events API ([`events`]) with group commit.
+    pub events: crate::events::commit::GroupCommit,
 }
 
 impl AppState {
@@ -117,6 +121,7 @@ impl AppState {
             faults.clone(),
         ));
         Arc::new(AppState {
+            events: crate::events::commit::GroupCommit::new(store.clone()),
             store,
             source,
             config,
@@ -132,7 +137,8 @@ impl AppState {
 pub fn router(state: Arc<AppState>) -> Router {
     let mut router = Router::new()
         .route("/", post(dispatch))
-        .route("/health", get(health));
+        .route("/health", get(health))
+        .merge(events::routes());
     if state.config.admin {
         router = router
             .route(RESET_PATH, post(reset))
@@ -298,7 +304,7 @@ fn json_response(v: Value) -> Response {
     resp
 }
 
-fn with_request_id(mut resp: Response) -> Response {
+pub(crate) fn with_request_id(mut resp: Response) -> Response {
     if let Ok(id) = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()) {
         resp.headers_mut().insert("x-amzn-requestid", id);
     }
@@ -379,7 +385,7 @@ const DRAIN_BYTES: u64 = 64 * 1024 * 1024;
 
 /// The request body, at most [`MAX_BODY_BYTES`] of it: `RequestEntityTooLargeException` past
 /// that, once the body is drained (up to [`DRAIN_BYTES`]).
-async fn read_body(mut body: Body) -> Result<bytes::Bytes, ApiError> {
+pub(crate) async fn read_body(mut body: Body) -> Result<bytes::Bytes, ApiError> {
     use http_body_util::BodyExt;
     let mut kept = bytes::BytesMut::new();
     let mut seen = 0u64;

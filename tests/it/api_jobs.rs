@@ -398,7 +398,7 @@ async fn import_then_delete_users_through_the_api() {
 }
 
 /// Starts an export job and polls it to its end.
-async fn export(
+pub async fn export(
     c: &Client,
     name: &str,
     dataset_arn: &str,
@@ -456,7 +456,7 @@ async fn open_uploads(s3: &crate::common::TestS3) -> Option<usize> {
     Some(listed.uploads().len())
 }
 
-async fn get(server: &crate::api::Server, key: &str) -> String {
+pub async fn get(server: &crate::api::Server, key: &str) -> String {
     let out = server
         .s3
         .client

@@ -10,6 +10,7 @@ mod common;
 mod crash;
 mod deletion;
 mod erasure;
+mod events;
 mod faults;
 mod import;
 mod isolation;

@@ -76,6 +76,7 @@ pub async fn create(state: &AppState, input: &Input) -> OpResult {
             name,
             schema_arn: Some(schema_arn),
             creation_date_time: now_epoch(),
+            tracking_id: DatasetAttrs::new_tracking_id(dataset_type),
         },
     };
     if state
@@ -111,7 +112,16 @@ pub async fn describe(state: &AppState, input: &Input) -> OpResult {
         return Ok(json!({ "dataset": deleting }));
     }
     let dataset = find(state, &arn).await?;
-    Ok(json!({ "dataset": to_json(state, &dataset, Shape::Describe) }))
+    let mut described = to_json(state, &dataset, Shape::Describe);
+    // An Interactions dataset shows the tracking ID of its group's event tracker, the one
+    // PutEvents appends to it by (an Action_Interactions dataset has its own).
+    if dataset.dataset_type == DatasetType::Interactions {
+        let group = &dataset.dataset_group_arn;
+        if let Some(t) = super::event_tracker::of_group(state, group).await? {
+            described["trackingId"] = json!(t.tracking_id);
+        }
+    }
+    Ok(json!({ "dataset": described }))
 }
 
 /// ListDatasets: of one group (none if it does not exist), or of every group of the

@@ -161,9 +161,9 @@ pub async fn delete(state: &AppState, input: &Input) -> OpResult {
             "the dataset group {arn} is already being deleted"
         )));
     }
-    if state.deleting.has_dataset_of(&arn, state.config.transition) {
+    if state.deleting.has_part_of(&arn, state.config.transition) {
         return Err(ApiError::in_use(format!(
-            "the dataset group {arn} has a dataset that is being deleted; wait until it is gone"
+            "the dataset group {arn} has a dataset or event tracker that is being deleted; wait until it is gone"
         )));
     }
     let group = find(state, &arn).await?;

@@ -5,6 +5,7 @@ pub mod dataset;
 pub mod dataset_export_job;
 pub mod dataset_group;
 pub mod dataset_import_job;
+pub mod event_tracker;
 pub mod jobs;
 pub mod schema;
 pub mod tagging;
@@ -46,6 +47,10 @@ pub async fn call(state: &AppState, operation: &str, scope: &ArnScope, input: &I
         "CreateDatasetExportJob" => dataset_export_job::create(state, scope, input).await,
         "DescribeDatasetExportJob" => dataset_export_job::describe(state, input).await,
         "ListDatasetExportJobs" => dataset_export_job::list(state, scope, input).await,
+        "CreateEventTracker" => event_tracker::create(state, scope, input).await,
+        "DescribeEventTracker" => event_tracker::describe(state, input).await,
+        "ListEventTrackers" => event_tracker::list(state, scope, input).await,
+        "DeleteEventTracker" => event_tracker::delete(state, input).await,
         "TagResource" => tagging::tag_resource(state, input).await,
         "UntagResource" => tagging::untag_resource(state, input).await,
         "ListTagsForResource" => tagging::list_tags_for_resource(state, input).await,
@@ -56,20 +61,21 @@ pub async fn call(state: &AppState, operation: &str, scope: &ArnScope, input: &I
 }
 
 /// The members that name Personalize resources by ARN.
-const ARN_MEMBERS: [&str; 7] = [
+const ARN_MEMBERS: [&str; 8] = [
     "datasetGroupArn",
     "datasetArn",
     "schemaArn",
     "dataDeletionJobArn",
     "datasetImportJobArn",
     "datasetExportJobArn",
+    "eventTrackerArn",
     "resourceArn",
 ];
 
 /// Refuses ARNs of another region or account than the request's, as AWS does: a region's
 /// endpoint finds only that region's resources of the caller's account, whatever the store
 /// holds under other ARNs (`ResourceNotFoundException`, before anything is read or written).
-fn in_scope(scope: &ArnScope, input: &Input) -> Result<(), ApiError> {
+pub(crate) fn in_scope(scope: &ArnScope, input: &Input) -> Result<(), ApiError> {
     let prefix = scope.prefix();
     for member in ARN_MEMBERS {
         let Some(arn) = input.raw_str(member) else {

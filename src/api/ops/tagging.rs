@@ -66,6 +66,7 @@ async fn require_resource(state: &AppState, arn: &str) -> Result<(), ApiError> {
     let exists = match resource_type(arn) {
         Some("dataset-group") => store.dataset_group(arn).await?.is_some(),
         Some("schema") => store.schema(arn).await?.is_some(),
+        Some("event-tracker") => super::event_tracker::by_arn(state, arn).await?.is_some(),
         Some("dataset") => dataset_by_arn(store.as_ref(), arn).await?.is_some(),
         Some(t) => match job_kind(t) {
             Some(kind) => store.job(arn).await?.is_some_and(|j| j.kind() == kind),
