@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Smoke flow with the real AWS CLI against the built binary: data loaded with `import`, then
 # `serve`, then dataset group and data deletion job calls through `aws personalize`, then a
-# schema, a dataset and its tags, each created, checked and deleted again.
+# schema, a dataset and its tags, each created, checked and deleted again, then an event
+# tracker, `aws personalize-events` calls and an export of what they put.
 #   .ci/smoke-aws-cli.sh BINARY S3_ENDPOINT
 set -euo pipefail
 bin=$1
@@ -111,4 +112,33 @@ if p describe-dataset-group --dataset-group-arn "$two" 2>"$work/gone.err"; then 
 grep -q ResourceNotFoundException "$work/gone.err"
 p list-dataset-groups >"$work/groups.json"
 python3 -c 'import json,sys; n=[g["name"] for g in json.load(open(sys.argv[1]))["datasetGroups"]]; assert n==["smoke"], n' "$work/groups.json"
+# The real-time path: a tracker, events and users put through `aws personalize-events` on the
+# same port, then an export of the records put one by one.
+tracker=$(p create-event-tracker --name smoke-tracker --dataset-group-arn "$group" \
+  --query trackingId --output text)
+e() { aws --endpoint-url "$api" personalize-events "$@"; }
+e put-events --tracking-id "$tracker" --user-id smoke-put --session-id s1 \
+  --event-list '[{"eventType": "click", "itemId": "i9", "sentAt": 1700000000}, {"eventType": "view", "itemId": "i8", "sentAt": 1700000001}]'
+e put-users --dataset-arn arn:aws:personalize:us-east-1:000000000000:dataset/smoke/USERS \
+  --users '[{"userId": "smoke-put", "properties": "{\"age\": 41, \"membership\": \"gold\"}"}]'
+if e put-events --tracking-id "$tracker" --session-id s1 \
+  --event-list '[{"eventType": "click", "itemId": "i9", "sentAt": 1, "properties": "{\"shoeSize\": 4}"}]' 2>"$work/bad.err"; then
+  echo "an unknown property was accepted" >&2; exit 1
+fi
+grep -q 'InvalidInputException.*shoeSize' "$work/bad.err" || { cat "$work/bad.err" >&2; exit 1; }
+p describe-dataset --dataset-arn arn:aws:personalize:us-east-1:000000000000:dataset/smoke/INTERACTIONS \
+  --query dataset.trackingId --output text | grep -qx "$tracker"
+export_job=$(p create-dataset-export-job --job-name smoke-puts \
+  --dataset-arn arn:aws:personalize:us-east-1:000000000000:dataset/smoke/INTERACTIONS \
+  --ingestion-mode PUT --role-arn arn:aws:iam::123456789012:role/PersonalizeRole \
+  --job-output "s3DataDestination={path=s3://$bucket/exports/}" --query datasetExportJobArn --output text)
+for _ in $(seq 1 100); do
+  status=$(p describe-dataset-export-job --dataset-export-job-arn "$export_job" --query datasetExportJob.status --output text)
+  [ "$status" = ACTIVE ] || [ "$status" = "CREATE FAILED" ] && break
+  sleep 0.1
+done
+[ "$status" = ACTIVE ] || { echo "export $status" >&2; exit 1; }
+aws --endpoint-url "$s3" s3 cp --quiet "s3://$bucket/exports/smoke-puts.csv" "$work/puts.csv"
+printf 'USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE\nsmoke-put,i9,1700000000,click\nsmoke-put,i8,1700000001,view\n' | diff - "$work/puts.csv"
+p delete-event-tracker --event-tracker-arn "$(p list-event-trackers --query 'eventTrackers[0].eventTrackerArn' --output text)"
 echo "aws cli smoke: passed"

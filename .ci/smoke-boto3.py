@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Smoke flow with boto3 against the built binary: the server runs while the CLI imports
 records into it; dataset groups, schemas, datasets, a data deletion job, tags, a paginator
-and modeled errors go through the real Personalize client, in region eu-west-1.
+and modeled errors go through the real Personalize client, in region eu-west-1; events and
+users through the real Personalize Events client, on the same port.
 
     python3 .ci/smoke-boto3.py BINARY S3_ENDPOINT
 """
@@ -194,6 +195,7 @@ def flow(binary, data_dir, env, bucket, url):
     expect_error("InvalidNextTokenException", p.list_schemas, nextToken="forged")
     expect_error("InvalidNextTokenException", p.list_data_deletion_jobs, nextToken="forged")
     expect_error("ResourceInUseException", p.delete_dataset_group, datasetGroupArn=group)
+    events_flow(p, env, bucket, url, group, datasets)
     import urllib3
 
     # Failure injection: boto3 retries a ThrottlingException (the default legacy mode makes
@@ -230,6 +232,46 @@ def flow(binary, data_dir, env, bucket, url):
     left = p.list_dataset_groups()["datasetGroups"]
     check(left == [], f"after the reset {len(left)} groups are left")
     print(f"boto3 smoke: job COMPLETED, numDeleted {want}, ARNs in {REGION}, moto-api reset")
+
+
+def events_flow(p, env, bucket, url, group, datasets):
+    """An event tracker, events and users put through the personalize-events client on the
+    same port, its modeled errors, and a deletion job that purges what was put."""
+    tracker = p.create_event_tracker(name="boto-tracker", datasetGroupArn=group)
+    check(tracker["eventTrackerArn"].startswith(f"arn:aws:personalize:{REGION}:{ACCOUNT}:event-tracker/"),
+          f"tracker {tracker}")
+    t, _ = poll(lambda: p.describe_event_tracker(eventTrackerArn=tracker["eventTrackerArn"]),
+                "eventTracker", {"ACTIVE"})
+    check(t["trackingId"] == tracker["trackingId"] and t["datasetGroupArn"] == group, f"tracker {t}")
+    ev = boto3.client("personalize-events", endpoint_url=url, region_name=REGION,
+                      aws_access_key_id="test", aws_secret_access_key="test")
+    ev.put_events(trackingId=tracker["trackingId"], userId="boto-put", sessionId="s1",
+                  eventList=[{"eventType": "click", "itemId": "i1", "sentAt": 1700000000},
+                             {"eventType": "view", "itemId": "i2", "sentAt": 1700000005.5}])
+    ev.put_users(datasetArn=datasets["Users"],
+                 users=[{"userId": "boto-put", "properties": json.dumps({"membership": "gold"})}])
+    e = expect_error("InvalidInputException", ev.put_events, trackingId=tracker["trackingId"],
+                     sessionId="s1", eventList=[{"eventType": "click", "itemId": "i1",
+                                                 "sentAt": 1, "properties": '{"shoeSize": 4}'}])
+    check(isinstance(e, ev.exceptions.InvalidInputException) and "shoeSize" in str(e), f"raised {e!r}")
+    e = expect_error("ResourceNotFoundException", ev.put_users,
+                     datasetArn=datasets["Users"].replace("/boto/", "/nope/"),
+                     users=[{"userId": "u", "properties": "{}"}])
+    check(isinstance(e, ev.exceptions.ResourceNotFoundException), f"raised {type(e).__name__}")
+    check(e.response["ResponseMetadata"]["HTTPStatusCode"] == 404, f"status {e.response}")
+
+    s3 = boto3.client("s3", endpoint_url=env["PERSONALIZE_LOCAL_S3_ENDPOINT"], region_name="us-east-1",
+                      aws_access_key_id="test", aws_secret_access_key="test",
+                      config=Config(s3={"addressing_style": "path"}))
+    s3.put_object(Bucket=bucket, Key="boto-put/forget.csv", Body=b"USER_ID\nboto-put\n")
+    job = p.create_data_deletion_job(
+        jobName="boto-put-job", datasetGroupArn=group, roleArn=ROLE,
+        dataSource={"dataLocation": f"s3://{bucket}/boto-put/forget.csv"})["dataDeletionJobArn"]
+    j, _ = poll(lambda: p.describe_data_deletion_job(dataDeletionJobArn=job), "dataDeletionJob",
+                {"COMPLETED", "FAILED"})
+    check(j["status"] == "COMPLETED" and j["numDeleted"] == 3, f"deletion of what was put {j}")
+    p.delete_event_tracker(eventTrackerArn=tracker["eventTrackerArn"])
+    print("boto3 smoke: events put, their user deleted (numDeleted 3)")
 
 
 def main():
