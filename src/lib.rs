@@ -20,9 +20,10 @@
 //! | layer | modules |
 //! |---|---|
 //! | entry points | [`cli`] (the command line, the demo), [`server`] (the API with a worker) |
-//! | wire | [`api`]: awsJson1_1 operations; [`api::dto`] turns records into the service's JSON |
+//! | wire | [`api`]: awsJson1_1 operations; [`api::dto`] turns records into the service's JSON; [`api::events`]: the restJson1 events API |
 //! | job runner | [`jobs::worker`], [`jobs::run`]: claim, lease, run to the end |
 //! | job bodies | [`deletion`], [`import`] (loads, also from the command line), [`export`] |
+//! | real time | [`events`]: records put one by one, written with group commit |
 //! | I/O | [`source`] (S3, listing), [`csv`] (reader and writer) |
 //! | store | [`store`]: the [`store::DatasetStore`] contract, SQLite by default, in memory |
 //! | model | [`jobs::model`]: the job record, data only |
