@@ -228,6 +228,7 @@ pub async fn import_with_commit(
                         schema_arn: None,
                         creation_date_time: now_epoch(),
                         tracking_id: DatasetAttrs::new_tracking_id(dataset_type),
+                        latest_update: None,
                     },
                 })
                 .await?;

@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use futures::stream::{BoxStream, StreamExt};
 
 use super::{
-    Claim, Dataset, DatasetGroup, DatasetStore, DatasetType, EventTracker, Ingestion, JobCommit,
-    LoadMode, PurgeCounts, RowBatch, Schema, StoreError, StoreResult, Tags, UserIds,
+    Claim, Dataset, DatasetAttrs, DatasetGroup, DatasetStore, DatasetType, EventTracker, Ingestion,
+    JobCommit, LoadMode, PurgeCounts, RowBatch, Schema, StoreError, StoreResult, Tags, UserIds,
 };
 use crate::jobs::model::{now_epoch, Job, JobKind, JobStatus, Lease};
 
@@ -270,6 +270,28 @@ impl DatasetStore for MemoryStore {
             }
             None => Err(StoreError::NotFound(dataset_name(group_arn, dataset_type))),
         }
+    }
+
+    async fn update_dataset(
+        &self,
+        group_arn: &str,
+        dataset_type: DatasetType,
+        columns: &[String],
+        attrs: &DatasetAttrs,
+    ) -> StoreResult<()> {
+        super::validate_columns(dataset_type, columns).map_err(StoreError::Invalid)?;
+        let mut s = self.lock();
+        let Some((dataset, rows)) = s.datasets.get_mut(&dataset_key(group_arn, dataset_type))
+        else {
+            return Err(StoreError::NotFound(dataset_name(group_arn, dataset_type)));
+        };
+        let map = super::column_map(&dataset.columns, columns)?;
+        for r in rows.iter_mut() {
+            r.values = super::remap(&map, &r.values).map(str::to_owned).collect();
+        }
+        dataset.columns = columns.to_vec();
+        dataset.attrs = attrs.clone();
+        Ok(())
     }
 
     async fn create_schema(&self, schema: &Schema) -> StoreResult<()> {

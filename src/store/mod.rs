@@ -219,6 +219,42 @@ pub struct DatasetAttrs {
     /// makes one with the dataset); none for other types.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub tracking_id: Option<String>,
+    /// The dataset's last schema replacement (`UpdateDataset`), if any.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub latest_update: Option<DatasetUpdate>,
+}
+
+/// A replacement of a dataset's schema, as `DescribeDataset`'s `latestDatasetUpdate` shows it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DatasetUpdate {
+    /// The schema asked for.
+    pub schema_arn: String,
+    /// Why the schema could not replace the dataset's (which kept its own); none when it did.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub failure_reason: Option<String>,
+    /// Epoch seconds.
+    pub creation_date_time: f64,
+}
+
+/// For each of `new` columns, the position among `old` of the column of that name (`None`: a
+/// new column, null in every record); [`StoreError::Invalid`] if `new` lacks one of `old`.
+pub fn column_map(old: &[String], new: &[String]) -> StoreResult<Vec<Option<usize>>> {
+    if let Some(dropped) = old.iter().find(|c| !new.contains(c)) {
+        return Err(StoreError::Invalid(format!(
+            "the column {dropped} would be dropped; a dataset's columns can only be added to"
+        )));
+    }
+    Ok(new
+        .iter()
+        .map(|c| old.iter().position(|o| o == c))
+        .collect())
+}
+
+/// A record's values in the new column order ([`column_map`]).
+pub fn remap<'a>(map: &'a [Option<usize>], values: &'a [String]) -> impl Iterator<Item = &'a str> {
+    map.iter()
+        .map(move |i| i.map_or("", |i| values[i].as_str()))
 }
 
 /// An event tracker: what `PutEvents` names by its tracking ID to append interactions to a
@@ -473,6 +509,18 @@ pub trait DatasetStore: Send + Sync + fmt::Debug + 'static {
     /// Deletes a dataset with all its records and tags; [`StoreError::NotFound`] if there is
     /// none.
     async fn delete_dataset(&self, group_arn: &str, dataset_type: DatasetType) -> StoreResult<()>;
+
+    /// Replaces a dataset's attributes with `attrs` and its columns with `columns` (a schema
+    /// replaced), in one transaction: every record keeps its value in each column that
+    /// stays, wherever it moves, and is null in a new one. [`StoreError::NotFound`] without
+    /// the dataset; [`StoreError::Invalid`] if `columns` drops one of the dataset's.
+    async fn update_dataset(
+        &self,
+        group_arn: &str,
+        dataset_type: DatasetType,
+        columns: &[String],
+        attrs: &DatasetAttrs,
+    ) -> StoreResult<()>;
 
     /// Creates a schema; [`StoreError::AlreadyExists`] if its ARN is taken.
     async fn create_schema(&self, schema: &Schema) -> StoreResult<()>;

@@ -1,4 +1,4 @@
-//! Event trackers and the Personalize Events API (restJson1) through the real
+//! Event trackers, the Personalize Events API (restJson1) and UpdateDataset through the real
 //! `aws-sdk-personalize` and `aws-sdk-personalizeevents` clients, on one server port.
 
 use std::time::Duration;
@@ -673,4 +673,180 @@ async fn wait_import(server: &Server, arn: &str) {
         }
     }
     panic!("import {arn} did not end");
+}
+
+/// UpdateDataset replaces a schema with a compatible one (records keep their values by
+/// field name, null in an added field), and ends CREATE FAILED, naming the field, for one
+/// that does not fit; DescribeDataset shows it as `latestDatasetUpdate`.
+#[tokio::test]
+async fn update_dataset_replaces_a_compatible_schema() {
+    let server = start(Duration::from_millis(300), false).await;
+    let c = &server.client;
+    let events = events_client(&server.endpoint);
+    let group = create_active_group(&server, "updates").await;
+    let users = create_dataset(c, &group, "Users", "users").await;
+    let describe = || async {
+        c.describe_dataset()
+            .dataset_arn(&users)
+            .send()
+            .await
+            .unwrap()
+            .dataset
+            .unwrap()
+    };
+    while describe().await.status.as_deref() != Some("ACTIVE") {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    events
+        .put_users()
+        .dataset_arn(&users)
+        .users(
+            User::builder()
+                .user_id("u1")
+                .properties(r#"{"age": 30, "membership": "gold"}"#)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let schema = |name: &str, fields: &str| {
+        let body = format!(
+            r#"{{"type": "record", "name": "Users", "namespace": "com.amazonaws.personalize.schema", "fields": [{fields}], "version": "1.0"}}"#
+        );
+        let name = name.to_owned();
+        async move {
+            c.create_schema()
+                .name(name)
+                .schema(body)
+                .send()
+                .await
+                .unwrap()
+                .schema_arn
+                .unwrap()
+        }
+    };
+    let v2 = schema(
+        "users-v2",
+        r#"{"name": "USER_ID", "type": "string"}, {"name": "MEMBERSHIP", "type": "string"},
+           {"name": "AGE", "type": ["int", "null"]}, {"name": "CITY", "type": ["null", "string"]}"#,
+    )
+    .await;
+    let out = c
+        .update_dataset()
+        .dataset_arn(&users)
+        .schema_arn(&v2)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.dataset_arn.as_deref(), Some(users.as_str()));
+    assert_err(
+        c.update_dataset()
+            .dataset_arn(&users)
+            .schema_arn(&v2)
+            .send()
+            .await,
+        |e| e.is_resource_in_use_exception(),
+        "wait until it ends",
+    );
+    let mut statuses = Vec::new();
+    let done = loop {
+        let d = describe().await;
+        let latest = d.latest_dataset_update.clone().unwrap();
+        let status = latest.status.clone().unwrap();
+        if statuses.last() != Some(&status) {
+            statuses.push(status.clone());
+        }
+        if status == "ACTIVE" {
+            break d;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(statuses, ["CREATE PENDING", "CREATE IN_PROGRESS", "ACTIVE"]);
+    assert_eq!(done.schema_arn.as_deref(), Some(v2.as_str()));
+    let latest = done.latest_dataset_update.unwrap();
+    assert_eq!(latest.schema_arn.as_deref(), Some(v2.as_str()));
+    assert_eq!(latest.failure_reason, None);
+    let row = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        sorted_records(&server, &group, DatasetType::Users).await,
+        vec![row(&["u1", "gold", "30", ""])]
+    );
+    // The added field takes values from then on.
+    events
+        .put_users()
+        .dataset_arn(&users)
+        .users(
+            User::builder()
+                .user_id("u2")
+                .properties(r#"{"membership": "free", "city": "Lyon"}"#)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    // Schemas that do not fit: the update fails, naming the field; nothing changes.
+    for (name, fields, field) in [
+        (
+            "users-v3",
+            r#"{"name": "USER_ID", "type": "string"}, {"name": "MEMBERSHIP", "type": "string"},
+               {"name": "AGE", "type": ["int", "null"]}"#,
+            "CITY",
+        ),
+        (
+            "users-v4",
+            r#"{"name": "USER_ID", "type": "string"}, {"name": "MEMBERSHIP", "type": "string"},
+               {"name": "AGE", "type": ["long", "null"]}, {"name": "CITY", "type": ["null", "string"]}"#,
+            "AGE",
+        ),
+        (
+            "users-v5",
+            r#"{"name": "USER_ID", "type": "string"}, {"name": "MEMBERSHIP", "type": "string"},
+               {"name": "AGE", "type": ["int", "null"]}, {"name": "CITY", "type": ["null", "string"]},
+               {"name": "SHOE_SIZE", "type": "int"}"#,
+            "SHOE_SIZE",
+        ),
+    ] {
+        let bad = schema(name, fields).await;
+        c.update_dataset()
+            .dataset_arn(&users)
+            .schema_arn(&bad)
+            .send()
+            .await
+            .unwrap();
+        let failed = loop {
+            let d = describe().await;
+            let latest = d.latest_dataset_update.clone().unwrap();
+            if latest.status.as_deref() == Some("CREATE FAILED") {
+                break d;
+            }
+            assert_ne!(latest.status.as_deref(), Some("ACTIVE"), "{latest:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        let reason = failed
+            .latest_dataset_update
+            .unwrap()
+            .failure_reason
+            .unwrap();
+        assert!(reason.contains(field) && reason.contains(&bad), "{reason}");
+        assert_eq!(failed.schema_arn.as_deref(), Some(v2.as_str()));
+    }
+    assert_eq!(
+        sorted_records(&server, &group, DatasetType::Users).await,
+        vec![
+            row(&["u1", "gold", "30", ""]),
+            row(&["u2", "free", "", "Lyon"])
+        ]
+    );
+    assert_err(
+        c.update_dataset()
+            .dataset_arn(&users)
+            .schema_arn(v2.replace("users-v2", "no-such-schema"))
+            .send()
+            .await,
+        |e| e.is_resource_not_found_exception(),
+        "does not exist",
+    );
 }

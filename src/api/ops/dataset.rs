@@ -1,11 +1,11 @@
-//! CreateDataset, DescribeDataset, ListDatasets, DeleteDataset.
+//! CreateDataset, DescribeDataset, ListDatasets, DeleteDataset, UpdateDataset.
 //!
 //! A dataset is one type within a group, `dataset/{group name}/{TYPE}`; its columns are its
 //! schema's fields. Its status follows [`lifecycle`] from its creation time.
 
 use serde_json::{json, Value};
 
-use super::{dataset_group, lifecycle, schema, tagging, OpResult};
+use super::{dataset_group, lifecycle, schema, tagging, OpResult, ACTIVE};
 use crate::api::dto::{self, Shape};
 use crate::api::error::ApiError;
 use crate::api::input::{Input, Page, ARN, DATASET_TYPE, NAME};
@@ -13,7 +13,7 @@ use crate::api::AppState;
 use crate::jobs::now_epoch;
 use crate::store::schema::Fields;
 use crate::store::ArnScope;
-use crate::store::{dataset_by_arn, Dataset, DatasetAttrs, DatasetType, StoreError};
+use crate::store::{dataset_by_arn, Dataset, DatasetAttrs, DatasetType, DatasetUpdate, StoreError};
 
 /// The dataset's status now and when it last changed.
 pub fn status(state: &AppState, d: &Dataset) -> (&'static str, f64) {
@@ -77,6 +77,7 @@ pub async fn create(state: &AppState, input: &Input) -> OpResult {
             schema_arn: Some(schema_arn),
             creation_date_time: now_epoch(),
             tracking_id: DatasetAttrs::new_tracking_id(dataset_type),
+            latest_update: None,
         },
     };
     if state
@@ -113,6 +114,19 @@ pub async fn describe(state: &AppState, input: &Input) -> OpResult {
     }
     let dataset = find(state, &arn).await?;
     let mut described = to_json(state, &dataset, Shape::Describe);
+    if let Some(u) = &dataset.attrs.latest_update {
+        let (status, updated) = update_status(state, u);
+        let mut latest = json!({
+            "schemaArn": u.schema_arn,
+            "status": status,
+            "creationDateTime": u.creation_date_time,
+            "lastUpdatedDateTime": updated,
+        });
+        if status == "CREATE FAILED" {
+            latest["failureReason"] = json!(u.failure_reason);
+        }
+        described["latestDatasetUpdate"] = latest;
+    }
     // An Interactions dataset shows the tracking ID of its group's event tracker, the one
     // PutEvents appends to it by (an Action_Interactions dataset has its own).
     if dataset.dataset_type == DatasetType::Interactions {
@@ -178,6 +192,120 @@ pub async fn delete(state: &AppState, input: &Input) -> OpResult {
             state.deleting.note(&arn, described, states, group);
             Ok(json!({}))
         }
+        Err(StoreError::NotFound(_)) => Err(ApiError::not_found(format!(
+            "the dataset {arn} does not exist"
+        ))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The status of a schema replacement now, and when it last changed: it moves like a
+/// group's, from its creation, and ends `ACTIVE`, or `CREATE FAILED` when the schema did not
+/// fit (the dataset kept its own).
+pub fn update_status(state: &AppState, u: &DatasetUpdate) -> (&'static str, f64) {
+    match lifecycle(state, u.creation_date_time) {
+        (ACTIVE, at) if u.failure_reason.is_some() => ("CREATE FAILED", at),
+        other => other,
+    }
+}
+
+/// Why `new` cannot replace the schema `old` of a dataset of type `t` (what follows "the
+/// schema ..."): the same required fields, of the same types; every field kept; added
+/// fields nullable, since the records held have no value for them.
+fn incompatible(old: &Fields, new: &Fields, t: DatasetType) -> Option<String> {
+    if let Err(why) = new.check_for(t) {
+        return Some(format!("does not fit a {t} dataset: {why}"));
+    }
+    for f in &old.0 {
+        let Some(n) = new.0.iter().find(|n| n.name == f.name) else {
+            return Some(format!(
+                "lacks the field {}, which the dataset's records have",
+                f.name
+            ));
+        };
+        if n.ty != f.ty || n.nullable != f.nullable {
+            let show = |ty, nullable| {
+                if nullable {
+                    format!("{ty} or null")
+                } else {
+                    format!("{ty}")
+                }
+            };
+            return Some(format!(
+                "has the field {} as {}, but the dataset has it as {}",
+                f.name,
+                show(n.ty, n.nullable),
+                show(f.ty, f.nullable)
+            ));
+        }
+    }
+    new.0
+        .iter()
+        .find(|n| !n.nullable && !old.0.iter().any(|f| f.name == n.name))
+        .map(|n| {
+            format!(
+                "adds the field {}, which is not nullable: the dataset's records have no value for it",
+                n.name
+            )
+        })
+}
+
+/// UpdateDataset: replaces the dataset's schema. The schema must exist (else
+/// ResourceNotFoundException) and the dataset be `ACTIVE`, with no replacement or import job
+/// still in progress (else ResourceInUseException). A schema that fits takes effect at once,
+/// the records keeping their values by field name and null in added fields; one that does
+/// not leaves the dataset as it was, and its update ends `CREATE FAILED` with the reason.
+pub async fn update(state: &AppState, input: &Input) -> OpResult {
+    let arn = input.req_str("datasetArn", 0, 256, Some(&ARN))?;
+    let schema_arn = input.req_str("schemaArn", 0, 256, Some(&ARN))?;
+    let d = find_active(state, &arn).await?;
+    if let Some(u) = &d.attrs.latest_update {
+        let (status, _) = update_status(state, u);
+        if status != ACTIVE && status != "CREATE FAILED" {
+            return Err(ApiError::in_use(format!(
+                "the dataset {arn} has a schema update {status}; wait until it ends"
+            )));
+        }
+    }
+    if super::dataset_import_job::importing(state, &arn).await? {
+        return Err(ApiError::in_use(format!(
+            "the dataset {arn} has a dataset import job in progress; wait until it ends"
+        )));
+    }
+    let Some(current) = &d.attrs.schema_arn else {
+        return Err(ApiError::invalid_input(format!(
+            "the dataset {arn} was made by the import command from a CSV header and has no schema to replace"
+        )));
+    };
+    let old = schema::find(state, current).await?;
+    let old = Fields::parse(&old.schema).map_err(ApiError::invalid_input)?;
+    let new = schema::find(state, &schema_arn).await?;
+    let group = dataset_group::find(state, &d.dataset_group_arn).await?;
+    let fields = Fields::parse(&new.schema).map_err(ApiError::invalid_input)?;
+    let failure = if group.attrs.domain != new.domain {
+        Some("is of another domain than the dataset group".to_owned())
+    } else {
+        incompatible(&old, &fields, d.dataset_type)
+    };
+    let mut attrs = d.attrs.clone();
+    let columns = match failure {
+        None => {
+            attrs.schema_arn = Some(schema_arn.clone());
+            fields.names()
+        }
+        Some(_) => d.columns.clone(),
+    };
+    attrs.latest_update = Some(DatasetUpdate {
+        schema_arn: schema_arn.clone(),
+        failure_reason: failure.map(|why| format!("the schema {schema_arn} {why}")),
+        creation_date_time: now_epoch(),
+    });
+    match state
+        .store
+        .update_dataset(&d.dataset_group_arn, d.dataset_type, &columns, &attrs)
+        .await
+    {
+        Ok(()) => Ok(json!({ "datasetArn": arn })),
         Err(StoreError::NotFound(_)) => Err(ApiError::not_found(format!(
             "the dataset {arn} does not exist"
         ))),

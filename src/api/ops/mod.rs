@@ -38,6 +38,7 @@ pub async fn call(state: &AppState, operation: &str, scope: &ArnScope, input: &I
         "DescribeDataset" => dataset::describe(state, input).await,
         "ListDatasets" => dataset::list(state, scope, input).await,
         "DeleteDataset" => dataset::delete(state, input).await,
+        "UpdateDataset" => dataset::update(state, input).await,
         "CreateDataDeletionJob" => data_deletion_job::create(state, scope, input).await,
         "DescribeDataDeletionJob" => data_deletion_job::describe(state, input).await,
         "ListDataDeletionJobs" => data_deletion_job::list(state, scope, input).await,

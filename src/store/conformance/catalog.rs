@@ -327,3 +327,98 @@ pub async fn event_trackers_are_one_per_group(store: &dyn DatasetStore) {
         .await
         .unwrap();
 }
+
+/// A schema replacement moves every record's values to their new columns, nulls the new
+/// ones, keeps the attributes given, and changes nothing when it would drop a column.
+pub async fn updates_remap_records_by_column_name(store: &dyn DatasetStore) {
+    let g = group("conf-update");
+    store.create_dataset_group(&g).await.unwrap();
+    let arn = g.dataset_group_arn.as_str();
+    let cols = |c: &[&str]| c.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    for (t, old, new, rows, moved) in [
+        (
+            DatasetType::Users,
+            &["USER_ID", "AGE"][..],
+            &["AGE", "USER_ID", "CITY"][..],
+            &[&["u1", "30"][..], &["u2", ""]][..],
+            &[&["30", "u1", ""][..], &["", "u2", ""]][..],
+        ),
+        (
+            DatasetType::Items,
+            &["ITEM_ID", "NAME"],
+            &["NAME", "PRICE", "ITEM_ID"],
+            &[&["i1", "shoe"][..], &["i2", "hat"]],
+            &[&["shoe", "", "i1"][..], &["hat", "", "i2"]],
+        ),
+    ] {
+        let d = dataset(&g, t, old);
+        store.create_dataset(&d).await.unwrap();
+        load(store, &g, t, old.len(), rows).await;
+        let mut attrs = d.attrs.clone();
+        attrs.schema_arn = Some("arn:aws:personalize:us-east-1:000000000000:schema/new".into());
+        attrs.latest_update = Some(DatasetUpdate {
+            schema_arn: attrs.schema_arn.clone().unwrap(),
+            failure_reason: None,
+            creation_date_time: 1_700_000_002.0,
+        });
+        // Dropping a column is refused, and changes nothing.
+        assert!(matches!(
+            store.update_dataset(arn, t, &cols(&new[1..]), &attrs).await,
+            Err(StoreError::Invalid(_))
+        ));
+        assert_eq!(store.records(arn, t).await.unwrap(), strings(rows));
+        store
+            .update_dataset(arn, t, &cols(new), &attrs)
+            .await
+            .unwrap();
+        let now = store.datasets(arn).await.unwrap();
+        let now = now.iter().find(|x| x.dataset_type == t).unwrap();
+        assert_eq!((&now.columns, &now.attrs), (&cols(new), &attrs));
+        assert_eq!(store.records(arn, t).await.unwrap(), strings(moved));
+        // Loads and scans go on with the new columns; an id loaded again is still replaced.
+        let again: Vec<&str> = new
+            .iter()
+            .map(|c| {
+                if *c == t.key_column() {
+                    if t == DatasetType::Users {
+                        "u1"
+                    } else {
+                        "i1"
+                    }
+                } else {
+                    "x"
+                }
+            })
+            .collect();
+        let batches = stream::iter(vec![Ok(batch(new.len(), &[&again]))]).boxed();
+        store
+            .load_records(arn, t, LoadMode::Put, batches, None)
+            .await
+            .unwrap();
+        assert_eq!(store.count_records(arn, t).await.unwrap(), 2);
+        let scanned: Vec<RowBatch> = store
+            .scan_records(arn, t, 10, Ingestion::Put)
+            .map(|b| b.unwrap())
+            .collect()
+            .await;
+        let put: Vec<Vec<String>> = scanned
+            .iter()
+            .flat_map(|b| (0..b.rows()).map(move |i| b.row(i).map(str::to_owned).collect()))
+            .collect();
+        assert_eq!(
+            put,
+            vec![again.iter().map(|s| s.to_string()).collect::<Vec<_>>()]
+        );
+    }
+    assert!(matches!(
+        store
+            .update_dataset(
+                arn,
+                DatasetType::Actions,
+                &cols(&["ACTION_ID"]),
+                &DatasetAttrs::default()
+            )
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+}

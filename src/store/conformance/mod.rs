@@ -21,8 +21,8 @@ pub use self::catalog::*;
 pub use self::queue::*;
 pub use self::records::*;
 use super::{
-    ArnScope, Claim, Dataset, DatasetAttrs, DatasetGroup, DatasetStore, DatasetType, EventTracker,
-    Ingestion, JobCommit, LoadMode, RowBatch, Schema, StoreError, UserIds,
+    ArnScope, Claim, Dataset, DatasetAttrs, DatasetGroup, DatasetStore, DatasetType, DatasetUpdate,
+    EventTracker, Ingestion, JobCommit, LoadMode, RowBatch, Schema, StoreError, UserIds,
 };
 use crate::jobs::model::{ImportMode, Job, JobKind, JobSpec, JobStatus, Lease};
 
@@ -34,6 +34,7 @@ pub async fn run_all(store: &dyn DatasetStore) {
     datasets_are_deleted_with_their_records(store).await;
     tags_belong_to_one_resource(store).await;
     event_trackers_are_one_per_group(store).await;
+    updates_remap_records_by_column_name(store).await;
     replace_is_all_or_nothing(store).await;
     append_replaces_ids_and_appends_events(store).await;
     puts_are_told_apart_and_survive_a_full_load(store).await;
@@ -97,6 +98,7 @@ fn dataset(g: &DatasetGroup, t: DatasetType, columns: &[&str]) -> Dataset {
             creation_date_time: 1_700_000_001.5,
             tracking_id: (t == DatasetType::ActionInteractions)
                 .then(|| format!("{}-tracking-id", g.name)),
+            latest_update: None,
         },
     }
 }

@@ -111,6 +111,11 @@ fn dataset_from(r: &Row) -> DbResult<Dataset> {
             schema_arn: r.get(4),
             creation_date_time: r.get(5),
             tracking_id: r.get(6),
+            latest_update: r
+                .get::<_, Option<String>>(7)
+                .map(|j| serde_json::from_str(&j))
+                .transpose()
+                .map_err(|e| StoreError::Invalid(format!("a dataset's latest update: {e}")))?,
         },
     })
 }
@@ -166,7 +171,8 @@ pub(super) async fn create_dataset(client: &mut Object, d: &Dataset) -> DbResult
 pub(super) async fn datasets(c: &impl GenericClient, group_arn: &str) -> DbResult<Vec<Dataset>> {
     let rows = c
         .query(
-            "SELECT group_arn, dataset_type, columns, name, schema_arn, created, tracking_id
+            "SELECT group_arn, dataset_type, columns, name, schema_arn, created, tracking_id,
+                    latest_update
              FROM datasets WHERE group_arn = $1",
             &[&group_arn],
         )
@@ -330,6 +336,51 @@ pub(super) async fn set_tags(client: &mut Object, arn: &str, tags: &Tags) -> DbR
         )
         .await?;
     }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Replaces a dataset's columns and attributes, rewriting its records for the new columns.
+pub(super) async fn update_dataset(
+    client: &mut Object,
+    group_arn: &str,
+    t: DatasetType,
+    columns: &[String],
+    attrs: &DatasetAttrs,
+) -> DbResult<()> {
+    let tx = client.transaction().await?;
+    let row = tx
+        .query_opt(
+            "SELECT id, columns FROM datasets WHERE group_arn = $1 AND dataset_type = $2 FOR UPDATE",
+            &[&group_arn, &t.as_str()],
+        )
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("{t} dataset of {group_arn}")))?;
+    let (id, old): (i64, Vec<String>) = (row.get(0), row.get(1));
+    if old != columns {
+        let map = crate::store::column_map(&old, columns)?;
+        super::records::remap(&tx, id, t, &old, columns, &map).await?;
+    }
+    let latest = attrs
+        .latest_update
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| StoreError::Invalid(e.to_string()))?;
+    tx.execute(
+        "UPDATE datasets SET columns = $2, name = $3, schema_arn = $4, tracking_id = $5,
+                             latest_update = $6
+         WHERE id = $1",
+        &[
+            &id,
+            &columns,
+            &attrs.name,
+            &attrs.schema_arn,
+            &attrs.tracking_id,
+            &latest,
+        ],
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }

@@ -97,6 +97,7 @@ CREATE TABLE event_trackers (
     created     DOUBLE PRECISION NOT NULL
 );
 ALTER TABLE datasets ADD COLUMN tracking_id TEXT UNIQUE;
+ALTER TABLE datasets ADD COLUMN latest_update TEXT;
 CREATE TABLE put_ranges (
     dataset_id BIGINT NOT NULL,
     first      BIGINT NOT NULL,

@@ -39,8 +39,8 @@ use futures::stream::BoxStream;
 use tokio_postgres::NoTls;
 
 use super::{
-    Claim, Dataset, DatasetGroup, DatasetStore, DatasetType, EventTracker, Ingestion, JobCommit,
-    LoadMode, PurgeCounts, RowBatch, Schema, StoreError, StoreResult, Tags, UserIds,
+    Claim, Dataset, DatasetAttrs, DatasetGroup, DatasetStore, DatasetType, EventTracker, Ingestion,
+    JobCommit, LoadMode, PurgeCounts, RowBatch, Schema, StoreError, StoreResult, Tags, UserIds,
 };
 use crate::jobs::model::{Job, JobKind, Lease};
 
@@ -198,6 +198,18 @@ impl DatasetStore for PostgresStore {
 
     async fn delete_dataset(&self, group_arn: &str, dataset_type: DatasetType) -> StoreResult<()> {
         catalog::delete_dataset(&mut self.client().await?, group_arn, dataset_type).await
+    }
+
+    async fn update_dataset(
+        &self,
+        group_arn: &str,
+        dataset_type: DatasetType,
+        columns: &[String],
+        attrs: &DatasetAttrs,
+    ) -> StoreResult<()> {
+        super::validate_columns(dataset_type, columns).map_err(StoreError::Invalid)?;
+        let mut client = self.client().await?;
+        catalog::update_dataset(&mut client, group_arn, dataset_type, columns, attrs).await
     }
 
     async fn create_schema(&self, schema: &Schema) -> StoreResult<()> {

@@ -361,6 +361,54 @@ async fn drop_bulk(
     Ok(())
 }
 
+/// Rewrites a dataset's records for new columns (`map`: for each new column, the old one
+/// holding its values).
+pub(super) async fn remap(
+    tx: &tokio_postgres::Transaction<'_>,
+    id: i64,
+    t: DatasetType,
+    old: &[String],
+    new: &[String],
+    map: &[Option<usize>],
+) -> DbResult<()> {
+    if !t.holds_users() {
+        // Array elements are 1-based; a new column is empty in every record.
+        let values: Vec<String> = map
+            .iter()
+            .map(|i| i.map_or("''".to_owned(), |i| format!("vals[{}]", i + 1)))
+            .collect();
+        tx.execute(
+            &format!(
+                "UPDATE records SET vals = ARRAY[{}]::text[] WHERE dataset_id = $1",
+                values.join(", ")
+            ),
+            &[&id],
+        )
+        .await?;
+        return Ok(());
+    }
+    let (old_key, new_key) = (key_index(t, old), key_index(t, new));
+    let rows = tx
+        .query(
+            "SELECT key, rows FROM user_records WHERE dataset_id = $1",
+            &[&id],
+        )
+        .await?;
+    let update = tx
+        .prepare("UPDATE user_records SET rows = $3 WHERE dataset_id = $1 AND key = $2")
+        .await?;
+    let mut blob = Vec::new();
+    for r in &rows {
+        let k: &str = r.get(0);
+        blob.clear();
+        for (seq, row) in decode(k, r.get(1), old.len(), old_key)? {
+            encode(&mut blob, seq, new_key, crate::store::remap(map, &row));
+        }
+        tx.execute(&update, &[&id, &k, &blob]).await?;
+    }
+    Ok(())
+}
+
 pub(super) async fn count(
     c: &impl GenericClient,
     group_arn: &str,

@@ -102,3 +102,49 @@ pub(super) fn create_records_table(
     ))?;
     Ok(())
 }
+
+/// Rewrites a dataset's records for new columns (`map`: for each new column, the old one
+/// holding its values): a packed table blob by blob (a compaction ran first, so no
+/// tombstones are left), a plain one copied into a table of the new width.
+pub(super) fn remap_records(
+    conn: &Connection,
+    id: i64,
+    t: DatasetType,
+    old: &[String],
+    new: &[String],
+    map: &[Option<usize>],
+) -> DbResult<()> {
+    if t.holds_users() {
+        let (old_key, new_key) = (key_index(t, old), key_index(t, new));
+        let users: Vec<(String, Vec<u8>)> = conn
+            .prepare(&format!("SELECT k, rows FROM records_{id}"))?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        let mut update =
+            conn.prepare(&format!("UPDATE records_{id} SET rows = ?2 WHERE k = ?1"))?;
+        let mut blob = Vec::new();
+        for (k, rows) in users {
+            blob.clear();
+            for (seq, row) in crate::store::packing::decode(&k, &rows, old.len(), old_key)? {
+                let values = crate::store::remap(map, &row);
+                crate::store::packing::encode(&mut blob, seq, new_key, values);
+            }
+            update.execute(params![k, &blob])?;
+        }
+        return Ok(());
+    }
+    let cols: Vec<String> = (0..new.len()).map(|i| format!("c{i}")).collect();
+    let sources: Vec<String> = map
+        .iter()
+        .map(|i| i.map_or("NULL".to_owned(), |i| format!("c{i}")))
+        .collect();
+    conn.execute_batch(&format!(
+        "CREATE TABLE records_{id}_new (seq INTEGER PRIMARY KEY, {cols});
+         INSERT INTO records_{id}_new (seq, {cols}) SELECT seq, {sources} FROM records_{id};
+         DROP TABLE records_{id};
+         ALTER TABLE records_{id}_new RENAME TO records_{id};",
+        cols = cols.join(", "),
+        sources = sources.join(", "),
+    ))?;
+    Ok(())
+}

@@ -42,9 +42,9 @@ use self::catalog::{
     key_index, require_dataset, GROUP_COLUMNS,
 };
 use super::{
-    dataset_arn, Claim, Compacted, Dataset, DatasetGroup, DatasetStore, DatasetType, EventTracker,
-    Ingestion, JobCommit, LoadMode, PurgeCounts, RowBatch, Schema, StoreError, StoreResult, Tags,
-    UserIds,
+    dataset_arn, Claim, Compacted, Dataset, DatasetAttrs, DatasetGroup, DatasetStore, DatasetType,
+    EventTracker, Ingestion, JobCommit, LoadMode, PurgeCounts, RowBatch, Schema, StoreError,
+    StoreResult, Tags, UserIds,
 };
 use crate::jobs::model::{Job, JobKind, Lease};
 
@@ -392,6 +392,37 @@ impl DatasetStore for SqliteStore {
             puts::clear(&tx, id)?;
             tx.execute("DELETE FROM datasets WHERE id = ?1", params![id])?;
             delete_tags(&tx, &dataset_arn(&group_arn, dataset_type))?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn update_dataset(
+        &self,
+        group_arn: &str,
+        dataset_type: DatasetType,
+        columns: &[String],
+        attrs: &DatasetAttrs,
+    ) -> StoreResult<()> {
+        super::validate_columns(dataset_type, columns).map_err(StoreError::Invalid)?;
+        let group_arn = group_arn.to_owned();
+        let columns = columns.to_vec();
+        let attrs = serde_json::to_string(attrs).map_err(backend)?;
+        self.with_large_write(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let (id, old) = require_dataset(&tx, &group_arn, dataset_type)?;
+            if old != columns {
+                let map = super::column_map(&old, &columns)?;
+                if dataset_type.holds_users() {
+                    compact::compact_dataset(&tx, id)?;
+                }
+                catalog::remap_records(&tx, id, dataset_type, &old, &columns, &map)?;
+            }
+            tx.execute(
+                "UPDATE datasets SET columns = ?2, attrs = ?3 WHERE id = ?1",
+                params![id, serde_json::to_string(&columns).map_err(backend)?, attrs],
+            )?;
             tx.commit()?;
             Ok(())
         })
