@@ -114,6 +114,20 @@ fn rest_error(mut e: ApiError) -> Response {
     resp
 }
 
+/// A write's outcome as the API answers it: a dataset deleted meanwhile is not found, one
+/// whose schema was replaced meanwhile refuses records of the old width.
+fn written(result: crate::store::StoreResult<()>) -> Result<(), ApiError> {
+    use crate::store::StoreError;
+    match result {
+        Ok(()) => Ok(()),
+        Err(StoreError::NotFound(what)) => {
+            Err(ApiError::not_found(format!("{what} does not exist")))
+        }
+        Err(StoreError::Invalid(why)) => Err(ApiError::invalid_input(why)),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// The target of a dataset that is `ACTIVE`, with its schema's fields.
 async fn target(state: &AppState, d: &Dataset) -> Result<Arc<Target>, ApiError> {
     let (status, _) = dataset::status(state, d);
@@ -237,7 +251,7 @@ async fn put_events(state: &AppState, scope: &ArnScope, input: &Input) -> Result
         }
         properties(event, row, 1024, &RESERVED)
     })?;
-    Ok(state.events.write(target, rows).await?)
+    written(state.events.write(target, rows).await)
 }
 
 /// PutActionInteractions: into the Action_Interactions dataset the tracking ID names.
@@ -278,7 +292,7 @@ async fn put_action_interactions(
         event_members(item, row)?;
         properties(item, row, 1024, &RESERVED)
     })?;
-    Ok(state.events.write(target, rows).await?)
+    written(state.events.write(target, rows).await)
 }
 
 /// PutUsers, PutItems, PutActions: one record per ID, inserted or replaced.
@@ -302,5 +316,5 @@ async fn put_metadata(state: &AppState, input: &Input, t: DatasetType) -> Result
         row.set(t.key_column(), item.req_str(id_member, 1, 256, None)?);
         properties(item, row, max_properties, &[])
     })?;
-    Ok(state.events.write(target, rows).await?)
+    written(state.events.write(target, rows).await)
 }

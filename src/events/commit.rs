@@ -8,6 +8,7 @@
 //! during its write. The write runs in a task of its own, so a request whose client goes away
 //! does not cancel the others' write.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use futures::stream::{self, StreamExt};
@@ -30,6 +31,14 @@ pub struct GroupCommit {
     store: DynDatasetStore,
     queue: Arc<Mutex<Vec<Pending>>>,
     writing: Arc<tokio::sync::Mutex<()>>,
+    stats: Arc<Stats>,
+}
+
+/// What a [`GroupCommit`] did so far.
+#[derive(Debug, Default)]
+struct Stats {
+    requests: AtomicU64,
+    writes: AtomicU64,
 }
 
 impl std::fmt::Debug for GroupCommit {
@@ -45,7 +54,16 @@ impl GroupCommit {
             store,
             queue: Arc::default(),
             writing: Arc::default(),
+            stats: Arc::default(),
         }
+    }
+
+    /// Requests written so far, and the store writes (transactions) they took.
+    pub fn stats(&self) -> (u64, u64) {
+        (
+            self.stats.requests.load(Ordering::Relaxed),
+            self.stats.writes.load(Ordering::Relaxed),
+        )
     }
 
     /// Adds `rows` to the target dataset, as records that arrived one by one
@@ -71,8 +89,13 @@ impl GroupCommit {
                 queue.drain(..n).collect::<Vec<_>>()
             };
             let store = self.store.clone();
+            let stats = self.stats.clone();
             let task = tokio::spawn(async move {
-                write_all(store.as_ref(), batch).await;
+                stats
+                    .requests
+                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                let writes = write_all(store.as_ref(), batch).await;
+                stats.writes.fetch_add(writes, Ordering::Relaxed);
                 drop(guard);
             });
             let _ = task.await;
@@ -85,18 +108,23 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// Writes the queued requests, one transaction per dataset (in the order the datasets first
-/// appear), and answers each request with its dataset's outcome.
-async fn write_all(store: &dyn crate::store::DatasetStore, batch: Vec<Pending>) {
+/// appear), and answers each request with its dataset's outcome; returns the transactions.
+async fn write_all(store: &dyn crate::store::DatasetStore, batch: Vec<Pending>) -> u64 {
     let mut groups: Vec<(Arc<Target>, Vec<Pending>)> = Vec::new();
     for p in batch {
+        // Records built for other columns (the schema was replaced in between) go in a
+        // write of their own, which the store refuses for its width.
         let same = |t: &Arc<Target>| {
-            t.group_arn == p.target.group_arn && t.dataset_type == p.target.dataset_type
+            t.group_arn == p.target.group_arn
+                && t.dataset_type == p.target.dataset_type
+                && t.columns == p.target.columns
         };
         match groups.iter_mut().find(|(t, _)| same(t)) {
             Some((_, ps)) => ps.push(p),
             None => groups.push((p.target.clone(), vec![p])),
         }
     }
+    let writes = groups.len() as u64;
     for (target, pending) in groups {
         let mut all = target.batch(&[]);
         for p in &pending {
@@ -121,6 +149,7 @@ async fn write_all(store: &dyn crate::store::DatasetStore, batch: Vec<Pending>) 
             });
         }
     }
+    writes
 }
 
 /// The same error for another waiter (store errors do not clone: a backend's source is
@@ -136,5 +165,98 @@ fn again(e: &StoreError) -> StoreError {
             store,
             source: source.to_string().into(),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::sqlite::SqliteStore;
+    use crate::store::{Dataset, DatasetAttrs, DatasetGroup, DatasetType};
+
+    fn target(group: &str, t: DatasetType, columns: &[&str]) -> Arc<Target> {
+        let d = Dataset {
+            dataset_group_arn: group.to_owned(),
+            dataset_type: t,
+            columns: columns.iter().map(|c| c.to_string()).collect(),
+            attrs: DatasetAttrs::default(),
+        };
+        Arc::new(Target::new(&d, None))
+    }
+
+    /// Requests that arrive during a write share the next one, each is answered with its
+    /// own dataset's outcome, and every record answered OK is in the store.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_burst_shares_writes_and_each_request_gets_its_outcome() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: DynDatasetStore = Arc::new(SqliteStore::open_dir(dir.path()).unwrap());
+        let group = "arn:aws:personalize:us-east-1:000000000000:dataset-group/burst";
+        store
+            .create_dataset_group(&DatasetGroup {
+                name: "burst".into(),
+                dataset_group_arn: group.into(),
+                ..DatasetGroup::default()
+            })
+            .await
+            .unwrap();
+        let inter = target(group, DatasetType::Interactions, &["USER_ID", "ITEM_ID"]);
+        store
+            .create_dataset(&Dataset {
+                dataset_group_arn: group.into(),
+                dataset_type: DatasetType::Interactions,
+                columns: inter.columns.clone(),
+                attrs: DatasetAttrs::default(),
+            })
+            .await
+            .unwrap();
+        // No Users dataset: its requests fail, and only they.
+        let users = target(group, DatasetType::Users, &["USER_ID", "AGE"]);
+        // Built for columns the dataset no longer has (its schema replaced meanwhile): kept
+        // out of the others' write, and refused.
+        let stale = target(
+            group,
+            DatasetType::Interactions,
+            &["USER_ID", "ITEM_ID", "X"],
+        );
+        let writer = Arc::new(GroupCommit::new(store.clone()));
+        let requests = 64;
+        let tasks: Vec<_> = (0..requests)
+            .map(|i| {
+                let writer = writer.clone();
+                let t = match i % 8 {
+                    7 => users.clone(),
+                    6 => stale.clone(),
+                    _ => inter.clone(),
+                };
+                tokio::spawn(async move {
+                    let row: Vec<String> =
+                        (0..t.columns.len()).map(|c| format!("v{i}-{c}")).collect();
+                    (i, writer.write(t, vec![row; 3]).await)
+                })
+            })
+            .collect();
+        for task in tasks {
+            let (i, result) = task.await.unwrap();
+            match (i % 8, result) {
+                (0..=5, Ok(())) => {}
+                (6, Err(StoreError::Invalid(_))) => {}
+                (7, Err(StoreError::NotFound(_))) => {}
+                (_, other) => panic!("request {i}: {other:?}"),
+            }
+        }
+        let ok = requests / 8 * 6;
+        assert_eq!(
+            store
+                .count_records(group, DatasetType::Interactions)
+                .await
+                .unwrap(),
+            3 * ok
+        );
+        let (answered, writes) = writer.stats();
+        assert_eq!(answered, requests);
+        assert!(
+            writes * 2 <= requests,
+            "{writes} writes for {requests} requests"
+        );
     }
 }
