@@ -140,5 +140,47 @@ done
 [ "$status" = ACTIVE ] || { echo "export $status" >&2; exit 1; }
 aws --endpoint-url "$s3" s3 cp --quiet "s3://$bucket/exports/smoke-puts.csv" "$work/puts.csv"
 printf 'USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE\nsmoke-put,i9,1700000000,click\nsmoke-put,i8,1700000001,view\n' | diff - "$work/puts.csv"
-p delete-event-tracker --event-tracker-arn "$(p list-event-trackers --query 'eventTrackers[0].eventTrackerArn' --output text)"
+tracker_arn=$(p list-event-trackers --dataset-group-arn "$group" --query 'eventTrackers[0].eventTrackerArn' --output text)
+p describe-event-tracker --event-tracker-arn "$tracker_arn" --query eventTracker.trackingId --output text | grep -qx "$tracker"
+
+# Items, Actions and Action_Interactions datasets with schemas, each given a record through
+# personalize-events; then the Items schema replaced with one that adds a nullable field.
+mk() { # TYPE SCHEMA_TEXT -> dataset ARN
+  local arn
+  arn=$(p create-schema --name "smoke-$1" --schema "$2" --query schemaArn --output text)
+  p create-dataset --name "smoke-$1" --dataset-type "$1" --dataset-group-arn "$group" \
+    --schema-arn "$arn" --query datasetArn --output text
+}
+items=$(mk Items "$(cat "$here/fixtures/schemas/items.json")")
+actions=$(mk Actions '{"type": "record", "name": "Actions", "namespace": "com.amazonaws.personalize.schema", "fields": [{"name": "ACTION_ID", "type": "string"}, {"name": "VALUE", "type": ["null", "int"]}], "version": "1.0"}')
+action_inter=$(mk Action_Interactions "$(cat "$here/fixtures/schemas/action_interactions.json")")
+e put-items --dataset-arn "$items" \
+  --items '[{"itemId": "i9", "properties": "{\"category\": \"shoes\", \"creationTimestamp\": 1700000000}"}]'
+e put-actions --dataset-arn "$actions" --actions '[{"actionId": "a1", "properties": "{\"value\": 100}"}]'
+action_tracker=$(p describe-dataset --dataset-arn "$action_inter" --query dataset.trackingId --output text)
+e put-action-interactions --tracking-id "$action_tracker" \
+  --action-interactions '[{"actionId": "a1", "userId": "smoke-put", "sessionId": "s1", "timestamp": 1700000002, "eventType": "Taken"}]'
+items_v2=$(p create-schema --name smoke-items-v2 --query schemaArn --output text --schema \
+  '{"type": "record", "name": "Items", "namespace": "com.amazonaws.personalize.schema", "fields": [{"name": "ITEM_ID", "type": "string"}, {"name": "CATEGORY", "type": "string", "categorical": true}, {"name": "CREATION_TIMESTAMP", "type": "long"}, {"name": "COLOR", "type": ["null", "string"]}], "version": "1.0"}')
+p update-dataset --dataset-arn "$items" --schema-arn "$items_v2" --query datasetArn --output text | grep -qx "$items"
+p describe-dataset --dataset-arn "$items" >"$work/items.json"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))["dataset"]; u=d["latestDatasetUpdate"]; assert d["schemaArn"]==sys.argv[2] and u["schemaArn"]==sys.argv[2] and u["status"]=="ACTIVE", d' "$work/items.json" "$items_v2"
+e put-items --dataset-arn "$items" \
+  --items '[{"itemId": "i10", "properties": "{\"category\": \"hats\", \"creationTimestamp\": 1700000000, \"color\": \"red\"}"}]'
+
+# What was put for smoke-put is purged like anything else: 2 events, 1 user, 1 action
+# interaction.
+printf 'USER_ID\nsmoke-put\n' >"$work/forget.csv"
+aws --endpoint-url "$s3" s3 cp --quiet "$work/forget.csv" "s3://$bucket/forget-put/forget.csv"
+job=$(p create-data-deletion-job --job-name smoke-put-job --dataset-group-arn "$group" \
+  --data-source "dataLocation=s3://$bucket/forget-put/forget.csv" \
+  --role-arn arn:aws:iam::123456789012:role/PersonalizeRole --query dataDeletionJobArn --output text)
+for _ in $(seq 1 100); do
+  status=$(p describe-data-deletion-job --data-deletion-job-arn "$job" --query dataDeletionJob.status --output text)
+  [ "$status" = COMPLETED ] || [ "$status" = FAILED ] && break
+  sleep 0.1
+done
+deleted=$(p describe-data-deletion-job --data-deletion-job-arn "$job" --query dataDeletionJob.numDeleted --output text)
+[ "$status" = COMPLETED ] && [ "$deleted" = 4 ] || { echo "deleting what was put: $status, numDeleted $deleted" >&2; exit 1; }
+p delete-event-tracker --event-tracker-arn "$tracker_arn"
 echo "aws cli smoke: passed"

@@ -260,6 +260,50 @@ def events_flow(p, env, bucket, url, group, datasets):
     check(isinstance(e, ev.exceptions.ResourceNotFoundException), f"raised {type(e).__name__}")
     check(e.response["ResponseMetadata"]["HTTPStatusCode"] == 404, f"status {e.response}")
 
+    listed = p.list_event_trackers(datasetGroupArn=group)["eventTrackers"]
+    check([t["name"] for t in listed] == ["boto-tracker"] and "trackingId" not in listed[0],
+          f"listed trackers {listed}")
+
+    # Items, Actions and Action_Interactions datasets, a record put into each.
+    def dataset(kind, text):
+        schema = p.create_schema(name=f"boto-{kind.lower()}", schema=text)["schemaArn"]
+        arn = p.create_dataset(name=f"boto-{kind.lower()}", schemaArn=schema,
+                               datasetGroupArn=group, datasetType=kind)["datasetArn"]
+        d, _ = poll(lambda: p.describe_dataset(datasetArn=arn), "dataset", {"ACTIVE"})
+        return d
+
+    fixture = lambda name: (ROOT / "fixtures" / "schemas" / f"{name}.json").read_text()
+    items = dataset("Items", fixture("items"))["datasetArn"]
+    actions = dataset("Actions", json.dumps({
+        "type": "record", "name": "Actions", "namespace": "com.amazonaws.personalize.schema",
+        "fields": [{"name": "ACTION_ID", "type": "string"}, {"name": "VALUE", "type": ["null", "int"]}],
+        "version": "1.0"}))["datasetArn"]
+    action_inter = dataset("Action_Interactions", fixture("action_interactions"))
+    ev.put_items(datasetArn=items, items=[{"itemId": "i1", "properties": json.dumps(
+        {"category": "shoes", "creationTimestamp": 1700000000})}])
+    ev.put_actions(datasetArn=actions, actions=[{"actionId": "a1", "properties": '{"value": 3}'}])
+    ev.put_action_interactions(trackingId=action_inter["trackingId"], actionInteractions=[
+        {"actionId": "a1", "userId": "boto-put", "sessionId": "s1", "timestamp": 1700000009,
+         "eventType": "Taken"}])
+
+    # The Users schema replaced by one adding a nullable field, then one that drops a field.
+    users_v2 = json.loads(fixture("users"))
+    users_v2["fields"].append({"name": "CITY", "type": ["null", "string"]})
+    v2 = p.create_schema(name="boto-users-v2", schema=json.dumps(users_v2))["schemaArn"]
+    check(p.update_dataset(datasetArn=datasets["Users"], schemaArn=v2)["datasetArn"] == datasets["Users"],
+          "update_dataset answer")
+    d, _ = poll(lambda: {"dataset": p.describe_dataset(datasetArn=datasets["Users"])["dataset"]["latestDatasetUpdate"]},
+                "dataset", {"ACTIVE", "CREATE FAILED"})
+    check(d["status"] == "ACTIVE" and d["schemaArn"] == v2, f"update {d}")
+    users_v3 = json.loads(fixture("users"))
+    v3 = p.create_schema(name="boto-users-v3", schema=json.dumps(users_v3))["schemaArn"]
+    p.update_dataset(datasetArn=datasets["Users"], schemaArn=v3)
+    d, _ = poll(lambda: {"dataset": p.describe_dataset(datasetArn=datasets["Users"])["dataset"]["latestDatasetUpdate"]},
+                "dataset", {"ACTIVE", "CREATE FAILED"})
+    check(d["status"] == "CREATE FAILED" and "CITY" in d["failureReason"], f"failed update {d}")
+    ev.put_users(datasetArn=datasets["Users"], users=[{"userId": "boto-city", "properties": json.dumps(
+        {"membership": "free", "city": "Porto"})}])
+
     s3 = boto3.client("s3", endpoint_url=env["PERSONALIZE_LOCAL_S3_ENDPOINT"], region_name="us-east-1",
                       aws_access_key_id="test", aws_secret_access_key="test",
                       config=Config(s3={"addressing_style": "path"}))
@@ -269,9 +313,10 @@ def events_flow(p, env, bucket, url, group, datasets):
         dataSource={"dataLocation": f"s3://{bucket}/boto-put/forget.csv"})["dataDeletionJobArn"]
     j, _ = poll(lambda: p.describe_data_deletion_job(dataDeletionJobArn=job), "dataDeletionJob",
                 {"COMPLETED", "FAILED"})
-    check(j["status"] == "COMPLETED" and j["numDeleted"] == 3, f"deletion of what was put {j}")
+    # 2 events, 1 user and 1 action interaction.
+    check(j["status"] == "COMPLETED" and j["numDeleted"] == 4, f"deletion of what was put {j}")
     p.delete_event_tracker(eventTrackerArn=tracker["eventTrackerArn"])
-    print("boto3 smoke: events put, their user deleted (numDeleted 3)")
+    print("boto3 smoke: every events operation, UpdateDataset, their user deleted (numDeleted 4)")
 
 
 def main():

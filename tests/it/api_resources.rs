@@ -478,7 +478,7 @@ async fn datasets_take_their_columns_from_the_schema() {
             .send()
             .await,
         |e| e.is_resource_in_use_exception(),
-        "has a dataset that is being deleted",
+        "has a dataset or event tracker that is being deleted",
     );
     c.delete_dataset()
         .dataset_arn(&interactions)
@@ -491,7 +491,7 @@ async fn datasets_take_their_columns_from_the_schema() {
             .send()
             .await,
         |e| e.is_resource_in_use_exception(),
-        "has a dataset that is being deleted",
+        "has a dataset or event tracker that is being deleted",
     );
     let mut seen: Vec<String> = Vec::new();
     loop {

@@ -511,6 +511,56 @@ async fn put_users_items_actions_and_action_interactions() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Some("ResourceNotFoundException"), "{err:?}");
+    let schema = c
+        .create_schema()
+        .name("metadata-actions")
+        .schema(
+            r#"{"type": "record", "name": "Actions", "namespace": "com.amazonaws.personalize.schema",
+                "fields": [{"name": "ACTION_ID", "type": "string"}, {"name": "VALUE", "type": ["null", "int"]}],
+                "version": "1.0"}"#,
+        )
+        .send()
+        .await
+        .unwrap()
+        .schema_arn
+        .unwrap();
+    let created = c
+        .create_dataset()
+        .name("metadata-actions")
+        .dataset_group_arn(&group)
+        .dataset_type("Actions")
+        .schema_arn(schema)
+        .send()
+        .await
+        .unwrap()
+        .dataset_arn
+        .unwrap();
+    assert_eq!(created, actions);
+    for value in ["1", "2"] {
+        events
+            .put_actions()
+            .dataset_arn(&actions)
+            .actions(
+                Action::builder()
+                    .action_id("a1")
+                    .properties(format!(r#"{{"value": {value}}}"#))
+                    .build()
+                    .unwrap(),
+            )
+            .actions(
+                Action::builder()
+                    .action_id(format!("a{value}0"))
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        sorted_records(&server, &group, DatasetType::Actions).await,
+        vec![row(&["a1", "2"]), row(&["a10", ""]), row(&["a20", ""])]
+    );
 
     let tracking_id = c
         .describe_dataset()
