@@ -33,6 +33,8 @@ struct Arns {
     deletion: String,
     import: String,
     export: String,
+    tracker: String,
+    tracking_id: String,
 }
 
 async fn resources(c: &Client) -> Arns {
@@ -101,6 +103,13 @@ async fn resources(c: &Client) -> Arns {
         .unwrap()
         .dataset_export_job_arn
         .unwrap();
+    let tracker = c
+        .create_event_tracker()
+        .name("iso-tracker")
+        .dataset_group_arn(&group)
+        .send()
+        .await
+        .unwrap();
     let tag = Tag::builder().tag_key("k").tag_value("v").build().unwrap();
     c.tag_resource()
         .resource_arn(&group)
@@ -115,6 +124,8 @@ async fn resources(c: &Client) -> Arns {
         deletion,
         import,
         export,
+        tracker: tracker.event_tracker_arn.unwrap(),
+        tracking_id: tracker.tracking_id.unwrap(),
     }
 }
 
@@ -134,8 +145,9 @@ macro_rules! not_found {
     }};
 }
 
-/// Every operation that takes an ARN, called by `other` on `arns`: each one not found.
-async fn none_found_from(other: &Client, a: &Arns) {
+/// Every operation that takes an ARN (or a tracking ID), called by `other` (and `events`,
+/// of the same region and account) on `arns`: each one not found.
+async fn none_found_from(other: &Client, events: &aws_sdk_personalizeevents::Client, a: &Arns) {
     let source = || {
         DataSource::builder()
             .data_location("s3://nowhere/y.csv")
@@ -247,6 +259,58 @@ async fn none_found_from(other: &Client, a: &Arns) {
         other.list_tags_for_resource().resource_arn(&a.group)
     );
     not_found!(
+        "UpdateDataset",
+        other
+            .update_dataset()
+            .dataset_arn(&a.dataset)
+            .schema_arn(&a.schema)
+    );
+    not_found!(
+        "CreateEventTracker",
+        other
+            .create_event_tracker()
+            .name("intruder")
+            .dataset_group_arn(&a.group)
+    );
+    not_found!(
+        "DescribeEventTracker",
+        other.describe_event_tracker().event_tracker_arn(&a.tracker)
+    );
+    not_found!(
+        "ListEventTrackers",
+        other.list_event_trackers().dataset_group_arn(&a.group)
+    );
+    not_found!(
+        "ListTagsForResource of a tracker",
+        other.list_tags_for_resource().resource_arn(&a.tracker)
+    );
+    not_found!(
+        "DeleteEventTracker",
+        other.delete_event_tracker().event_tracker_arn(&a.tracker)
+    );
+    use aws_sdk_personalizeevents::primitives::DateTime;
+    use aws_sdk_personalizeevents::types::{Event, User};
+    let event = Event::builder()
+        .event_type("click")
+        .sent_at(DateTime::from_secs(1))
+        .build()
+        .unwrap();
+    not_found!(
+        "PutEvents",
+        events
+            .put_events()
+            .tracking_id(&a.tracking_id)
+            .session_id("s")
+            .event_list(event)
+    );
+    not_found!(
+        "PutUsers",
+        events
+            .put_users()
+            .dataset_arn(&a.dataset)
+            .users(User::builder().user_id("u").build().unwrap())
+    );
+    not_found!(
         "DeleteDataset",
         other.delete_dataset().dataset_arn(&a.dataset)
     );
@@ -262,6 +326,8 @@ async fn none_found_from(other: &Client, a: &Arns) {
     assert!(schemas.schemas().is_empty());
     let jobs = other.list_data_deletion_jobs().send().await.unwrap();
     assert!(jobs.data_deletion_jobs().is_empty());
+    let trackers = other.list_event_trackers().send().await.unwrap();
+    assert!(trackers.event_trackers().is_empty());
 }
 
 /// Nothing of `a` changed: every resource is there, with its one tag, and no job was added.
@@ -319,6 +385,26 @@ async fn all_there(owner: &Client, a: &Arns) {
         .await
         .unwrap();
     assert_eq!(exports.dataset_export_jobs().len(), 1);
+    owner
+        .describe_event_tracker()
+        .event_tracker_arn(&a.tracker)
+        .send()
+        .await
+        .unwrap();
+}
+
+/// An events client of the server signing with `access_key` in `region`.
+fn events_as(server: &Server, region: &str, access_key: &str) -> aws_sdk_personalizeevents::Client {
+    use aws_sdk_personalizeevents::config;
+    let conf = crate::events::events_client(&server.endpoint)
+        .config()
+        .to_builder()
+        .region(config::Region::new(region.to_owned()))
+        .credentials_provider(config::Credentials::new(
+            access_key, "test", None, None, "tests",
+        ))
+        .build();
+    aws_sdk_personalizeevents::Client::from_conf(conf)
 }
 
 fn config(account_per_access_key: bool) -> ApiConfig {
@@ -337,7 +423,7 @@ async fn another_region_finds_nothing_through_any_arn() {
         .group
         .starts_with("arn:aws:personalize:us-east-1:000000000000:"));
     let eu = client_as(&server, "eu-west-1", "test");
-    none_found_from(&eu, &arns).await;
+    none_found_from(&eu, &events_as(&server, "eu-west-1", "test"), &arns).await;
     all_there(&server.client, &arns).await;
     // And the other way round: a group of eu-west-1 is not found from us-east-1.
     let eu_group = eu.create_dataset_group().name("iso").send().await.unwrap();
@@ -370,7 +456,7 @@ async fn with_an_account_per_access_key_another_account_finds_nothing() {
         ("test", server.client.clone()),
     ] {
         eprintln!("as {who}");
-        none_found_from(&other, &arns).await;
+        none_found_from(&other, &events_as(&server, "us-east-1", who), &arns).await;
     }
     all_there(&mine, &arns).await;
     // Without the flag every key is the one configured account.
