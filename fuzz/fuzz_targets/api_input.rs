@@ -1,10 +1,10 @@
-//! The awsJson1_1 API on arbitrary requests: a sequence of calls, each an operation (known
-//! or not) and a body that is either arbitrary bytes or JSON built from the model's member
+//! The awsJson1_1 API and the restJson1 events API on arbitrary requests: a sequence of
+//! calls, each an operation (known or not, or an events path) and a body that is either arbitrary bytes or JSON built from the model's member
 //! names and values that name real resources, sent through the router to a server whose
 //! store holds a group, a schema and a dataset.
 //!
 //! Checks: no panic; no 5xx (a memory store never fails, so every refusal is the client's);
-//! every answer is JSON, an error one carrying `__type` and `message` and the same code in
+//! every answer is JSON (but the events API's empty success), an error one carrying `__type` and `message` and the same code in
 //! `x-amzn-ErrorType`; and the seeded resources survive anything but a call that deletes.
 
 #![no_main]
@@ -21,7 +21,8 @@ use personalize_local::store::memory::MemoryStore;
 use serde_json::{json, Map, Value};
 use tower::ServiceExt;
 
-const OPERATIONS: [&str; 25] = [
+/// awsJson1_1 operations by name; the events API's (restJson1) by path.
+const OPERATIONS: [&str; 35] = [
     "CreateDatasetGroup",
     "DescribeDatasetGroup",
     "ListDatasetGroups",
@@ -46,10 +47,20 @@ const OPERATIONS: [&str; 25] = [
     "TagResource",
     "UntagResource",
     "ListTagsForResource",
+    "CreateEventTracker",
+    "DescribeEventTracker",
+    "ListEventTrackers",
+    "DeleteEventTracker",
+    "UpdateDataset",
+    "/events",
+    "/users",
+    "/items",
+    "/actions",
+    "/action-interactions",
     "NoSuchOperation",
 ];
 
-const MEMBERS: [&str; 27] = [
+const MEMBERS: [&str; 44] = [
     "name",
     "roleArn",
     "kmsKeyArn",
@@ -77,9 +88,26 @@ const MEMBERS: [&str; 27] = [
     "nextToken",
     "dataDeletionJobArn",
     "datasetImportJobArn",
+    "eventTrackerArn",
+    "trackingId",
+    "userId",
+    "sessionId",
+    "eventList",
+    "eventType",
+    "sentAt",
+    "itemId",
+    "eventValue",
+    "impression",
+    "properties",
+    "users",
+    "items",
+    "actions",
+    "actionInteractions",
+    "actionId",
+    "timestamp",
 ];
 
-const WORDS: [&str; 22] = [
+const WORDS: [&str; 24] = [
     "g",
     "fuzz",
     "Interactions",
@@ -102,6 +130,8 @@ const WORDS: [&str; 22] = [
     "{\"type\": \"record\", \"name\": \"R\", \"fields\": [{\"name\": \"USER_ID\", \"type\": \"string\"}]}",
     "",
     "x",
+    "{\"numberOfRatings\": 3, \"itemId\": \"i\"}",
+    "click",
 ];
 
 #[derive(Debug, Arbitrary)]
@@ -173,12 +203,17 @@ fn object(members: &[(u8, Val)], known: &[String], depth: usize) -> Value {
 
 /// Sends one call; checks the answer's shape and returns its status and JSON.
 async fn send(app: &axum::Router, operation: &str, body: Vec<u8>) -> (u16, Value) {
-    let request = Request::post("/")
-        .header("host", "127.0.0.1")
-        .header("content-type", "application/x-amz-json-1.1")
-        .header("x-amz-target", format!("AmazonPersonalize.{operation}"))
-        .body(Body::from(body))
-        .unwrap();
+    let request = match operation.strip_prefix('/') {
+        Some(_) => Request::post(operation)
+            .header("host", "127.0.0.1")
+            .header("content-type", "application/json"),
+        None => Request::post("/")
+            .header("host", "127.0.0.1")
+            .header("content-type", "application/x-amz-json-1.1")
+            .header("x-amz-target", format!("AmazonPersonalize.{operation}")),
+    }
+    .body(Body::from(body))
+    .unwrap();
     let response = app.clone().oneshot(request).await.unwrap();
     let status = response.status().as_u16();
     assert!(status < 500, "{operation} answered {status}");
@@ -189,7 +224,12 @@ async fn send(app: &axum::Router, operation: &str, body: Vec<u8>) -> (u16, Value
     let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
         .await
         .unwrap();
-    let answer: Value = serde_json::from_slice(&bytes).expect("every answer is JSON");
+    // The events API answers success with an empty body; every other answer is JSON.
+    let answer: Value = if bytes.is_empty() && status == 200 && operation.starts_with('/') {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes).expect("every answer is JSON")
+    };
     if status != 200 {
         let code = answer["__type"].as_str().expect("an error has __type");
         assert!(answer["message"].is_string(), "an error has a message");
@@ -247,7 +287,7 @@ fuzz_target!(|calls: Vec<Call>| {
             deleted |= operation.starts_with("Delete") && status == 200;
             if let Some(members) = answer.as_object() {
                 for (name, v) in members {
-                    if name.ends_with("Arn") {
+                    if name.ends_with("Arn") || name == "trackingId" {
                         if let Some(arn) = v.as_str() {
                             known.push(arn.to_owned());
                         }
