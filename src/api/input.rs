@@ -204,6 +204,17 @@ impl Input {
         }
     }
 
+    /// A required list member.
+    fn req_list(&self, member: &str) -> Result<&Vec<Value>, ApiError> {
+        let Some(v) = self.value(member) else {
+            return Err(ApiError::invalid_input(format!(
+                "the required member '{member}' is missing"
+            )));
+        };
+        v.as_array()
+            .ok_or_else(|| ApiError::invalid_input(format!("the member '{member}' must be a list")))
+    }
+
     /// A required list of strings: at most `max_items` entries, each within `min..=max`
     /// characters matching `pattern`.
     pub fn req_str_list(
@@ -214,16 +225,7 @@ impl Input {
         max: usize,
         pattern: Option<&Pattern>,
     ) -> Result<Vec<String>, ApiError> {
-        let Some(v) = self.value(member) else {
-            return Err(ApiError::invalid_input(format!(
-                "the required member '{member}' is missing"
-            )));
-        };
-        let Some(list) = v.as_array() else {
-            return Err(ApiError::invalid_input(format!(
-                "the member '{member}' must be a list"
-            )));
-        };
+        let list = self.req_list(member)?;
         if list.len() > max_items {
             return Err(violation(
                 &format!("{} items", list.len()),
@@ -251,16 +253,7 @@ impl Input {
         min_items: usize,
         max_items: usize,
     ) -> Result<Vec<Input>, ApiError> {
-        let Some(v) = self.value(member) else {
-            return Err(ApiError::invalid_input(format!(
-                "the required member '{member}' is missing"
-            )));
-        };
-        let Some(list) = v.as_array() else {
-            return Err(ApiError::invalid_input(format!(
-                "the member '{member}' must be a list"
-            )));
-        };
+        let list = self.req_list(member)?;
         check_items(member, list.len(), min_items, max_items)?;
         list.iter()
             .enumerate()

@@ -27,6 +27,33 @@ pub(in crate::store) fn encode<'a>(
     }
 }
 
+/// Re-encodes one user's blob into `out`, emptied first: only the records whose sequence
+/// number `keep` takes, and with `to` their values moved to new columns (for each, the old
+/// column holding its values, [`super::column_map`]) with the key at the given position.
+/// Returns how many records `out` holds.
+pub(in crate::store) fn rewrite(
+    k: &str,
+    blob: &[u8],
+    (width, key): (usize, usize),
+    out: &mut Vec<u8>,
+    keep: impl Fn(u64) -> bool,
+    to: Option<(&[Option<usize>], usize)>,
+) -> StoreResult<u64> {
+    out.clear();
+    let mut n = 0;
+    for (seq, row) in decode(k, blob, width, key)? {
+        if !keep(seq) {
+            continue;
+        }
+        match to {
+            None => encode(out, seq, key, row.iter().map(String::as_str)),
+            Some((map, new_key)) => encode(out, seq, new_key, super::remap(map, &row)),
+        }
+        n += 1;
+    }
+    Ok(n)
+}
+
 /// The records of one user's blob: `(sequence number, values with the key in place)`.
 pub(in crate::store) fn decode(
     k: &str,

@@ -18,7 +18,7 @@ use tokio_postgres::GenericClient;
 use super::catalog::require_dataset;
 use super::{jobs, DbResult};
 use crate::store::origin::PutRanges;
-use crate::store::packing::{decode, encode, last_record, sort_and_group, UserBatch};
+use crate::store::packing::{decode, last_record, rewrite, sort_and_group, UserBatch};
 use crate::store::{
     DatasetType, Ingestion, JobCommit, LoadMode, RowBatch, StoreError, StoreResult,
 };
@@ -329,6 +329,17 @@ async fn drop_bulk(
         .await?;
         return Ok(());
     }
+    rewrite_users(tx, id, (width, key), |seq| puts.contains(seq), None).await
+}
+
+/// Rewrites every user's packed records ([`rewrite`]), deleting a user none is left of.
+async fn rewrite_users(
+    tx: &tokio_postgres::Transaction<'_>,
+    id: i64,
+    shape: (usize, usize),
+    keep: impl Fn(u64) -> bool,
+    to: Option<(&[Option<usize>], usize)>,
+) -> DbResult<()> {
     let rows = tx
         .query(
             "SELECT key, rows FROM user_records WHERE dataset_id = $1",
@@ -344,19 +355,10 @@ async fn drop_bulk(
     let mut kept = Vec::new();
     for r in &rows {
         let k: &str = r.get(0);
-        kept.clear();
-        let mut n = 0i32;
-        for (seq, row) in decode(k, r.get(1), width, key)? {
-            if puts.contains(seq) {
-                encode(&mut kept, seq, key, row.iter().map(String::as_str));
-                n += 1;
-            }
-        }
-        if n == 0 {
-            tx.execute(&delete, &[&id, &k]).await?;
-        } else {
-            tx.execute(&update, &[&id, &k, &n, &kept]).await?;
-        }
+        match rewrite(k, r.get(1), shape, &mut kept, &keep, to)? {
+            0 => tx.execute(&delete, &[&id, &k]).await?,
+            n => tx.execute(&update, &[&id, &k, &(n as i32), &kept]).await?,
+        };
     }
     Ok(())
 }
@@ -388,25 +390,7 @@ pub(super) async fn remap(
         return Ok(());
     }
     let (old_key, new_key) = (key_index(t, old), key_index(t, new));
-    let rows = tx
-        .query(
-            "SELECT key, rows FROM user_records WHERE dataset_id = $1",
-            &[&id],
-        )
-        .await?;
-    let update = tx
-        .prepare("UPDATE user_records SET rows = $3 WHERE dataset_id = $1 AND key = $2")
-        .await?;
-    let mut blob = Vec::new();
-    for r in &rows {
-        let k: &str = r.get(0);
-        blob.clear();
-        for (seq, row) in decode(k, r.get(1), old.len(), old_key)? {
-            encode(&mut blob, seq, new_key, crate::store::remap(map, &row));
-        }
-        tx.execute(&update, &[&id, &k, &blob]).await?;
-    }
-    Ok(())
+    rewrite_users(tx, id, (old.len(), old_key), |_| true, Some((map, new_key))).await
 }
 
 pub(super) async fn count(

@@ -116,22 +116,8 @@ pub(super) fn remap_records(
 ) -> DbResult<()> {
     if t.holds_users() {
         let (old_key, new_key) = (key_index(t, old), key_index(t, new));
-        let users: Vec<(String, Vec<u8>)> = conn
-            .prepare(&format!("SELECT k, rows FROM records_{id}"))?
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<Result<_, _>>()?;
-        let mut update =
-            conn.prepare(&format!("UPDATE records_{id} SET rows = ?2 WHERE k = ?1"))?;
-        let mut blob = Vec::new();
-        for (k, rows) in users {
-            blob.clear();
-            for (seq, row) in crate::store::packing::decode(&k, &rows, old.len(), old_key)? {
-                let values = crate::store::remap(map, &row);
-                crate::store::packing::encode(&mut blob, seq, new_key, values);
-            }
-            update.execute(params![k, &blob])?;
-        }
-        return Ok(());
+        let to = Some((map, new_key));
+        return packed::rewrite_users(conn, id, (old.len(), old_key), |_| true, to);
     }
     let cols: Vec<String> = (0..new.len()).map(|i| format!("c{i}")).collect();
     let sources: Vec<String> = map

@@ -127,6 +127,34 @@ pub(super) fn load(
     Ok(last)
 }
 
+/// Rewrites every user's packed records ([`crate::store::packing::rewrite`]), deleting a
+/// user none is left of. The table must have no tombstones (a compaction ran first); the
+/// caller rebuilds the directory if counts changed.
+pub(super) fn rewrite_users(
+    conn: &Connection,
+    id: i64,
+    shape: (usize, usize),
+    keep: impl Fn(u64) -> bool,
+    to: Option<(&[Option<usize>], usize)>,
+) -> DbResult<()> {
+    let users: Vec<(String, Vec<u8>)> = conn
+        .prepare(&format!("SELECT k, rows FROM records_{id}"))?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    let mut update = conn.prepare(&format!(
+        "UPDATE records_{id} SET n = ?2, rows = ?3 WHERE k = ?1"
+    ))?;
+    let mut delete = conn.prepare(&format!("DELETE FROM records_{id} WHERE k = ?1"))?;
+    let mut kept = Vec::new();
+    for (k, blob) in users {
+        match crate::store::packing::rewrite(&k, &blob, shape, &mut kept, &keep, to)? {
+            0 => delete.execute(params![k])?,
+            n => update.execute(params![k, n as i64, &kept])?,
+        };
+    }
+    Ok(())
+}
+
 /// How many records the packed table holds, its tombstoned users' left out.
 pub(super) fn count(conn: &Connection, id: i64) -> DbResult<u64> {
     Ok(directory::total(conn, id)?.saturating_sub(directory::tombstoned_records(conn, id)?))

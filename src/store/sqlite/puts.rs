@@ -5,7 +5,6 @@ use rusqlite::{params, Connection};
 
 use super::{directory, packed, DbResult};
 use crate::store::origin::PutRanges;
-use crate::store::packing::{decode, encode};
 
 /// A dataset's runs, in order.
 pub(super) fn ranges(conn: &Connection, id: i64) -> DbResult<PutRanges> {
@@ -50,32 +49,9 @@ pub(super) fn drop_bulk_packed(
     table: &packed::Table,
     puts: &PutRanges,
 ) -> DbResult<()> {
-    let id = table.id;
-    let users: Vec<(String, Vec<u8>)> = conn
-        .prepare(&format!("SELECT k, rows FROM records_{id}"))?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<Result<_, _>>()?;
-    let mut update = conn.prepare(&format!(
-        "UPDATE records_{id} SET n = ?2, rows = ?3 WHERE k = ?1"
-    ))?;
-    let mut delete = conn.prepare(&format!("DELETE FROM records_{id} WHERE k = ?1"))?;
-    let mut kept = Vec::new();
-    for (k, blob) in users {
-        kept.clear();
-        let mut n = 0i64;
-        for (seq, row) in decode(&k, &blob, table.width, table.key)? {
-            if puts.contains(seq) {
-                encode(&mut kept, seq, table.key, row.iter().map(String::as_str));
-                n += 1;
-            }
-        }
-        if n == 0 {
-            delete.execute(params![k])?;
-        } else {
-            update.execute(params![k, n, &kept])?;
-        }
-    }
-    directory::build(conn, id)
+    let shape = (table.width, table.key);
+    packed::rewrite_users(conn, table.id, shape, |seq| puts.contains(seq), None)?;
+    directory::build(conn, table.id)
 }
 
 /// Deletes every record loaded in bulk from a plain table (Items, Actions).
