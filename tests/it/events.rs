@@ -635,7 +635,7 @@ async fn exports_tell_puts_apart_and_deletion_purges_both() {
         .unwrap()
         .dataset_import_job_arn
         .unwrap();
-    wait_import(&server, &import).await;
+    assert_eq!(crate::processes::wait_import(c, &import).await, "ACTIVE");
     // Put: u1 and u4 click.
     for (user, n) in [("u1", 3), ("u4", 2)] {
         let mut put = events
@@ -703,26 +703,6 @@ async fn exports_tell_puts_apart_and_deletion_purges_both() {
         left.iter().all(|r| r[0] == "u2" || r[0] == "u3"),
         "{left:?}"
     );
-}
-
-async fn wait_import(server: &Server, arn: &str) {
-    for _ in 0..500 {
-        let job = server
-            .client
-            .describe_dataset_import_job()
-            .dataset_import_job_arn(arn)
-            .send()
-            .await
-            .unwrap()
-            .dataset_import_job
-            .unwrap();
-        match job.status.as_deref() {
-            Some("ACTIVE") => return,
-            Some("CREATE FAILED") => panic!("import failed: {job:?}"),
-            _ => tokio::time::sleep(Duration::from_millis(20)).await,
-        }
-    }
-    panic!("import {arn} did not end");
 }
 
 /// UpdateDataset replaces a schema with a compatible one (records keep their values by

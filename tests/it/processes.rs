@@ -350,7 +350,7 @@ async fn import_job(
 }
 
 /// Polls an import job until it ends (30 s at most); its final status.
-async fn wait_import(c: &aws_sdk_personalize::Client, arn: &str) -> String {
+pub(crate) async fn wait_import(c: &aws_sdk_personalize::Client, arn: &str) -> String {
     wait_ended(arn, || async {
         let job = c
             .describe_dataset_import_job()
