@@ -157,10 +157,14 @@ impl MemoryStore {
         let Some(entry) = s.datasets.get_mut(&key) else {
             return Err(StoreError::NotFound(dataset_name(group_arn, dataset_type)));
         };
+        // A full load keeps the records put one by one, and is then an append, as in the
+        // SQL backends; with none, it replaces every record.
+        let puts = entry.1.iter().any(|r| r.put);
         if !mode.appends() {
-            // Records put one by one stay.
             entry.1.retain(|r| r.put);
-            entry.1.extend(rows);
+        }
+        if !mode.appends() && !puts {
+            entry.1 = rows;
         } else if dataset_type.keyed_by_id() {
             // The last row of an id wins and, like any new record, comes last in load order.
             for row in rows {

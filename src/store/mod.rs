@@ -413,7 +413,8 @@ pub enum LoadMode {
     Append,
     /// As [`LoadMode::Append`], for records that arrived one by one (`personalize-events`):
     /// they are marked so, a scan can take them apart ([`Ingestion`]), and a
-    /// [`LoadMode::Replace`] keeps them.
+    /// [`LoadMode::Replace`] keeps them (it then adds its records as an append does, so in a
+    /// dataset keyed by id a new record replaces the put one of its id).
     Put,
 }
 

@@ -642,4 +642,11 @@ pub async fn puts_are_told_apart_and_survive_a_full_load(store: &dyn DatasetStor
         strings(&[&["u1", "31"], &["u2", "40"]])
     );
     assert_eq!(scan(t, Ingestion::Bulk).await, strings(&[&["u3", "50"]]));
+    // A full load of a user who was put holds one record of them: the newest.
+    write(t, LoadMode::Replace, &[&["u2", "41"]]).await;
+    assert_eq!(
+        scan(t, Ingestion::All).await,
+        strings(&[&["u1", "31"], &["u2", "41"]])
+    );
+    assert_eq!(scan(t, Ingestion::Bulk).await, strings(&[&["u2", "41"]]));
 }
