@@ -175,7 +175,7 @@ pub fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
 /// The longest message a `failureReason` carries from S3, in characters.
 const MESSAGE_CHARS: usize = 160;
 
-/// A message on one line, at most [`MESSAGE_CHARS`] characters.
+/// A message on one line, at most `MESSAGE_CHARS` characters.
 pub fn short(message: &str) -> String {
     let line = message.split_whitespace().collect::<Vec<_>>().join(" ");
     match line.char_indices().nth(MESSAGE_CHARS) {

@@ -2,7 +2,7 @@
 //!
 //! One database holds everything: the catalog (`dataset_groups`, `schemas`, `datasets`,
 //! `tags`), the records of user-bearing datasets in `user_records`, ONE row per user with
-//! the user's records packed in a `bytea` (the format of [`super::packing`]: a purge deletes
+//! the user's records packed in a `bytea` (the format of `store::packing`: a purge deletes
 //! one row per user, not one per record), those of Items and Actions in `records`, one row
 //! each (keys in byte order with the `C` collation in both), and the job queue (`jobs`),
 //! claimed with `FOR UPDATE SKIP LOCKED`. Loads and purges stream through

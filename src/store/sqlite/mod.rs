@@ -2,8 +2,8 @@
 //!
 //! Layout, chosen for purging by user: each dataset's records live in a table of their own,
 //! `records_{dataset id}`. User-bearing datasets (Users, Interactions, Action_Interactions)
-//! keep ONE row per user, its records packed in a blob ([`packed`]): a purge is one B-tree
-//! delete per user, and a load sorts the records by user outside SQLite ([`sort`], bounded
+//! keep ONE row per user, its records packed in a blob (`packed.rs`): a purge is one B-tree
+//! delete per user, and a load sorts the records by user outside SQLite (`store::sort`, bounded
 //! memory) and inserts the users in key order. Items and Actions are plain rowid tables with
 //! positional columns `c0, c1, ...` (the dataset row holds their names). The database runs in
 //! WAL mode with `synchronous=FULL`: a committed job is on disk.
@@ -13,7 +13,7 @@
 //! | `mod.rs` | opening the file, the connection, the [`DatasetStore`] impl |
 //! | `migrate.rs` | the versioned schema migrations |
 //! | `catalog.rs` | row mapping of groups and datasets |
-//! | `load.rs`, `packed.rs` | loads: external sort by user ([`crate::store::sort`]), packed rows |
+//! | `load.rs`, `packed.rs` | loads: external sort by user (`store::sort`), packed rows |
 //! | `records.rs` | counts, reads and streamed scans of records |
 //! | `purge.rs` | the purge transaction |
 //! | `jobs.rs` | the job queue: claims, leases, the fencing check |
