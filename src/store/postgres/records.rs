@@ -18,7 +18,7 @@ use tokio_postgres::GenericClient;
 use super::catalog::require_dataset;
 use super::{jobs, DbResult};
 use crate::store::origin::PutRanges;
-use crate::store::packing::{decode, last_record, rewrite, sort_and_group, UserBatch};
+use crate::store::packing::{decode, encode, last_record, rewrite, sort_and_group, UserBatch};
 use crate::store::{
     DatasetType, Ingestion, JobCommit, LoadMode, RowBatch, StoreError, StoreResult,
 };
@@ -105,7 +105,9 @@ pub(super) async fn load(
         LoadMode::Replace => LoadMode::Replace,
         LoadMode::Append | LoadMode::Put => LoadMode::Append,
     };
-    let (first, last) = if t.holds_users() {
+    let (first, last) = if put && t.holds_users() {
+        put_users(&tx, id, t, key, width, next, batches).await?
+    } else if t.holds_users() {
         load_users(&tx, id, t, mode, key, width, next, batches).await?
     } else {
         load_rows(&tx, id, t, mode, key, width, next, &mut batches).await?
@@ -189,6 +191,59 @@ async fn load_rows(
             copy_rows(tx, "records", id, key, width, next, batches).await?,
         ),
     })
+}
+
+/// Adds records put one by one to a user-bearing dataset: a handful of rows (one group
+/// commit's), packed per user here and merged into `user_records` in one statement, without
+/// the staging table and `COPY` of a bulk load. Returns the first and last sequence numbers.
+async fn put_users(
+    tx: &tokio_postgres::Transaction<'_>,
+    id: i64,
+    t: DatasetType,
+    key: usize,
+    width: usize,
+    next: i64,
+    mut batches: BoxStream<'static, StoreResult<RowBatch>>,
+) -> DbResult<(i64, i64)> {
+    let mut users: std::collections::BTreeMap<String, (i32, Vec<u8>)> = Default::default();
+    let mut seq = next;
+    while let Some(batch) = batches.next().await {
+        let batch = batch?;
+        batch.check_width(width)?;
+        for i in 0..batch.rows() {
+            seq += 1;
+            let k = batch.row(i).nth(key).unwrap_or_default().to_owned();
+            let (n, blob) = users.entry(k).or_default();
+            // One record per id in a Users dataset: the last one.
+            if t.keyed_by_id() {
+                blob.clear();
+                *n = 0;
+            }
+            encode(blob, seq as u64, key, batch.row(i));
+            *n += 1;
+        }
+    }
+    let merge = if t.keyed_by_id() {
+        "n = excluded.n, rows = excluded.rows"
+    } else {
+        "n = user_records.n + excluded.n, rows = user_records.rows || excluded.rows"
+    };
+    let (mut keys, mut counts, mut blobs) = (Vec::new(), Vec::new(), Vec::new());
+    for (k, (n, blob)) in users {
+        keys.push(k);
+        counts.push(n);
+        blobs.push(blob);
+    }
+    tx.execute(
+        &format!(
+            "INSERT INTO user_records (dataset_id, key, n, rows)
+             SELECT $1, k, n, r FROM unnest($2::text[], $3::int4[], $4::bytea[]) AS u (k, n, r)
+             ON CONFLICT (dataset_id, key) DO UPDATE SET {merge}"
+        ),
+        &[&id, &keys, &counts, &blobs],
+    )
+    .await?;
+    Ok((next, seq))
 }
 
 /// Loads a user-bearing dataset: the rows sorted by user on a blocking thread while this
