@@ -189,10 +189,17 @@ fn host_allowed(config: &ApiConfig, host: &str) -> bool {
 /// Refuses what a web page could send here, before any route runs:
 /// - a `Host` that is not a loopback name or an allowed one (a DNS-rebinding page reaches
 ///   the server under its own name);
-/// - on admin endpoints, an `Origin` of another host (a page's cross-origin request), or a
-///   body that is not JSON (the content types a page may send without a CORS preflight). A
-///   request with neither a content type nor an `Origin` passes: no browser sends a
-///   cross-origin POST without its `Origin`, and moto's harnesses reset with a bare POST.
+/// - on every request that can change state (any method but GET, HEAD and OPTIONS, on every
+///   path: the control plane, the events API, the admin endpoints), an `Origin` of another
+///   host (a page's cross-origin request), or a body that is not JSON (the content types a
+///   page may send without a CORS preflight: `text/plain`, forms, multipart). A request with
+///   neither a content type nor an `Origin` passes: no browser sends a cross-origin POST
+///   without its `Origin`, and moto's harnesses reset with a bare POST. The real SDKs send
+///   `application/x-amz-json-1.1` (control plane) or `application/json` (restJson1) and no
+///   `Origin`.
+///
+/// No CORS preflight is ever answered with an `Access-Control-Allow-*` header, so a page's
+/// JSON request (which needs one) never leaves the browser either.
 async fn guard(
     State(state): State<Arc<AppState>>,
     request: Request,
@@ -211,37 +218,13 @@ async fn guard(
             );
         }
     }
-    if is_admin(request.uri().path()) {
-        if let Some(origin) = headers.get("origin") {
-            let origin = origin.to_str().unwrap_or("");
-            if !host_allowed(config, &host_name(origin)) {
-                return with_request_id(
-                    ApiError::forbidden(format!(
-                        "admin requests from the origin {origin:?} are refused"
-                    ))
-                    .into_response(),
-                );
-            }
-        }
-        let json = match headers.get("content-type") {
-            None => !headers.contains_key("origin"),
-            Some(v) => v
-                .to_str()
-                .ok()
-                .map(|v| {
-                    v.split(';')
-                        .next()
-                        .unwrap_or("")
-                        .trim()
-                        .to_ascii_lowercase()
-                })
-                .is_some_and(|v| v == "application/json" || v == CONTENT_TYPE),
-        };
-        if !json {
-            return with_request_id(
-                ApiError::forbidden("admin requests must have the content type application/json")
-                    .into_response(),
-            );
+    let safe = matches!(
+        *request.method(),
+        axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
+    );
+    if !safe || is_admin(request.uri().path()) {
+        if let Err(why) = page_safe(config, headers) {
+            return with_request_id(ApiError::forbidden(why).into_response());
         }
     }
     // Every answer carries a request ID: the router's own 404 and 405 and `/health` too.
@@ -251,6 +234,50 @@ async fn guard(
     } else {
         with_request_id(resp)
     }
+}
+
+/// The content types a request that changes state may have: the JSON of the protocols
+/// served here (none of which a page may send cross-origin without a preflight).
+const JSON_TYPES: [&str; 3] = [
+    "application/json",
+    "application/x-amz-json-1.0",
+    CONTENT_TYPE,
+];
+
+/// Whether a request is one no web page could have sent (see [`guard`]): its `Origin`, if
+/// any, is a served host, and its body is JSON (or it has neither a content type nor an
+/// `Origin`). The error says which check failed.
+fn page_safe(config: &ApiConfig, headers: &HeaderMap) -> Result<(), String> {
+    if let Some(origin) = headers.get("origin") {
+        let origin = origin.to_str().unwrap_or("");
+        // `*` serves any Host, not any page: an origin must be loopback or named.
+        let named = ApiConfig {
+            allowed_hosts: config
+                .allowed_hosts
+                .iter()
+                .filter(|h| *h != "*")
+                .cloned()
+                .collect(),
+            ..config.clone()
+        };
+        if origin == "null" || !host_allowed(&named, &host_name(origin)) {
+            return Err(format!("requests from the origin {origin:?} are refused"));
+        }
+    }
+    let json = match headers.get("content-type") {
+        None => !headers.contains_key("origin"),
+        Some(v) => v.to_str().ok().is_some_and(|v| {
+            let media = v.split(';').next().unwrap_or("").trim();
+            JSON_TYPES.iter().any(|t| media.eq_ignore_ascii_case(t))
+        }),
+    };
+    if !json {
+        let types = JSON_TYPES.join(", ");
+        return Err(format!(
+            "requests that change state must have the content type {types}"
+        ));
+    }
+    Ok(())
 }
 
 async fn health() -> Response {

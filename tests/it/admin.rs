@@ -15,6 +15,17 @@ async fn request(
     path: &str,
     headers: &[(&str, &str)],
 ) -> (u16, String) {
+    request_with_body(server, method, path, headers, "").await
+}
+
+/// [`request`] with a body.
+pub async fn request_with_body(
+    server: &Server,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let addr = server.endpoint.trim_start_matches("http://");
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
@@ -22,7 +33,10 @@ async fn request(
     for (k, v) in headers {
         req += &format!("{k}: {v}\r\n");
     }
-    req += "Content-Length: 0\r\nConnection: close\r\n\r\n";
+    req += &format!(
+        "Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
     stream.write_all(req.as_bytes()).await.unwrap();
     let mut resp = String::new();
     stream.read_to_string(&mut resp).await.unwrap();

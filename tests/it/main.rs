@@ -14,5 +14,6 @@ mod events;
 mod faults;
 mod import;
 mod isolation;
+mod pages;
 mod processes;
 mod stall;
