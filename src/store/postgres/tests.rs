@@ -3,8 +3,9 @@
 
 use super::*;
 
-/// The server to test against, if any; with `PERSONALIZE_LOCAL_TEST_REQUIRE_EXTERNAL=1` a
-/// missing one fails the test instead of skipping it.
+/// The server to test against, if any; with `PERSONALIZE_LOCAL_TEST_REQUIRE_EXTERNAL=1` (the
+/// rule of every test of the crate: any other value, or none, skips) a missing one fails
+/// the test instead of skipping it.
 fn server_url() -> Option<String> {
     match std::env::var("PERSONALIZE_LOCAL_TEST_POSTGRES_URL") {
         Ok(url) if !url.is_empty() => Some(url),

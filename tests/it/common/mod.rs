@@ -64,14 +64,21 @@ pub enum StoreChoice {
     Postgres,
 }
 
+/// Whether a test whose server is not named fails instead of skipping: the one rule, here
+/// and in the crate's own PostgreSQL tests, is `PERSONALIZE_LOCAL_TEST_REQUIRE_EXTERNAL=1`
+/// (any other value, or none, skips).
+pub fn external_required() -> bool {
+    std::env::var("PERSONALIZE_LOCAL_TEST_REQUIRE_EXTERNAL").as_deref() == Ok("1")
+}
+
 /// The PostgreSQL server the tests may use; `None` (the test is skipped) when none is named,
-/// unless `PERSONALIZE_LOCAL_TEST_REQUIRE_EXTERNAL` is set, which makes it a failure.
+/// unless [`external_required`], which makes it a failure.
 pub fn postgres_url() -> Option<String> {
     match std::env::var("PERSONALIZE_LOCAL_TEST_POSTGRES_URL") {
         Ok(url) if !url.is_empty() => Some(url),
         _ => {
-            if std::env::var_os("PERSONALIZE_LOCAL_TEST_REQUIRE_EXTERNAL").is_some() {
-                panic!("PERSONALIZE_LOCAL_TEST_POSTGRES_URL is not set, but PERSONALIZE_LOCAL_TEST_REQUIRE_EXTERNAL is");
+            if external_required() {
+                panic!("PERSONALIZE_LOCAL_TEST_POSTGRES_URL is not set, but PERSONALIZE_LOCAL_TEST_REQUIRE_EXTERNAL=1");
             }
             eprintln!(
                 "skipped: set PERSONALIZE_LOCAL_TEST_POSTGRES_URL to run this test on PostgreSQL"
@@ -102,8 +109,8 @@ static BUCKETS: AtomicU64 = AtomicU64::new(0);
 
 impl TestS3 {
     /// Starts (or connects to) the backend and creates a fresh bucket. Returns `None` when
-    /// a third-party backend is not configured, unless `PERSONALIZE_LOCAL_TEST_REQUIRE_EXTERNAL`
-    /// is set, in which case a missing endpoint fails the test.
+    /// a third-party backend is not configured, unless [`external_required`], in which case a
+    /// missing endpoint fails the test.
     pub async fn start(backend: Backend, tag: &str) -> Option<TestS3> {
         TestS3::start_with_faults(backend, tag, Faults::default()).await
     }
@@ -122,8 +129,8 @@ impl TestS3 {
                     (client_for(&endpoint), endpoint, None, None)
                 }
                 _ => {
-                    if std::env::var_os("PERSONALIZE_LOCAL_TEST_REQUIRE_EXTERNAL").is_some() {
-                        panic!("{var} is not set, but PERSONALIZE_LOCAL_TEST_REQUIRE_EXTERNAL is: start the server and name it");
+                    if external_required() {
+                        panic!("{var} is not set, but PERSONALIZE_LOCAL_TEST_REQUIRE_EXTERNAL=1: start the server and name it");
                     }
                     eprintln!("skipped: set {var} to run this test against {backend:?}");
                     return None;
