@@ -987,3 +987,73 @@ async fn a_purge_whose_connection_is_cut_deletes_nothing() {
     let _ = worker.kill();
     let _ = worker.wait();
 }
+
+/// Processes started together on a data dir that does not exist yet (a scheduler starting
+/// `run-pending` beside `serve`) all open it: each waits for the other's locks, and the
+/// migration skips what the other did.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn processes_started_together_on_a_new_data_dir_all_open_it() {
+    let root = tempfile::tempdir().unwrap();
+    for round in 0..20 {
+        let dir = root.path().join(format!("new-{round}"));
+        let children: Vec<_> = (0..2)
+            .map(|_| {
+                command(&dir)
+                    .arg("migrate")
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for child in children {
+            let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+                .await
+                .unwrap();
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "round {round}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+
+    // Two imports started together on a new dir load both their datasets.
+    let Some(s3) = TestS3::start(Backend::Embedded, "newdir").await else {
+        return;
+    };
+    s3.upload_tree("datasets").await;
+    for round in 0..3 {
+        let dir = root.path().join(format!("imports-{round}"));
+        let import = |t: &'static str, key: &str| {
+            let mut cmd = command(&dir);
+            cmd.args(["import", "--dataset-group", "g", "--dataset-type", t])
+                .args(["--data-location", &s3.location(key)])
+                .args(["--s3-endpoint", &s3.endpoint]);
+            crate::cli::output(cmd)
+        };
+        let (users, items) = tokio::join!(
+            import("Users", "datasets/users.csv"),
+            import("Items", "datasets/items.csv")
+        );
+        for out in [&users, &items] {
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "round {round}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let store = personalize_local::store::sqlite::SqliteStore::open_dir(&dir).unwrap();
+        use personalize_local::store::{DatasetStore, DatasetType};
+        let group = "arn:aws:personalize:us-east-1:000000000000:dataset-group/g";
+        for (t, file) in [(DatasetType::Users, "users"), (DatasetType::Items, "items")] {
+            assert_eq!(
+                store.count_records(group, t).await.unwrap(),
+                fixture_rows(&format!("{file}.csv")).len() as u64,
+                "round {round}: {t}"
+            );
+        }
+    }
+}

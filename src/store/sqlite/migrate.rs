@@ -101,6 +101,9 @@ CREATE TABLE event_trackers (
 );
 ";
 
+/// Brings the file's schema up to date, one immediate transaction per version. Processes
+/// that open the same file at once each take the write lock in turn for each step, and read
+/// the version again inside it: the second finds the step done and skips it.
 pub(super) fn migrate(conn: &mut Connection) -> DbResult<()> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if version > SCHEMA_VERSION {
@@ -120,7 +123,13 @@ pub(super) fn migrate(conn: &mut Connection) -> DbResult<()> {
         (9, MIGRATION_9),
     ] {
         if version < to {
+            // Another process opening the same file may have done this step meanwhile:
+            // the version read inside the write lock says.
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let now: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+            if now >= to {
+                continue;
+            }
             tx.execute_batch(sql)?;
             if to == 6 {
                 migrate_to_packed(&tx)?;

@@ -113,6 +113,35 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
+/// How long a connection waits for another's lock before `SQLITE_BUSY`.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Turns write-ahead logging on. Switching a new file's journal mode takes an exclusive lock,
+/// for which SQLite may answer `SQLITE_BUSY` at once while another process opens the same
+/// file, without calling the busy handler: it is retried for up to [`BUSY_TIMEOUT`].
+fn set_wal(conn: &Connection) -> DbResult<()> {
+    let started = std::time::Instant::now();
+    loop {
+        match conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0)) {
+            Ok(mode) if mode.eq_ignore_ascii_case("wal") => return Ok(()),
+            Ok(mode) => {
+                return Err(StoreError::Invalid(format!(
+                    "the database cannot use write-ahead logging (journal mode {mode})"
+                )))
+            }
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(
+                    e.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) && started.elapsed() < BUSY_TIMEOUT =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the store in `dir`/[`DB_FILE`].
     pub fn open_dir(dir: &Path) -> StoreResult<Self> {
@@ -143,15 +172,18 @@ impl SqliteStore {
             }
         }
         let mut conn = Connection::open(path)?;
-        // The page size only takes effect on a new database, so it comes first.
+        // Another process may be opening the same new file: every step below waits for its
+        // locks (the busy timeout comes first), and the migration re-reads the schema
+        // version inside each of its transactions. The page size only takes effect on a new
+        // database, so it comes before anything is written.
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.execute_batch(&format!("PRAGMA page_size = {PAGE_SIZE};"))?;
+        set_wal(&conn)?;
         conn.execute_batch(&format!(
-            "PRAGMA page_size = {PAGE_SIZE};
-             PRAGMA journal_mode = WAL;
-             PRAGMA synchronous = FULL;
+            "PRAGMA synchronous = FULL;
              PRAGMA foreign_keys = ON;
              PRAGMA temp_store = FILE;
-             PRAGMA cache_size = -{CACHE_KIB};
-             PRAGMA busy_timeout = 10000;"
+             PRAGMA cache_size = -{CACHE_KIB};"
         ))?;
         migrate::migrate(&mut conn)?;
         Ok(SqliteStore {
