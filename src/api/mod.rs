@@ -289,6 +289,10 @@ async fn reset(State(state): State<Arc<AppState>>) -> Response {
         Ok(()) => {
             state.deleting.clear();
             state.faults.clear();
+            // What the reset dropped leaves the disk before the answer.
+            if let Err(e) = state.store.compact().await {
+                tracing::warn!(error = %e, "cannot compact the store after a reset");
+            }
             with_request_id(json_response(json!({ "status": "reset" })))
         }
         Err(e) => with_request_id(ApiError::internal(&e).into_response()),

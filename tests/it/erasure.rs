@@ -331,3 +331,37 @@ async fn a_purge_or_compaction_killed_anywhere_leaves_the_store_before_or_after_
     // Both outcomes happened: the kills did land on either side of the commit.
     assert!(before > 0 && after > 0, "before {before}, after {after}");
 }
+
+/// A reset drops everything, the tombstoned users' records included: their bytes leave the
+/// disk before the reset is answered, not at some later compaction (and a reset that left
+/// the vacuum undone would leave them in the dropped tables' free pages for good).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reset_after_a_purge_leaves_no_byte_of_anyone() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s3 = TestS3::start(Backend::Embedded, "reset-erasure")
+        .await
+        .unwrap();
+    let w = Workload { users: 2000 };
+    let dir = tempfile::tempdir().unwrap();
+    loaded_store(&s3, &w, dir.path()).await;
+    // Tombstones committed, the compaction not run.
+    deletion_file(&s3, "del/some.csv", &w, |i| i % 2 == 0).await;
+    let mut cmd = delete_users(&s3, dir.path(), "del/some.csv", "some");
+    cmd.env("PERSONALIZE_LOCAL_FAILPOINTS", "compact-before-commit");
+    let out = crate::cli::output(cmd).await;
+    assert_eq!(json(&out)["dataDeletionJob"]["status"], "COMPLETED");
+
+    let serve = crate::processes::ServeProcess::start_with(&s3, dir.path(), &["--no-worker"], &[]);
+    let addr = serve.1.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let req = format!(
+        "POST /_personalize-local/reset HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(req.as_bytes()).await.unwrap();
+    let mut resp = String::new();
+    stream.read_to_string(&mut resp).await.unwrap();
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    scan(dir.path()).assert_only(&BTreeSet::new(), "after the reset's answer");
+    drop(serve);
+    scan(dir.path()).assert_only(&BTreeSet::new(), "after the server stopped");
+}

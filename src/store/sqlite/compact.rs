@@ -91,10 +91,7 @@ pub(super) fn compact_dataset(conn: &Connection, dataset_id: i64) -> DbResult<(u
         "DELETE FROM tombstones WHERE dataset_id = ?1",
         params![dataset_id],
     )?;
-    conn.execute(
-        "INSERT INTO pending_vacuum (since) VALUES (?1)",
-        params![crate::jobs::now_epoch()],
-    )?;
+    erasure_due(conn)?;
     tracing::debug!(
         dataset_id,
         users,
@@ -103,6 +100,17 @@ pub(super) fn compact_dataset(conn: &Connection, dataset_id: i64) -> DbResult<(u
         "compacted"
     );
     Ok((users, records))
+}
+
+/// Notes, in the caller's transaction, that records were dropped and their bytes must leave
+/// the file: the next [`compact`] vacuums. Every path that drops records calls it (a
+/// compaction, a dataset's deletion, a reset).
+pub(super) fn erasure_due(conn: &Connection) -> DbResult<()> {
+    conn.execute(
+        "INSERT INTO pending_vacuum (since) VALUES (?1)",
+        params![crate::jobs::now_epoch()],
+    )?;
+    Ok(())
 }
 
 /// Copies the write-ahead log into the database file and truncates it. Readers of an older

@@ -424,6 +424,7 @@ impl DatasetStore for SqliteStore {
             puts::clear(&tx, id)?;
             tx.execute("DELETE FROM datasets WHERE id = ?1", params![id])?;
             delete_tags(&tx, &dataset_arn(&group_arn, dataset_type))?;
+            compact::erasure_due(&tx)?;
             tx.commit()?;
             Ok(())
         })
@@ -765,6 +766,9 @@ impl DatasetStore for SqliteStore {
                  DELETE FROM schemas; DELETE FROM tags; DELETE FROM user_directory;
                  DELETE FROM tombstones; DELETE FROM put_ranges;",
             )?;
+            // The dropped tables' pages still hold their records (the tombstoned users'
+            // included) until a vacuum rewrites the file.
+            compact::erasure_due(&tx)?;
             tx.commit()?;
             Ok(())
         })
