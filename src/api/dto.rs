@@ -120,6 +120,7 @@ pub fn job(job: &Job) -> Value {
         JobSpec::Deletion {
             dataset_group_arn,
             data_location,
+            ..
         } => {
             m.insert("datasetGroupArn".into(), json!(dataset_group_arn));
             m.insert(
@@ -199,6 +200,7 @@ mod tests {
         let spec = JobSpec::Deletion {
             dataset_group_arn: "arn:g".into(),
             data_location: "s3://b/p/".into(),
+            dry_run: false,
         };
         let j = Job::new(scope.job_arn(JobKind::Deletion, "j"), "j", spec).succeeded(Some(3));
         let v = job(&j);

@@ -566,9 +566,10 @@ async fn run(cli: Cli, progress_bar: bool) -> Result<i32, CliError> {
             let spec = JobSpec::Deletion {
                 dataset_group_arn: group_arn.clone(),
                 data_location: args.data_location.to_string(),
+                dry_run: false,
             };
             let job = Job::new(scope.job_arn(JobKind::Deletion, &job_name), &job_name, spec);
-            match store.create_job(&job).await {
+            match store.create_job(&job, &[]).await {
                 Err(StoreError::AlreadyExists(_)) => {
                     return Err(usage(format!(
                         "a data deletion job named {job_name} already exists"
@@ -724,7 +725,7 @@ pub async fn ensure_group(
             creation_date_time: now_epoch(),
             ..DatasetGroup::default()
         };
-        match store.create_dataset_group(&group).await {
+        match store.create_dataset_group(&group, &[]).await {
             Ok(()) | Err(StoreError::AlreadyExists(_)) => {}
             Err(e) => return Err(e.to_string()),
         }

@@ -129,9 +129,7 @@ pub struct JobReport {
     pub phases: PhaseTimes,
 }
 
-/// The tag that makes a data deletion job a dry run (`true`): it reads its input as any job
-/// does, deletes nothing, and ends `COMPLETED` with the `numDeleted` it would have had.
-pub const DRY_RUN_TAG: &str = "personalize-local:dry-run";
+pub use crate::jobs::model::DRY_RUN_TAG;
 
 /// [`collect_user_ids`] within the job's deadline ([`DeletionOptions::deadline`]).
 pub async fn read_input(
@@ -262,11 +260,12 @@ pub async fn run_claimed(
     progress: Arc<Progress>,
 ) -> StoreResult<JobReport> {
     let started = Instant::now();
-    let (group_arn, data_location) = match &job.spec {
+    let (group_arn, data_location, dry_run) = match &job.spec {
         JobSpec::Deletion {
             dataset_group_arn,
             data_location,
-        } => (dataset_group_arn.clone(), data_location.clone()),
+            dry_run,
+        } => (dataset_group_arn.clone(), data_location.clone(), *dry_run),
         _ => {
             return Err(StoreError::Invalid(format!(
                 "{} is not a data deletion job",
@@ -274,11 +273,6 @@ pub async fn run_claimed(
             )))
         }
     };
-    let dry_run = store
-        .tags(&job.arn)
-        .await?
-        .iter()
-        .any(|(k, v)| k == DRY_RUN_TAG && v.eq_ignore_ascii_case("true"));
     let body = |commit: crate::store::JobCommit| async move {
         let mut phases = PhaseTimes::default();
         let mut input = InputStats::default();

@@ -192,21 +192,27 @@ mod tests {
         let store: DynDatasetStore = Arc::new(SqliteStore::open_dir(dir.path()).unwrap());
         let group = "arn:aws:personalize:us-east-1:000000000000:dataset-group/burst";
         store
-            .create_dataset_group(&DatasetGroup {
-                name: "burst".into(),
-                dataset_group_arn: group.into(),
-                ..DatasetGroup::default()
-            })
+            .create_dataset_group(
+                &DatasetGroup {
+                    name: "burst".into(),
+                    dataset_group_arn: group.into(),
+                    ..DatasetGroup::default()
+                },
+                &[],
+            )
             .await
             .unwrap();
         let inter = target(group, DatasetType::Interactions, &["USER_ID", "ITEM_ID"]);
         store
-            .create_dataset(&Dataset {
-                dataset_group_arn: group.into(),
-                dataset_type: DatasetType::Interactions,
-                columns: inter.columns.clone(),
-                attrs: DatasetAttrs::default(),
-            })
+            .create_dataset(
+                &Dataset {
+                    dataset_group_arn: group.into(),
+                    dataset_type: DatasetType::Interactions,
+                    columns: inter.columns.clone(),
+                    attrs: DatasetAttrs::default(),
+                },
+                &[],
+            )
             .await
             .unwrap();
         // No Users dataset: its requests fail, and only they.

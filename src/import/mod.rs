@@ -219,18 +219,21 @@ pub async fn import_with_commit(
                 return Err(header_error(why));
             }
             store
-                .create_dataset(&Dataset {
-                    dataset_group_arn: group_arn.to_owned(),
-                    dataset_type,
-                    columns: columns.clone(),
-                    attrs: DatasetAttrs {
-                        name: dataset_type.as_str().to_owned(),
-                        schema_arn: None,
-                        creation_date_time: now_epoch(),
-                        tracking_id: DatasetAttrs::new_tracking_id(dataset_type),
-                        latest_update: None,
+                .create_dataset(
+                    &Dataset {
+                        dataset_group_arn: group_arn.to_owned(),
+                        dataset_type,
+                        columns: columns.clone(),
+                        attrs: DatasetAttrs {
+                            name: dataset_type.as_str().to_owned(),
+                            schema_arn: None,
+                            creation_date_time: now_epoch(),
+                            tracking_id: DatasetAttrs::new_tracking_id(dataset_type),
+                            latest_update: None,
+                        },
                     },
-                })
+                    &[],
+                )
                 .await?;
         }
     }

@@ -205,6 +205,12 @@ impl FromStr for ImportMode {
     }
 }
 
+/// The tag that makes a data deletion job a dry run (`true`, in any case) when the job is
+/// created with it: it reads its input as any job does, deletes nothing, and ends
+/// `COMPLETED` with the `numDeleted` it would have had. The job's spec records it
+/// ([`JobSpec::Deletion`]'s `dry_run`); tagging the job later changes nothing.
+pub const DRY_RUN_TAG: &str = "personalize-local:dry-run";
+
 /// What a job of each kind was asked to do.
 #[derive(Debug, Clone, PartialEq)]
 pub enum JobSpec {
@@ -214,6 +220,10 @@ pub enum JobSpec {
         dataset_group_arn: String,
         /// `s3://bucket/key` or `s3://bucket/folder/`.
         data_location: String,
+        /// Read the input and count what would go, deleting nothing ([`DRY_RUN_TAG`]). Part
+        /// of the spec, written with the job: what the job does never depends on a later
+        /// write.
+        dry_run: bool,
     },
     /// Load a dataset from CSV under `data_location`.
     Import {
@@ -390,6 +400,7 @@ mod tests {
         let spec = JobSpec::Deletion {
             dataset_group_arn: "g".into(),
             data_location: "s3://b/k".into(),
+            dry_run: false,
         };
         let job = Job::new("arn:j".into(), "j", spec);
         assert_eq!(job.status, JobStatus::Pending);

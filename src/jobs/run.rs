@@ -140,6 +140,7 @@ mod tests {
         let spec = JobSpec::Deletion {
             dataset_group_arn: "arn:g".into(),
             data_location: "s3://b/k".into(),
+            dry_run: false,
         };
         Job::new(
             format!("arn:aws:personalize:us-east-1:000000000000:data-deletion-job/{name}"),
@@ -154,7 +155,7 @@ mod tests {
     async fn a_failure_after_the_lease_ran_out_is_still_recorded() {
         let store = MemoryStore::new();
         let j = job("slow");
-        store.create_job(&j).await.unwrap();
+        store.create_job(&j, &[]).await.unwrap();
         let lease_for = Duration::from_millis(50);
         let (claimed, lease) = store.claim_next("w", lease_for).await.unwrap().unwrap();
         let body = |_commit| async {
@@ -175,7 +176,7 @@ mod tests {
     async fn a_failure_after_a_takeover_is_not_recorded() {
         let store = MemoryStore::new();
         let j = job("taken");
-        store.create_job(&j).await.unwrap();
+        store.create_job(&j, &[]).await.unwrap();
         let lease_for = Duration::from_millis(50);
         let (claimed, lease) = store.claim_next("w1", lease_for).await.unwrap().unwrap();
         let store_ref = &store;

@@ -9,7 +9,8 @@ use futures::stream::{BoxStream, StreamExt};
 
 use super::{
     Claim, Dataset, DatasetAttrs, DatasetGroup, DatasetStore, DatasetType, EventTracker, Ingestion,
-    JobCommit, LoadMode, PurgeCounts, RowBatch, Schema, StoreError, StoreResult, Tags, UserIds,
+    JobCommit, LoadMode, PurgeCounts, RowBatch, Schema, StoreError, StoreResult, Tag, Tags,
+    UserIds,
 };
 use crate::jobs::model::{now_epoch, Job, JobKind, JobStatus, Lease};
 
@@ -50,6 +51,13 @@ struct Queued {
 }
 
 impl State {
+    /// A new resource's tags, stored with it under the same lock.
+    fn add_tags(&mut self, arn: &str, tags: &[Tag]) {
+        if !tags.is_empty() {
+            self.tags.insert(arn.to_owned(), tags.to_vec());
+        }
+    }
+
     fn next_seq(&mut self) -> u64 {
         self.seq += 1;
         self.seq
@@ -187,13 +195,14 @@ fn key_column(d: &Dataset) -> usize {
 
 #[async_trait]
 impl DatasetStore for MemoryStore {
-    async fn create_dataset_group(&self, group: &DatasetGroup) -> StoreResult<()> {
+    async fn create_dataset_group(&self, group: &DatasetGroup, tags: &[Tag]) -> StoreResult<()> {
         let mut s = self.lock();
         if s.groups.contains_key(&group.dataset_group_arn) {
             return Err(StoreError::AlreadyExists(group.dataset_group_arn.clone()));
         }
         s.groups
             .insert(group.dataset_group_arn.clone(), group.clone());
+        s.add_tags(&group.dataset_group_arn, tags);
         Ok(())
     }
 
@@ -233,7 +242,7 @@ impl DatasetStore for MemoryStore {
         Ok(())
     }
 
-    async fn create_dataset(&self, dataset: &Dataset) -> StoreResult<()> {
+    async fn create_dataset(&self, dataset: &Dataset, tags: &[Tag]) -> StoreResult<()> {
         super::validate_columns(dataset.dataset_type, &dataset.columns)
             .map_err(StoreError::Invalid)?;
         let mut s = self.lock();
@@ -250,6 +259,7 @@ impl DatasetStore for MemoryStore {
             return Err(StoreError::AlreadyExists(dataset_name(&key.0, key.1)));
         }
         s.datasets.insert(key, (dataset.clone(), Vec::new()));
+        s.add_tags(&dataset.arn(), tags);
         Ok(())
     }
 
@@ -354,7 +364,7 @@ impl DatasetStore for MemoryStore {
         Ok(())
     }
 
-    async fn create_event_tracker(&self, tracker: &EventTracker) -> StoreResult<()> {
+    async fn create_event_tracker(&self, tracker: &EventTracker, tags: &[Tag]) -> StoreResult<()> {
         let mut s = self.lock();
         if !s.groups.contains_key(&tracker.dataset_group_arn) {
             return Err(StoreError::NotFound(tracker.dataset_group_arn.clone()));
@@ -367,6 +377,7 @@ impl DatasetStore for MemoryStore {
             return Err(StoreError::AlreadyExists(t.event_tracker_arn.clone()));
         }
         s.trackers.push(tracker.clone());
+        s.add_tags(&tracker.event_tracker_arn, tags);
         Ok(())
     }
 
@@ -482,7 +493,7 @@ impl DatasetStore for MemoryStore {
         Ok((counts, job))
     }
 
-    async fn create_job(&self, job: &Job) -> StoreResult<()> {
+    async fn create_job(&self, job: &Job, tags: &[Tag]) -> StoreResult<()> {
         let mut s = self.lock();
         if s.jobs.contains_key(&job.arn) {
             return Err(StoreError::AlreadyExists(job.arn.clone()));
@@ -495,6 +506,7 @@ impl DatasetStore for MemoryStore {
             token: 0,
         };
         s.jobs.insert(job.arn.clone(), queued);
+        s.add_tags(&job.arn, tags);
         Ok(())
     }
 

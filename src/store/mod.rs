@@ -178,7 +178,10 @@ pub struct GroupAttrs {
 }
 
 /// A resource's tags, as `(key, value)` in the order they were first set.
-pub type Tags = Vec<(String, String)>;
+pub type Tags = Vec<Tag>;
+
+/// One tag: its key and value.
+pub type Tag = (String, String);
 
 /// A dataset: one type within a group, with the columns its records have.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -487,8 +490,11 @@ pub enum Claim<'a> {
 /// Every write is atomic: a load or a purge that fails leaves the store as it was.
 #[async_trait]
 pub trait DatasetStore: Send + Sync + fmt::Debug + 'static {
-    /// Creates a dataset group; [`StoreError::AlreadyExists`] if its ARN is taken.
-    async fn create_dataset_group(&self, group: &DatasetGroup) -> StoreResult<()>;
+    /// Creates a dataset group with its tags, in one transaction;
+    /// [`StoreError::AlreadyExists`] if its ARN is taken. (Every `create_*` that takes tags
+    /// writes them with the resource: a resource is never seen without the tags it was
+    /// created with.)
+    async fn create_dataset_group(&self, group: &DatasetGroup, tags: &[Tag]) -> StoreResult<()>;
 
     /// The group with this ARN, if any.
     async fn dataset_group(&self, arn: &str) -> StoreResult<Option<DatasetGroup>>;
@@ -500,9 +506,10 @@ pub trait DatasetStore: Send + Sync + fmt::Debug + 'static {
     /// [`StoreError::InUse`] while it still has datasets or an event tracker.
     async fn delete_dataset_group(&self, arn: &str) -> StoreResult<()>;
 
-    /// Creates a dataset; [`StoreError::NotFound`] without its group (or its schema, when it
-    /// names one), [`StoreError::AlreadyExists`] if the group has one of that type.
-    async fn create_dataset(&self, dataset: &Dataset) -> StoreResult<()>;
+    /// Creates a dataset with its tags; [`StoreError::NotFound`] without its group (or its
+    /// schema, when it names one), [`StoreError::AlreadyExists`] if the group has one of
+    /// that type.
+    async fn create_dataset(&self, dataset: &Dataset, tags: &[Tag]) -> StoreResult<()>;
 
     /// The group's datasets, in [`DatasetType::ALL`] order.
     async fn datasets(&self, group_arn: &str) -> StoreResult<Vec<Dataset>>;
@@ -616,10 +623,10 @@ pub trait DatasetStore: Send + Sync + fmt::Debug + 'static {
         commit: JobCommit,
     ) -> StoreResult<(PurgeCounts, Job)>;
 
-    /// Creates an event tracker; [`StoreError::NotFound`] without its group,
+    /// Creates an event tracker with its tags; [`StoreError::NotFound`] without its group,
     /// [`StoreError::AlreadyExists`] if its ARN or tracking ID is taken or its group has a
     /// tracker already.
-    async fn create_event_tracker(&self, tracker: &EventTracker) -> StoreResult<()>;
+    async fn create_event_tracker(&self, tracker: &EventTracker, tags: &[Tag]) -> StoreResult<()>;
 
     /// Every event tracker, oldest first.
     async fn event_trackers(&self) -> StoreResult<Vec<EventTracker>>;
@@ -629,9 +636,10 @@ pub trait DatasetStore: Send + Sync + fmt::Debug + 'static {
 
     // The job queue: one contract for every kind of job, safe for several workers.
 
-    /// Records a new job as given (normally `Pending`); [`StoreError::AlreadyExists`] if its
+    /// Records a new job as given (normally `Pending`) with its tags, in one transaction: no
+    /// worker can claim it before its tags are written; [`StoreError::AlreadyExists`] if its
     /// ARN is taken.
-    async fn create_job(&self, job: &Job) -> StoreResult<()>;
+    async fn create_job(&self, job: &Job, tags: &[Tag]) -> StoreResult<()>;
 
     /// The job with this ARN, if any.
     async fn job(&self, arn: &str) -> StoreResult<Option<Job>>;

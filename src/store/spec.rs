@@ -22,12 +22,19 @@ struct SpecRow {
     path: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     kms_key_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    dry_run: Option<bool>,
 }
 
 pub(super) fn to_json(spec: &JobSpec) -> StoreResult<String> {
     let row = match spec {
-        JobSpec::Deletion { data_location, .. } => SpecRow {
+        JobSpec::Deletion {
+            data_location,
+            dry_run,
+            ..
+        } => SpecRow {
             location: Some(data_location.clone()),
+            dry_run: dry_run.then_some(true),
             ..SpecRow::default()
         },
         JobSpec::Import {
@@ -64,6 +71,7 @@ pub(super) fn from_json(kind: JobKind, target: String, json: &str) -> StoreResul
         JobKind::Deletion => JobSpec::Deletion {
             dataset_group_arn: target,
             data_location: row.location.ok_or_else(|| missing("location"))?,
+            dry_run: row.dry_run.unwrap_or(false),
         },
         JobKind::Import => JobSpec::Import {
             dataset_arn: target,

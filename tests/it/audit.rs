@@ -235,3 +235,103 @@ async fn a_dry_run_job_through_the_api_completes_and_deletes_nothing() {
         .unwrap();
     assert_eq!(after.len(), before.len() - would);
 }
+
+/// Whether a job is a dry run is decided when it is created and kept in its spec: a tag
+/// removed (or added) before a worker claims it changes nothing, so no worker can purge for
+/// real a job created as a dry run, whenever it claims it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_is_decided_at_creation() {
+    use aws_sdk_personalize::types::{DataSource, Tag};
+    use personalize_local::jobs::worker::{Worker, WorkerConfig};
+    let server = crate::api::start(Duration::ZERO, false).await;
+    let c = &server.client;
+    let group = crate::api::group_with_users(&server, "dry-spec").await;
+    let before = server
+        .store
+        .records(&group, DatasetType::Users)
+        .await
+        .unwrap();
+    let gone = fixture_ids("deletion-nested");
+    let (would, _) = held_of("users.csv", &gone);
+    assert!(would > 0);
+    let tag = |v: &str| {
+        Tag::builder()
+            .tag_key("personalize-local:dry-run")
+            .tag_value(v)
+            .build()
+            .unwrap()
+    };
+    let create = |name: &'static str, tags: Vec<Tag>| {
+        c.create_data_deletion_job()
+            .job_name(name)
+            .dataset_group_arn(&group)
+            .data_source(
+                DataSource::builder()
+                    .data_location(server.s3.location("deletion-nested/"))
+                    .build(),
+            )
+            .role_arn("arn:aws:iam::000000000000:role/r")
+            .set_tags(Some(tags))
+            .send()
+    };
+    let worker = || {
+        Worker::new(
+            server.store.clone(),
+            server.s3.source(),
+            WorkerConfig::default(),
+            std::sync::Arc::default(),
+        )
+    };
+    let dry = create("dry", vec![tag("true")])
+        .await
+        .unwrap()
+        .data_deletion_job_arn
+        .unwrap();
+    // The tag is there at once, with the job.
+    let tags = c
+        .list_tags_for_resource()
+        .resource_arn(&dry)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tags.tags().len(), 1);
+    c.untag_resource()
+        .resource_arn(&dry)
+        .tag_keys("personalize-local:dry-run")
+        .send()
+        .await
+        .unwrap();
+    let ran = worker().run_pending().await.unwrap();
+    assert_eq!(ran.len(), 1);
+    assert_eq!(ran[0].0.num_deleted, Some(would as u64));
+    assert_eq!(
+        server
+            .store
+            .records(&group, DatasetType::Users)
+            .await
+            .unwrap(),
+        before,
+        "a job created as a dry run deleted for real"
+    );
+
+    // And a job created for real stays real, whatever tags it gets later.
+    let real = create("real", vec![])
+        .await
+        .unwrap()
+        .data_deletion_job_arn
+        .unwrap();
+    c.tag_resource()
+        .resource_arn(&real)
+        .tags(tag("true"))
+        .send()
+        .await
+        .unwrap();
+    let ran = worker().run_pending().await.unwrap();
+    assert_eq!(ran.len(), 1);
+    let after = server
+        .store
+        .records(&group, DatasetType::Users)
+        .await
+        .unwrap();
+    assert_eq!(after.len(), before.len() - would);
+}

@@ -114,9 +114,10 @@ async fn serve_keeps_state_across_a_restart_and_reruns_interrupted_jobs() {
             JobSpec::Deletion {
                 dataset_group_arn: group.clone(),
                 data_location: s3.location("deletion-single/requests.csv"),
+                dry_run: false,
             },
         );
-        store.create_job(&job).await.unwrap();
+        store.create_job(&job, &[]).await.unwrap();
         store.update_job(&job).await.unwrap();
         // And an import job, created after it.
         let import = interrupted(
@@ -129,7 +130,7 @@ async fn serve_keeps_state_across_a_restart_and_reruns_interrupted_jobs() {
                 publish_attribution_metrics_to_s3: None,
             },
         );
-        store.create_job(&import).await.unwrap();
+        store.create_job(&import, &[]).await.unwrap();
         store.update_job(&import).await.unwrap();
         // And an export job of that dataset, created after both.
         let mut export = interrupted(
@@ -143,7 +144,7 @@ async fn serve_keeps_state_across_a_restart_and_reruns_interrupted_jobs() {
             },
         );
         export.role_arn = Some("arn:aws:iam::123456789012:role/r".into());
-        store.create_job(&export).await.unwrap();
+        store.create_job(&export, &[]).await.unwrap();
         store.update_job(&export).await.unwrap();
     }
 

@@ -5,6 +5,7 @@ use super::{dataset_group, jobs, tagging, OpResult};
 use crate::api::error::ApiError;
 use crate::api::input::{Input, ARN, NAME, ROLE_ARN};
 use crate::api::AppState;
+use crate::jobs::model::DRY_RUN_TAG;
 use crate::jobs::{Job, JobKind, JobSpec, JobStatus};
 use crate::store::ArnScope;
 
@@ -32,9 +33,13 @@ pub async fn create(state: &AppState, scope: &ArnScope, input: &Input) -> OpResu
             "the dataset group {group_arn} already has {pending} PENDING data deletion jobs; the limit is {MAX_PENDING_PER_GROUP}"
         )));
     }
+    let dry_run = tags
+        .iter()
+        .any(|(k, v)| k == DRY_RUN_TAG && v.eq_ignore_ascii_case("true"));
     let spec = JobSpec::Deletion {
         dataset_group_arn: group_arn,
         data_location: location,
+        dry_run,
     };
     let mut job = Job::new(scope.job_arn(JobKind::Deletion, &job_name), &job_name, spec);
     job.role_arn = Some(role_arn);

@@ -89,7 +89,7 @@ pub async fn create(state: &AppState, input: &Input) -> OpResult {
             "the dataset group {group_arn}'s dataset of type {dataset_type} is being deleted; create it again once it is gone"
         )));
     }
-    match state.store.create_dataset(&dataset).await {
+    match state.store.create_dataset(&dataset, &tags).await {
         Ok(()) => {}
         Err(StoreError::AlreadyExists(_)) => {
             return Err(ApiError::already_exists(format!(
@@ -102,7 +102,6 @@ pub async fn create(state: &AppState, input: &Input) -> OpResult {
         Err(e) => return Err(e.into()),
     }
     let arn = dataset.arn();
-    tagging::attach(state, &arn, tags).await?;
     Ok(json!({ "datasetArn": arn }))
 }
 

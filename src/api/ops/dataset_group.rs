@@ -108,7 +108,7 @@ pub async fn create(state: &AppState, scope: &ArnScope, input: &Input) -> OpResu
             "a dataset group named {name} is being deleted; create it again once it is gone"
         )));
     }
-    match state.store.create_dataset_group(&group).await {
+    match state.store.create_dataset_group(&group, &tags).await {
         Ok(()) => {}
         Err(StoreError::AlreadyExists(_)) => {
             return Err(ApiError::already_exists(format!(
@@ -117,7 +117,6 @@ pub async fn create(state: &AppState, scope: &ArnScope, input: &Input) -> OpResu
         }
         Err(e) => return Err(e.into()),
     }
-    tagging::attach(state, &group.dataset_group_arn, tags).await?;
     let mut out = json!({ "datasetGroupArn": group.dataset_group_arn });
     if let Some(d) = domain {
         out["domain"] = json!(d);

@@ -73,7 +73,7 @@ pub async fn create(state: &AppState, scope: &ArnScope, input: &Input) -> OpResu
         dataset_group_arn: group_arn.clone(),
         creation_date_time: now_epoch(),
     };
-    match state.store.create_event_tracker(&tracker).await {
+    match state.store.create_event_tracker(&tracker, &tags).await {
         Ok(()) => {}
         Err(StoreError::AlreadyExists(existing)) => {
             return Err(ApiError::already_exists(format!(
@@ -87,7 +87,6 @@ pub async fn create(state: &AppState, scope: &ArnScope, input: &Input) -> OpResu
         }
         Err(e) => return Err(e.into()),
     }
-    tagging::attach(state, &tracker.event_tracker_arn, tags).await?;
     Ok(json!({
         "eventTrackerArn": tracker.event_tracker_arn,
         "trackingId": tracker.tracking_id,

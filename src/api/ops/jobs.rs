@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use super::{tagging, OpResult};
+use super::OpResult;
 use crate::api::dto;
 use crate::api::error::ApiError;
 use crate::api::input::{Input, Page, ARN};
@@ -13,7 +13,7 @@ use crate::store::{ArnScope, StoreError, Tags};
 /// Records a new job with its tags, wakes the worker and answers the job's ARN.
 pub async fn create(state: &AppState, job: Job, tags: Tags) -> OpResult {
     let kind = job.kind();
-    match state.store.create_job(&job).await {
+    match state.store.create_job(&job, &tags).await {
         Ok(()) => {}
         Err(StoreError::AlreadyExists(_)) => {
             return Err(ApiError::already_exists(format!(
@@ -24,7 +24,6 @@ pub async fn create(state: &AppState, job: Job, tags: Tags) -> OpResult {
         }
         Err(e) => return Err(e.into()),
     }
-    tagging::attach(state, &job.arn, tags).await?;
     state.jobs_waiting.notify_one();
     Ok(json!({ dto::arn_member(kind): job.arn }))
 }

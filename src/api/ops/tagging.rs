@@ -50,14 +50,6 @@ pub fn creation_tags(input: &Input) -> Result<Tags, ApiError> {
     Ok(tags)
 }
 
-/// Stores the tags of a resource just created.
-pub async fn attach(state: &AppState, arn: &str, tags: Tags) -> Result<(), ApiError> {
-    if !tags.is_empty() {
-        state.store.set_tags(arn, &tags).await?;
-    }
-    Ok(())
-}
-
 /// Answers `ResourceNotFoundException` unless `arn` names an existing dataset group, schema,
 /// dataset, dataset import or export job, or data deletion job.
 async fn require_resource(state: &AppState, arn: &str) -> Result<(), ApiError> {

@@ -9,13 +9,13 @@ pub async fn groups_and_datasets(store: &dyn DatasetStore) {
         store.dataset_group(&g.dataset_group_arn).await.unwrap(),
         None
     );
-    store.create_dataset_group(&g).await.unwrap();
+    store.create_dataset_group(&g, &[]).await.unwrap();
     assert_eq!(
         store.dataset_group(&g.dataset_group_arn).await.unwrap(),
         Some(g.clone())
     );
     assert!(matches!(
-        store.create_dataset_group(&g).await,
+        store.create_dataset_group(&g, &[]).await,
         Err(StoreError::AlreadyExists(_))
     ));
 
@@ -25,20 +25,20 @@ pub async fn groups_and_datasets(store: &dyn DatasetStore) {
         DatasetType::Interactions,
         &["USER_ID", "ITEM_ID", "TIMESTAMP"],
     );
-    store.create_dataset(&users).await.unwrap();
-    store.create_dataset(&inter).await.unwrap();
+    store.create_dataset(&users, &[]).await.unwrap();
+    store.create_dataset(&inter, &[]).await.unwrap();
     assert!(matches!(
-        store.create_dataset(&users).await,
+        store.create_dataset(&users, &[]).await,
         Err(StoreError::AlreadyExists(_))
     ));
     let orphan = dataset(&group("conf-missing"), DatasetType::Users, &["USER_ID"]);
     assert!(matches!(
-        store.create_dataset(&orphan).await,
+        store.create_dataset(&orphan, &[]).await,
         Err(StoreError::NotFound(_))
     ));
     let keyless = dataset(&g, DatasetType::Items, &["NAME"]);
     assert!(matches!(
-        store.create_dataset(&keyless).await,
+        store.create_dataset(&keyless, &[]).await,
         Err(StoreError::Invalid(_))
     ));
     // Listed in the fixed type order, whatever the creation order.
@@ -68,14 +68,14 @@ pub async fn groups_are_listed_and_deleted(store: &dyn DatasetStore) {
     a.attrs.role_arn = Some("arn:aws:iam::000000000000:role/r".into());
     let mut b = group("conf-list-b");
     b.creation_date_time += 1.0;
-    store.create_dataset_group(&a).await.unwrap();
-    store.create_dataset_group(&b).await.unwrap();
+    store.create_dataset_group(&a, &[]).await.unwrap();
+    store.create_dataset_group(&b, &[]).await.unwrap();
     let listed = store.list_dataset_groups().await.unwrap();
     let pos = |g: &DatasetGroup| listed.iter().position(|x| x == g).unwrap();
     assert!(pos(&a) < pos(&b), "{listed:?}");
 
     store
-        .create_dataset(&dataset(&a, DatasetType::Users, &["USER_ID", "AGE"]))
+        .create_dataset(&dataset(&a, DatasetType::Users, &["USER_ID", "AGE"]), &[])
         .await
         .unwrap();
     let err = store
@@ -127,10 +127,10 @@ pub async fn schemas_are_listed_and_deleted_once_unused(store: &dyn DatasetStore
     assert!(pos(&a) < pos(&b), "{listed:?}");
 
     let g = group("conf-schema-user");
-    store.create_dataset_group(&g).await.unwrap();
+    store.create_dataset_group(&g, &[]).await.unwrap();
     let mut users = dataset(&g, DatasetType::Users, &["USER_ID", "AGE"]);
     users.attrs.schema_arn = Some(a.schema_arn.clone());
-    store.create_dataset(&users).await.unwrap();
+    store.create_dataset(&users, &[]).await.unwrap();
     assert_eq!(
         store.datasets(&g.dataset_group_arn).await.unwrap(),
         vec![users.clone()]
@@ -138,7 +138,7 @@ pub async fn schemas_are_listed_and_deleted_once_unused(store: &dyn DatasetStore
     let mut orphan = dataset(&g, DatasetType::Items, &["ITEM_ID", "PRICE"]);
     orphan.attrs.schema_arn = Some(schema("conf-schema-missing").schema_arn);
     assert!(matches!(
-        store.create_dataset(&orphan).await,
+        store.create_dataset(&orphan, &[]).await,
         Err(StoreError::NotFound(_))
     ));
 
@@ -170,11 +170,11 @@ pub async fn schemas_are_listed_and_deleted_once_unused(store: &dyn DatasetStore
 /// and lets a dataset of the same type be created again, empty.
 pub async fn datasets_are_deleted_with_their_records(store: &dyn DatasetStore) {
     let g = group("conf-dataset-delete");
-    store.create_dataset_group(&g).await.unwrap();
+    store.create_dataset_group(&g, &[]).await.unwrap();
     let users = dataset(&g, DatasetType::Users, &["USER_ID", "AGE"]);
     let items = dataset(&g, DatasetType::Items, &["ITEM_ID", "PRICE"]);
-    store.create_dataset(&users).await.unwrap();
-    store.create_dataset(&items).await.unwrap();
+    store.create_dataset(&users, &[]).await.unwrap();
+    store.create_dataset(&items, &[]).await.unwrap();
     load(
         store,
         &g,
@@ -211,7 +211,7 @@ pub async fn datasets_are_deleted_with_their_records(store: &dyn DatasetStore) {
             .await,
         Err(StoreError::NotFound(_))
     ));
-    store.create_dataset(&users).await.unwrap();
+    store.create_dataset(&users, &[]).await.unwrap();
     assert_eq!(
         store
             .count_records(&g.dataset_group_arn, DatasetType::Users)
@@ -268,12 +268,12 @@ pub async fn event_trackers_are_one_per_group(store: &dyn DatasetStore) {
     };
     let t1 = tracker("t1", &g, 1);
     assert!(matches!(
-        store.create_event_tracker(&t1).await,
+        store.create_event_tracker(&t1, &[]).await,
         Err(StoreError::NotFound(_))
     ));
-    store.create_dataset_group(&g).await.unwrap();
-    store.create_dataset_group(&other).await.unwrap();
-    store.create_event_tracker(&t1).await.unwrap();
+    store.create_dataset_group(&g, &[]).await.unwrap();
+    store.create_dataset_group(&other, &[]).await.unwrap();
+    store.create_event_tracker(&t1, &[]).await.unwrap();
     // A second one for the group, or one reusing an ARN or a tracking ID, is refused.
     for taken in [
         tracker("t2", &g, 2),
@@ -288,12 +288,12 @@ pub async fn event_trackers_are_one_per_group(store: &dyn DatasetStore) {
         },
     ] {
         assert!(matches!(
-            store.create_event_tracker(&taken).await,
+            store.create_event_tracker(&taken, &[]).await,
             Err(StoreError::AlreadyExists(_))
         ));
     }
     let t3 = tracker("t3", &other, 3);
-    store.create_event_tracker(&t3).await.unwrap();
+    store.create_event_tracker(&t3, &[]).await.unwrap();
     assert_eq!(
         store.event_trackers().await.unwrap(),
         vec![t1.clone(), t3.clone()]
@@ -321,9 +321,9 @@ pub async fn event_trackers_are_one_per_group(store: &dyn DatasetStore) {
         .await
         .unwrap();
     // The group may have a new one once the old is gone.
-    store.create_dataset_group(&g).await.unwrap();
+    store.create_dataset_group(&g, &[]).await.unwrap();
     store
-        .create_event_tracker(&tracker("t4", &g, 4))
+        .create_event_tracker(&tracker("t4", &g, 4), &[])
         .await
         .unwrap();
 }
@@ -332,7 +332,7 @@ pub async fn event_trackers_are_one_per_group(store: &dyn DatasetStore) {
 /// ones, keeps the attributes given, and changes nothing when it would drop a column.
 pub async fn updates_remap_records_by_column_name(store: &dyn DatasetStore) {
     let g = group("conf-update");
-    store.create_dataset_group(&g).await.unwrap();
+    store.create_dataset_group(&g, &[]).await.unwrap();
     let arn = g.dataset_group_arn.as_str();
     let cols = |c: &[&str]| c.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     for (t, old, new, rows, moved) in [
@@ -352,7 +352,7 @@ pub async fn updates_remap_records_by_column_name(store: &dyn DatasetStore) {
         ),
     ] {
         let d = dataset(&g, t, old);
-        store.create_dataset(&d).await.unwrap();
+        store.create_dataset(&d, &[]).await.unwrap();
         load(store, &g, t, old.len(), rows).await;
         let mut attrs = d.attrs.clone();
         attrs.schema_arn = Some("arn:aws:personalize:us-east-1:000000000000:schema/new".into());

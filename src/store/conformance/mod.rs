@@ -47,6 +47,7 @@ pub async fn run_all(store: &dyn DatasetStore) {
     jobs_are_kept_and_listed_newest_first(store).await;
     claims_take_each_job_once_oldest_first(store).await;
     an_expired_lease_is_claimable_and_fenced(store).await;
+    resources_are_created_with_their_tags(store).await;
     reset_empties_everything(store).await;
 }
 
@@ -153,7 +154,7 @@ struct Fixture {
 
 async fn purge_fixture(store: &dyn DatasetStore, name: &str) -> Fixture {
     let g = group(name);
-    store.create_dataset_group(&g).await.unwrap();
+    store.create_dataset_group(&g, &[]).await.unwrap();
     for (t, cols) in [
         (DatasetType::Users, &["USER_ID", "AGE"][..]),
         (
@@ -166,7 +167,10 @@ async fn purge_fixture(store: &dyn DatasetStore, name: &str) -> Fixture {
             &["USER_ID", "ACTION_ID", "TIMESTAMP", "EVENT_TYPE"][..],
         ),
     ] {
-        store.create_dataset(&dataset(&g, t, cols)).await.unwrap();
+        store
+            .create_dataset(&dataset(&g, t, cols), &[])
+            .await
+            .unwrap();
     }
     let users: &[&[&str]] = &[&["a", "1"], &["b", "2"], &["c", "3"], &["d\"q,", "4"]];
     // USER_ID is not the first column here: the store must purge by name, not position.
@@ -204,7 +208,7 @@ fn without(rows: &[Vec<String>], col: usize, gone: &[&str]) -> Vec<Vec<String>> 
 /// A deletion job of `group`, recorded and claimed: what a worker holds while it purges.
 async fn claimed_deletion(store: &dyn DatasetStore, name: &str, group: &str) -> JobCommit {
     let job = deletion_job(name, group);
-    store.create_job(&job).await.unwrap();
+    store.create_job(&job, &[]).await.unwrap();
     let (job, lease) = store
         .claim(Claim::Job(&job.arn), "conf-worker", LEASE)
         .await
@@ -219,6 +223,7 @@ fn deletion_job(name: &str, group: &str) -> Job {
     let spec = JobSpec::Deletion {
         dataset_group_arn: group.to_owned(),
         data_location: format!("s3://b/{name}/"),
+        dry_run: false,
     };
     Job::new(
         ArnScope::default().job_arn(JobKind::Deletion, name),

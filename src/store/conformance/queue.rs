@@ -17,11 +17,11 @@ pub async fn jobs_are_kept_and_listed_newest_first(store: &dyn DatasetStore) {
     let i2 = import_job("conf-import-b", items, ImportMode::Incremental);
     let e1 = export_job("conf-export-a", users);
     for j in [&a, &i1, &b, &e1, &c, &i2] {
-        store.create_job(j).await.unwrap();
+        store.create_job(j, &[]).await.unwrap();
     }
     for j in [&a, &i1, &e1] {
         assert!(matches!(
-            store.create_job(j).await,
+            store.create_job(j, &[]).await,
             Err(StoreError::AlreadyExists(_))
         ));
     }
@@ -68,7 +68,7 @@ pub async fn claims_take_each_job_once_oldest_first(store: &dyn DatasetStore) {
     let second = import_job("conf-q-2", d, ImportMode::Full);
     let third = export_job("conf-q-3", d);
     for j in [&first, &second, &third] {
-        store.create_job(j).await.unwrap();
+        store.create_job(j, &[]).await.unwrap();
     }
     let (job, lease) = store.claim_next("w1", LEASE).await.unwrap().unwrap();
     assert_eq!(job.arn, first.arn);
@@ -117,7 +117,7 @@ pub async fn claims_take_each_job_once_oldest_first(store: &dyn DatasetStore) {
         .map(|i| deletion_job(&format!("conf-race-{i}"), &g))
         .collect();
     for j in &jobs {
-        store.create_job(j).await.unwrap();
+        store.create_job(j, &[]).await.unwrap();
     }
     let claims = (0..12).map(|w| async move {
         let mut got = Vec::new();
@@ -149,7 +149,7 @@ pub async fn an_expired_lease_is_claimable_and_fenced(store: &dyn DatasetStore) 
     store.reset().await.unwrap();
     let g = ArnScope::default().dataset_group_arn("conf-lease");
     let job = deletion_job("conf-lease-1", &g);
-    store.create_job(&job).await.unwrap();
+    store.create_job(&job, &[]).await.unwrap();
     let short = Duration::from_millis(300);
     let (held, lease) = store.claim_next("w1", short).await.unwrap().unwrap();
     // Renewed: still held after the first lease would have run out.
@@ -177,7 +177,7 @@ pub async fn an_expired_lease_is_claimable_and_fenced(store: &dyn DatasetStore) 
     );
     // An expired lease that nobody took over cannot commit either.
     let short_job = deletion_job("conf-lease-2", &g);
-    store.create_job(&short_job).await.unwrap();
+    store.create_job(&short_job, &[]).await.unwrap();
     let (j2, l2) = store
         .claim(Claim::Job(&short_job.arn), "w3", Duration::from_millis(50))
         .await
@@ -203,7 +203,7 @@ pub async fn an_expired_lease_is_claimable_and_fenced(store: &dyn DatasetStore) 
 
     // In progress with no lease: claimable at once.
     let orphan = deletion_job("conf-lease-orphan", &g);
-    store.create_job(&orphan).await.unwrap();
+    store.create_job(&orphan, &[]).await.unwrap();
     let mut running = orphan.clone();
     running.set_status(JobStatus::InProgress);
     store.update_job(&running).await.unwrap();
@@ -214,4 +214,67 @@ pub async fn an_expired_lease_is_claimable_and_fenced(store: &dyn DatasetStore) 
         .unwrap();
     assert_eq!(found.arn, orphan.arn);
     store.reset().await.unwrap();
+}
+
+/// Every resource created with tags has them from its first moment, written in the same
+/// transaction; a job's spec (a dry run's flag included) is what a claim gets back; a
+/// create that fails writes no tag.
+pub async fn resources_are_created_with_their_tags(store: &dyn DatasetStore) {
+    let scope = ArnScope::default();
+    let tags = vec![
+        ("team".to_owned(), "gdpr".to_owned()),
+        (
+            crate::jobs::model::DRY_RUN_TAG.to_owned(),
+            "true".to_owned(),
+        ),
+    ];
+    let g = DatasetGroup {
+        name: "conf-tagged".into(),
+        dataset_group_arn: scope.dataset_group_arn("conf-tagged"),
+        ..DatasetGroup::default()
+    };
+    store.create_dataset_group(&g, &tags[..1]).await.unwrap();
+    assert_eq!(store.tags(&g.dataset_group_arn).await.unwrap(), tags[..1]);
+    let d = dataset(&g, DatasetType::Users, &["USER_ID", "AGE"]);
+    store.create_dataset(&d, &tags).await.unwrap();
+    assert_eq!(store.tags(&d.arn()).await.unwrap(), tags);
+    let t = EventTracker {
+        name: "conf-tagged".into(),
+        event_tracker_arn: scope.event_tracker_arn("conf-tagged"),
+        tracking_id: "conf-tagged-tracking".into(),
+        dataset_group_arn: g.dataset_group_arn.clone(),
+        creation_date_time: 1.0,
+    };
+    store.create_event_tracker(&t, &tags).await.unwrap();
+    assert_eq!(store.tags(&t.event_tracker_arn).await.unwrap(), tags);
+
+    let mut job = deletion_job("conf-tagged-dry", &g.dataset_group_arn);
+    if let JobSpec::Deletion { dry_run, .. } = &mut job.spec {
+        *dry_run = true;
+    }
+    store.create_job(&job, &tags).await.unwrap();
+    assert_eq!(store.tags(&job.arn).await.unwrap(), tags);
+    let (claimed, lease) = store
+        .claim(Claim::Job(&job.arn), "conf-worker", Duration::from_secs(30))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(claimed.spec, job.spec, "the dry run is part of the spec");
+    store
+        .finish(&claimed.failed("done".into()), &lease)
+        .await
+        .unwrap();
+
+    // A create refused (the ARN taken) writes none of its tags.
+    let other = vec![("other".to_owned(), "x".to_owned())];
+    assert!(matches!(
+        store.create_job(&job, &other).await,
+        Err(StoreError::AlreadyExists(_))
+    ));
+    assert!(matches!(
+        store.create_dataset_group(&g, &other).await,
+        Err(StoreError::AlreadyExists(_))
+    ));
+    assert_eq!(store.tags(&job.arn).await.unwrap(), tags);
+    assert_eq!(store.tags(&g.dataset_group_arn).await.unwrap(), tags[..1]);
 }

@@ -8,14 +8,17 @@ use super::*;
 /// comes last in load order), appends events, and changes nothing when its input fails.
 pub async fn append_replaces_ids_and_appends_events(store: &dyn DatasetStore) {
     let g = group("conf-append");
-    store.create_dataset_group(&g).await.unwrap();
+    store.create_dataset_group(&g, &[]).await.unwrap();
     let arn = &g.dataset_group_arn;
     for (t, cols) in [
         (DatasetType::Users, &["USER_ID", "AGE"][..]),
         (DatasetType::Items, &["ITEM_ID", "PRICE"][..]),
         (DatasetType::Interactions, &["USER_ID", "ITEM_ID"][..]),
     ] {
-        store.create_dataset(&dataset(&g, t, cols)).await.unwrap();
+        store
+            .create_dataset(&dataset(&g, t, cols), &[])
+            .await
+            .unwrap();
     }
     let rows = |v: &[&[&str]]| -> Vec<Vec<String>> {
         v.iter()
@@ -76,13 +79,12 @@ pub async fn append_replaces_ids_and_appends_events(store: &dyn DatasetStore) {
 /// for.
 pub async fn scans_stream_every_record_in_batches(store: &dyn DatasetStore) {
     let g = group("conf-scan");
-    store.create_dataset_group(&g).await.unwrap();
+    store.create_dataset_group(&g, &[]).await.unwrap();
     store
-        .create_dataset(&dataset(
-            &g,
-            DatasetType::Interactions,
-            &["USER_ID", "ITEM_ID"],
-        ))
+        .create_dataset(
+            &dataset(&g, DatasetType::Interactions, &["USER_ID", "ITEM_ID"]),
+            &[],
+        )
         .await
         .unwrap();
     let rows: Vec<[String; 2]> = (0..7)
@@ -142,9 +144,9 @@ pub async fn scans_stream_every_record_in_batches(store: &dyn DatasetStore) {
 /// A load replaces everything, keeps load order, and changes nothing when its input fails.
 pub async fn replace_is_all_or_nothing(store: &dyn DatasetStore) {
     let g = group("conf-replace");
-    store.create_dataset_group(&g).await.unwrap();
+    store.create_dataset_group(&g, &[]).await.unwrap();
     store
-        .create_dataset(&dataset(&g, DatasetType::Users, &["USER_ID", "AGE"]))
+        .create_dataset(&dataset(&g, DatasetType::Users, &["USER_ID", "AGE"]), &[])
         .await
         .unwrap();
     let first: &[&[&str]] = &[&["u2", "30"], &["u1", "40"], &["u2", "31"], &["u3", ""]];
@@ -453,15 +455,15 @@ pub async fn purge_is_atomic_with_the_job_record(store: &dyn DatasetStore) {
 /// fail, writes neither records nor status.
 pub async fn loads_commit_with_their_job(store: &dyn DatasetStore) {
     let g = group("conf-load-job");
-    store.create_dataset_group(&g).await.unwrap();
+    store.create_dataset_group(&g, &[]).await.unwrap();
     let d = dataset(&g, DatasetType::Users, &["USER_ID", "AGE"]);
-    store.create_dataset(&d).await.unwrap();
+    store.create_dataset(&d, &[]).await.unwrap();
     let arn = &g.dataset_group_arn;
     let t = DatasetType::Users;
     load(store, &g, t, 2, &[&["u1", "1"]]).await;
 
     let claim = |job: Job| async move {
-        store.create_job(&job).await.unwrap();
+        store.create_job(&job, &[]).await.unwrap();
         let (job, lease) = store
             .claim(Claim::Job(&job.arn), "conf-worker", LEASE)
             .await
@@ -549,7 +551,7 @@ pub async fn loads_commit_with_their_job(store: &dyn DatasetStore) {
 /// dataset, and a full load replaces only the bulk ones.
 pub async fn puts_are_told_apart_and_survive_a_full_load(store: &dyn DatasetStore) {
     let g = group("conf-puts");
-    store.create_dataset_group(&g).await.unwrap();
+    store.create_dataset_group(&g, &[]).await.unwrap();
     let arn = g.dataset_group_arn.as_str();
     let write = |t: DatasetType, mode: LoadMode, rows: &'static [&'static [&'static str]]| {
         let width = rows[0].len();
@@ -578,7 +580,7 @@ pub async fn puts_are_told_apart_and_survive_a_full_load(store: &dyn DatasetStor
     // Interactions: packed by user, records of both kinds for one user.
     let t = DatasetType::Interactions;
     store
-        .create_dataset(&dataset(&g, t, &["USER_ID", "ITEM_ID"]))
+        .create_dataset(&dataset(&g, t, &["USER_ID", "ITEM_ID"]), &[])
         .await
         .unwrap();
     write(t, LoadMode::Append, &[&["u1", "b1"], &["u2", "b2"]]).await;
@@ -613,7 +615,7 @@ pub async fn puts_are_told_apart_and_survive_a_full_load(store: &dyn DatasetStor
     // Items: one record per id, whichever way it came last.
     let t = DatasetType::Items;
     store
-        .create_dataset(&dataset(&g, t, &["ITEM_ID", "NAME"]))
+        .create_dataset(&dataset(&g, t, &["ITEM_ID", "NAME"]), &[])
         .await
         .unwrap();
     write(t, LoadMode::Put, &[&["i1", "put"], &["i2", "put"]]).await;
@@ -631,7 +633,7 @@ pub async fn puts_are_told_apart_and_survive_a_full_load(store: &dyn DatasetStor
     // Users: keyed and packed.
     let t = DatasetType::Users;
     store
-        .create_dataset(&dataset(&g, t, &["USER_ID", "AGE"]))
+        .create_dataset(&dataset(&g, t, &["USER_ID", "AGE"]), &[])
         .await
         .unwrap();
     write(t, LoadMode::Put, &[&["u1", "30"]]).await;

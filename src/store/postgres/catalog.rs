@@ -6,7 +6,7 @@ use tokio_postgres::{GenericClient, Row};
 use super::DbResult;
 use crate::store::{
     dataset_arn, Dataset, DatasetAttrs, DatasetGroup, DatasetType, EventTracker, GroupAttrs,
-    Schema, StoreError, Tags,
+    Schema, StoreError, Tag, Tags,
 };
 
 fn group_from(r: &Row) -> DatasetGroup {
@@ -25,8 +25,13 @@ fn group_from(r: &Row) -> DatasetGroup {
 const GROUP_COLUMNS: &str =
     "SELECT arn, name, created, role_arn, kms_key_arn, domain FROM dataset_groups";
 
-pub(super) async fn create_group(c: &impl GenericClient, g: &DatasetGroup) -> DbResult<()> {
-    let n = c
+pub(super) async fn create_group(
+    client: &mut Object,
+    g: &DatasetGroup,
+    tags: &[Tag],
+) -> DbResult<()> {
+    let tx = client.transaction().await?;
+    let n = tx
         .execute(
             "INSERT INTO dataset_groups (arn, name, created, role_arn, kms_key_arn, domain)
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
@@ -43,6 +48,8 @@ pub(super) async fn create_group(c: &impl GenericClient, g: &DatasetGroup) -> Db
     if n == 0 {
         return Err(StoreError::AlreadyExists(g.dataset_group_arn.clone()));
     }
+    insert_tags(&tx, &g.dataset_group_arn, tags).await?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -120,7 +127,7 @@ fn dataset_from(r: &Row) -> DbResult<Dataset> {
     })
 }
 
-pub(super) async fn create_dataset(client: &mut Object, d: &Dataset) -> DbResult<()> {
+pub(super) async fn create_dataset(client: &mut Object, d: &Dataset, tags: &[Tag]) -> DbResult<()> {
     let tx = client.transaction().await?;
     if tx
         .query_opt(
@@ -163,6 +170,7 @@ pub(super) async fn create_dataset(client: &mut Object, d: &Dataset) -> DbResult
             d.dataset_type, d.dataset_group_arn
         )));
     }
+    insert_tags(&tx, &d.arn(), tags).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -328,15 +336,26 @@ pub(super) async fn set_tags(client: &mut Object, arn: &str, tags: &Tags) -> DbR
     let tx = client.transaction().await?;
     tx.execute("DELETE FROM tags WHERE arn = $1", &[&arn])
         .await?;
+    insert_tags(&tx, arn, tags).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Adds tags to a resource, in the caller's transaction (a new resource's, or a
+/// replacement's).
+pub(super) async fn insert_tags(
+    c: &tokio_postgres::Transaction<'_>,
+    arn: &str,
+    tags: &[Tag],
+) -> DbResult<()> {
     for (k, v) in tags {
-        tx.execute(
+        c.execute(
             "INSERT INTO tags (arn, key, value) VALUES ($1, $2, $3)
              ON CONFLICT (arn, key) DO UPDATE SET value = excluded.value",
             &[&arn, k, v],
         )
         .await?;
     }
-    tx.commit().await?;
     Ok(())
 }
 
@@ -385,7 +404,11 @@ pub(super) async fn update_dataset(
     Ok(())
 }
 
-pub(super) async fn create_event_tracker(client: &mut Object, t: &EventTracker) -> DbResult<()> {
+pub(super) async fn create_event_tracker(
+    client: &mut Object,
+    t: &EventTracker,
+    tags: &[Tag],
+) -> DbResult<()> {
     let tx = client.transaction().await?;
     let group = tx
         .query_opt(
@@ -412,6 +435,7 @@ pub(super) async fn create_event_tracker(client: &mut Object, t: &EventTracker) 
     if n == 0 {
         return Err(StoreError::AlreadyExists(t.event_tracker_arn.clone()));
     }
+    insert_tags(&tx, &t.event_tracker_arn, tags).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -13,7 +13,8 @@ use tokio_postgres::{GenericClient, Row};
 
 use super::DbResult;
 use crate::jobs::model::{Job, JobKind, JobStatus, Lease};
-use crate::store::{spec, Claim, StoreError};
+use crate::store::{spec, Claim, StoreError, Tag};
+use deadpool_postgres::Object;
 
 /// The database's clock, in epoch seconds.
 const NOW: &str = "extract(epoch FROM clock_timestamp())::float8";
@@ -44,8 +45,10 @@ fn job_from_row(r: &Row) -> DbResult<(Job, i64, Option<f64>)> {
     Ok((job, r.get(11), r.get(12)))
 }
 
-pub(super) async fn create(c: &impl GenericClient, job: &Job) -> DbResult<()> {
-    let n = c
+/// Records a job and its tags in one transaction.
+pub(super) async fn create(client: &mut Object, job: &Job, tags: &[Tag]) -> DbResult<()> {
+    let tx = client.transaction().await?;
+    let n = tx
         .execute(
             "INSERT INTO jobs (arn, kind, name, target_arn, spec, role_arn, status, num_deleted,
                                failure_reason, created, updated)
@@ -68,6 +71,8 @@ pub(super) async fn create(c: &impl GenericClient, job: &Job) -> DbResult<()> {
     if n == 0 {
         return Err(StoreError::AlreadyExists(job.arn.clone()));
     }
+    super::catalog::insert_tags(&tx, &job.arn, tags).await?;
+    tx.commit().await?;
     Ok(())
 }
 

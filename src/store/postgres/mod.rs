@@ -40,7 +40,8 @@ use tokio_postgres::NoTls;
 
 use super::{
     Claim, Dataset, DatasetAttrs, DatasetGroup, DatasetStore, DatasetType, EventTracker, Ingestion,
-    JobCommit, LoadMode, PurgeCounts, RowBatch, Schema, StoreError, StoreResult, Tags, UserIds,
+    JobCommit, LoadMode, PurgeCounts, RowBatch, Schema, StoreError, StoreResult, Tag, Tags,
+    UserIds,
 };
 use crate::jobs::model::{Job, JobKind, Lease};
 
@@ -170,8 +171,8 @@ impl PostgresStore {
 
 #[async_trait]
 impl DatasetStore for PostgresStore {
-    async fn create_dataset_group(&self, group: &DatasetGroup) -> StoreResult<()> {
-        catalog::create_group(&**self.client().await?, group).await
+    async fn create_dataset_group(&self, group: &DatasetGroup, tags: &[Tag]) -> StoreResult<()> {
+        catalog::create_group(&mut self.client().await?, group, tags).await
     }
 
     async fn dataset_group(&self, arn: &str) -> StoreResult<Option<DatasetGroup>> {
@@ -186,10 +187,10 @@ impl DatasetStore for PostgresStore {
         catalog::delete_group(&mut self.client().await?, arn).await
     }
 
-    async fn create_dataset(&self, dataset: &Dataset) -> StoreResult<()> {
+    async fn create_dataset(&self, dataset: &Dataset, tags: &[Tag]) -> StoreResult<()> {
         super::validate_columns(dataset.dataset_type, &dataset.columns)
             .map_err(StoreError::Invalid)?;
-        catalog::create_dataset(&mut self.client().await?, dataset).await
+        catalog::create_dataset(&mut self.client().await?, dataset, tags).await
     }
 
     async fn datasets(&self, group_arn: &str) -> StoreResult<Vec<Dataset>> {
@@ -236,8 +237,8 @@ impl DatasetStore for PostgresStore {
         catalog::set_tags(&mut self.client().await?, arn, tags).await
     }
 
-    async fn create_event_tracker(&self, tracker: &EventTracker) -> StoreResult<()> {
-        catalog::create_event_tracker(&mut self.client().await?, tracker).await
+    async fn create_event_tracker(&self, tracker: &EventTracker, tags: &[Tag]) -> StoreResult<()> {
+        catalog::create_event_tracker(&mut self.client().await?, tracker, tags).await
     }
 
     async fn event_trackers(&self) -> StoreResult<Vec<EventTracker>> {
@@ -297,8 +298,8 @@ impl DatasetStore for PostgresStore {
         purge::purge(&mut self.client().await?, group_arn, &ids, commit).await
     }
 
-    async fn create_job(&self, job: &Job) -> StoreResult<()> {
-        jobs::create(&**self.client().await?, job).await
+    async fn create_job(&self, job: &Job, tags: &[Tag]) -> StoreResult<()> {
+        jobs::create(&mut self.client().await?, job, tags).await
     }
 
     async fn job(&self, arn: &str) -> StoreResult<Option<Job>> {

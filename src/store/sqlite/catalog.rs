@@ -65,6 +65,22 @@ pub(super) fn dataset_full(
     .transpose()
 }
 
+/// Adds tags to a resource, in the caller's transaction.
+pub(super) fn insert_tags(
+    conn: &Connection,
+    arn: &str,
+    tags: &[crate::store::Tag],
+) -> DbResult<()> {
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO tags (arn, key, value) VALUES (?1, ?2, ?3)
+         ON CONFLICT (arn, key) DO UPDATE SET value = excluded.value",
+    )?;
+    for (k, v) in tags {
+        insert.execute(params![arn, k, v])?;
+    }
+    Ok(())
+}
+
 pub(super) fn delete_tags(conn: &Connection, arn: &str) -> DbResult<()> {
     conn.execute("DELETE FROM tags WHERE arn = ?1", params![arn])?;
     Ok(())

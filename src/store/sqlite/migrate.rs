@@ -361,7 +361,8 @@ mod tests {
             done.spec,
             JobSpec::Deletion {
                 dataset_group_arn: g.to_owned(),
-                data_location: "s3://old-bucket/del/".to_owned()
+                data_location: "s3://old-bucket/del/".to_owned(),
+                dry_run: false,
             }
         );
         assert_eq!(

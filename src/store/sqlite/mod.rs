@@ -44,7 +44,7 @@ use self::catalog::{
 use super::{
     dataset_arn, Claim, Compacted, Dataset, DatasetAttrs, DatasetGroup, DatasetStore, DatasetType,
     EventTracker, Ingestion, JobCommit, LoadMode, PurgeCounts, RowBatch, Schema, StoreError,
-    StoreResult, Tags, UserIds,
+    StoreResult, Tag, Tags, UserIds,
 };
 use crate::jobs::model::{Job, JobKind, Lease};
 
@@ -273,10 +273,12 @@ impl SqliteStore {
 
 #[async_trait]
 impl DatasetStore for SqliteStore {
-    async fn create_dataset_group(&self, group: &DatasetGroup) -> StoreResult<()> {
+    async fn create_dataset_group(&self, group: &DatasetGroup, tags: &[Tag]) -> StoreResult<()> {
         let group = group.clone();
+        let tags = tags.to_vec();
         self.with_conn(move |conn| {
-            let n = conn.execute(
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let n = tx.execute(
                 "INSERT INTO dataset_groups (arn, name, created, attrs) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT DO NOTHING",
                 params![
@@ -289,6 +291,8 @@ impl DatasetStore for SqliteStore {
             if n == 0 {
                 return Err(StoreError::AlreadyExists(group.dataset_group_arn));
             }
+            catalog::insert_tags(&tx, &group.dataset_group_arn, &tags)?;
+            tx.commit()?;
             Ok(())
         })
         .await
@@ -356,10 +360,11 @@ impl DatasetStore for SqliteStore {
         .await
     }
 
-    async fn create_dataset(&self, dataset: &Dataset) -> StoreResult<()> {
+    async fn create_dataset(&self, dataset: &Dataset, tags: &[Tag]) -> StoreResult<()> {
         super::validate_columns(dataset.dataset_type, &dataset.columns)
             .map_err(StoreError::Invalid)?;
         let d = dataset.clone();
+        let tags = tags.to_vec();
         self.with_conn(move |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let group: Option<i64> = tx
@@ -396,6 +401,7 @@ impl DatasetStore for SqliteStore {
                 ],
             )?;
             create_records_table(&tx, tx.last_insert_rowid(), d.dataset_type, &d.columns)?;
+            catalog::insert_tags(&tx, &d.arn(), &tags)?;
             tx.commit()?;
             Ok(())
         })
@@ -558,23 +564,16 @@ impl DatasetStore for SqliteStore {
         self.with_conn(move |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             delete_tags(&tx, &arn)?;
-            {
-                let mut insert = tx.prepare(
-                    "INSERT INTO tags (arn, key, value) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (arn, key) DO UPDATE SET value = excluded.value",
-                )?;
-                for (k, v) in &tags {
-                    insert.execute(params![arn, k, v])?;
-                }
-            }
+            catalog::insert_tags(&tx, &arn, &tags)?;
             tx.commit()?;
             Ok(())
         })
         .await
     }
 
-    async fn create_event_tracker(&self, tracker: &EventTracker) -> StoreResult<()> {
+    async fn create_event_tracker(&self, tracker: &EventTracker, tags: &[Tag]) -> StoreResult<()> {
         let t = tracker.clone();
+        let tags = tags.to_vec();
         let body = serde_json::to_string(&t).map_err(backend)?;
         self.with_conn(move |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -609,6 +608,7 @@ impl DatasetStore for SqliteStore {
                     body
                 ],
             )?;
+            catalog::insert_tags(&tx, &t.event_tracker_arn, &tags)?;
             tx.commit()?;
             Ok(())
         })
@@ -699,9 +699,17 @@ impl DatasetStore for SqliteStore {
             .await
     }
 
-    async fn create_job(&self, job: &Job) -> StoreResult<()> {
+    async fn create_job(&self, job: &Job, tags: &[Tag]) -> StoreResult<()> {
         let job = job.clone();
-        self.with_conn(move |conn| jobs::create(conn, &job)).await
+        let tags = tags.to_vec();
+        self.with_conn(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            jobs::create(&tx, &job)?;
+            catalog::insert_tags(&tx, &job.arn, &tags)?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
     }
 
     async fn job(&self, arn: &str) -> StoreResult<Option<Job>> {

@@ -24,7 +24,7 @@ async fn state_survives_reopening() {
     let tags = vec![("k".to_string(), "v".to_string())];
     {
         let store = SqliteStore::open_dir(dir.path()).unwrap();
-        store.create_dataset_group(&group).await.unwrap();
+        store.create_dataset_group(&group, &[]).await.unwrap();
         store
             .set_tags(&group.dataset_group_arn, &tags)
             .await
@@ -98,7 +98,7 @@ async fn a_load_that_erases_tombstones_leaves_the_vacuum_due() {
         dataset_group_arn: scope.dataset_group_arn("erase"),
         ..DatasetGroup::default()
     };
-    store.create_dataset_group(&g).await.unwrap();
+    store.create_dataset_group(&g, &[]).await.unwrap();
     let arn = &g.dataset_group_arn;
     let rows = |t: DatasetType, rows: Vec<Vec<String>>| {
         let mut b = RowBatch::new(rows[0].len());
@@ -120,7 +120,7 @@ async fn a_load_that_erases_tombstones_leaves_the_vacuum_due() {
             columns: cols.iter().map(|c| c.to_string()).collect(),
             attrs: DatasetAttrs::default(),
         };
-        store.create_dataset(&d).await.unwrap();
+        store.create_dataset(&d, &[]).await.unwrap();
     }
     let user = |i: usize| format!("u{i:04}");
     let (t, b) = rows(
@@ -145,9 +145,10 @@ async fn a_load_that_erases_tombstones_leaves_the_vacuum_due() {
         JobSpec::Deletion {
             dataset_group_arn: arn.clone(),
             data_location: "s3://b/erase/".into(),
+            dry_run: false,
         },
     );
-    store.create_job(&job).await.unwrap();
+    store.create_job(&job, &[]).await.unwrap();
     let (job, lease) = store
         .claim(Claim::Job(&job.arn), "w", Duration::from_secs(30))
         .await
@@ -212,11 +213,15 @@ async fn new_files_are_the_owners_only() {
     let dir = parent.path().join("data");
     let store = SqliteStore::open_dir(&dir).unwrap();
     store
-        .create_dataset_group(&DatasetGroup {
-            name: "g".into(),
-            dataset_group_arn: "arn:aws:personalize:us-east-1:000000000000:dataset-group/g".into(),
-            ..DatasetGroup::default()
-        })
+        .create_dataset_group(
+            &DatasetGroup {
+                name: "g".into(),
+                dataset_group_arn: "arn:aws:personalize:us-east-1:000000000000:dataset-group/g"
+                    .into(),
+                ..DatasetGroup::default()
+            },
+            &[],
+        )
         .await
         .unwrap();
     let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
@@ -238,7 +243,7 @@ async fn reads_do_not_wait_for_a_write_in_progress() {
         dataset_group_arn: arn.clone(),
         ..DatasetGroup::default()
     };
-    store.create_dataset_group(&group).await.unwrap();
+    store.create_dataset_group(&group, &[]).await.unwrap();
     let (held_tx, held_rx) = tokio::sync::oneshot::channel::<()>();
     let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
     let writer = {

@@ -312,12 +312,15 @@ impl Env {
     pub async fn second_group(&self, name: &str) -> String {
         let group_arn = ArnScope::default().dataset_group_arn(name);
         self.store
-            .create_dataset_group(&DatasetGroup {
-                name: name.into(),
-                dataset_group_arn: group_arn.clone(),
-                creation_date_time: 0.0,
-                ..DatasetGroup::default()
-            })
+            .create_dataset_group(
+                &DatasetGroup {
+                    name: name.into(),
+                    dataset_group_arn: group_arn.clone(),
+                    creation_date_time: 0.0,
+                    ..DatasetGroup::default()
+                },
+                &[],
+            )
             .await
             .unwrap();
         for (t, file) in DATASETS {
@@ -348,10 +351,11 @@ impl Env {
         let spec = JobSpec::Deletion {
             dataset_group_arn: self.group_arn.clone(),
             data_location: location.to_owned(),
+            dry_run: false,
         };
         let arn = ArnScope::default().job_arn(JobKind::Deletion, job_name);
         let job = Job::new(arn, job_name, spec);
-        self.store.create_job(&job).await.unwrap();
+        self.store.create_job(&job, &[]).await.unwrap();
         assert_eq!(
             self.store.job(&job.arn).await.unwrap().unwrap().status,
             JobStatus::Pending
