@@ -23,6 +23,7 @@ use crate::import::{import_dataset, ImportError, ImportMode, ImportOptions};
 use crate::jobs::worker::WorkerConfig;
 use crate::jobs::{now_epoch, Job, JobKind, JobSpec, JobStatus};
 use crate::source::s3::{S3Options, S3Source, S3Timeouts};
+use crate::source::watchdog::Watchdog;
 use crate::source::{DynObjectSource, S3Location};
 use crate::store::memory::MemoryStore;
 use crate::store::postgres::{describe_url, is_postgres_url, PostgresStore};
@@ -122,6 +123,15 @@ struct Global {
         default_value_t = 10.0
     )]
     s3_stall_seconds: f64,
+    /// Seconds a job's input may make no progress (no listing page, no answer, no byte),
+    /// retries and resumes included, before the job ends FAILED naming the object.
+    #[arg(
+        long,
+        global = true,
+        env = "PERSONALIZE_LOCAL_S3_NO_PROGRESS_SECONDS",
+        default_value_t = 60.0
+    )]
+    s3_no_progress_seconds: f64,
     /// Seconds a data deletion job may spend reading its input before it ends FAILED,
     /// nothing deleted (0: no limit).
     #[arg(
@@ -694,7 +704,9 @@ async fn s3_source(g: &Global) -> Result<DynObjectSource, CliError> {
         max_attempts: Some(g.s3_max_attempts.max(1)),
         timeouts: g.s3_timeouts()?,
     };
-    Ok(Arc::new(S3Source::new(options.client().await)))
+    let s3: DynObjectSource = Arc::new(S3Source::new(options.client().await));
+    let limit = seconds("--s3-no-progress-seconds", g.s3_no_progress_seconds)?;
+    Ok(Arc::new(Watchdog::new(s3, limit)))
 }
 
 fn worker_config(lease: Duration, deletion: &DeletionOptions) -> WorkerConfig {

@@ -272,18 +272,19 @@ mod tests {
             &self,
             bucket: &str,
             key: &str,
-            offset: u64,
-        ) -> Result<(u64, ByteChunks), SourceError> {
+            at: crate::source::ReadAt<'_>,
+        ) -> Result<crate::source::Opened, SourceError> {
             self.opens.fetch_add(1, Ordering::Relaxed);
-            let (total, body) = self.inner.open(bucket, key, offset).await?;
+            let mut opened = self.inner.open(bucket, key, at).await?;
             if self.breaks.load(Ordering::Relaxed) == 0 {
-                return Ok((total, body));
+                return Ok(opened);
             }
             self.breaks.fetch_sub(1, Ordering::Relaxed);
-            let broken = body.take(2).chain(stream::once(async {
+            let broken = opened.body.take(2).chain(stream::once(async {
                 Err(SourceError::new("NetworkError", "connection reset"))
             }));
-            Ok((total, broken.boxed()))
+            opened.body = broken.boxed();
+            Ok(opened)
         }
 
         async fn put_multipart(

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use futures::stream::{self, BoxStream, StreamExt};
 
-use super::{ByteChunks, DynObjectSource, ObjectMeta, ObjectSource, SourceError};
+use super::{ByteChunks, DynObjectSource, ObjectMeta, ObjectSource, Opened, ReadAt, SourceError};
 use crate::faults::Faults;
 
 /// `inner`, failing as `faults` say.
@@ -41,15 +41,10 @@ impl ObjectSource for FaultySource {
         }
     }
 
-    async fn open(
-        &self,
-        bucket: &str,
-        key: &str,
-        offset: u64,
-    ) -> Result<(u64, ByteChunks), SourceError> {
+    async fn open(&self, bucket: &str, key: &str, at: ReadAt<'_>) -> Result<Opened, SourceError> {
         match self.fault(bucket, key) {
             Some(e) => Err(e),
-            None => self.inner.open(bucket, key, offset).await,
+            None => self.inner.open(bucket, key, at).await,
         }
     }
 

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures::stream::{self, BoxStream, StreamExt};
 
-use super::{ByteChunks, ObjectMeta, ObjectSource, SourceError};
+use super::{ByteChunks, ObjectMeta, ObjectSource, Opened, ReadAt, SourceError};
 
 /// Buckets of objects held in memory. Objects are served in chunks of `chunk_size` bytes so
 /// that tests see records split across chunk boundaries.
@@ -52,6 +52,14 @@ impl MemorySource {
     }
 }
 
+/// An object's ETag here: a hash of its bytes, quoted as S3 quotes ETags.
+fn etag(body: &[u8]) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    body.hash(&mut h);
+    format!("\"{:016x}\"", h.finish())
+}
+
 fn no_such_bucket(bucket: &str) -> SourceError {
     SourceError::new(
         "NoSuchBucket",
@@ -83,26 +91,32 @@ impl ObjectSource for MemorySource {
         stream::iter(items).boxed()
     }
 
-    async fn open(
-        &self,
-        bucket: &str,
-        key: &str,
-        offset: u64,
-    ) -> Result<(u64, ByteChunks), SourceError> {
+    async fn open(&self, bucket: &str, key: &str, at: ReadAt<'_>) -> Result<Opened, SourceError> {
         let buckets = self.buckets.lock().unwrap();
         let objects = buckets.get(bucket).ok_or_else(|| no_such_bucket(bucket))?;
         let body = objects
             .get(key)
             .ok_or_else(|| SourceError::new("NoSuchKey", "The specified key does not exist."))?
             .clone();
+        let etag = etag(&body);
+        if at.if_match.is_some_and(|want| want != etag) {
+            return Err(SourceError::new(
+                "PreconditionFailed",
+                "At least one of the pre-conditions you specified did not hold",
+            ));
+        }
         let total = body.len() as u64;
-        let start = (offset as usize).min(body.len());
+        let start = (at.offset as usize).min(body.len());
         let chunk = self.chunk_size;
         let chunks: Vec<Result<Bytes, SourceError>> = (start..body.len())
             .step_by(chunk)
             .map(|i| Ok(body.slice(i..(i + chunk).min(body.len()))))
             .collect();
-        Ok((total, stream::iter(chunks).boxed()))
+        Ok(Opened {
+            size: total,
+            etag: Some(etag),
+            body: stream::iter(chunks).boxed(),
+        })
     }
 
     async fn put_multipart(

@@ -11,6 +11,7 @@ pub mod faulty;
 pub mod list;
 pub mod memory;
 pub mod s3;
+pub mod watchdog;
 
 use std::fmt;
 
@@ -133,6 +134,37 @@ impl SourceError {
 /// A stream of an object's bytes, in the chunks the transport delivers.
 pub type ByteChunks = BoxStream<'static, Result<Bytes, SourceError>>;
 
+/// Where a read of an object starts, and which version of it it must read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReadAt<'a> {
+    /// The first byte wanted.
+    pub offset: u64,
+    /// The ETag the object must still have (`If-Match`): a read resumed after a break reads
+    /// the same version, or fails with [`OBJECT_CHANGED`].
+    pub if_match: Option<&'a str>,
+}
+
+/// An object opened for reading.
+pub struct Opened {
+    /// Its total size in bytes.
+    pub size: u64,
+    /// Its ETag, when the server gave one.
+    pub etag: Option<String>,
+    /// Its bytes from the offset asked for.
+    pub body: ByteChunks,
+}
+
+/// The code of the error a read gets when the object is no longer the version it began on.
+pub const OBJECT_CHANGED: &str = "ObjectChanged";
+
+/// The error a read gets when the object no longer has the ETag it began with.
+pub fn object_changed(etag: &str) -> SourceError {
+    SourceError::new(
+        OBJECT_CHANGED,
+        format!("the object was replaced while it was read (it no longer has the ETag {etag} it had when the read began)"),
+    )
+}
+
 /// The read side of an object store: what a job needs and nothing more.
 #[async_trait]
 pub trait ObjectSource: Send + Sync + fmt::Debug + 'static {
@@ -143,14 +175,11 @@ pub trait ObjectSource: Send + Sync + fmt::Debug + 'static {
         prefix: &str,
     ) -> BoxStream<'static, Result<ObjectMeta, SourceError>>;
 
-    /// Opens one object for reading from byte `offset` on. Returns its total size and its
-    /// bytes from `offset`, as a stream; nothing is buffered whole.
-    async fn open(
-        &self,
-        bucket: &str,
-        key: &str,
-        offset: u64,
-    ) -> Result<(u64, ByteChunks), SourceError>;
+    /// Opens one object for reading from `at.offset` on, only while it has the ETag
+    /// `at.if_match` when one is given (else `PreconditionFailed` or [`OBJECT_CHANGED`]).
+    /// Returns its size, its ETag and its bytes from the offset, as a stream; nothing is
+    /// buffered whole.
+    async fn open(&self, bucket: &str, key: &str, at: ReadAt<'_>) -> Result<Opened, SourceError>;
 
     /// Writes one object from `parts`, in order, as one multipart upload: every part but the
     /// last must be at least [`MIN_PART_BYTES`]. If a part or the upload fails, the upload is
@@ -176,6 +205,7 @@ struct Resumable {
     source: DynObjectSource,
     bucket: String,
     key: String,
+    etag: Option<String>,
     body: ByteChunks,
     offset: u64,
     total: u64,
@@ -185,24 +215,31 @@ struct Resumable {
 
 /// Opens an object like [`ObjectSource::open`], but a body that breaks off or ends short of
 /// the object's size is reopened with a ranged read from the last byte received, up to
-/// [`RESUMES`] times; after that the last error ends the stream. Returns the total size.
+/// [`RESUMES`] times; after that the last error ends the stream. Every resumed read is
+/// pinned to the version the read began on (`If-Match` on its ETag, and the ETag of the
+/// answer checked too, for servers that ignore the header): an object replaced meanwhile
+/// fails the read with [`OBJECT_CHANGED`] instead of splicing two versions into one input.
+/// A read that made no progress for the watchdog's time ([`watchdog::NO_PROGRESS`]) is not
+/// resumed. Returns the total size.
 pub async fn open_resumable(
     source: DynObjectSource,
     bucket: &str,
     key: &str,
 ) -> Result<(u64, ByteChunks), SourceError> {
     use futures::StreamExt;
-    let (total, body) = source.open(bucket, key, 0).await?;
+    let opened = source.open(bucket, key, ReadAt::default()).await?;
     let state = Resumable {
         source,
         bucket: bucket.to_owned(),
         key: key.to_owned(),
-        body,
+        etag: opened.etag,
+        body: opened.body,
         offset: 0,
-        total,
+        total: opened.size,
         resumes: 0,
         done: false,
     };
+    let total = opened.size;
     let chunks = futures::stream::unfold(state, |mut s| async move {
         loop {
             if s.done {
@@ -220,16 +257,30 @@ pub async fn open_resumable(
                     format!("the body ended after {} of {} bytes", s.offset, s.total),
                 ),
             };
-            if s.resumes == RESUMES {
+            if s.resumes == RESUMES || error.code == watchdog::NO_PROGRESS {
                 s.done = true;
                 return Some((Err(error), s));
             }
             s.resumes += 1;
             tracing::warn!(bucket = %s.bucket, key = %s.key, offset = s.offset, %error, "resuming an interrupted read");
-            match s.source.open(&s.bucket, &s.key, s.offset).await {
-                Ok((_, body)) => s.body = body,
+            let at = ReadAt {
+                offset: s.offset,
+                if_match: s.etag.as_deref(),
+            };
+            match s.source.open(&s.bucket, &s.key, at).await {
+                Ok(opened) => match (&s.etag, &opened.etag) {
+                    (Some(began), Some(now)) if began != now => {
+                        s.done = true;
+                        return Some((Err(object_changed(began)), s));
+                    }
+                    _ => s.body = opened.body,
+                },
                 Err(e) => {
                     s.done = true;
+                    let e = match (&s.etag, e.code.as_str()) {
+                        (Some(began), "PreconditionFailed") => object_changed(began),
+                        _ => e,
+                    };
                     return Some((Err(e), s));
                 }
             }
@@ -242,6 +293,72 @@ pub async fn open_resumable(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use futures::StreamExt;
+    use std::sync::Arc;
+
+    /// A memory source whose first body breaks after one chunk, the object replaced by
+    /// `then` (when given) before the read resumes.
+    #[derive(Debug)]
+    struct Replaced {
+        inner: memory::MemorySource,
+        then: Option<&'static str>,
+        broke: std::sync::atomic::AtomicBool,
+    }
+
+    #[async_trait]
+    impl ObjectSource for Replaced {
+        fn list(&self, b: &str, p: &str) -> BoxStream<'static, Result<ObjectMeta, SourceError>> {
+            self.inner.list(b, p)
+        }
+
+        async fn open(&self, b: &str, k: &str, at: ReadAt<'_>) -> Result<Opened, SourceError> {
+            let mut opened = self.inner.open(b, k, at).await?;
+            if !self.broke.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                if let Some(then) = self.then {
+                    self.inner.put(b, k, then);
+                }
+                let cut = futures::stream::once(async {
+                    Err(SourceError::new("NetworkError", "connection reset"))
+                });
+                opened.body = opened.body.take(1).chain(cut).boxed();
+            }
+            Ok(opened)
+        }
+
+        async fn put_multipart(&self, _: &str, _: &str, _: ByteChunks) -> Result<u64, SourceError> {
+            unreachable!()
+        }
+    }
+
+    async fn read_through_a_break(then: Option<&'static str>) -> Result<String, SourceError> {
+        let inner = memory::MemorySource::with_chunk_size(8);
+        inner.put("b", "k.csv", "USER_ID\nu1\nu2\nu3\n");
+        let source = Arc::new(Replaced {
+            inner,
+            then,
+            broke: Default::default(),
+        });
+        let (_, mut body) = open_resumable(source, "b", "k.csv").await?;
+        let mut out = Vec::new();
+        while let Some(chunk) = body.next().await {
+            out.extend_from_slice(&chunk?);
+        }
+        Ok(String::from_utf8(out).unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_resumed_read_is_pinned_to_the_version_it_began_on() {
+        assert_eq!(
+            read_through_a_break(None).await.unwrap(),
+            "USER_ID\nu1\nu2\nu3\n",
+            "an unchanged object resumes where it broke"
+        );
+        let err = read_through_a_break(Some("USER_ID\nx9\nx8\nx7\nx6\n"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code, OBJECT_CHANGED, "{err}");
+        assert!(err.message.contains("replaced while it was read"), "{err}");
+    }
 
     #[test]
     fn parses_objects_and_prefixes() {

@@ -11,7 +11,7 @@ use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::Client;
 use futures::stream::{self, BoxStream, StreamExt};
 
-use super::{ByteChunks, ObjectMeta, ObjectSource, SourceError};
+use super::{ByteChunks, ObjectMeta, ObjectSource, Opened, ReadAt, SourceError};
 
 /// How to reach S3. Everything not set here comes from `aws-config`'s standard chain
 /// (environment, shared config and credentials files, SSO, container and instance roles).
@@ -240,13 +240,14 @@ impl ObjectSource for S3Source {
         .boxed()
     }
 
-    async fn open(
-        &self,
-        bucket: &str,
-        key: &str,
-        offset: u64,
-    ) -> Result<(u64, ByteChunks), SourceError> {
-        let mut req = self.client.get_object().bucket(bucket).key(key);
+    async fn open(&self, bucket: &str, key: &str, at: ReadAt<'_>) -> Result<Opened, SourceError> {
+        let offset = at.offset;
+        let mut req = self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .set_if_match(at.if_match.map(str::to_owned));
         if offset > 0 {
             req = req.range(format!("bytes={offset}-"));
         }
@@ -258,6 +259,7 @@ impl ObjectSource for S3Source {
             .and_then(|r| r.rsplit('/').next())
             .and_then(|t| t.parse().ok())
             .unwrap_or(offset + length);
+        let etag = out.e_tag().map(str::to_owned);
         let body = out.body;
         let chunks = stream::unfold(body, |mut body| async move {
             match body.next().await {
@@ -273,7 +275,11 @@ impl ObjectSource for S3Source {
             }
         })
         .boxed();
-        Ok((total, chunks))
+        Ok(Opened {
+            size: total,
+            etag,
+            body: chunks,
+        })
     }
 
     async fn put_multipart(

@@ -133,3 +133,50 @@ async fn a_killed_s3_fails_the_job_with_nothing_deleted() {
     eprintln!("killed S3, after {:?}: {why}", started.elapsed());
     assert_eq!(users_in(dir.path()).await, 2, "nothing is deleted");
 }
+
+/// S3 frozen whatever the phase (its listing, or mid-body), with the default S3 timeouts
+/// and retries: the job ends `FAILED` once its input has made no progress for the
+/// no-progress limit (here 2 s; a minute by default), the prefix or object named, not after
+/// every attempt has waited out its own timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_input_without_progress_fails_the_job_within_its_limit() {
+    let s3 = TestS3::start(Backend::Embedded, "noprogress")
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let object = two_users_and_a_big_file(&s3, dir.path()).await;
+    let folder = s3.location("del/");
+    let embedded = s3.embedded.as_ref().unwrap();
+    for (freeze_after, reason) in [
+        (0, format!("listing {folder} failed: NoProgress")),
+        (64 * 1024, format!("reading {object} failed: NoProgress")),
+    ] {
+        embedded.freeze_after_bytes(freeze_after);
+        let started = Instant::now();
+        let args = [
+            "delete-users",
+            "--dataset-group",
+            "g",
+            "--data-location",
+            &folder,
+            "--s3-no-progress-seconds",
+            "2",
+        ];
+        let out = tokio::time::timeout(Duration::from_secs(30), run(&s3, dir.path(), &args))
+            .await
+            .expect("the job ends");
+        let took = started.elapsed();
+        embedded.thaw();
+        assert_eq!(out.status.code(), Some(1), "{reason}");
+        let job = &json(&out)["dataDeletionJob"];
+        assert_eq!(job["status"], "FAILED");
+        let why = job["failureReason"].as_str().unwrap();
+        assert!(why.starts_with(&reason), "{why}");
+        assert!(why.len() < 300, "a short reason, not {why}");
+        assert!(
+            took >= Duration::from_secs(2) && took < Duration::from_secs(8),
+            "{reason}: the job took {took:?}"
+        );
+        assert_eq!(users_in(dir.path()).await, 2, "nothing is deleted");
+    }
+}
