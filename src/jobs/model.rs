@@ -17,6 +17,52 @@ pub fn now_epoch() -> f64 {
     (d.as_millis() as f64) / 1000.0
 }
 
+/// This machine's name in worker names: `HOSTNAME`, else the kernel's host name, else
+/// `local`.
+pub fn host_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "local".to_owned())
+}
+
+/// A name for a process's claims: host, process id and a random part, so workers on
+/// several machines sharing one store tell their leases apart, and a process of this host
+/// can tell a lease whose owner is gone ([`lease_owner_gone`]).
+pub fn worker_name(nonce: &str) -> String {
+    format!("{}:{}:{nonce}", host_name(), std::process::id())
+}
+
+/// Whether the worker `name` ([`worker_name`]) is a process of this host that no longer
+/// runs: its host is this one and no process has its id (Linux's `/proc`). False whenever
+/// that cannot be known (another host, another naming, no `/proc`): the lease is then waited
+/// out. A process id taken again by another process only makes the wait the old one.
+pub fn lease_owner_gone(name: &str) -> bool {
+    let mut parts = name.rsplitn(3, ':');
+    let (Some(_nonce), Some(pid), Some(host)) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    let Ok(pid) = pid.parse::<u32>() else {
+        return false;
+    };
+    if host != host_name() || pid == std::process::id() {
+        return false;
+    }
+    if !std::path::Path::new("/proc/self/stat").exists() {
+        return false;
+    }
+    // No such process, or one that has exited and waits to be reaped (a zombie).
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.trim_start().chars().next())
+            .is_some_and(|state| matches!(state, 'Z' | 'X')),
+    }
+}
+
 /// What a job does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum JobKind {
@@ -412,6 +458,25 @@ mod tests {
         let failed = done.failed("because".into());
         assert_eq!(failed.num_deleted, None);
         assert_eq!(failed.failure_reason.as_deref(), Some("because"));
+    }
+
+    #[test]
+    fn a_lease_owner_is_gone_only_when_its_process_on_this_host_is() {
+        let me = worker_name("abcd1234");
+        assert!(!lease_owner_gone(&me), "this process runs");
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        let dead = format!("{}:{pid}:abcd1234", host_name());
+        // Exited, not yet reaped: a zombie is gone too.
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        assert!(lease_owner_gone(&dead), "{dead}");
+        child.wait().unwrap();
+        assert!(lease_owner_gone(&dead), "{dead}");
+        assert!(!lease_owner_gone(&format!(
+            "elsewhere.example:{pid}:abcd1234"
+        )));
+        assert!(!lease_owner_gone("conf-worker"));
+        assert!(!lease_owner_gone(&format!("{}:1:abcd1234", host_name())));
     }
 
     #[test]

@@ -28,9 +28,8 @@ pub enum JobError {
 /// A name for this process's claims: host, process id and a random part, so workers on
 /// several machines sharing one store tell their leases apart.
 pub fn worker_id() -> String {
-    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "local".to_owned());
     let nonce = uuid::Uuid::new_v4().simple().to_string();
-    format!("{host}:{}:{}", std::process::id(), &nonce[..8])
+    super::model::worker_name(&nonce[..8])
 }
 
 /// Claims the job `arn` for this process and returns it with its lease; `None` when it is

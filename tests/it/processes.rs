@@ -1058,3 +1058,54 @@ async fn processes_started_together_on_a_new_data_dir_all_open_it() {
         }
     }
 }
+
+/// On the embedded store a restarted `serve` takes back at once the job its killed
+/// predecessor held (the lease's owner, a process of this host, is gone), instead of
+/// waiting out the 30 s lease; and the job's rows load exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_takes_back_a_dead_processs_job_at_once() {
+    use personalize_local::store::sqlite::SqliteStore;
+    use personalize_local::store::{DatasetStore, DatasetType};
+
+    let s3 = TestS3::start(Backend::Embedded, "deadlease").await.unwrap();
+    s3.upload_tree("datasets").await;
+    let rows = fixture_rows("interactions.csv").len() as u64;
+    let dir = tempfile::tempdir().unwrap();
+    // The default lease: 30 s.
+    let env = [("PERSONALIZE_LOCAL_FAILPOINTS", "load-before-commit")];
+    let mut crashing = ServeProcess::start_with(&s3, dir.path(), &[], &env);
+    let c = crate::api::client(&crashing.1);
+    let group = c
+        .create_dataset_group()
+        .name("dead-lease")
+        .send()
+        .await
+        .unwrap()
+        .dataset_group_arn
+        .unwrap();
+    let dataset =
+        crate::api_resources::create_dataset(&c, &group, "Interactions", "interactions").await;
+    let location = s3.location("datasets/interactions.csv");
+    let job = import_job(&c, "full", &dataset, &location, "FULL").await;
+    let status = wait_exit(&mut crashing.0);
+    assert!(!status.success(), "{status:?}");
+
+    let restarted = std::time::Instant::now();
+    let again = ServeProcess::start(&s3, dir.path());
+    let c = crate::api::client(&again.1);
+    assert_eq!(wait_import(&c, &job).await, "ACTIVE");
+    let took = restarted.elapsed();
+    assert!(
+        took < std::time::Duration::from_secs(10),
+        "the job resumed {took:?} after the restart: the dead lease was waited out"
+    );
+    drop(again);
+    let store = SqliteStore::open_dir(dir.path()).unwrap();
+    assert_eq!(
+        store
+            .count_records(&group, DatasetType::Interactions)
+            .await
+            .unwrap(),
+        rows
+    );
+}

@@ -14,7 +14,7 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
 use super::{backend, DbResult};
-use crate::jobs::model::{now_epoch, Job, JobKind, JobStatus, Lease};
+use crate::jobs::model::{lease_owner_gone, now_epoch, Job, JobKind, JobStatus, Lease};
 use crate::store::spec;
 use crate::store::{Claim, StoreError};
 
@@ -193,6 +193,7 @@ pub(super) fn claim(
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let now = now_epoch();
     let expires = now + lease_for.as_secs_f64();
+    release_dead_owners(&tx, now)?;
     let claimable = "(status = 'pending'
                       OR (status = 'in_progress' AND (lease_expires IS NULL OR lease_expires <= ?1)))";
     // One statement for both claims: `?4` is the ARN of a claim by ARN, else NULL.
@@ -227,6 +228,34 @@ pub(super) fn claim(
         };
         (row.job, lease)
     }))
+}
+
+/// Ends, in the claim's transaction, the leases held by processes of this host that no
+/// longer run ([`lease_owner_gone`]): the embedded store's file is on this machine, so a
+/// process restarted after `kill -9` takes back the job its predecessor ran at once instead
+/// of waiting out the dead lease. (A shared store keeps the wait: its owners may be on other
+/// machines.)
+fn release_dead_owners(conn: &Connection, now: f64) -> DbResult<()> {
+    let held: Vec<(i64, String)> = conn
+        .prepare_cached(
+            "SELECT seq, lease_owner FROM jobs
+             WHERE status = 'in_progress' AND lease_owner IS NOT NULL AND lease_expires > ?1",
+        )?
+        .query_map(params![now], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    for (seq, owner) in held {
+        if lease_owner_gone(&owner) {
+            tracing::info!(
+                owner,
+                "the process holding a job's lease is gone: the lease ends now"
+            );
+            conn.execute(
+                "UPDATE jobs SET lease_expires = ?2 WHERE seq = ?1",
+                params![seq, now],
+            )?;
+        }
+    }
+    Ok(())
 }
 
 /// [`StoreError::LeaseLost`] unless `lease` still holds its job: the same owner and claim,
