@@ -571,3 +571,92 @@ async fn import_and_delete_users_on_postgres() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
+
+/// A purge blocked by another session's lock on PostgreSQL ends its job `FAILED` within the
+/// session's lock timeout (here set through the URL's `options`), naming the database's
+/// error, with nothing deleted; once the lock is gone the same job runs to its end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_purge_blocked_by_a_lock_fails_within_the_lock_timeout() {
+    let Some(server) = crate::common::postgres_url() else {
+        return;
+    };
+    let url = crate::common::fresh_postgres(&server).await;
+    let s3 = TestS3::start(Backend::Embedded, "cli-pg-lock")
+        .await
+        .unwrap();
+    s3.upload_tree("datasets").await;
+    s3.upload_tree("deletion-single").await;
+    let dir = tempfile::tempdir().unwrap();
+    let users = s3.location("datasets/users.csv");
+    let out = run(
+        &s3,
+        dir.path(),
+        &[&IMPORT_USERS[..], &[&users, "--store", &url]].concat(),
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0));
+    let loaded = fixture_rows("users.csv").len();
+
+    // Another session holds the records' table.
+    let (holder, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    holder
+        .batch_execute("BEGIN; LOCK TABLE user_records IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let bounded = format!("{url}{sep}options=-c%20lock_timeout%3D2s");
+    let requests = s3.location("deletion-single/requests.csv");
+    let args = |name: &'static str, store: &str| {
+        vec![
+            "delete-users".to_owned(),
+            "--dataset-group".into(),
+            "g".into(),
+            "--job-name".into(),
+            name.into(),
+            "--store".into(),
+            store.to_owned(),
+            "--data-location".into(),
+            requests.clone(),
+        ]
+    };
+    let started = std::time::Instant::now();
+    let a = args("locked", &bounded);
+    let a: Vec<&str> = a.iter().map(String::as_str).collect();
+    let out = tokio::time::timeout(std::time::Duration::from_secs(60), run(&s3, dir.path(), &a))
+        .await
+        .expect("the job ends although the table stays locked");
+    let took = started.elapsed();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let job = &json(&out)["dataDeletionJob"];
+    assert_eq!(job["status"], "FAILED");
+    let why = job["failureReason"].as_str().unwrap();
+    assert!(why.contains("lock timeout"), "{why}");
+    assert!(took < std::time::Duration::from_secs(20), "{took:?}");
+    holder.batch_execute("ROLLBACK").await.unwrap();
+
+    // Nothing was deleted; with the lock gone the job runs.
+    let store = personalize_local::store::postgres::PostgresStore::connect(&url)
+        .await
+        .unwrap();
+    use personalize_local::store::{DatasetStore, DatasetType};
+    let group = "arn:aws:personalize:us-east-1:000000000000:dataset-group/g";
+    assert_eq!(
+        store
+            .count_records(group, DatasetType::Users)
+            .await
+            .unwrap(),
+        loaded as u64
+    );
+    let a = args("unlocked", &url);
+    let a: Vec<&str> = a.iter().map(String::as_str).collect();
+    let out = run(&s3, dir.path(), &a).await;
+    assert_eq!(json(&out)["dataDeletionJob"]["status"], "COMPLETED");
+}

@@ -110,9 +110,13 @@ CREATE TABLE put_ranges (
 
 /// Applies every migration the database lacks.
 pub(super) async fn migrate(client: &mut tokio_postgres::Client) -> DbResult<()> {
+    // Another process's migration may take longer than the session's lock timeout: this
+    // one waits up to ten minutes for it, then the session's own bound applies again.
+    client.batch_execute("SET lock_timeout = '10min'").await?;
     client
         .execute("SELECT pg_advisory_lock($1)", &[&LOCK_KEY])
         .await?;
+    client.batch_execute("RESET lock_timeout").await?;
     let result = apply(client).await;
     // Released in any case; a dropped connection releases it too.
     let unlocked = client

@@ -51,6 +51,31 @@ const POOL_SIZE: usize = 16;
 /// How long a new connection may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long a request waits for a connection of the pool.
+const POOL_WAIT: Duration = Duration::from_secs(60);
+
+/// Every session's bounds, unless the URL's `options` set them (`options=-c lock_timeout=5s`):
+/// no statement waits for a lock more than 30 s (a purge blocked by another session's lock
+/// ends its job `FAILED`, the database's error named, instead of staying `IN_PROGRESS` while
+/// its heartbeat renews the lease), none runs more than an hour, and no transaction left
+/// idle by a client that stopped holds its locks more than ten minutes.
+const SESSION_BOUNDS: [(&str, &str); 3] = [
+    ("lock_timeout", "30s"),
+    ("statement_timeout", "1h"),
+    ("idle_in_transaction_session_timeout", "10min"),
+];
+
+/// The URL's `options` with [`SESSION_BOUNDS`] added where it does not set them.
+fn bounded_options(options: Option<&str>) -> String {
+    let mut out = options.unwrap_or("").to_owned();
+    for (name, value) in SESSION_BOUNDS {
+        if !out.contains(name) {
+            out += &format!(" -c {name}={value}");
+        }
+    }
+    out.trim().to_owned()
+}
+
 /// True when `url` names a PostgreSQL store rather than a folder.
 pub fn is_postgres_url(url: &str) -> bool {
     url.starts_with("postgres://") || url.starts_with("postgresql://")
@@ -81,9 +106,22 @@ pub(super) fn backend(e: impl std::error::Error + Send + Sync + 'static) -> Stor
     }
 }
 
+/// A database error in the server's own words (`tokio_postgres` says only "db error").
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct DbMessage(String);
+
 impl From<tokio_postgres::Error> for StoreError {
     fn from(e: tokio_postgres::Error) -> Self {
-        backend(e)
+        match e.as_db_error() {
+            Some(db) => backend(DbMessage(format!(
+                "{}: {} (SQLSTATE {})",
+                db.severity(),
+                db.message(),
+                db.code().code()
+            ))),
+            None => backend(e),
+        }
     }
 }
 
@@ -135,6 +173,11 @@ impl PostgresStore {
         if config.get_application_name().is_none() {
             config.application_name("personalize-local");
         }
+        let options = bounded_options(config.get_options());
+        config.options(&options);
+        // A server that vanishes (a host down, a cable cut) is noticed by the keepalives.
+        config.keepalives(true);
+        config.keepalives_idle(Duration::from_secs(30));
         let manager = Manager::from_config(
             config,
             NoTls,
@@ -144,6 +187,10 @@ impl PostgresStore {
         );
         let pool = Pool::builder(manager)
             .max_size(POOL_SIZE)
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .wait_timeout(Some(POOL_WAIT))
+            .create_timeout(Some(CONNECT_TIMEOUT))
+            .recycle_timeout(Some(CONNECT_TIMEOUT))
             .build()
             .map_err(backend)?;
         let store = PostgresStore { pool, name };

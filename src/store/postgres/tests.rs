@@ -69,3 +69,29 @@ async fn a_wrong_url_names_host_and_database() {
         .to_string();
     assert!(err.contains("/no_such_database_here"), "{err}");
 }
+
+/// Every session is bounded: a lock waited for 30 s at most, a statement run an hour, a
+/// transaction left idle ten minutes; a bound the URL's `options` sets is kept.
+#[tokio::test]
+async fn sessions_are_bounded_unless_the_url_says_otherwise() {
+    let Some(url) = server_url() else { return };
+    let db = test_database(&url).await.unwrap();
+    let show = |store: PostgresStore| async move {
+        let client = store.client().await.unwrap();
+        let mut out = Vec::new();
+        for (name, _) in SESSION_BOUNDS {
+            let row = client
+                .query_one(&format!("SHOW {name}"), &[])
+                .await
+                .unwrap();
+            out.push(row.get::<_, String>(0));
+        }
+        out
+    };
+    let store = PostgresStore::connect(&db).await.unwrap();
+    assert_eq!(show(store).await, ["30s", "1h", "10min"]);
+    let sep = if db.contains('?') { '&' } else { '?' };
+    let own = format!("{db}{sep}options=-c%20lock_timeout%3D2s");
+    let store = PostgresStore::connect(&own).await.unwrap();
+    assert_eq!(show(store).await, ["2s", "1h", "10min"]);
+}
