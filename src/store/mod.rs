@@ -18,6 +18,7 @@
 //! | `conformance.rs` | the checks every backend passes |
 //! | `spec.rs` | the row format of a job's request, shared by the SQL backends |
 //! | `origin.rs`, `packing.rs`, `sort.rs` | shared by the SQL backends: which records were put one by one; packed records; the external sort |
+//! | `stage.rs` | a load's rows received in full (in memory, or a temporary file) before a write lock is taken |
 //! | [`memory`], [`sqlite`], [`postgres`] | the backends |
 
 pub mod arn;
@@ -34,6 +35,7 @@ pub mod schema;
 mod sort;
 mod spec;
 pub mod sqlite;
+mod stage;
 
 use std::fmt;
 use std::str::FromStr;

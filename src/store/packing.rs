@@ -158,16 +158,34 @@ pub(in crate::store) type UserBatch = Vec<(String, i64, Vec<u8>)>;
 /// The merge of the sorted runs runs on a thread of its own while `sink` runs on this one.
 /// Returns the last sequence number used.
 pub(in crate::store) fn sort_and_group(
-    mut next_batch: impl FnMut() -> Option<StoreResult<RowBatch>>,
+    next_batch: impl FnMut() -> Option<StoreResult<RowBatch>>,
     width: usize,
     key: usize,
     first_seq: u64,
-    mut sink: impl FnMut(UserBatch) -> StoreResult<()>,
+    sink: impl FnMut(UserBatch) -> StoreResult<()>,
 ) -> StoreResult<u64> {
+    sort(next_batch, width, key)?.group(first_seq, sink)
+}
+
+/// Rows sorted by their key into runs, numbered from 1 in arrival order, waiting to be
+/// grouped by user ([`Sorted::group`]): the first half of [`sort_and_group`], which needs no
+/// database, so that a load can do it before it takes a write lock.
+#[derive(Debug)]
+pub(in crate::store) struct Sorted {
+    sorter: Sorter,
+    rows: u64,
+}
+
+/// Sorts the rows of `next_batch` by their key column ([`sort_and_group`]'s first half).
+pub(in crate::store) fn sort(
+    mut next_batch: impl FnMut() -> Option<StoreResult<RowBatch>>,
+    width: usize,
+    key: usize,
+) -> StoreResult<Sorted> {
     let started = std::time::Instant::now();
     let mut sorter = Sorter::new(RUN_BYTES);
     let mut rec = Vec::new();
-    let mut seq = first_seq;
+    let mut seq = 0;
     while let Some(batch) = next_batch() {
         let batch = batch?;
         batch.check_width(width)?;
@@ -180,46 +198,72 @@ pub(in crate::store) fn sort_and_group(
         }
     }
     tracing::debug!(
-        rows = seq - first_seq,
+        rows = seq,
         seconds = started.elapsed().as_secs_f64(),
         "sorted into runs"
     );
-    let (tx, rx) = std::sync::mpsc::sync_channel::<UserBatch>(8);
-    let merger = std::thread::spawn(move || -> StoreResult<()> {
-        let mut users = Vec::with_capacity(MERGE_BATCH);
-        let mut grouper = Grouper {
-            key: Vec::new(),
-            blob: Vec::new(),
-            n: 0,
-            flush: |k: &str, n: i64, all: &[u8]| -> StoreResult<()> {
-                users.push((k.to_owned(), n, all.to_vec()));
-                if users.len() >= MERGE_BATCH {
-                    let full = std::mem::replace(&mut users, Vec::with_capacity(MERGE_BATCH));
-                    tx.send(full)
-                        .map_err(|_| StoreError::Invalid("the load stopped".into()))?;
+    Ok(Sorted { sorter, rows: seq })
+}
+
+impl Sorted {
+    /// Hands the users, in key order, each with its packed records in load order, to `sink`
+    /// in batches, every record's sequence number moved on by `first_seq` ([`sort_and_group`]'s
+    /// second half). Returns the last sequence number.
+    pub(in crate::store) fn group(
+        self,
+        first_seq: u64,
+        mut sink: impl FnMut(UserBatch) -> StoreResult<()>,
+    ) -> StoreResult<u64> {
+        let Sorted { sorter, rows } = self;
+        let (tx, rx) = std::sync::mpsc::sync_channel::<UserBatch>(8);
+        let merger = std::thread::spawn(move || -> StoreResult<()> {
+            let mut users = Vec::with_capacity(MERGE_BATCH);
+            let mut grouper = Grouper {
+                key: Vec::new(),
+                blob: Vec::new(),
+                n: 0,
+                flush: |k: &str, n: i64, all: &[u8]| -> StoreResult<()> {
+                    users.push((k.to_owned(), n, all.to_vec()));
+                    if users.len() >= MERGE_BATCH {
+                        let full = std::mem::replace(&mut users, Vec::with_capacity(MERGE_BATCH));
+                        tx.send(full)
+                            .map_err(|_| StoreError::Invalid("the load stopped".into()))?;
+                    }
+                    Ok(())
+                },
+            };
+            let mut moved = Vec::new();
+            sorter.finish(|k, n, rec| {
+                if first_seq == 0 {
+                    return grouper.push(k, n, rec);
                 }
-                Ok(())
-            },
-        };
-        sorter.finish(|k, n, recs| grouper.push(k, n, recs))?;
-        grouper.done()?;
-        drop(grouper);
-        if !users.is_empty() {
-            let _ = tx.send(users);
+                // One record: its sequence number first, then its values as they are.
+                let mut rest = rec;
+                let seq = read_varint(&mut rest).map_err(corrupt_io)?.unwrap_or(0);
+                moved.clear();
+                let _ = write_varint(&mut moved, seq + first_seq);
+                moved.extend_from_slice(rest);
+                grouper.push(k, n, &moved)
+            })?;
+            grouper.done()?;
+            drop(grouper);
+            if !users.is_empty() {
+                let _ = tx.send(users);
+            }
+            Ok(())
+        });
+        let mut stored: StoreResult<()> = Ok(());
+        for users in rx {
+            if let Err(e) = sink(users) {
+                stored = Err(e);
+                break; // dropping the receiver stops the merger
+            }
         }
-        Ok(())
-    });
-    let mut stored: StoreResult<()> = Ok(());
-    for users in rx {
-        if let Err(e) = sink(users) {
-            stored = Err(e);
-            break; // dropping the receiver stops the merger
-        }
+        let merged = merger
+            .join()
+            .map_err(|_| StoreError::Invalid("the thread merging the runs panicked".into()))?;
+        stored?;
+        merged?;
+        Ok(first_seq + rows)
     }
-    let merged = merger
-        .join()
-        .map_err(|_| StoreError::Invalid("the thread merging the runs panicked".into()))?;
-    stored?;
-    merged?;
-    Ok(seq)
 }

@@ -180,3 +180,89 @@ async fn an_input_without_progress_fails_the_job_within_its_limit() {
         assert_eq!(users_in(dir.path()).await, 2, "nothing is deleted");
     }
 }
+
+/// An import job whose S3 freezes mid-download holds no write of the process: the rows are
+/// received before the store's write lock is taken, so a CreateSchema during the freeze is
+/// answered at once (it waited for the whole download, freeze included, when the download
+/// ran inside the load's transaction); thawed, the import ends ACTIVE with every row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_writes_do_not_wait_for_an_import_download() {
+    use personalize_local::store::DatasetType;
+    let server = crate::api::start(Duration::ZERO, true).await;
+    let c = &server.client;
+    let group = crate::api::create_active_group(&server, "frozen-import").await;
+    let dataset =
+        crate::api_resources::create_dataset(c, &group, "Interactions", "interactions").await;
+    let mut body = String::from("USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE\n");
+    let rows = 60_000;
+    for i in 0..rows {
+        body += &format!(
+            "u{:05},i{:04},{},click\n",
+            i % 5000,
+            i % 700,
+            1_600_000_000 + i
+        );
+    }
+    server.s3.put("big/interactions.csv", body).await;
+    let embedded = server.s3.embedded.as_ref().unwrap();
+    embedded.freeze_after_bytes(64 * 1024);
+    let job = c
+        .create_dataset_import_job()
+        .job_name("frozen")
+        .dataset_arn(&dataset)
+        .data_source(
+            aws_sdk_personalize::types::DataSource::builder()
+                .data_location(server.s3.location("big/interactions.csv"))
+                .build(),
+        )
+        .role_arn("arn:aws:iam::000000000000:role/r")
+        .send()
+        .await
+        .unwrap()
+        .dataset_import_job_arn
+        .unwrap();
+    // The job is downloading, and S3 is frozen.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let started = Instant::now();
+    let write = c
+        .create_schema()
+        .name("during-a-frozen-import")
+        .schema(crate::api_resources::schema_fixture("users"))
+        .send();
+    let answered = tokio::time::timeout(Duration::from_secs(5), write).await;
+    let waited = started.elapsed();
+    if answered.is_err() {
+        embedded.thaw();
+        panic!("a write waited over 5 s for a frozen import download");
+    }
+    answered.unwrap().unwrap();
+    let status = c
+        .describe_dataset_import_job()
+        .dataset_import_job_arn(&job)
+        .send()
+        .await
+        .unwrap()
+        .dataset_import_job
+        .unwrap()
+        .status
+        .unwrap();
+    embedded.thaw();
+    assert_eq!(status, "CREATE IN_PROGRESS", "the import was under way");
+    assert!(
+        waited < Duration::from_secs(1),
+        "a write waited {waited:?} for a frozen import download"
+    );
+    assert_eq!(
+        crate::processes::wait_import(c, &job).await,
+        "ACTIVE",
+        "thawed, the import ends"
+    );
+    assert_eq!(
+        server
+            .store
+            .count_records(&group, DatasetType::Interactions)
+            .await
+            .unwrap(),
+        rows as u64
+    );
+}

@@ -1,12 +1,21 @@
-//! Loads: a dataset's new records in one immediate transaction, fed from an async stream
-//! of batches, with the job's `Succeeded` in the same commit when a job loads them.
+//! Loads: a dataset's new records in one immediate transaction, with the job's `Succeeded`
+//! in the same commit when a job loads them.
+//!
+//! Every row is received (an S3 download, a parse) before the write lock is taken, so the
+//! lock is held to write, never to wait for the network: the rows of a user-bearing dataset
+//! are sorted by user into runs on disk first ([`crate::store::packing::sort`]), the others
+//! staged ([`crate::store::stage`]); only the merge into the table and the commit hold the
+//! lock.
 
-use futures::stream::{BoxStream, StreamExt};
+use futures::stream::BoxStream;
 use rusqlite::{params, Transaction, TransactionBehavior};
 
 use super::catalog::{create_records_table, key_index, require_dataset};
 use super::{compact, jobs, packed, puts, SqliteStore};
-use crate::store::{failpoint, DatasetType, JobCommit, LoadMode, RowBatch, StoreResult};
+use crate::store::packing::{self, Sorted};
+use crate::store::{
+    failpoint, stage, DatasetType, JobCommit, LoadMode, RowBatch, StoreError, StoreResult,
+};
 
 impl SqliteStore {
     /// A load in one immediate transaction, with the job's end when there is one.
@@ -14,19 +23,39 @@ impl SqliteStore {
         &self,
         group_arn: &str,
         dataset_type: DatasetType,
-        mut batches: BoxStream<'static, StoreResult<RowBatch>>,
+        batches: BoxStream<'static, StoreResult<RowBatch>>,
         mode: LoadMode,
         commit: Option<JobCommit>,
     ) -> StoreResult<u64> {
-        // The blocking side owns the transaction; the async side feeds it batches.
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<StoreResult<RowBatch>>(4);
+        let started = std::time::Instant::now();
+        let group = group_arn.to_owned();
+        let (_, read_columns) = self
+            .with_reader(move |conn| require_dataset(conn, &group, dataset_type))
+            .await?;
+        let (mut sorted, mut staged) = (None, None);
+        if dataset_type.holds_users() {
+            let key = key_index(dataset_type, &read_columns);
+            sorted = Some(sort_outside(batches, read_columns.len(), key).await?);
+        } else {
+            let dir = self.path.parent().unwrap_or(std::path::Path::new("."));
+            staged = Some(stage::stage(dir, batches).await?);
+        }
+        tracing::debug!(
+            seconds = started.elapsed().as_secs_f64(),
+            "received the rows"
+        );
         let group_arn = group_arn.to_owned();
-        let writer = self.with_large_write(move |conn| {
+        self.with_large_write(move |conn| {
             let txn = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             if let Some(c) = &commit {
                 jobs::check_held(&txn, &c.lease)?;
             }
             let (id, columns) = require_dataset(&txn, &group_arn, dataset_type)?;
+            if columns != read_columns {
+                return Err(StoreError::Invalid(format!(
+                    "the {dataset_type} dataset's columns changed while its rows were read; load them again"
+                )));
+            }
             let width = columns.len();
             // A full load keeps the records put one by one: it drops the others, then
             // appends. Sequence numbers go on from the last put's, never reused.
@@ -64,8 +93,8 @@ impl SqliteStore {
                     )?,
                 };
                 let table = packed_table(id, dataset_type, &columns);
-                let last =
-                    packed::load(&txn, &table, mode, first_seq as u64, || rx.blocking_recv())?;
+                let sorted = sorted.ok_or_else(|| StoreError::Invalid("rows not sorted".into()))?;
+                let last = packed::load(&txn, &table, mode, first_seq as u64, sorted)?;
                 txn.execute(
                     "UPDATE datasets SET next_seq = ?2 WHERE id = ?1",
                     params![id, last as i64],
@@ -104,8 +133,8 @@ impl SqliteStore {
                     "INSERT INTO temp.staging (seq, {cols}) VALUES ({})",
                     placeholders.join(", ")
                 ))?;
-                while let Some(batch) = rx.blocking_recv() {
-                    // An error from the producer drops `txn`: rolled back.
+                for batch in staged.iter_mut().flatten() {
+                    // An error reading the staged rows drops `txn`: rolled back.
                     let batch = batch?;
                     batch.check_width(width)?;
                     for i in 0..batch.rows() {
@@ -159,18 +188,32 @@ impl SqliteStore {
             }
             commit_load(txn, commit)?;
             Ok((seq - first_seq) as u64)
-        });
-        let feeder = async move {
-            while let Some(item) = batches.next().await {
-                let stop = item.is_err();
-                if tx.send(item).await.is_err() || stop {
-                    break;
-                }
-            }
-        };
-        let (result, ()) = tokio::join!(writer, feeder);
-        result
+        })
+        .await
     }
+}
+
+/// Sorts every row of `batches` by user on a blocking thread as they arrive
+/// ([`packing::sort`]); the stream's first error, with nothing kept.
+async fn sort_outside(
+    mut batches: BoxStream<'static, StoreResult<RowBatch>>,
+    width: usize,
+    key: usize,
+) -> StoreResult<Sorted> {
+    use futures::StreamExt;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<StoreResult<RowBatch>>(4);
+    let sorter =
+        tokio::task::spawn_blocking(move || packing::sort(|| rx.blocking_recv(), width, key));
+    while let Some(item) = batches.next().await {
+        let stop = item.is_err();
+        if tx.send(item).await.is_err() || stop {
+            break;
+        }
+    }
+    drop(tx);
+    sorter
+        .await
+        .map_err(|e| StoreError::Invalid(format!("the sort stopped: {e}")))?
 }
 
 /// Writes the job's end (if any) into the load's transaction and commits both. The

@@ -11,8 +11,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::directory::{self, DirectoryWriter};
 use super::{DbResult, LoadMode};
-use crate::store::packing::{decode, encode, last_record, sort_and_group, Grouper};
-use crate::store::RowBatch;
+use crate::store::packing::{decode, encode, last_record, Grouper, Sorted};
 
 /// Creates the table of a user-bearing dataset.
 pub(super) fn create_table(conn: &Connection, id: i64) -> DbResult<()> {
@@ -42,11 +41,11 @@ pub(super) fn load(
     table: &Table,
     mode: LoadMode,
     first_seq: u64,
-    next_batch: impl FnMut() -> Option<DbResult<RowBatch>>,
+    sorted: Sorted,
 ) -> DbResult<u64> {
     let &Table {
         id,
-        key,
+        key: _,
         width,
         keyed_by_id,
     } = table;
@@ -110,7 +109,7 @@ pub(super) fn load(
         Ok(())
     };
     let started = std::time::Instant::now();
-    let last = sort_and_group(next_batch, width, key, first_seq, |users| {
+    let last = sorted.group(first_seq, |users| {
         for (k, n, all) in &users {
             store_user(k, *n, all)?;
         }
