@@ -15,6 +15,7 @@
 //! | [`error`] | [`StoreError`] |
 //! | [`ids`] | [`UserIds`], the sorted IDs a purge takes |
 //! | [`schema`] | Avro schemas and the rules for each dataset type |
+//! | [`resource`] | the records and blobs of every other kind of resource |
 //! | `conformance.rs` | the checks every backend passes |
 //! | `spec.rs` | the row format of a job's request, shared by the SQL backends |
 //! | `origin.rs`, `packing.rs`, `sort.rs` | shared by the SQL backends: which records were put one by one; packed records; the external sort |
@@ -31,6 +32,7 @@ pub mod memory;
 mod origin;
 mod packing;
 pub mod postgres;
+pub mod resource;
 pub mod schema;
 mod sort;
 mod spec;
@@ -49,6 +51,7 @@ use serde::{Deserialize, Serialize};
 pub use self::arn::{dataset_arn, parse_dataset_arn, validate_name, ArnScope, DEFAULT_ACCOUNT_ID};
 pub use self::error::{StoreError, StoreResult};
 pub use self::ids::{IdSpill, UserIds};
+pub use self::resource::{Blob, Resource};
 use crate::jobs::model::{Job, JobKind, Lease};
 
 /// The longest ID (user, item or action), in characters: the service's limit.
@@ -636,6 +639,38 @@ pub trait DatasetStore: Send + Sync + fmt::Debug + 'static {
     /// Deletes an event tracker and its tags; [`StoreError::NotFound`] if there is none.
     async fn delete_event_tracker(&self, arn: &str) -> StoreResult<()>;
 
+    // Every other kind of resource (solutions, campaigns, ...), kept by ARN without knowing
+    // its kind ([`resource`]).
+
+    /// Creates a resource with its tags, in one transaction; [`StoreError::AlreadyExists`]
+    /// if its ARN is taken.
+    async fn create_resource(&self, resource: &Resource, tags: &[Tag]) -> StoreResult<()>;
+
+    /// The resource with this ARN, if any.
+    async fn resource(&self, arn: &str) -> StoreResult<Option<Resource>>;
+
+    /// The resources of `kind`, oldest first (by creation time, then ARN), only those whose
+    /// parent is `parent` when one is given.
+    async fn list_resources(&self, kind: &str, parent: Option<&str>) -> StoreResult<Vec<Resource>>;
+
+    /// Replaces the records of `resources` (each must exist, else [`StoreError::NotFound`]
+    /// with nothing written) and stores `blobs` (replacing any under the same ARN), all in
+    /// one transaction; with a `commit`, the job is written `Succeeded` in it too, and
+    /// nothing is written unless its lease is held ([`StoreError::LeaseLost`]).
+    async fn write_resources(
+        &self,
+        resources: &[Resource],
+        blobs: &[Blob],
+        commit: Option<JobCommit>,
+    ) -> StoreResult<()>;
+
+    /// Deletes a resource with its tags and its blob; [`StoreError::NotFound`] if there is
+    /// none.
+    async fn delete_resource(&self, arn: &str) -> StoreResult<()>;
+
+    /// The blob stored under this ARN, if any.
+    async fn blob(&self, arn: &str) -> StoreResult<Option<bytes::Bytes>>;
+
     // The job queue: one contract for every kind of job, safe for several workers.
 
     /// Records a new job as given (normally `Pending`) with its tags, in one transaction: no
@@ -684,8 +719,8 @@ pub trait DatasetStore: Send + Sync + fmt::Debug + 'static {
     /// (the fencing check): [`StoreError::LeaseLost`] otherwise, with nothing written.
     async fn finish(&self, job: &Job, lease: &Lease) -> StoreResult<()>;
 
-    /// Empties the store: every group, dataset, record, schema, event tracker, tag and job
-    /// (of every kind) is gone.
+    /// Empties the store: every group, dataset, record, schema, event tracker, resource,
+    /// blob, tag and job (of every kind) is gone.
     async fn reset(&self) -> StoreResult<()>;
 
     /// Finishes, outside any job's time, what jobs left for later: what a job committed is

@@ -8,10 +8,12 @@
 //! | `catalog.rs` | groups, datasets, schemas, event trackers, tags |
 //! | `records.rs` | loads, scans, purges, and their commit with a job's end |
 //! | `queue.rs` | job records of every kind, claims, leases and the fencing check |
+//! | `resources.rs` | resources of every other kind by ARN, kind and parent; blobs |
 
 mod catalog;
 mod queue;
 mod records;
+mod resources;
 
 use std::time::Duration;
 
@@ -20,6 +22,7 @@ use futures::stream::{self, StreamExt};
 pub use self::catalog::*;
 pub use self::queue::*;
 pub use self::records::*;
+pub use self::resources::*;
 use super::{
     ArnScope, Claim, Dataset, DatasetAttrs, DatasetGroup, DatasetStore, DatasetType, DatasetUpdate,
     EventTracker, Ingestion, JobCommit, LoadMode, RowBatch, Schema, StoreError, UserIds,
@@ -48,12 +51,34 @@ pub async fn run_all(store: &dyn DatasetStore) {
     claims_take_each_job_once_oldest_first(store).await;
     an_expired_lease_is_claimable_and_fenced(store).await;
     resources_are_created_with_their_tags(store).await;
+    resources_are_kept_by_arn_kind_and_parent(store).await;
+    resources_commit_with_their_job(store).await;
     reset_empties_everything(store).await;
 }
 
 /// After a reset nothing is left, and the store works as new.
 pub async fn reset_empties_everything(store: &dyn DatasetStore) {
+    let kept = crate::store::Resource {
+        arn: "arn:aws:personalize:us-east-1:000000000000:filter/conf-reset".into(),
+        kind: "conf-filter".into(),
+        parent: None,
+        status: "ACTIVE".into(),
+        body: serde_json::json!({}),
+        created: 1.0,
+    };
+    store.create_resource(&kept, &[]).await.unwrap();
+    let blob = crate::store::Blob {
+        arn: kept.arn.clone(),
+        bytes: bytes::Bytes::from_static(b"x"),
+    };
+    store.write_resources(&[], &[blob], None).await.unwrap();
     store.reset().await.unwrap();
+    assert!(store
+        .list_resources("conf-filter", None)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(store.blob(&kept.arn).await.unwrap(), None);
     assert_eq!(store.list_dataset_groups().await.unwrap(), vec![]);
     assert_eq!(store.list_schemas().await.unwrap(), vec![]);
     assert_eq!(store.event_trackers().await.unwrap(), vec![]);

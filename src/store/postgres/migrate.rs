@@ -106,6 +106,7 @@ CREATE TABLE put_ranges (
 );
 "#,
     ),
+    (3, super::resources::MIGRATION_3),
 ];
 
 /// Applies every migration the database lacks.

@@ -25,6 +25,7 @@ mod jobs;
 mod migrate;
 mod purge;
 mod records;
+mod resources;
 #[cfg(test)]
 mod tests;
 
@@ -39,9 +40,9 @@ use futures::stream::BoxStream;
 use tokio_postgres::NoTls;
 
 use super::{
-    Claim, Dataset, DatasetAttrs, DatasetGroup, DatasetStore, DatasetType, EventTracker, Ingestion,
-    JobCommit, LoadMode, PurgeCounts, RowBatch, Schema, StoreError, StoreResult, Tag, Tags,
-    UserIds,
+    Blob, Claim, Dataset, DatasetAttrs, DatasetGroup, DatasetStore, DatasetType, EventTracker,
+    Ingestion, JobCommit, LoadMode, PurgeCounts, Resource, RowBatch, Schema, StoreError,
+    StoreResult, Tag, Tags, UserIds,
 };
 use crate::jobs::model::{Job, JobKind, Lease};
 
@@ -345,6 +346,35 @@ impl DatasetStore for PostgresStore {
         purge::purge(&mut self.client().await?, group_arn, &ids, commit).await
     }
 
+    async fn create_resource(&self, resource: &Resource, tags: &[Tag]) -> StoreResult<()> {
+        resources::create(&mut self.client().await?, resource, tags).await
+    }
+
+    async fn resource(&self, arn: &str) -> StoreResult<Option<Resource>> {
+        resources::get(&**self.client().await?, arn).await
+    }
+
+    async fn list_resources(&self, kind: &str, parent: Option<&str>) -> StoreResult<Vec<Resource>> {
+        resources::list(&**self.client().await?, kind, parent).await
+    }
+
+    async fn write_resources(
+        &self,
+        resources: &[Resource],
+        blobs: &[Blob],
+        commit: Option<JobCommit>,
+    ) -> StoreResult<()> {
+        resources::write(&mut self.client().await?, resources, blobs, commit.as_ref()).await
+    }
+
+    async fn delete_resource(&self, arn: &str) -> StoreResult<()> {
+        resources::delete(&mut self.client().await?, arn).await
+    }
+
+    async fn blob(&self, arn: &str) -> StoreResult<Option<bytes::Bytes>> {
+        resources::blob(&**self.client().await?, arn).await
+    }
+
     async fn create_job(&self, job: &Job, tags: &[Tag]) -> StoreResult<()> {
         jobs::create(&mut self.client().await?, job, tags).await
     }
@@ -387,7 +417,7 @@ impl DatasetStore for PostgresStore {
         let client = self.client().await?;
         client
             .batch_execute(
-                "TRUNCATE event_trackers, put_ranges, records, user_records, datasets, dataset_groups, schemas, tags, jobs RESTART IDENTITY",
+                "TRUNCATE event_trackers, put_ranges, records, user_records, datasets, dataset_groups, schemas, tags, jobs, resources, blobs RESTART IDENTITY",
             )
             .await?;
         Ok(())

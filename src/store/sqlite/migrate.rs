@@ -8,7 +8,7 @@ use super::{backend, key_index, packed, DbResult};
 use crate::store::{DatasetType, StoreError};
 
 /// The schema version this build writes (`PRAGMA user_version`).
-pub(super) const SCHEMA_VERSION: i64 = 9;
+pub(super) const SCHEMA_VERSION: i64 = 10;
 
 pub(super) const MIGRATION_1: &str = "
 CREATE TABLE dataset_groups (
@@ -121,6 +121,7 @@ pub(super) fn migrate(conn: &mut Connection) -> DbResult<()> {
         (7, super::jobs::MIGRATION_7),
         (8, super::directory::MIGRATION_8),
         (9, MIGRATION_9),
+        (10, super::resources::MIGRATION_10),
     ] {
         if version < to {
             // Another process opening the same file may have done this step meanwhile:

@@ -28,6 +28,7 @@ mod packed;
 mod purge;
 mod puts;
 mod records;
+mod resources;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -42,9 +43,9 @@ use self::catalog::{
     key_index, require_dataset, GROUP_COLUMNS,
 };
 use super::{
-    dataset_arn, Claim, Compacted, Dataset, DatasetAttrs, DatasetGroup, DatasetStore, DatasetType,
-    EventTracker, Ingestion, JobCommit, LoadMode, PurgeCounts, RowBatch, Schema, StoreError,
-    StoreResult, Tag, Tags, UserIds,
+    dataset_arn, Blob, Claim, Compacted, Dataset, DatasetAttrs, DatasetGroup, DatasetStore,
+    DatasetType, EventTracker, Ingestion, JobCommit, LoadMode, PurgeCounts, Resource, RowBatch,
+    Schema, StoreError, StoreResult, Tag, Tags, UserIds,
 };
 use crate::jobs::model::{Job, JobKind, Lease};
 
@@ -699,6 +700,47 @@ impl DatasetStore for SqliteStore {
             .await
     }
 
+    async fn create_resource(&self, resource: &Resource, tags: &[Tag]) -> StoreResult<()> {
+        let (r, tags) = (resource.clone(), tags.to_vec());
+        self.with_conn(move |conn| resources::create(conn, &r, &tags))
+            .await
+    }
+
+    async fn resource(&self, arn: &str) -> StoreResult<Option<Resource>> {
+        let arn = arn.to_owned();
+        self.with_reader(move |conn| resources::get(conn, &arn))
+            .await
+    }
+
+    async fn list_resources(&self, kind: &str, parent: Option<&str>) -> StoreResult<Vec<Resource>> {
+        let (kind, parent) = (kind.to_owned(), parent.map(str::to_owned));
+        self.with_reader(move |conn| resources::list(conn, &kind, parent.as_deref()))
+            .await
+    }
+
+    async fn write_resources(
+        &self,
+        resources: &[Resource],
+        blobs: &[Blob],
+        commit: Option<JobCommit>,
+    ) -> StoreResult<()> {
+        let (rs, bs) = (resources.to_vec(), blobs.to_vec());
+        self.with_conn(move |conn| resources::write(conn, &rs, &bs, commit.as_ref()))
+            .await
+    }
+
+    async fn delete_resource(&self, arn: &str) -> StoreResult<()> {
+        let arn = arn.to_owned();
+        self.with_conn(move |conn| resources::delete(conn, &arn))
+            .await
+    }
+
+    async fn blob(&self, arn: &str) -> StoreResult<Option<bytes::Bytes>> {
+        let arn = arn.to_owned();
+        self.with_reader(move |conn| resources::blob(conn, &arn))
+            .await
+    }
+
     async fn create_job(&self, job: &Job, tags: &[Tag]) -> StoreResult<()> {
         let job = job.clone();
         let tags = tags.to_vec();
@@ -772,7 +814,8 @@ impl DatasetStore for SqliteStore {
                 "DELETE FROM event_trackers; DELETE FROM datasets; DELETE FROM dataset_groups;
                  DELETE FROM jobs;
                  DELETE FROM schemas; DELETE FROM tags; DELETE FROM user_directory;
-                 DELETE FROM tombstones; DELETE FROM put_ranges;",
+                 DELETE FROM tombstones; DELETE FROM put_ranges;
+                 DELETE FROM resources; DELETE FROM blobs;",
             )?;
             // The dropped tables' pages still hold their records (the tombstoned users'
             // included) until a vacuum rewrites the file.

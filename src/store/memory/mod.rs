@@ -8,11 +8,13 @@ use async_trait::async_trait;
 use futures::stream::{BoxStream, StreamExt};
 
 use super::{
-    Claim, Dataset, DatasetAttrs, DatasetGroup, DatasetStore, DatasetType, EventTracker, Ingestion,
-    JobCommit, LoadMode, PurgeCounts, RowBatch, Schema, StoreError, StoreResult, Tag, Tags,
-    UserIds,
+    Blob, Claim, Dataset, DatasetAttrs, DatasetGroup, DatasetStore, DatasetType, EventTracker,
+    Ingestion, JobCommit, LoadMode, PurgeCounts, Resource, RowBatch, Schema, StoreError,
+    StoreResult, Tag, Tags, UserIds,
 };
 use crate::jobs::model::{now_epoch, Job, JobKind, JobStatus, Lease};
+
+mod resources;
 
 /// A record's values, and whether it arrived one by one ([`LoadMode::Put`]).
 #[derive(Debug, Clone)]
@@ -36,6 +38,10 @@ struct State {
     tags: BTreeMap<String, Tags>,
     /// Event trackers, oldest first.
     trackers: Vec<EventTracker>,
+    /// Resources of every other kind, by ARN.
+    resources: BTreeMap<String, Resource>,
+    /// Blobs, by ARN.
+    blobs: BTreeMap<String, bytes::Bytes>,
     seq: u64,
 }
 
@@ -491,6 +497,35 @@ impl DatasetStore for MemoryStore {
             }
         }
         Ok((counts, job))
+    }
+
+    async fn create_resource(&self, resource: &Resource, tags: &[Tag]) -> StoreResult<()> {
+        self.lock().create_resource(resource, tags)
+    }
+
+    async fn resource(&self, arn: &str) -> StoreResult<Option<Resource>> {
+        Ok(self.lock().resources.get(arn).cloned())
+    }
+
+    async fn list_resources(&self, kind: &str, parent: Option<&str>) -> StoreResult<Vec<Resource>> {
+        Ok(self.lock().list_resources(kind, parent))
+    }
+
+    async fn write_resources(
+        &self,
+        resources: &[Resource],
+        blobs: &[Blob],
+        commit: Option<JobCommit>,
+    ) -> StoreResult<()> {
+        self.lock().write_resources(resources, blobs, commit)
+    }
+
+    async fn delete_resource(&self, arn: &str) -> StoreResult<()> {
+        self.lock().delete_resource(arn)
+    }
+
+    async fn blob(&self, arn: &str) -> StoreResult<Option<bytes::Bytes>> {
+        Ok(self.lock().blob(arn))
     }
 
     async fn create_job(&self, job: &Job, tags: &[Tag]) -> StoreResult<()> {
