@@ -183,4 +183,11 @@ done
 deleted=$(p describe-data-deletion-job --data-deletion-job-arn "$job" --query dataDeletionJob.numDeleted --output text)
 [ "$status" = COMPLETED ] && [ "$deleted" = 4 ] || { echo "deleting what was put: $status, numDeleted $deleted" >&2; exit 1; }
 p delete-event-tracker --event-tracker-arn "$tracker_arn"
+
+# The recipe catalog.
+recipes=$(p list-recipes --query 'length(recipes)' --output text)
+vod=$(p list-recipes --domain VIDEO_ON_DEMAND --query 'length(recipes)' --output text)
+[ "$recipes" = 25 ] && [ "$vod" = 5 ] || { echo "list-recipes: $recipes recipes, $vod for VIDEO_ON_DEMAND" >&2; exit 1; }
+algorithm=$(p describe-recipe --recipe-arn arn:aws:personalize:::recipe/aws-similar-items   --query recipe.algorithmArn --output text)
+p describe-algorithm --algorithm-arn "$algorithm" --query algorithm.name --output text | grep -qx aws-similar-items
 echo "aws cli smoke: passed"

@@ -124,10 +124,29 @@ def run(binary, s3_endpoint, tmp):
             server.wait()
 
 
+def recipes_flow(p):
+    """The recipe catalog, paged with boto3's paginator."""
+    names = [r["name"] for page in p.get_paginator("list_recipes").paginate(PaginationConfig={"PageSize": 7})
+             for r in page["recipes"]]
+    check(len(names) == 25 and len(set(names)) == 25, f"recipes {names}")
+    ecomm = p.list_recipes(domain="ECOMMERCE")["recipes"]
+    check(len(ecomm) == 5 and all(r["domain"] == "ECOMMERCE" for r in ecomm), f"ECOMMERCE recipes {ecomm}")
+    r = p.describe_recipe(recipeArn="arn:aws:personalize:::recipe/aws-personalized-ranking-v2")["recipe"]
+    check(r["recipeType"] == "PERSONALIZED_RANKING", f"recipe {r}")
+    a = p.describe_algorithm(algorithmArn=r["algorithmArn"])["algorithm"]
+    check(a["algorithmImage"]["dockerURI"] and "neighbours" in a["defaultHyperParameters"], f"algorithm {a}")
+    f = p.describe_feature_transformation(featureTransformationArn=r["featureTransformationArn"])
+    check(f["featureTransformation"]["status"] == "ACTIVE", f"feature transformation {f}")
+    expect_error("ResourceNotFoundException", p.describe_recipe,
+                 recipeArn="arn:aws:personalize:::recipe/aws-nothing")
+    print(f"boto3 smoke: {len(names)} recipes listed and described")
+
+
 def flow(binary, data_dir, env, bucket, url):
     p = boto3.client("personalize", endpoint_url=url, region_name=REGION,
                      aws_access_key_id="test", aws_secret_access_key="test")
     prefix = f"arn:aws:personalize:{REGION}:{ACCOUNT}:"
+    recipes_flow(p)
 
     group = p.create_dataset_group(name="boto")["datasetGroupArn"]
     check(group == f"{prefix}dataset-group/boto", f"group ARN {group}")

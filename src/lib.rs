@@ -42,3 +42,4 @@ pub mod jobs;
 pub mod server;
 pub mod source;
 pub mod store;
+pub mod train;

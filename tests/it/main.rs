@@ -16,4 +16,5 @@ mod import;
 mod isolation;
 mod pages;
 mod processes;
+mod recipes;
 mod stall;

@@ -7,6 +7,7 @@ pub mod dataset_group;
 pub mod dataset_import_job;
 pub mod event_tracker;
 pub mod jobs;
+pub mod recipe;
 pub mod schema;
 pub mod tagging;
 
@@ -52,6 +53,10 @@ pub async fn call(state: &AppState, operation: &str, scope: &ArnScope, input: &I
         "DescribeEventTracker" => event_tracker::describe(state, input).await,
         "ListEventTrackers" => event_tracker::list(state, scope, input).await,
         "DeleteEventTracker" => event_tracker::delete(state, input).await,
+        "ListRecipes" => recipe::list(input).await,
+        "DescribeRecipe" => recipe::describe(input).await,
+        "DescribeAlgorithm" => recipe::describe_algorithm(input).await,
+        "DescribeFeatureTransformation" => recipe::describe_feature_transformation(input).await,
         "TagResource" => tagging::tag_resource(state, input).await,
         "UntagResource" => tagging::untag_resource(state, input).await,
         "ListTagsForResource" => tagging::list_tags_for_resource(state, input).await,

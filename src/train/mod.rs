@@ -1,0 +1,88 @@
+//! Training: what a solution version computes from the records the store holds when it
+//! starts, one file per algorithm family, each a pure function over a snapshot of records
+//! that knows nothing of HTTP, S3 or the store.
+//!
+//! | file | what it holds |
+//! |---|---|
+//! | [`catalog`] | the recipe catalog: every built-in recipe, its ARNs, the family that trains it |
+
+pub mod catalog;
+
+/// The algorithm families: every recipe is trained by one of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Family {
+    /// Items by how many users interacted with them.
+    Popularity,
+    /// Items by recency-weighted interaction counts.
+    Trending,
+    /// Items similar to an item: co-occurrence in users' histories, cosine-normalised.
+    ItemItem,
+    /// Items for a user: item-item scores summed over the user's history.
+    UserPersonalization,
+    /// A list of items ranked for a user by the user-personalization score.
+    Ranking,
+    /// Users most likely to interact with an item.
+    ItemAffinity,
+    /// Actions a user is most likely to take.
+    NextBestAction,
+    /// Items whose textual fields are most alike.
+    Semantic,
+}
+
+/// One hyperparameter of a family: an integer, with the default training uses and the range
+/// a solution's `algorithmHyperParameters` may set it in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HyperParameter {
+    /// Its name in `algorithmHyperParameters`.
+    pub name: &'static str,
+    /// The value used when none is given.
+    pub default: i64,
+    /// The smallest value allowed.
+    pub min: i64,
+    /// The largest value allowed.
+    pub max: i64,
+}
+
+const fn hp(name: &'static str, default: i64, min: i64, max: i64) -> HyperParameter {
+    HyperParameter {
+        name,
+        default,
+        min,
+        max,
+    }
+}
+
+/// How many similar items an item keeps, and how much of a user's history counts.
+const NEIGHBOURS: HyperParameter = hp("neighbours", 100, 1, 500);
+const HISTORY: HyperParameter = hp("history_length", 100, 1, 1000);
+/// How fast a trending count forgets.
+const HALF_LIFE: HyperParameter = hp("half_life_days", 7, 1, 365);
+
+impl Family {
+    /// The hyperparameters training of this family reads.
+    pub fn hyperparameters(self) -> &'static [HyperParameter] {
+        match self {
+            Family::Popularity => &[],
+            Family::Trending => &[HALF_LIFE],
+            Family::ItemItem | Family::Semantic => &[NEIGHBOURS],
+            Family::UserPersonalization | Family::Ranking | Family::ItemAffinity => {
+                &[NEIGHBOURS, HISTORY]
+            }
+            Family::NextBestAction => &[HISTORY],
+        }
+    }
+
+    /// The family's name in the README and in logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Family::Popularity => "popularity",
+            Family::Trending => "trending",
+            Family::ItemItem => "item-item",
+            Family::UserPersonalization => "user-personalization",
+            Family::Ranking => "ranking",
+            Family::ItemAffinity => "item-affinity",
+            Family::NextBestAction => "next-best-action",
+            Family::Semantic => "semantic",
+        }
+    }
+}
