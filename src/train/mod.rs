@@ -5,8 +5,20 @@
 //! | file | what it holds |
 //! |---|---|
 //! | [`catalog`] | the recipe catalog: every built-in recipe, its ARNs, the family that trains it |
+//! | [`snapshot`] | what training reads: interactions with interned users and items |
+//! | [`popularity`] | popularity and trending: one score per item |
+//! | [`item_item`] | item-item cosine similarity over users' histories |
+//! | [`personalization`] | items for a user, and a list ranked for a user, from item-item scores |
+//! | [`metrics`] | the held-out split and the service's metrics |
+//! | [`planted`] | interactions with planted structure, for tests and benchmarks |
 
 pub mod catalog;
+pub mod item_item;
+pub mod metrics;
+pub mod personalization;
+pub mod planted;
+pub mod popularity;
+pub mod snapshot;
 
 /// The algorithm families: every recipe is trained by one of them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
