@@ -45,6 +45,9 @@ impl Neighbours {
     }
 }
 
+/// One item's kept neighbours, as a thread hands them back.
+type Kept = (u32, Vec<(u32, f32)>);
+
 /// The users of each item: the transpose of `h`.
 fn users_of(h: &Histories, items: usize) -> Histories {
     let mut counts = vec![0u32; items + 1];
@@ -81,7 +84,7 @@ pub fn similarities_of(h: &Histories, items: usize, neighbours: usize) -> Neighb
         .map_or(1, |n| n.get())
         .min(8);
     let chunk = items.div_ceil(threads.max(1)).max(1);
-    let parts: Vec<Vec<(u32, Vec<(u32, f32)>)>> = std::thread::scope(|scope| {
+    let parts: Vec<Vec<Kept>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..items)
             .step_by(chunk)
             .map(|first| {
