@@ -39,6 +39,7 @@ pub mod export;
 pub mod faults;
 pub mod import;
 pub mod jobs;
+pub mod model;
 pub mod server;
 pub mod source;
 pub mod store;

@@ -83,6 +83,7 @@ pub fn job_members(kind: crate::jobs::JobKind) -> (&'static str, &'static str) {
         JobKind::Deletion => ("dataDeletionJob", "dataDeletionJobs"),
         JobKind::Import => ("datasetImportJob", "datasetImportJobs"),
         JobKind::Export => ("datasetExportJob", "datasetExportJobs"),
+        JobKind::Training => ("solutionVersion", "solutionVersions"),
     }
 }
 
@@ -93,6 +94,7 @@ pub fn arn_member(kind: crate::jobs::JobKind) -> &'static str {
         JobKind::Deletion => "dataDeletionJobArn",
         JobKind::Import => "datasetImportJobArn",
         JobKind::Export => "datasetExportJobArn",
+        JobKind::Training => "solutionVersionArn",
     }
 }
 
@@ -165,6 +167,8 @@ pub fn job(job: &Job) -> Value {
                 json!({ "s3DataDestination": Value::Object(dest) }),
             );
         }
+        // Solution versions have shapes of their own (`api::ops::solution_version`).
+        JobSpec::Training { .. } => {}
     }
     Value::Object(m)
 }
@@ -183,7 +187,7 @@ pub fn job_summary(job: &Job) -> Value {
         JobSpec::Import { import_mode, .. } => {
             m.insert("importMode".into(), json!(import_mode.as_str()));
         }
-        JobSpec::Export { .. } => {}
+        JobSpec::Export { .. } | JobSpec::Training { .. } => {}
     }
     Value::Object(m)
 }

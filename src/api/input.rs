@@ -73,6 +73,11 @@ impl Input {
         self.0.get(member).filter(|v| !v.is_null())
     }
 
+    /// A member's value as given, unchecked (for members stored as they are).
+    pub fn raw(&self, member: &str) -> Option<&Value> {
+        self.value(member)
+    }
+
     /// A member's value if it is a string, unchecked.
     pub fn raw_str(&self, member: &str) -> Option<&str> {
         self.value(member).and_then(Value::as_str)

@@ -72,11 +72,18 @@ pub enum JobKind {
     Import,
     /// A dataset export job: writes a dataset to S3.
     Export,
+    /// A solution version: a model trained from a dataset group's records.
+    Training,
 }
 
 impl JobKind {
     /// Every kind.
-    pub const ALL: [JobKind; 3] = [JobKind::Deletion, JobKind::Import, JobKind::Export];
+    pub const ALL: [JobKind; 4] = [
+        JobKind::Deletion,
+        JobKind::Import,
+        JobKind::Export,
+        JobKind::Training,
+    ];
 
     /// The resource type in the job's ARN (`...:data-deletion-job/{name}`).
     pub fn arn_resource(self) -> &'static str {
@@ -84,6 +91,7 @@ impl JobKind {
             JobKind::Deletion => "data-deletion-job",
             JobKind::Import => "dataset-import-job",
             JobKind::Export => "dataset-export-job",
+            JobKind::Training => "solution",
         }
     }
 
@@ -93,6 +101,7 @@ impl JobKind {
             JobKind::Deletion => "deletion",
             JobKind::Import => "import",
             JobKind::Export => "export",
+            JobKind::Training => "training",
         }
     }
 
@@ -102,6 +111,7 @@ impl JobKind {
             JobKind::Deletion => "data deletion job",
             JobKind::Import => "dataset import job",
             JobKind::Export => "dataset export job",
+            JobKind::Training => "solution version",
         }
     }
 }
@@ -282,6 +292,18 @@ pub enum JobSpec {
         /// Stored as given.
         publish_attribution_metrics_to_s3: Option<bool>,
     },
+    /// Train a model: a solution version, whose ARN is the job's.
+    Training {
+        /// The solution the version belongs to.
+        solution_arn: String,
+        /// `FULL`, `UPDATE` or `AUTOTRAIN`.
+        training_mode: String,
+        /// `MANUAL` or `AUTOMATIC`.
+        training_type: String,
+        /// The solution as it was when the version was created (its group, recipe, event
+        /// type and configuration), as the API wrote it: what is trained.
+        solution: serde_json::Value,
+    },
     /// Write a dataset as one CSV object under `path`.
     Export {
         /// The dataset exported.
@@ -302,11 +324,12 @@ impl JobSpec {
             JobSpec::Deletion { .. } => JobKind::Deletion,
             JobSpec::Import { .. } => JobKind::Import,
             JobSpec::Export { .. } => JobKind::Export,
+            JobSpec::Training { .. } => JobKind::Training,
         }
     }
 
     /// The resource the job works on: the dataset group of a deletion job, the dataset of
-    /// an import or export job. Listings filter by it.
+    /// an import or export job, the solution of a solution version. Listings filter by it.
     pub fn target_arn(&self) -> &str {
         match self {
             JobSpec::Deletion {
@@ -315,6 +338,7 @@ impl JobSpec {
             JobSpec::Import { dataset_arn, .. } | JobSpec::Export { dataset_arn, .. } => {
                 dataset_arn
             }
+            JobSpec::Training { solution_arn, .. } => solution_arn,
         }
     }
 }
@@ -419,7 +443,7 @@ mod tests {
             strings(JobKind::Deletion),
             ["PENDING", "IN_PROGRESS", "COMPLETED", "FAILED"]
         );
-        for k in [JobKind::Import, JobKind::Export] {
+        for k in [JobKind::Import, JobKind::Export, JobKind::Training] {
             assert_eq!(
                 strings(k),
                 [

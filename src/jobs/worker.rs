@@ -167,6 +167,7 @@ impl Worker {
             JobKind::Deletion => "DataDeletionJob",
             JobKind::Import => "DatasetImportJob",
             JobKind::Export => "DatasetExportJob",
+            JobKind::Training => "SolutionVersion",
         };
         if let Some(reason) = self.config.faults.as_ref().and_then(|f| f.job(kind)) {
             let fail = |_| async move { (Err(crate::jobs::run::JobError::Failed(reason)), ()) };
@@ -184,6 +185,7 @@ impl Worker {
             }
             JobKind::Import => crate::import::job::run(store, source, job, lease, lease_for).await,
             JobKind::Export => crate::export::run(store, source, job, lease, lease_for).await,
+            JobKind::Training => crate::model::training::run(store, job, lease, lease_for).await,
         }
     }
 }

@@ -653,10 +653,10 @@ pub trait DatasetStore: Send + Sync + fmt::Debug + 'static {
     /// parent is `parent` when one is given.
     async fn list_resources(&self, kind: &str, parent: Option<&str>) -> StoreResult<Vec<Resource>>;
 
-    /// Replaces the records of `resources` (each must exist, else [`StoreError::NotFound`]
-    /// with nothing written) and stores `blobs` (replacing any under the same ARN), all in
-    /// one transaction; with a `commit`, the job is written `Succeeded` in it too, and
-    /// nothing is written unless its lease is held ([`StoreError::LeaseLost`]).
+    /// Writes the records of `resources` (creating or replacing them) and `blobs` (replacing
+    /// any under the same ARN), all in one transaction; with a `commit`, the job is written
+    /// `Succeeded` in it too, and nothing is written unless its lease is held
+    /// ([`StoreError::LeaseLost`]).
     async fn write_resources(
         &self,
         resources: &[Resource],

@@ -24,6 +24,12 @@ struct SpecRow {
     kms_key_arn: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     dry_run: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    training_mode: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    training_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    solution: Option<serde_json::Value>,
 }
 
 pub(super) fn to_json(spec: &JobSpec) -> StoreResult<String> {
@@ -59,6 +65,17 @@ pub(super) fn to_json(spec: &JobSpec) -> StoreResult<String> {
             kms_key_arn: kms_key_arn.clone(),
             ..SpecRow::default()
         },
+        JobSpec::Training {
+            training_mode,
+            training_type,
+            solution,
+            ..
+        } => SpecRow {
+            training_mode: Some(training_mode.clone()),
+            training_type: Some(training_type.clone()),
+            solution: Some(solution.clone()),
+            ..SpecRow::default()
+        },
     };
     serde_json::to_string(&row).map_err(|e| StoreError::Invalid(format!("a job spec: {e}")))
 }
@@ -83,6 +100,12 @@ pub(super) fn from_json(kind: JobKind, target: String, json: &str) -> StoreResul
                 .parse::<ImportMode>()
                 .map_err(|e| StoreError::Invalid(e.to_string()))?,
             publish_attribution_metrics_to_s3: row.publish_metrics,
+        },
+        JobKind::Training => JobSpec::Training {
+            solution_arn: target,
+            training_mode: row.training_mode.unwrap_or_else(|| "FULL".to_owned()),
+            training_type: row.training_type.unwrap_or_else(|| "MANUAL".to_owned()),
+            solution: row.solution.ok_or_else(|| missing("solution"))?,
         },
         JobKind::Export => JobSpec::Export {
             dataset_arn: target,

@@ -18,3 +18,4 @@ mod pages;
 mod processes;
 mod recipes;
 mod stall;
+mod training;

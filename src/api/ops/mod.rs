@@ -9,6 +9,8 @@ pub mod event_tracker;
 pub mod jobs;
 pub mod recipe;
 pub mod schema;
+pub mod solution;
+pub mod solution_version;
 pub mod tagging;
 
 use serde_json::Value;
@@ -53,6 +55,14 @@ pub async fn call(state: &AppState, operation: &str, scope: &ArnScope, input: &I
         "DescribeEventTracker" => event_tracker::describe(state, input).await,
         "ListEventTrackers" => event_tracker::list(state, scope, input).await,
         "DeleteEventTracker" => event_tracker::delete(state, input).await,
+        "CreateSolution" => solution::create(state, scope, input).await,
+        "DescribeSolution" => solution::describe(state, input).await,
+        "ListSolutions" => solution::list(state, scope, input).await,
+        "DeleteSolution" => solution::delete(state, input).await,
+        "CreateSolutionVersion" => solution_version::create(state, input).await,
+        "DescribeSolutionVersion" => solution_version::describe(state, input).await,
+        "ListSolutionVersions" => solution_version::list(state, scope, input).await,
+        "GetSolutionMetrics" => solution_version::metrics(state, input).await,
         "ListRecipes" => recipe::list(input).await,
         "DescribeRecipe" => recipe::describe(input).await,
         "DescribeAlgorithm" => recipe::describe_algorithm(input).await,
@@ -67,8 +77,10 @@ pub async fn call(state: &AppState, operation: &str, scope: &ArnScope, input: &I
 }
 
 /// The members that name Personalize resources by ARN.
-const ARN_MEMBERS: [&str; 8] = [
+const ARN_MEMBERS: [&str; 10] = [
     "datasetGroupArn",
+    "solutionArn",
+    "solutionVersionArn",
     "datasetArn",
     "schemaArn",
     "dataDeletionJobArn",

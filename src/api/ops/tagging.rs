@@ -60,10 +60,13 @@ async fn require_resource(state: &AppState, arn: &str) -> Result<(), ApiError> {
         Some("schema") => store.schema(arn).await?.is_some(),
         Some("event-tracker") => super::event_tracker::by_arn(state, arn).await?.is_some(),
         Some("dataset") => dataset_by_arn(store.as_ref(), arn).await?.is_some(),
-        Some(t) => match job_kind(t) {
-            Some(kind) => store.job(arn).await?.is_some_and(|j| j.kind() == kind),
-            None => false,
-        },
+        Some(t) => {
+            store.resource(arn).await?.is_some()
+                || match job_kind(t) {
+                    Some(kind) => store.job(arn).await?.is_some_and(|j| j.kind() == kind),
+                    None => false,
+                }
+        }
         None => false,
     };
     if !exists {

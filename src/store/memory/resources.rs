@@ -39,12 +39,6 @@ impl State {
         if let Some(c) = &commit {
             self.held(&c.lease)?;
         }
-        if let Some(r) = resources
-            .iter()
-            .find(|r| !self.resources.contains_key(&r.arn))
-        {
-            return Err(StoreError::NotFound(r.arn.clone()));
-        }
         for r in resources {
             self.resources.insert(r.arn.clone(), r.clone());
         }

@@ -103,23 +103,21 @@ pub(super) async fn write(
         jobs::check_held(&*tx, &c.lease).await?;
     }
     for r in resources {
-        let n = tx
-            .execute(
-                "UPDATE resources SET kind = $2, parent = $3, status = $4, body = $5, created = $6
-                 WHERE arn = $1",
-                &[
-                    &r.arn,
-                    &r.kind,
-                    &r.parent,
-                    &r.status,
-                    &r.body.to_string(),
-                    &r.created,
-                ],
-            )
-            .await?;
-        if n == 0 {
-            return Err(StoreError::NotFound(r.arn.clone()));
-        }
+        tx.execute(
+            "INSERT INTO resources (arn, kind, parent, status, body, created)
+                 VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (arn) DO UPDATE SET kind = excluded.kind, parent = excluded.parent,
+                     status = excluded.status, body = excluded.body, created = excluded.created",
+            &[
+                &r.arn,
+                &r.kind,
+                &r.parent,
+                &r.status,
+                &r.body.to_string(),
+                &r.created,
+            ],
+        )
+        .await?;
     }
     for b in blobs {
         tx.execute(

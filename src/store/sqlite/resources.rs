@@ -101,9 +101,11 @@ pub(super) fn write(
         jobs::check_held(&tx, &c.lease)?;
     }
     for r in resources {
-        let n = tx.execute(
-            "UPDATE resources SET kind = ?2, parent = ?3, status = ?4, body = ?5, created = ?6
-             WHERE arn = ?1",
+        tx.execute(
+            "INSERT INTO resources (arn, kind, parent, status, body, created)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (arn) DO UPDATE SET kind = excluded.kind, parent = excluded.parent,
+                 status = excluded.status, body = excluded.body, created = excluded.created",
             params![
                 r.arn,
                 r.kind,
@@ -113,9 +115,6 @@ pub(super) fn write(
                 r.created
             ],
         )?;
-        if n == 0 {
-            return Err(StoreError::NotFound(r.arn.clone()));
-        }
     }
     for b in blobs {
         tx.execute(

@@ -1,0 +1,230 @@
+//! CreateSolution, DescribeSolution, ListSolutions, DeleteSolution: a recipe and its
+//! configuration for a dataset group, kept as a store resource of kind `solution`. Its
+//! status follows [`lifecycle`] from its creation time, as a group's does; its versions are
+//! training jobs ([`super::solution_version`]).
+
+use serde_json::{json, Map, Value};
+
+use super::{dataset_group, lifecycle, solution_version, tagging, OpResult, ACTIVE};
+use crate::api::error::ApiError;
+use crate::api::input::{Input, Page, ARN, NAME};
+use crate::api::AppState;
+use crate::jobs::{now_epoch, JobKind, JobStatus};
+use crate::store::{ArnScope, Resource, StoreError};
+use crate::train::catalog;
+
+/// The kind of a solution's record in the store.
+pub const KIND: &str = "solution";
+
+/// The recipe `performAutoML` chooses when the request names none.
+const AUTO_ML_RECIPE: &str = "arn:aws:personalize:::recipe/aws-user-personalization-v2";
+
+/// Finds a solution by ARN or answers `ResourceNotFoundException`.
+pub async fn find(state: &AppState, arn: &str) -> Result<Resource, ApiError> {
+    match state.store.resource(arn).await? {
+        Some(r) if r.kind == KIND => Ok(r),
+        _ => Err(ApiError::not_found(format!(
+            "the solution {arn} does not exist"
+        ))),
+    }
+}
+
+/// Checks `solutionConfig` against the recipe: `eventValueThreshold` a number,
+/// `algorithmHyperParameters` the family's, in range, `autoTrainingConfig` a schedule of
+/// 1 to 30 days.
+fn check_config(config: &Input, recipe: &catalog::Recipe) -> Result<(), ApiError> {
+    if let Some(t) = config.opt_str("eventValueThreshold", 0, 256, None)? {
+        t.trim().parse::<f64>().map_err(|_| {
+            ApiError::invalid_input(format!(
+                "solutionConfig.eventValueThreshold {t:?} is not a number"
+            ))
+        })?;
+    }
+    if let Some(Value::Object(given)) = config.raw("algorithmHyperParameters") {
+        let known = recipe.family.hyperparameters();
+        for (k, v) in given {
+            let Some(h) = known.iter().find(|h| h.name == k) else {
+                let names: Vec<&str> = known.iter().map(|h| h.name).collect();
+                return Err(ApiError::invalid_input(format!(
+                    "solutionConfig.algorithmHyperParameters: {} has no hyperparameter {k:?} (it has: {})",
+                    recipe.name,
+                    names.join(", ")
+                )));
+            };
+            let n = v.as_str().and_then(|v| v.trim().parse::<i64>().ok());
+            if !n.is_some_and(|n| (h.min..=h.max).contains(&n)) {
+                return Err(ApiError::invalid_input(format!(
+                    "solutionConfig.algorithmHyperParameters.{k} must be an integer from {} to {}, as a string; got {v}",
+                    h.min, h.max
+                )));
+            }
+        }
+    }
+    if let Some(auto) = config.opt_object("autoTrainingConfig")? {
+        if let Some(e) = auto.opt_str("schedulingExpression", 1, 16, None)? {
+            let days = e
+                .strip_prefix("rate(")
+                .and_then(|r| r.strip_suffix(')'))
+                .and_then(|r| r.strip_suffix(" days").or_else(|| r.strip_suffix(" day")))
+                .and_then(|n| n.trim().parse::<u32>().ok());
+            if !days.is_some_and(|d| (1..=30).contains(&d)) {
+                return Err(ApiError::invalid_input(format!(
+                    "solutionConfig.autoTrainingConfig.schedulingExpression {e:?} must be rate(N days), N from 1 to 30"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// CreateSolution.
+pub async fn create(state: &AppState, scope: &ArnScope, input: &Input) -> OpResult {
+    let name = input.req_str("name", 1, 63, Some(&NAME))?;
+    let group_arn = input.req_str("datasetGroupArn", 0, 256, Some(&ARN))?;
+    let auto_ml = input.opt_bool("performAutoML")?.unwrap_or(false);
+    let hpo = input.opt_bool("performHPO")?.unwrap_or(false);
+    let auto_training = input.opt_bool("performAutoTraining")?.unwrap_or(true);
+    let incremental = input.opt_bool("performIncrementalUpdate")?;
+    let event_type = input.opt_str("eventType", 0, 256, None)?;
+    let recipe_arn = match input.opt_str("recipeArn", 0, 256, Some(&ARN))? {
+        Some(r) if auto_ml => {
+            return Err(ApiError::invalid_input(format!(
+                "recipeArn ({r}) must be omitted when performAutoML is true"
+            )))
+        }
+        Some(r) => r,
+        None if auto_ml => AUTO_ML_RECIPE.to_owned(),
+        None => {
+            return Err(ApiError::invalid_input(
+                "the member 'recipeArn' is required unless performAutoML is true",
+            ))
+        }
+    };
+    let recipe = catalog::recipe(&recipe_arn)
+        .ok_or_else(|| ApiError::not_found(format!("the recipe {recipe_arn} does not exist")))?;
+    if recipe.domain.is_some() {
+        return Err(ApiError::invalid_input(format!(
+            "the recipe {recipe_arn} is a domain use case: create a recommender with it, not a solution"
+        )));
+    }
+    if incremental == Some(true) && recipe.name != "aws-semantic-similarity" {
+        return Err(ApiError::invalid_input(
+            "performIncrementalUpdate is only for the aws-semantic-similarity recipe",
+        ));
+    }
+    let config = input.opt_object("solutionConfig")?;
+    if let Some(c) = &config {
+        check_config(c, recipe)?;
+    }
+    let tags = tagging::creation_tags(input)?;
+    let group = dataset_group::find_active(state, &group_arn).await?;
+    let arn = format!("{}solution/{name}", scope.prefix());
+    let mut body = Map::new();
+    body.insert("name".into(), json!(name));
+    body.insert("datasetGroupArn".into(), json!(group.dataset_group_arn));
+    body.insert("recipeArn".into(), json!(recipe_arn));
+    body.insert("performHPO".into(), json!(hpo));
+    body.insert("performAutoML".into(), json!(auto_ml));
+    body.insert("performAutoTraining".into(), json!(auto_training));
+    if let Some(i) = incremental {
+        body.insert("performIncrementalUpdate".into(), json!(i));
+    }
+    if let Some(e) = event_type {
+        body.insert("eventType".into(), json!(e));
+    }
+    if let Some(c) = input.raw("solutionConfig") {
+        body.insert("solutionConfig".into(), c.clone());
+    }
+    if auto_ml {
+        body.insert(
+            "autoMLResult".into(),
+            json!({ "bestRecipeArn": recipe_arn }),
+        );
+    }
+    let solution = Resource {
+        arn: arn.clone(),
+        kind: KIND.to_owned(),
+        parent: Some(group.dataset_group_arn),
+        status: ACTIVE.to_owned(),
+        body: Value::Object(body),
+        created: now_epoch(),
+    };
+    match state.store.create_resource(&solution, &tags).await {
+        Ok(()) => Ok(json!({ "solutionArn": arn })),
+        Err(StoreError::AlreadyExists(_)) => Err(ApiError::already_exists(format!(
+            "a solution named {name} already exists"
+        ))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The solution's status now and when it last changed.
+pub fn status(state: &AppState, s: &Resource) -> (&'static str, f64) {
+    lifecycle(state, s.created)
+}
+
+/// DescribeSolution: the solution as created, its status, and its latest version.
+pub async fn describe(state: &AppState, input: &Input) -> OpResult {
+    let arn = input.req_str("solutionArn", 0, 256, Some(&ARN))?;
+    let s = find(state, &arn).await?;
+    let (status, updated) = status(state, &s);
+    let mut v = s.body.clone();
+    v["solutionArn"] = json!(s.arn);
+    v["status"] = json!(status);
+    v["creationDateTime"] = json!(s.created);
+    v["lastUpdatedDateTime"] = json!(updated);
+    let versions = state.store.list_jobs(JobKind::Training, Some(&arn)).await?;
+    if let Some(latest) = versions.first() {
+        v["latestSolutionVersion"] = solution_version::summary(latest);
+    }
+    Ok(json!({ "solution": v }))
+}
+
+/// ListSolutions: of one group or of the account and region, oldest first.
+pub async fn list(state: &AppState, scope: &ArnScope, input: &Input) -> OpResult {
+    let group = input.opt_str("datasetGroupArn", 0, 256, Some(&ARN))?;
+    let page = Page::from_input(input)?;
+    let prefix = scope.prefix();
+    let solutions: Vec<Resource> = state
+        .store
+        .list_resources(KIND, group.as_deref())
+        .await?
+        .into_iter()
+        .filter(|s| s.arn.starts_with(&prefix))
+        .collect();
+    Ok(page.answer(solutions, "solutions", |s| {
+        let (status, updated) = status(state, s);
+        json!({
+            "name": s.body["name"],
+            "solutionArn": s.arn,
+            "status": status,
+            "creationDateTime": s.created,
+            "lastUpdatedDateTime": updated,
+            "recipeArn": s.body["recipeArn"],
+        })
+    }))
+}
+
+/// DeleteSolution: the solution and its versions' models; refused while a version trains.
+pub async fn delete(state: &AppState, input: &Input) -> OpResult {
+    let arn = input.req_str("solutionArn", 0, 256, Some(&ARN))?;
+    find(state, &arn).await?;
+    let versions = state.store.list_jobs(JobKind::Training, Some(&arn)).await?;
+    if let Some(v) = versions
+        .iter()
+        .find(|v| matches!(v.status, JobStatus::Pending | JobStatus::InProgress))
+    {
+        return Err(ApiError::in_use(format!(
+            "the solution {arn} has the version {} still training; wait until it ends",
+            v.arn
+        )));
+    }
+    for v in &versions {
+        match state.store.delete_resource(&v.arn).await {
+            Ok(()) | Err(StoreError::NotFound(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    state.store.delete_resource(&arn).await?;
+    Ok(json!({}))
+}

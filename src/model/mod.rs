@@ -1,0 +1,10 @@
+//! Models: solution versions trained from the store's records by the algorithms of
+//! [`crate::train`], kept in the store as blobs.
+//!
+//! | file | what it holds |
+//! |---|---|
+//! | [`format`] | a trained model's bytes |
+//! | [`training`] | the training job: snapshot, minimum data, metrics, model, one commit |
+
+pub mod format;
+pub mod training;

@@ -1,0 +1,314 @@
+//! The training job: a solution version, claimed from the queue like every other job. It
+//! reads the dataset group's interactions as the store holds them when it starts (so a user
+//! purged by a COMPLETED data deletion job is never trained on), keeps those the solution
+//! asks for (`eventType`, `eventValueThreshold`), checks the service's minimum, measures the
+//! metrics on a held-out split, trains the final model on everything, and commits the
+//! model, the version's record and the job's `ACTIVE` in one transaction.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use futures::StreamExt;
+use serde_json::{json, Value};
+
+use super::format::Model;
+use crate::jobs::run::{run_to_end, JobError};
+use crate::jobs::{Job, JobSpec, Lease};
+use crate::store::{
+    Blob, DatasetStore, DatasetType, Ingestion, JobCommit, Resource, StoreError, StoreResult,
+};
+use crate::train::metrics::{evaluate, split, DEPTH};
+use crate::train::snapshot::{Snapshot, SnapshotBuilder};
+use crate::train::{catalog, item_item, personalization, popularity, Family};
+
+/// The kind of a solution version's record in the store.
+pub const VERSION_KIND: &str = "solution-version";
+
+/// At least this many interactions, after the solution's filters.
+pub const MIN_INTERACTIONS: usize = 1000;
+
+/// At least this many users with two interactions or more.
+pub const MIN_USERS: usize = 25;
+
+/// Runs a claimed training job to its end: `ACTIVE` with the model stored, or `CREATE
+/// FAILED` with the reason and nothing stored.
+pub async fn run(
+    store: &dyn DatasetStore,
+    job: Job,
+    lease: Lease,
+    lease_for: std::time::Duration,
+) -> StoreResult<Job> {
+    let body = |commit: JobCommit| async move { (train(store, commit).await, ()) };
+    run_to_end(store, job, lease, lease_for, body)
+        .await
+        .map(|(job, ())| job)
+}
+
+/// What the solution asks for, read from the snapshot of it the version was created with.
+struct Asked {
+    group: String,
+    recipe: &'static catalog::Recipe,
+    event_type: Option<String>,
+    threshold: Option<f64>,
+    params: BTreeMap<String, i64>,
+}
+
+fn asked(solution: &Value) -> Result<Asked, JobError> {
+    let failed = |why: String| JobError::Failed(why);
+    let group = solution["datasetGroupArn"]
+        .as_str()
+        .ok_or_else(|| failed("the solution names no dataset group".into()))?
+        .to_owned();
+    let recipe_arn = solution["recipeArn"].as_str().unwrap_or_default();
+    let recipe = catalog::recipe(recipe_arn)
+        .ok_or_else(|| failed(format!("the recipe {recipe_arn} does not exist")))?;
+    let config = &solution["solutionConfig"];
+    let threshold = config["eventValueThreshold"]
+        .as_str()
+        .map(|t| {
+            t.trim()
+                .parse::<f64>()
+                .map_err(|_| failed(format!("eventValueThreshold {t:?} is not a number")))
+        })
+        .transpose()?;
+    let mut params: BTreeMap<String, i64> = recipe
+        .family
+        .hyperparameters()
+        .iter()
+        .map(|h| (h.name.to_owned(), h.default))
+        .collect();
+    if let Some(given) = config["algorithmHyperParameters"].as_object() {
+        for (k, v) in given {
+            if let (Some(slot), Some(v)) = (params.get_mut(k), v.as_str()) {
+                *slot = v.parse().unwrap_or(*slot);
+            }
+        }
+    }
+    Ok(Asked {
+        group,
+        recipe,
+        event_type: solution["eventType"].as_str().map(str::to_owned),
+        threshold,
+        params,
+    })
+}
+
+/// The group's interactions the solution trains on.
+async fn snapshot(store: &dyn DatasetStore, asked: &Asked) -> Result<Snapshot, JobError> {
+    let dataset = store
+        .datasets(&asked.group)
+        .await?
+        .into_iter()
+        .find(|d| d.dataset_type == DatasetType::Interactions)
+        .ok_or_else(|| {
+            JobError::Failed(format!(
+                "the dataset group {} has no Interactions dataset to train on",
+                asked.group
+            ))
+        })?;
+    let col = |name: &str| dataset.columns.iter().position(|c| c == name);
+    let (user, item) = (col("USER_ID"), col("ITEM_ID"));
+    let (Some(user), Some(item)) = (user, item) else {
+        return Err(JobError::Failed(
+            "the Interactions dataset has no USER_ID or ITEM_ID column".into(),
+        ));
+    };
+    let (time, kind, value) = (col("TIMESTAMP"), col("EVENT_TYPE"), col("EVENT_VALUE"));
+    if asked.event_type.is_some() && kind.is_none() {
+        return Err(JobError::Failed(
+            "the solution's eventType needs an EVENT_TYPE column, which the Interactions dataset lacks".into(),
+        ));
+    }
+    if asked.threshold.is_some() && value.is_none() {
+        return Err(JobError::Failed(
+            "the solution's eventValueThreshold needs an EVENT_VALUE column, which the Interactions dataset lacks".into(),
+        ));
+    }
+    let mut builder = SnapshotBuilder::default();
+    let mut batches = store.scan_records(
+        &asked.group,
+        DatasetType::Interactions,
+        10_000,
+        Ingestion::All,
+    );
+    while let Some(batch) = batches.next().await {
+        let batch = batch?;
+        for r in 0..batch.rows() {
+            let row: Vec<&str> = batch.row(r).collect();
+            if let (Some(want), Some(k)) = (&asked.event_type, kind) {
+                if !row[k].eq_ignore_ascii_case(want) {
+                    continue;
+                }
+            }
+            if let (Some(min), Some(v)) = (asked.threshold, value) {
+                if row[v].parse::<f64>().map_or(true, |v| v < min) {
+                    continue;
+                }
+            }
+            let t = time.and_then(|t| row[t].parse().ok()).unwrap_or(0);
+            builder.push(row[user], row[item], t);
+        }
+    }
+    Ok(builder.finish())
+}
+
+/// The service's minimum: what is missing, if anything.
+fn too_little(s: &Snapshot, asked: &Asked) -> Option<String> {
+    let filtered = match (&asked.event_type, asked.threshold) {
+        (None, None) => String::new(),
+        _ => " after the solution's eventType and eventValueThreshold filtering".to_owned(),
+    };
+    if s.events.len() < MIN_INTERACTIONS {
+        return Some(format!(
+            "there are {} interactions{filtered}; training needs at least {MIN_INTERACTIONS}",
+            s.events.len()
+        ));
+    }
+    let h = s.histories();
+    let users = (0..h.users() as u32)
+        .filter(|&u| h.of(u).len() >= 2)
+        .count();
+    if users < MIN_USERS {
+        return Some(format!(
+            "{users} users have at least 2 interactions{filtered}; training needs at least {MIN_USERS}"
+        ));
+    }
+    None
+}
+
+/// Trains `family` on `s`.
+fn fit(family: Family, s: &Snapshot, params: &BTreeMap<String, i64>) -> Result<Model, String> {
+    let p = |name: &str| params.get(name).copied().unwrap_or(1).max(1) as usize;
+    let (ranked, neighbours) = match family {
+        Family::Popularity => (popularity::popularity(s), Default::default()),
+        Family::Trending => (
+            popularity::trending(s, p("half_life_days") as f64 * 86_400.0),
+            Default::default(),
+        ),
+        Family::ItemItem | Family::UserPersonalization | Family::Ranking => (
+            popularity::popularity(s),
+            item_item::similarities(s, p("neighbours")),
+        ),
+        other => {
+            return Err(format!(
+                "the {} family (item affinity, next best action, semantic similarity) is not trained by personalize-local yet",
+                other.as_str()
+            ))
+        }
+    };
+    Ok(Model {
+        family,
+        params: params.clone(),
+        items: s.items.clone(),
+        ranked,
+        neighbours,
+    })
+}
+
+/// The service's metrics of `family` on a held-out split of `s`.
+fn measure(
+    family: Family,
+    s: &Snapshot,
+    params: &BTreeMap<String, i64>,
+) -> Result<BTreeMap<String, f64>, String> {
+    let sp = split(s);
+    let model = fit(family, &sp.train, params)?;
+    let h = sp.train.histories();
+    let history = params.get("history_length").copied().unwrap_or(100) as usize;
+    Ok(evaluate(&sp, |u| {
+        let mine = h.of(u);
+        match family {
+            Family::Popularity | Family::Trending => model
+                .ranked
+                .iter()
+                .map(|r| r.0)
+                .filter(|i| !mine.contains(i))
+                .take(DEPTH)
+                .collect(),
+            // Items like the user's latest one.
+            Family::ItemItem => mine
+                .last()
+                .map(|&last| {
+                    model
+                        .neighbours
+                        .of(last)
+                        .map(|n| n.0)
+                        .filter(|i| !mine.contains(i))
+                        .take(DEPTH)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            _ => personalization::recommend(&model.neighbours, &model.ranked, mine, history, DEPTH)
+                .into_iter()
+                .map(|r| r.0)
+                .collect(),
+        }
+    }))
+}
+
+async fn train(store: &dyn DatasetStore, commit: JobCommit) -> Result<Job, JobError> {
+    let started = Instant::now();
+    let JobSpec::Training {
+        solution_arn,
+        solution,
+        ..
+    } = &commit.job.spec
+    else {
+        return Err(JobError::Store(StoreError::Invalid(format!(
+            "{} is not a solution version",
+            commit.job.arn
+        ))));
+    };
+    let asked = asked(solution)?;
+    let s = snapshot(store, &asked).await?;
+    if let Some(why) = too_little(&s, &asked) {
+        return Err(JobError::Failed(format!(
+            "the dataset group {} has too little data to train on: {why}",
+            asked.group
+        )));
+    }
+    let family = asked.recipe.family;
+    let params = asked.params.clone();
+    // Training is CPU work: off the runtime's threads.
+    let (model, metrics) = tokio::task::spawn_blocking(move || {
+        let metrics = measure(family, &s, &params)?;
+        let model = fit(family, &s, &params)?;
+        Ok::<_, String>((model, metrics))
+    })
+    .await
+    .map_err(|e| JobError::Failed(format!("training stopped: {e}")))?
+    .map_err(JobError::Failed)?;
+    let hours = started.elapsed().as_secs_f64() / 3600.0;
+    let version = Resource {
+        arn: commit.job.arn.clone(),
+        kind: VERSION_KIND.to_owned(),
+        parent: Some(solution_arn.clone()),
+        status: "ACTIVE".to_owned(),
+        body: json!({
+            "metrics": metrics,
+            "trainingHours": hours,
+            "items": model.items.len(),
+            "params": model.params,
+        }),
+        created: commit.job.created,
+    };
+    let blob = Blob {
+        arn: commit.job.arn.clone(),
+        bytes: model.encode(),
+    };
+    let arn = commit.job.arn.clone();
+    store
+        .write_resources(&[version], &[blob], Some(commit))
+        .await?;
+    tracing::info!(
+        version = %arn,
+        family = family.as_str(),
+        items = model.items.len(),
+        seconds = started.elapsed().as_secs_f64(),
+        "trained"
+    );
+    store
+        .job(&arn)
+        .await?
+        .ok_or_else(|| JobError::Store(StoreError::NotFound(arn)))
+}

@@ -1,0 +1,345 @@
+//! Training through the Rust SDK: solutions and solution versions trained by the worker
+//! from the store's records, on data with planted structure; their metrics; too little
+//! data; and a user deleted by a COMPLETED data deletion job absent from the model.
+
+use std::time::Duration;
+
+use aws_sdk_personalize::types::{SolutionConfig, Tag};
+use aws_sdk_personalize::Client;
+use personalize_local::model::format::Model;
+use personalize_local::source::S3Location;
+use personalize_local::store::DatasetType;
+use personalize_local::train::planted::Planted;
+
+use crate::api::{create_active_group, start, Server};
+use crate::api_resources::create_dataset;
+
+/// A group whose Interactions dataset holds `rows` (user, item, time) as `click` events,
+/// loaded through the library's import from the embedded S3.
+async fn group_with_interactions(
+    server: &Server,
+    name: &str,
+    rows: impl Iterator<Item = (String, String, i64)>,
+) -> String {
+    let group = create_active_group(server, name).await;
+    create_dataset(&server.client, &group, "Interactions", "interactions").await;
+    let mut csv = String::from("USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE\n");
+    for (u, i, t) in rows {
+        csv += &format!("{u},{i},{t},click\n");
+    }
+    let key = format!("{name}/interactions.csv");
+    server.s3.put(&key, csv).await;
+    let location = S3Location::parse(&server.s3.location(&key)).unwrap();
+    personalize_local::import::import_dataset(
+        server.store.as_ref(),
+        server.s3.source(),
+        &group,
+        DatasetType::Interactions,
+        &location,
+        &personalize_local::import::ImportOptions::default(),
+    )
+    .await
+    .unwrap();
+    group
+}
+
+async fn solution(c: &Client, group: &str, name: &str, recipe: &str) -> String {
+    c.create_solution()
+        .name(name)
+        .dataset_group_arn(group)
+        .recipe_arn(format!("arn:aws:personalize:::recipe/{recipe}"))
+        .tags(
+            Tag::builder()
+                .tag_key("team")
+                .tag_value("ml")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .solution_arn
+        .unwrap()
+}
+
+/// A new version of `solution`, polled until it ends; its ARN and final status.
+async fn train(
+    c: &Client,
+    solution: &str,
+) -> (String, aws_sdk_personalize::types::SolutionVersion) {
+    let arn = c
+        .create_solution_version()
+        .solution_arn(solution)
+        .send()
+        .await
+        .unwrap()
+        .solution_version_arn
+        .unwrap();
+    for _ in 0..1500 {
+        let v = c
+            .describe_solution_version()
+            .solution_version_arn(&arn)
+            .send()
+            .await
+            .unwrap()
+            .solution_version
+            .unwrap();
+        if matches!(v.status(), Some("ACTIVE" | "CREATE FAILED")) {
+            return (arn, v);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the solution version {arn} did not end");
+}
+
+async fn metric(c: &Client, version: &str, name: &str) -> f64 {
+    let m = c
+        .get_solution_metrics()
+        .solution_version_arn(version)
+        .send()
+        .await
+        .unwrap();
+    m.metrics().unwrap()[name]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn solutions_train_from_the_records_and_measure_the_structure() {
+    let server = start(Duration::ZERO, true).await;
+    let c = &server.client;
+    let planted = Planted {
+        users: 600,
+        items: 120,
+        groups: 6,
+        per_user: 10,
+        affinity: 0.85,
+        seed: 3,
+    };
+    // One user, deleted before training, is the only one to have touched one item.
+    let gone = (0..3).map(|k| {
+        (
+            "gone-user".to_owned(),
+            "only-gone".to_owned(),
+            1_600_000_000 + k,
+        )
+    });
+    let group = group_with_interactions(&server, "train", planted.rows().chain(gone)).await;
+    server
+        .s3
+        .put("forget/users.csv", "USER_ID\ngone-user\n")
+        .await;
+    let job = c
+        .create_data_deletion_job()
+        .job_name("forget-before-training")
+        .dataset_group_arn(&group)
+        .data_source(
+            aws_sdk_personalize::types::DataSource::builder()
+                .data_location(server.s3.location("forget/users.csv"))
+                .build(),
+        )
+        .role_arn("arn:aws:iam::000000000000:role/r")
+        .send()
+        .await
+        .unwrap()
+        .data_deletion_job_arn
+        .unwrap();
+    let done = crate::api::wait_job(c, &job).await;
+    assert_eq!(done.status(), Some("COMPLETED"));
+    assert_eq!(done.num_deleted(), Some(3));
+
+    let personal = solution(c, &group, "personal", "aws-user-personalization-v2").await;
+    let popular = solution(c, &group, "popular", "aws-popularity-count").await;
+    let similar = solution(c, &group, "similar", "aws-similar-items").await;
+    let (p_version, p) = train(c, &personal).await;
+    assert_eq!(p.status(), Some("ACTIVE"), "{:?}", p.failure_reason());
+    assert_eq!(p.training_mode().map(|m| m.as_str()), Some("FULL"));
+    assert_eq!(p.training_type().map(|t| t.as_str()), Some("MANUAL"));
+    assert_eq!(p.dataset_group_arn(), Some(group.as_str()));
+    assert!(p.training_hours().unwrap() > 0.0);
+    let (q_version, q) = train(c, &popular).await;
+    assert_eq!(q.status(), Some("ACTIVE"), "{:?}", q.failure_reason());
+    let (s_version, s) = train(c, &similar).await;
+    assert_eq!(s.status(), Some("ACTIVE"), "{:?}", s.failure_reason());
+
+    // The planted groups show: user-personalization finds them, popularity cannot.
+    let up = metric(c, &p_version, "precision_at_10").await;
+    let pop = metric(c, &q_version, "precision_at_10").await;
+    assert!(
+        up >= 2.0 * pop,
+        "precision_at_10: user-personalization {up}, popularity {pop}"
+    );
+    let m = c
+        .get_solution_metrics()
+        .solution_version_arn(&p_version)
+        .send()
+        .await
+        .unwrap();
+    let names: Vec<&String> = m.metrics().unwrap().keys().collect();
+    for want in [
+        "coverage",
+        "mean_reciprocal_rank_at_25",
+        "normalized_discounted_cumulative_gain_at_5",
+        "normalized_discounted_cumulative_gain_at_10",
+        "normalized_discounted_cumulative_gain_at_25",
+        "precision_at_5",
+        "precision_at_10",
+        "precision_at_25",
+    ] {
+        assert!(
+            names.iter().any(|n| *n == want),
+            "{want} missing from {names:?}"
+        );
+    }
+    assert!(metric(c, &s_version, "coverage").await > 0.0);
+
+    // The deleted user is nowhere in what the new versions hold, nor the item only they
+    // touched; the kept users' items are.
+    for version in [&p_version, &q_version, &s_version] {
+        let blob = server.store.blob(version).await.unwrap().unwrap();
+        assert!(
+            memchr::memmem::find(&blob, b"gone-user").is_none(),
+            "{version} holds the deleted user"
+        );
+        let model = Model::decode(&blob).unwrap();
+        assert!(!model.items.iter().any(|i| i == "only-gone"), "{version}");
+        assert_eq!(model.items.len(), 120);
+    }
+
+    // Describe, list, tags.
+    let d = c
+        .describe_solution()
+        .solution_arn(&personal)
+        .send()
+        .await
+        .unwrap()
+        .solution
+        .unwrap();
+    assert_eq!(d.status(), Some("ACTIVE"));
+    assert_eq!(
+        d.latest_solution_version()
+            .and_then(|v| v.solution_version_arn()),
+        Some(p_version.as_str())
+    );
+    assert!(d.perform_auto_training().unwrap_or(false), "on by default");
+    let listed = c
+        .list_solutions()
+        .dataset_group_arn(&group)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.solutions().len(), 3);
+    let versions = c
+        .list_solution_versions()
+        .solution_arn(&personal)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(versions.solution_versions().len(), 1);
+    let tags = c
+        .list_tags_for_resource()
+        .resource_arn(&personal)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tags.tags().len(), 1);
+
+    // Deleted, a solution and its versions are gone.
+    c.delete_solution()
+        .solution_arn(&popular)
+        .send()
+        .await
+        .unwrap();
+    let err = c
+        .describe_solution_version()
+        .solution_version_arn(&q_version)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(err
+        .as_service_error()
+        .is_some_and(|e| e.is_resource_not_found_exception()));
+    assert_eq!(server.store.blob(&q_version).await.unwrap(), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn too_little_data_or_a_bad_configuration_is_refused_with_a_reason() {
+    let server = start(Duration::ZERO, true).await;
+    let c = &server.client;
+    let rows = (0..40).flat_map(|u| {
+        (0..3).map(move |k| {
+            (
+                format!("u{u}"),
+                format!("i{}", (u + k) % 9),
+                1_600_000_000 + k,
+            )
+        })
+    });
+    let group = group_with_interactions(&server, "small", rows).await;
+    let s = solution(c, &group, "small", "aws-user-personalization").await;
+    let (_, v) = train(c, &s).await;
+    assert_eq!(v.status(), Some("CREATE FAILED"));
+    let why = v.failure_reason().unwrap();
+    assert!(
+        why.contains("there are 120 interactions") && why.contains("at least 1000"),
+        "{why}"
+    );
+    let err = c
+        .get_solution_metrics()
+        .solution_version_arn(v.solution_version_arn().unwrap())
+        .send()
+        .await
+        .unwrap_err();
+    assert!(err
+        .as_service_error()
+        .is_some_and(|e| e.is_resource_in_use_exception()));
+
+    // An unknown hyperparameter, a domain use case, an unknown recipe.
+    let err = c
+        .create_solution()
+        .name("bad-hp")
+        .dataset_group_arn(&group)
+        .recipe_arn("arn:aws:personalize:::recipe/aws-similar-items")
+        .solution_config(
+            SolutionConfig::builder()
+                .algorithm_hyper_parameters("hidden_dimension", "100")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap_err();
+    let e = err.as_service_error().unwrap();
+    assert!(e.is_invalid_input_exception(), "{err:?}");
+    assert!(format!("{e}").contains("hidden_dimension"), "{e}");
+    let err = c
+        .create_solution()
+        .name("domain")
+        .dataset_group_arn(&group)
+        .recipe_arn("arn:aws:personalize:::recipe/aws-vod-top-picks")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(err.as_service_error().unwrap().is_invalid_input_exception());
+    let err = c
+        .create_solution()
+        .name("nothing")
+        .dataset_group_arn(&group)
+        .recipe_arn("arn:aws:personalize:::recipe/aws-nothing")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(err
+        .as_service_error()
+        .unwrap()
+        .is_resource_not_found_exception());
+    let err = c
+        .create_solution()
+        .name("small")
+        .dataset_group_arn(&group)
+        .recipe_arn("arn:aws:personalize:::recipe/aws-sims")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(err
+        .as_service_error()
+        .unwrap()
+        .is_resource_already_exists_exception());
+}
