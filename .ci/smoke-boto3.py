@@ -142,6 +142,72 @@ def recipes_flow(p):
     print(f"boto3 smoke: {len(names)} recipes listed and described")
 
 
+def planted_csv(users=600, items=120, groups=6, per_user=10, affinity=0.85):
+    """Interactions with planted structure: user u prefers the items of group u % groups."""
+    import random
+    rng = random.Random(11)
+    rows = ["USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE"]
+    per_group = items // groups
+    for u in range(users):
+        for k in range(per_user):
+            g = u % groups if rng.random() < affinity else rng.randrange(groups)
+            within = int(rng.random() ** 2 * per_group)
+            rows.append(f"u{u},i{within * groups + g},{1700000000 + u * per_user + k},click")
+    return "\n".join(rows) + "\n"
+
+
+def training_flow(p, env, bucket):
+    """Solutions trained from planted data; their metrics show it; too little data fails."""
+    s3 = boto3.client("s3", endpoint_url=env["PERSONALIZE_LOCAL_S3_ENDPOINT"], region_name="us-east-1",
+                      aws_access_key_id="test", aws_secret_access_key="test",
+                      config=Config(s3={"addressing_style": "path"}))
+    s3.put_object(Bucket=bucket, Key="planted/interactions.csv", Body=planted_csv().encode())
+    group = p.create_dataset_group(name="boto-train")["datasetGroupArn"]
+    poll(lambda: p.describe_dataset_group(datasetGroupArn=group), "datasetGroup", {"ACTIVE"})
+    text = (ROOT / "fixtures" / "schemas" / "interactions.json").read_text()
+    schema = p.create_schema(name="boto-train-interactions", schema=text)["schemaArn"]
+    dataset = p.create_dataset(name="boto-train-interactions", schemaArn=schema, datasetGroupArn=group,
+                               datasetType="Interactions")["datasetArn"]
+    poll(lambda: p.describe_dataset(datasetArn=dataset), "dataset", {"ACTIVE"})
+    imp = p.create_dataset_import_job(jobName="boto-train-import", datasetArn=dataset, roleArn=ROLE,
+                                      dataSource={"dataLocation": f"s3://{bucket}/planted/interactions.csv"})
+    j, _ = poll(lambda: p.describe_dataset_import_job(datasetImportJobArn=imp["datasetImportJobArn"]),
+                "datasetImportJob", {"ACTIVE", "CREATE FAILED"}, seconds=60)
+    check(j["status"] == "ACTIVE", f"planted import {j}")
+    precision = {}
+    for recipe in ("aws-user-personalization-v2", "aws-popularity-count", "aws-trending-now", "aws-sims"):
+        sol = p.create_solution(name=f"boto-{recipe}", datasetGroupArn=group,
+                                recipeArn=f"arn:aws:personalize:::recipe/{recipe}")["solutionArn"]
+        poll(lambda: p.describe_solution(solutionArn=sol), "solution", {"ACTIVE"})
+        ver = p.create_solution_version(solutionArn=sol)["solutionVersionArn"]
+        check(ver.startswith(sol + "/"), f"version ARN {ver}")
+        v, _ = poll(lambda: p.describe_solution_version(solutionVersionArn=ver), "solutionVersion",
+                    {"ACTIVE", "CREATE FAILED"}, seconds=60)
+        check(v["status"] == "ACTIVE", f"{recipe} version {v}")
+        metrics = p.get_solution_metrics(solutionVersionArn=ver)["metrics"]
+        check({"coverage", "mean_reciprocal_rank_at_25", "precision_at_10",
+               "normalized_discounted_cumulative_gain_at_10"} <= set(metrics), f"{recipe} metrics {metrics}")
+        precision[recipe] = metrics["precision_at_10"]
+    up, pop = precision["aws-user-personalization-v2"], precision["aws-popularity-count"]
+    check(up >= 2 * pop, f"precision_at_10: user-personalization {up}, popularity {pop}")
+    sols = p.list_solutions(datasetGroupArn=group)["solutions"]
+    check(len(sols) == 4, f"solutions {sols}")
+
+    # The fixtures' group has 80 interactions: too little to train on.
+    small = p.list_dataset_groups()["datasetGroups"]
+    small = next(g["datasetGroupArn"] for g in small if g["name"] == "boto")
+    sol = p.create_solution(name="boto-small", datasetGroupArn=small,
+                            recipeArn="arn:aws:personalize:::recipe/aws-user-personalization")["solutionArn"]
+    poll(lambda: p.describe_solution(solutionArn=sol), "solution", {"ACTIVE"})
+    ver = p.create_solution_version(solutionArn=sol)["solutionVersionArn"]
+    v, _ = poll(lambda: p.describe_solution_version(solutionVersionArn=ver), "solutionVersion",
+                {"ACTIVE", "CREATE FAILED"}, seconds=60)
+    check(v["status"] == "CREATE FAILED" and "at least 1000" in v["failureReason"], f"small version {v}")
+    expect_error("ResourceInUseException", p.get_solution_metrics, solutionVersionArn=ver)
+    print(f"boto3 smoke: 4 solutions trained, precision_at_10 {up} vs popularity {pop}; too little data: "
+          f"{v['failureReason']}")
+
+
 def flow(binary, data_dir, env, bucket, url):
     p = boto3.client("personalize", endpoint_url=url, region_name=REGION,
                      aws_access_key_id="test", aws_secret_access_key="test")
@@ -215,6 +281,7 @@ def flow(binary, data_dir, env, bucket, url):
     expect_error("InvalidNextTokenException", p.list_data_deletion_jobs, nextToken="forged")
     expect_error("ResourceInUseException", p.delete_dataset_group, datasetGroupArn=group)
     events_flow(p, env, bucket, url, group, datasets)
+    training_flow(p, env, bucket)
     import urllib3
 
     # Failure injection: boto3 retries a ThrottlingException (the default legacy mode makes

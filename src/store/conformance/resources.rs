@@ -69,8 +69,7 @@ pub async fn resources_are_kept_by_arn_kind_and_parent(store: &dyn DatasetStore)
         .unwrap()
         .is_empty());
 
-    // One write: records replaced and a blob stored together; a missing resource fails it
-    // whole.
+    // One write: records replaced (or created) and a blob stored together.
     let mut active = v.clone();
     active.status = "ACTIVE".to_owned();
     active.body = serde_json::json!({ "trained": true });
@@ -78,29 +77,26 @@ pub async fn resources_are_kept_by_arn_kind_and_parent(store: &dyn DatasetStore)
         arn: v1.clone(),
         bytes: bytes::Bytes::from_static(b"\x00model\xffbytes"),
     };
-    let ghost = resource(
-        "arn:aws:personalize:us-east-1:000000000000:solution/ghost",
-        "x",
-        None,
-        0.0,
+    let fresh = resource(
+        "arn:aws:personalize:us-east-1:000000000000:solution/conf-res-new",
+        "conf-solution",
+        Some(g2),
+        5.0,
     );
-    assert!(matches!(
-        store
-            .write_resources(&[active.clone(), ghost], std::slice::from_ref(&model), None)
-            .await,
-        Err(StoreError::NotFound(_))
-    ));
-    assert_eq!(store.resource(&v1).await.unwrap(), Some(v.clone()));
-    assert_eq!(store.blob(&v1).await.unwrap(), None);
     store
         .write_resources(
-            std::slice::from_ref(&active),
+            &[active.clone(), fresh.clone()],
             std::slice::from_ref(&model),
             None,
         )
         .await
         .unwrap();
     assert_eq!(store.resource(&v1).await.unwrap(), Some(active));
+    assert_eq!(
+        store.resource(&fresh.arn).await.unwrap(),
+        Some(fresh.clone())
+    );
+    store.delete_resource(&fresh.arn).await.unwrap();
     assert_eq!(store.blob(&v1).await.unwrap(), Some(model.bytes.clone()));
 
     store.delete_resource(s1).await.unwrap();
@@ -122,7 +118,6 @@ pub async fn resources_commit_with_their_job(store: &dyn DatasetStore) {
     let s = "arn:aws:personalize:us-east-1:000000000000:solution/conf-res-job";
     let v = format!("{s}/0000000b");
     let version = resource(&v, "conf-version", Some(s), 1.0);
-    store.create_resource(&version, &[]).await.unwrap();
     let mut job = deletion_job("conf-res-train", s);
     job.role_arn = None;
     store.create_job(&job, &[]).await.unwrap();
@@ -156,7 +151,7 @@ pub async fn resources_commit_with_their_job(store: &dyn DatasetStore) {
             .await,
         Err(StoreError::LeaseLost(_))
     ));
-    assert_eq!(store.resource(&v).await.unwrap(), Some(version));
+    assert_eq!(store.resource(&v).await.unwrap(), None);
     assert_eq!(store.blob(&v).await.unwrap(), None);
     store
         .write_resources(
