@@ -868,7 +868,7 @@ async fn wire_errors_for_unknown_operations_and_bad_json() {
     let server = start(Duration::ZERO, true).await;
     let (status, head, body) = raw(
         &server.endpoint,
-        Some("AmazonPersonalize.CreateSolution"),
+        Some("AmazonPersonalize.DescribeNothingAtAll"),
         "{}",
     )
     .await;
