@@ -1109,3 +1109,145 @@ async fn a_restart_takes_back_a_dead_processs_job_at_once() {
         rows
     );
 }
+
+/// `kill -9` of `serve` while a solution version trains (SIGKILL mid-training, and aborts on
+/// either side of its commit), then a restart: the version ends ACTIVE once, its model
+/// stored, never half-written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn training_survives_kill_9() {
+    use personalize_local::store::sqlite::SqliteStore;
+    use personalize_local::store::DatasetStore;
+    use personalize_local::train::planted::Planted;
+
+    let s3 = TestS3::start(Backend::Embedded, "trainkill").await.unwrap();
+    let planted = Planted {
+        users: 3000,
+        items: 400,
+        groups: 8,
+        per_user: 12,
+        affinity: 0.8,
+        seed: 5,
+    };
+    let mut csv = String::from("USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE\n");
+    for (u, i, t) in planted.rows() {
+        csv += &format!("{u},{i},{t},click\n");
+    }
+    s3.put("planted/interactions.csv", csv).await;
+    for (how, env) in [
+        // Held at its commit (the transaction open), then killed.
+        ("kill -9 at the commit", Some("resources-before-commit:pause")),
+        ("abort before the commit", Some("resources-before-commit")),
+        ("abort after the commit", Some("resources-after-commit")),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let setup = ServeProcess::start(&s3, dir.path());
+        let c = crate::api::client(&setup.1);
+        let group = c
+            .create_dataset_group()
+            .name("train")
+            .send()
+            .await
+            .unwrap()
+            .dataset_group_arn
+            .unwrap();
+        let dataset =
+            crate::api_resources::create_dataset(&c, &group, "Interactions", "interactions").await;
+        let location = s3.location("planted/interactions.csv");
+        let import = import_job(&c, "planted", &dataset, &location, "FULL").await;
+        assert_eq!(wait_import(&c, &import).await, "ACTIVE");
+        let solution = c
+            .create_solution()
+            .name("killed")
+            .dataset_group_arn(&group)
+            .recipe_arn("arn:aws:personalize:::recipe/aws-user-personalization-v2")
+            .send()
+            .await
+            .unwrap()
+            .solution_arn
+            .unwrap();
+        drop(setup);
+
+        let failpoints: Vec<(&str, &str)> = env
+            .map(|e| vec![("PERSONALIZE_LOCAL_FAILPOINTS", e)])
+            .unwrap_or_default();
+        let mut crashing = ServeProcess::start_with(&s3, dir.path(), &[], &failpoints);
+        let c = crate::api::client(&crashing.1);
+        let version = c
+            .create_solution_version()
+            .solution_arn(&solution)
+            .send()
+            .await
+            .unwrap()
+            .solution_version_arn
+            .unwrap();
+        let killed = env.is_some_and(|e| e.ends_with(":pause"));
+        if killed {
+            // Killed once training has begun, and has had the time to reach its commit.
+            for _ in 0..500 {
+                let v = c
+                    .describe_solution_version()
+                    .solution_version_arn(&version)
+                    .send()
+                    .await
+                    .unwrap()
+                    .solution_version
+                    .unwrap();
+                if v.status() == Some("CREATE IN_PROGRESS") {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+            crashing.0.kill().unwrap();
+        }
+        let status = wait_exit(&mut crashing.0);
+        assert!(!status.success(), "{how}: {status:?}");
+        {
+            // Nothing half-written: no model without ACTIVE, no ACTIVE without a model.
+            let store = SqliteStore::open_dir(dir.path()).unwrap();
+            let job = store.job(&version).await.unwrap().unwrap();
+            let blob = store.blob(&version).await.unwrap();
+            if killed {
+                assert!(blob.is_none(), "{how}: a model before the commit");
+            }
+            assert_eq!(
+                job.status == personalize_local::jobs::JobStatus::Succeeded,
+                blob.is_some(),
+                "{how}: {:?} with a model: {}",
+                job.status,
+                blob.is_some()
+            );
+        }
+
+        let again = ServeProcess::start(&s3, dir.path());
+        let c = crate::api::client(&again.1);
+        let mut last = None;
+        for _ in 0..1500 {
+            let v = c
+                .describe_solution_version()
+                .solution_version_arn(&version)
+                .send()
+                .await
+                .unwrap()
+                .solution_version
+                .unwrap();
+            last = v.status().map(str::to_owned);
+            if matches!(last.as_deref(), Some("ACTIVE" | "CREATE FAILED")) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert_eq!(last.as_deref(), Some("ACTIVE"), "{how}");
+        let metrics = c
+            .get_solution_metrics()
+            .solution_version_arn(&version)
+            .send()
+            .await
+            .unwrap();
+        assert!(metrics.metrics().unwrap()["precision_at_10"] > 0.0, "{how}");
+        drop(again);
+        let store = SqliteStore::open_dir(dir.path()).unwrap();
+        let model = store.blob(&version).await.unwrap().expect("a model");
+        personalize_local::model::format::Model::decode(&model).unwrap();
+    }
+}

@@ -126,7 +126,9 @@ pub(super) fn write(
     if let Some(c) = commit {
         jobs::write_final(&tx, &c.job.clone().succeeded(None), &c.lease)?;
     }
+    crate::store::failpoint("resources-before-commit");
     tx.commit()?;
+    crate::store::failpoint("resources-after-commit");
     Ok(())
 }
 
