@@ -24,6 +24,23 @@ use crate::train::{catalog, item_item, personalization, popularity, Family};
 /// The kind of a solution version's record in the store.
 pub const VERSION_KIND: &str = "solution-version";
 
+/// The `failureReason` of a version stopped by StopSolutionVersionCreation (shown as the
+/// status `CREATE STOPPED`).
+pub const STOPPED: &str = "stopped by StopSolutionVersionCreation";
+
+/// The ARN of the record that asks a version's training to stop.
+pub fn stop_request(version_arn: &str) -> String {
+    format!("{version_arn}#stop")
+}
+
+/// The kind of that record.
+pub const STOP_KIND: &str = "solution-version-stop";
+
+/// Whether a stop was asked for the version `arn`.
+pub async fn stop_asked(store: &dyn DatasetStore, arn: &str) -> StoreResult<bool> {
+    Ok(store.resource(&stop_request(arn)).await?.is_some())
+}
+
 /// At least this many interactions, after the solution's filters.
 pub const MIN_INTERACTIONS: usize = 1000;
 
@@ -259,6 +276,9 @@ async fn train(store: &dyn DatasetStore, commit: JobCommit) -> Result<Job, JobEr
             commit.job.arn
         ))));
     };
+    if stop_asked(store, &commit.job.arn).await? {
+        return Err(JobError::Failed(STOPPED.to_owned()));
+    }
     let asked = asked(solution)?;
     let s = snapshot(store, &asked).await?;
     if let Some(why) = too_little(&s, &asked) {
@@ -297,6 +317,10 @@ async fn train(store: &dyn DatasetStore, commit: JobCommit) -> Result<Job, JobEr
         bytes: model.encode(),
     };
     let arn = commit.job.arn.clone();
+    // A stop asked while training ends it stopped, nothing stored.
+    if stop_asked(store, &arn).await? {
+        return Err(JobError::Failed(STOPPED.to_owned()));
+    }
     store
         .write_resources(&[version], &[blob], Some(commit))
         .await?;

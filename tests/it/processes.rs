@@ -1135,7 +1135,10 @@ async fn training_survives_kill_9() {
     s3.put("planted/interactions.csv", csv).await;
     for (how, env) in [
         // Held at its commit (the transaction open), then killed.
-        ("kill -9 at the commit", Some("resources-before-commit:pause")),
+        (
+            "kill -9 at the commit",
+            Some("resources-before-commit:pause"),
+        ),
         ("abort before the commit", Some("resources-before-commit")),
         ("abort after the commit", Some("resources-after-commit")),
     ] {

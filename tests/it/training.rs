@@ -343,3 +343,98 @@ async fn too_little_data_or_a_bad_configuration_is_refused_with_a_reason() {
         .unwrap()
         .is_resource_already_exists_exception());
 }
+
+/// StopSolutionVersionCreation: a pending version is CREATE STOPPED at once; one a worker
+/// holds is CREATE STOPPING until its training notices, then CREATE STOPPED with no model.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_version_ends_create_stopped() {
+    use personalize_local::jobs::worker::{Worker, WorkerConfig};
+    use personalize_local::store::Claim;
+    let server = start(Duration::ZERO, false).await;
+    let c = &server.client;
+    let planted = Planted {
+        users: 300,
+        items: 60,
+        groups: 3,
+        per_user: 8,
+        affinity: 0.8,
+        seed: 1,
+    };
+    let group = group_with_interactions(&server, "stop", planted.rows()).await;
+    let s = solution(c, &group, "stop", "aws-user-personalization").await;
+    let status = |arn: String| async move {
+        c.describe_solution_version()
+            .solution_version_arn(arn)
+            .send()
+            .await
+            .unwrap()
+            .solution_version
+            .unwrap()
+            .status
+            .unwrap()
+    };
+    let new_version = || async {
+        c.create_solution_version()
+            .solution_arn(&s)
+            .send()
+            .await
+            .unwrap()
+            .solution_version_arn
+            .unwrap()
+    };
+
+    // Pending (no worker here): stopped at once.
+    let pending = new_version().await;
+    assert_eq!(status(pending.clone()).await, "CREATE PENDING");
+    c.stop_solution_version_creation()
+        .solution_version_arn(&pending)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status(pending.clone()).await, "CREATE STOPPED");
+    let err = c
+        .stop_solution_version_creation()
+        .solution_version_arn(&pending)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(err
+        .as_service_error()
+        .unwrap()
+        .is_resource_in_use_exception());
+
+    // Held by a worker: stopping, then stopped when its training comes to commit.
+    let running = new_version().await;
+    let (job, lease) = server
+        .store
+        .claim(Claim::Job(&running), "test-worker", Duration::from_secs(30))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(status(running.clone()).await, "CREATE IN_PROGRESS");
+    c.stop_solution_version_creation()
+        .solution_version_arn(&running)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status(running.clone()).await, "CREATE STOPPING");
+    let worker = Worker::new(
+        server.store.clone(),
+        server.s3.source(),
+        WorkerConfig::default(),
+        std::sync::Arc::default(),
+    );
+    worker.run_claimed(job, lease).await.unwrap();
+    assert_eq!(status(running.clone()).await, "CREATE STOPPED");
+    assert_eq!(server.store.blob(&running).await.unwrap(), None);
+    let listed = c
+        .list_solution_versions()
+        .solution_arn(&s)
+        .send()
+        .await
+        .unwrap();
+    assert!(listed
+        .solution_versions()
+        .iter()
+        .all(|v| v.status() == Some("CREATE STOPPED") && v.failure_reason().is_none()));
+}

@@ -63,6 +63,7 @@ pub async fn call(state: &AppState, operation: &str, scope: &ArnScope, input: &I
         "DescribeSolutionVersion" => solution_version::describe(state, input).await,
         "ListSolutionVersions" => solution_version::list(state, scope, input).await,
         "GetSolutionMetrics" => solution_version::metrics(state, input).await,
+        "StopSolutionVersionCreation" => solution_version::stop(state, input).await,
         "ListRecipes" => recipe::list(input).await,
         "DescribeRecipe" => recipe::describe(input).await,
         "DescribeAlgorithm" => recipe::describe_algorithm(input).await,

@@ -220,9 +220,11 @@ pub async fn delete(state: &AppState, input: &Input) -> OpResult {
         )));
     }
     for v in &versions {
-        match state.store.delete_resource(&v.arn).await {
-            Ok(()) | Err(StoreError::NotFound(_)) => {}
-            Err(e) => return Err(e.into()),
+        for record in [v.arn.clone(), crate::model::training::stop_request(&v.arn)] {
+            match state.store.delete_resource(&record).await {
+                Ok(()) | Err(StoreError::NotFound(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
         }
     }
     state.store.delete_resource(&arn).await?;

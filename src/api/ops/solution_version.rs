@@ -10,8 +10,9 @@ use super::{solution, tagging, OpResult, ACTIVE};
 use crate::api::error::ApiError;
 use crate::api::input::{Input, Page, ARN, NAME};
 use crate::api::AppState;
-use crate::jobs::{Job, JobKind, JobSpec, JobStatus};
-use crate::store::{ArnScope, StoreError};
+use crate::jobs::{now_epoch, Job, JobKind, JobSpec, JobStatus};
+use crate::model::training;
+use crate::store::{ArnScope, Resource, StoreError};
 
 /// The job of the version named `arn`, or `ResourceNotFoundException` (also when its
 /// solution was deleted).
@@ -39,18 +40,39 @@ fn spec(job: &Job) -> (&str, &str, &Value) {
     }
 }
 
+/// A version's status: the job's, but `CREATE STOPPING` while a stop is asked of a running
+/// one and `CREATE STOPPED` once it ended stopped.
+fn status(job: &Job, stopping: bool) -> &'static str {
+    match job.status {
+        JobStatus::Failed if job.failure_reason.as_deref() == Some(training::STOPPED) => {
+            "CREATE STOPPED"
+        }
+        JobStatus::Pending | JobStatus::InProgress if stopping => "CREATE STOPPING",
+        _ => job.service_status(),
+    }
+}
+
 /// `SolutionVersionSummary`.
 pub fn summary(job: &Job) -> Value {
+    summary_with(job, false)
+}
+
+fn summary_with(job: &Job, stopping: bool) -> Value {
     let (mode, kind, _) = spec(job);
+    let status = status(job, stopping);
     let mut v = json!({
         "solutionVersionArn": job.arn,
-        "status": job.service_status(),
+        "status": status,
         "trainingMode": mode,
         "trainingType": kind,
         "creationDateTime": job.created,
         "lastUpdatedDateTime": job.last_updated,
     });
-    if let Some(r) = &job.failure_reason {
+    if let Some(r) = job
+        .failure_reason
+        .as_ref()
+        .filter(|_| status == "CREATE FAILED")
+    {
         v["failureReason"] = json!(r);
     }
     v
@@ -110,7 +132,8 @@ pub async fn describe(state: &AppState, input: &Input) -> OpResult {
     let arn = input.req_str("solutionVersionArn", 0, 256, Some(&ARN))?;
     let job = find(state, &arn).await?;
     let (_, _, solution) = spec(&job);
-    let mut v = summary(&job);
+    let stopping = training::stop_asked(state.store.as_ref(), &arn).await?;
+    let mut v = summary_with(&job, stopping);
     v["name"] = json!(job.name);
     v["solutionArn"] = json!(job.spec.target_arn());
     for member in [
@@ -153,6 +176,47 @@ pub async fn list(state: &AppState, scope: &ArnScope, input: &Input) -> OpResult
         }
     }
     Ok(page.answer(versions, "solutionVersions", summary))
+}
+
+/// StopSolutionVersionCreation: a pending version stops at once (`CREATE STOPPED`); a
+/// training one is `CREATE STOPPING` until its training notices, before it commits, and
+/// ends `CREATE STOPPED` with nothing stored. An ended version is ResourceInUseException.
+pub async fn stop(state: &AppState, input: &Input) -> OpResult {
+    let arn = input.req_str("solutionVersionArn", 0, 256, Some(&ARN))?;
+    let job = find(state, &arn).await?;
+    if job.status.is_terminal() {
+        return Err(ApiError::in_use(format!(
+            "the solution version {arn} is {}: only a version being created can be stopped",
+            status(&job, false)
+        )));
+    }
+    let request = Resource {
+        arn: training::stop_request(&arn),
+        kind: training::STOP_KIND.to_owned(),
+        parent: Some(arn.clone()),
+        status: "ACTIVE".to_owned(),
+        body: json!({}),
+        created: now_epoch(),
+    };
+    match state.store.create_resource(&request, &[]).await {
+        Ok(()) | Err(StoreError::AlreadyExists(_)) => {}
+        Err(e) => return Err(e.into()),
+    }
+    // A version no worker holds yet is stopped here, under a claim of its own.
+    if job.status == JobStatus::Pending {
+        let lease_for = std::time::Duration::from_secs(30);
+        let store = state.store.as_ref();
+        if let Some((claimed, lease)) = crate::jobs::run::claim_one(store, &arn, lease_for).await? {
+            match store
+                .finish(&claimed.failed(training::STOPPED.to_owned()), &lease)
+                .await
+            {
+                Ok(()) | Err(StoreError::LeaseLost(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    Ok(json!({}))
 }
 
 /// GetSolutionMetrics: what training measured; ResourceInUseException until it is ACTIVE.
