@@ -194,7 +194,7 @@ fn too_little(s: &Snapshot, asked: &Asked) -> Option<String> {
 }
 
 /// Trains `family` on `s`.
-fn fit(family: Family, s: &Snapshot, params: &BTreeMap<String, i64>) -> Result<Model, String> {
+pub fn fit(family: Family, s: &Snapshot, params: &BTreeMap<String, i64>) -> Result<Model, String> {
     let p = |name: &str| params.get(name).copied().unwrap_or(1).max(1) as usize;
     let (ranked, neighbours) = match family {
         Family::Popularity => (popularity::popularity(s), Default::default()),
@@ -216,14 +216,14 @@ fn fit(family: Family, s: &Snapshot, params: &BTreeMap<String, i64>) -> Result<M
     Ok(Model {
         family,
         params: params.clone(),
-        items: s.items.clone(),
+        items: s.items.to_vec(),
         ranked,
         neighbours,
     })
 }
 
 /// The service's metrics of `family` on a held-out split of `s`.
-fn measure(
+pub fn measure(
     family: Family,
     s: &Snapshot,
     params: &BTreeMap<String, i64>,

@@ -45,9 +45,6 @@ impl Neighbours {
     }
 }
 
-/// One item's kept neighbours, as a thread hands them back.
-type Kept = (u32, Vec<(u32, f32)>);
-
 /// The users of each item: the transpose of `h`.
 fn users_of(h: &Histories, items: usize) -> Histories {
     let mut counts = vec![0u32; items + 1];
@@ -84,7 +81,9 @@ pub fn similarities_of(h: &Histories, items: usize, neighbours: usize) -> Neighb
         .map_or(1, |n| n.get())
         .min(8);
     let chunk = items.div_ceil(threads.max(1)).max(1);
-    let parts: Vec<Vec<Kept>> = std::thread::scope(|scope| {
+    // Each thread fills a table of its own for a run of items, reusing its buffers; the
+    // tables are joined in item order.
+    let parts: Vec<Neighbours> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..items)
             .step_by(chunk)
             .map(|first| {
@@ -93,7 +92,8 @@ pub fn similarities_of(h: &Histories, items: usize, neighbours: usize) -> Neighb
                     let last = (first + chunk).min(items);
                     let mut co = vec![0u32; items];
                     let mut touched = Vec::new();
-                    let mut out = Vec::with_capacity(last - first);
+                    let mut best: Vec<(u32, f32)> = Vec::new();
+                    let mut out = Neighbours::default();
                     for i in first..last {
                         for &u in by_item.of(i as u32) {
                             for &j in h.of(u) {
@@ -106,13 +106,11 @@ pub fn similarities_of(h: &Histories, items: usize, neighbours: usize) -> Neighb
                             }
                         }
                         let ni = by_item.of(i as u32).len() as f32;
-                        let mut best: Vec<(u32, f32)> = touched
-                            .iter()
-                            .map(|&j| {
-                                let nj = by_item.of(j).len() as f32;
-                                (j, co[j as usize] as f32 / (ni * nj).sqrt())
-                            })
-                            .collect();
+                        best.clear();
+                        best.extend(touched.iter().map(|&j| {
+                            let nj = by_item.of(j).len() as f32;
+                            (j, co[j as usize] as f32 / (ni * nj).sqrt())
+                        }));
                         for &j in &touched {
                             co[j as usize] = 0;
                         }
@@ -125,7 +123,9 @@ pub fn similarities_of(h: &Histories, items: usize, neighbours: usize) -> Neighb
                             best.truncate(neighbours);
                         }
                         best.sort_by(by_score);
-                        out.push((i as u32, best));
+                        out.items.extend(best.iter().map(|b| b.0));
+                        out.sims.extend(best.iter().map(|b| b.1));
+                        out.starts.push(out.items.len() as u32);
                     }
                     out
                 })
@@ -136,17 +136,18 @@ pub fn similarities_of(h: &Histories, items: usize, neighbours: usize) -> Neighb
             .map(|h| h.join().unwrap_or_default())
             .collect()
     });
+    let kept: usize = parts.iter().map(|p| p.items.len()).sum();
     let mut n = Neighbours {
         starts: Vec::with_capacity(items + 1),
-        ..Neighbours::default()
+        items: Vec::with_capacity(kept),
+        sims: Vec::with_capacity(kept),
     };
     n.starts.push(0);
-    for (_, best) in parts.into_iter().flatten() {
-        for (j, sim) in best {
-            n.items.push(j);
-            n.sims.push(sim);
-        }
-        n.starts.push(n.items.len() as u32);
+    for part in parts {
+        let base = n.items.len() as u32;
+        n.starts.extend(part.starts.iter().map(|s| base + s));
+        n.items.extend_from_slice(&part.items);
+        n.sims.extend_from_slice(&part.sims);
     }
     n
 }

@@ -3,6 +3,7 @@
 //! on nothing else, so the same snapshot always trains the same model.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// One interaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,10 +19,11 @@ pub struct Event {
 /// Interactions with their users and items.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Snapshot {
-    /// User IDs, by index, in the order they were first seen.
-    pub users: Vec<String>,
+    /// User IDs, by index, in the order they were first seen (shared by the snapshots cut
+    /// from this one).
+    pub users: Arc<Vec<String>>,
     /// Item IDs, by index, in the order they were first seen.
-    pub items: Vec<String>,
+    pub items: Arc<Vec<String>>,
     /// Interactions, in the store's order.
     pub events: Vec<Event>,
 }
@@ -29,9 +31,11 @@ pub struct Snapshot {
 /// Builds a [`Snapshot`] one interaction at a time.
 #[derive(Debug, Default)]
 pub struct SnapshotBuilder {
-    snapshot: Snapshot,
-    users: HashMap<String, u32>,
-    items: HashMap<String, u32>,
+    users: Vec<String>,
+    items: Vec<String>,
+    events: Vec<Event>,
+    user_index: HashMap<String, u32>,
+    item_index: HashMap<String, u32>,
 }
 
 fn intern(ids: &mut Vec<String>, index: &mut HashMap<String, u32>, id: &str) -> u32 {
@@ -47,15 +51,18 @@ fn intern(ids: &mut Vec<String>, index: &mut HashMap<String, u32>, id: &str) -> 
 impl SnapshotBuilder {
     /// Adds one interaction.
     pub fn push(&mut self, user: &str, item: &str, time: i64) {
-        let s = &mut self.snapshot;
-        let user = intern(&mut s.users, &mut self.users, user);
-        let item = intern(&mut s.items, &mut self.items, item);
-        s.events.push(Event { user, item, time });
+        let user = intern(&mut self.users, &mut self.user_index, user);
+        let item = intern(&mut self.items, &mut self.item_index, item);
+        self.events.push(Event { user, item, time });
     }
 
     /// The snapshot.
     pub fn finish(self) -> Snapshot {
-        self.snapshot
+        Snapshot {
+            users: Arc::new(self.users),
+            items: Arc::new(self.items),
+            events: self.events,
+        }
     }
 }
 
@@ -129,8 +136,8 @@ mod tests {
         b.push("u1", "a", 30);
         b.push("u1", "c", 30);
         let s = b.finish();
-        assert_eq!(s.users, ["u1", "u2"]);
-        assert_eq!(s.items, ["a", "b", "c"]);
+        assert_eq!(*s.users, ["u1", "u2"]);
+        assert_eq!(*s.items, ["a", "b", "c"]);
         let h = s.histories();
         assert_eq!(h.users(), 2);
         // a at 30 (load order before c at 30), then c.
