@@ -17,10 +17,10 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use personalize_local::api::{ApiConfig, AppState};
-use personalize_local::jobs::worker::WorkerConfig;
 use personalize_local::source::embedded::EmbeddedS3;
 use personalize_local::source::s3::S3Source;
 use personalize_local::store::DynDatasetStore;
+use personalize_local::worker::WorkerConfig;
 use serde_json::json;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;

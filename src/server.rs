@@ -8,7 +8,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 
 use crate::api::{router, AppState};
-use crate::jobs::worker::{Worker, WorkerConfig};
+use crate::worker::{Worker, WorkerConfig};
 
 /// Serves the API on `listener` until `shutdown` completes, then stops accepting, lets
 /// requests in flight finish and stops the worker. With a `worker` config, a worker in the

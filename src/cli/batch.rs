@@ -5,10 +5,10 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 
 use super::{print_json, EXIT_FAILED};
-use crate::jobs::worker::{Worker, WorkerConfig};
 use crate::jobs::JobStatus;
 use crate::source::DynObjectSource;
 use crate::store::{DynDatasetStore, StoreError};
+use crate::worker::{Worker, WorkerConfig};
 
 /// Runs `concurrency` workers over the store until SIGINT or SIGTERM, then lets the job each
 /// one runs end (or be dropped, to be claimed again when its lease expires).

@@ -20,12 +20,12 @@ use tokio::net::TcpListener;
 
 use crate::api::{ApiConfig, AppState};
 use crate::import::{import_dataset, ImportMode, ImportOptions};
-use crate::jobs::worker::WorkerConfig;
 use crate::source::embedded::EmbeddedS3;
 use crate::source::s3::S3Source;
 use crate::source::{DynObjectSource, S3Location};
 use crate::store::sqlite::SqliteStore;
 use crate::store::{DatasetStore, DatasetType, DynDatasetStore};
+use crate::worker::WorkerConfig;
 
 /// The schemas of the demo's datasets: (dataset type, schema name, Avro JSON).
 pub const DEMO_SCHEMAS: &[(&str, &str, &str)] = &[

@@ -20,7 +20,6 @@ use serde_json::{json, Value};
 
 use crate::deletion::{self, DeletionOptions, JobReport, Progress};
 use crate::import::{import_dataset, ImportError, ImportMode, ImportOptions};
-use crate::jobs::worker::WorkerConfig;
 use crate::jobs::{now_epoch, Job, JobKind, JobSpec, JobStatus};
 use crate::source::s3::{S3Options, S3Source, S3Timeouts};
 use crate::source::watchdog::Watchdog;
@@ -32,6 +31,7 @@ use crate::store::{
     validate_name, ArnScope, DatasetGroup, DatasetStore, DatasetType, DynDatasetStore, StoreError,
     DEFAULT_ACCOUNT_ID,
 };
+use crate::worker::WorkerConfig;
 
 /// Exit status of a job that ended `FAILED`, or of a store that failed while running.
 pub const EXIT_FAILED: i32 = 1;

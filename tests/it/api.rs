@@ -70,7 +70,7 @@ pub async fn start_with(config: ApiConfig, worker: bool) -> Server {
         let _ = stopped.await;
     };
     if worker {
-        let worker = Some(personalize_local::jobs::worker::WorkerConfig::default());
+        let worker = Some(personalize_local::worker::WorkerConfig::default());
         tokio::spawn(personalize_local::server::run(
             listener, state, worker, shutdown,
         ));

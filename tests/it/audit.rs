@@ -242,7 +242,7 @@ async fn a_dry_run_job_through_the_api_completes_and_deletes_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dry_run_is_decided_at_creation() {
     use aws_sdk_personalize::types::{DataSource, Tag};
-    use personalize_local::jobs::worker::{Worker, WorkerConfig};
+    use personalize_local::worker::{Worker, WorkerConfig};
     let server = crate::api::start(Duration::ZERO, false).await;
     let c = &server.client;
     let group = crate::api::group_with_users(&server, "dry-spec").await;

@@ -348,8 +348,8 @@ async fn too_little_data_or_a_bad_configuration_is_refused_with_a_reason() {
 /// holds is CREATE STOPPING until its training notices, then CREATE STOPPED with no model.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopped_version_ends_create_stopped() {
-    use personalize_local::jobs::worker::{Worker, WorkerConfig};
     use personalize_local::store::Claim;
+    use personalize_local::worker::{Worker, WorkerConfig};
     let server = start(Duration::ZERO, false).await;
     let c = &server.client;
     let planted = Planted {

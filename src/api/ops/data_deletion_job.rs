@@ -1,5 +1,5 @@
 //! CreateDataDeletionJob, DescribeDataDeletionJob, ListDataDeletionJobs. Jobs are run by the
-//! worker ([`crate::jobs::worker`]); these operations only record and read them.
+//! worker ([`crate::worker`]); these operations only record and read them.
 
 use super::{dataset_group, jobs, tagging, OpResult};
 use crate::api::error::ApiError;

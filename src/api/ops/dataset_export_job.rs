@@ -1,5 +1,5 @@
 //! CreateDatasetExportJob, DescribeDatasetExportJob, ListDatasetExportJobs. Jobs are run by
-//! the worker ([`crate::jobs::worker`]) through [`crate::export::run`].
+//! the worker ([`crate::worker`]) through [`crate::export::run`].
 
 use super::{dataset, jobs, tagging, OpResult};
 use crate::api::error::ApiError;

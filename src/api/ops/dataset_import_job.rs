@@ -1,5 +1,5 @@
 //! CreateDatasetImportJob, DescribeDatasetImportJob, ListDatasetImportJobs. Jobs are run by
-//! the worker ([`crate::jobs::worker`]) through [`crate::import::job::run`].
+//! the worker ([`crate::worker`]) through [`crate::import::job::run`].
 
 use super::{dataset, jobs, tagging, OpResult};
 use crate::api::error::ApiError;

@@ -13,9 +13,9 @@ use std::time::Duration;
 use tokio::sync::{watch, Notify};
 use tracing::{error, info, warn};
 
-use super::run::{worker_id, DEFAULT_LEASE};
-use super::{Job, JobKind, JobStatus, Lease};
 use crate::deletion::{self, DeletionOptions, Progress};
+use crate::jobs::run::{worker_id, DEFAULT_LEASE};
+use crate::jobs::{Job, JobKind, JobStatus, Lease};
 use crate::source::DynObjectSource;
 use crate::store::{Claim, DynDatasetStore, StoreResult};
 
