@@ -35,6 +35,8 @@ struct Arns {
     export: String,
     tracker: String,
     tracking_id: String,
+    solution: String,
+    version: String,
 }
 
 async fn resources(c: &Client) -> Arns {
@@ -110,6 +112,24 @@ async fn resources(c: &Client) -> Arns {
         .send()
         .await
         .unwrap();
+    let solution = c
+        .create_solution()
+        .name("iso-solution")
+        .dataset_group_arn(&group)
+        .recipe_arn("arn:aws:personalize:::recipe/aws-user-personalization-v2")
+        .send()
+        .await
+        .unwrap()
+        .solution_arn
+        .unwrap();
+    let version = c
+        .create_solution_version()
+        .solution_arn(&solution)
+        .send()
+        .await
+        .unwrap()
+        .solution_version_arn
+        .unwrap();
     let tag = Tag::builder().tag_key("k").tag_value("v").build().unwrap();
     c.tag_resource()
         .resource_arn(&group)
@@ -126,6 +146,8 @@ async fn resources(c: &Client) -> Arns {
         export,
         tracker: tracker.event_tracker_arn.unwrap(),
         tracking_id: tracker.tracking_id.unwrap(),
+        solution,
+        version,
     }
 }
 
@@ -311,6 +333,56 @@ async fn none_found_from(other: &Client, events: &aws_sdk_personalizeevents::Cli
             .users(User::builder().user_id("u").build().unwrap())
     );
     not_found!(
+        "DescribeSolution",
+        other.describe_solution().solution_arn(&a.solution)
+    );
+    not_found!(
+        "ListSolutions",
+        other.list_solutions().dataset_group_arn(&a.group)
+    );
+    not_found!(
+        "CreateSolution",
+        other
+            .create_solution()
+            .name("x")
+            .dataset_group_arn(&a.group)
+            .recipe_arn("arn:aws:personalize:::recipe/aws-sims")
+    );
+    not_found!(
+        "CreateSolutionVersion",
+        other.create_solution_version().solution_arn(&a.solution)
+    );
+    not_found!(
+        "DescribeSolutionVersion",
+        other
+            .describe_solution_version()
+            .solution_version_arn(&a.version)
+    );
+    not_found!(
+        "ListSolutionVersions",
+        other.list_solution_versions().solution_arn(&a.solution)
+    );
+    not_found!(
+        "GetSolutionMetrics",
+        other
+            .get_solution_metrics()
+            .solution_version_arn(&a.version)
+    );
+    not_found!(
+        "StopSolutionVersionCreation",
+        other
+            .stop_solution_version_creation()
+            .solution_version_arn(&a.version)
+    );
+    not_found!(
+        "ListTagsForResource of a solution",
+        other.list_tags_for_resource().resource_arn(&a.solution)
+    );
+    not_found!(
+        "DeleteSolution",
+        other.delete_solution().solution_arn(&a.solution)
+    );
+    not_found!(
         "DeleteDataset",
         other.delete_dataset().dataset_arn(&a.dataset)
     );
@@ -328,10 +400,26 @@ async fn none_found_from(other: &Client, events: &aws_sdk_personalizeevents::Cli
     assert!(jobs.data_deletion_jobs().is_empty());
     let trackers = other.list_event_trackers().send().await.unwrap();
     assert!(trackers.event_trackers().is_empty());
+    let solutions = other.list_solutions().send().await.unwrap();
+    assert!(solutions.solutions().is_empty());
+    let versions = other.list_solution_versions().send().await.unwrap();
+    assert!(versions.solution_versions().is_empty());
 }
 
 /// Nothing of `a` changed: every resource is there, with its one tag, and no job was added.
 async fn all_there(owner: &Client, a: &Arns) {
+    owner
+        .describe_solution()
+        .solution_arn(&a.solution)
+        .send()
+        .await
+        .unwrap();
+    owner
+        .describe_solution_version()
+        .solution_version_arn(&a.version)
+        .send()
+        .await
+        .unwrap();
     owner
         .describe_dataset_group()
         .dataset_group_arn(&a.group)
