@@ -438,3 +438,60 @@ async fn a_stopped_version_ends_create_stopped() {
         .iter()
         .all(|v| v.status() == Some("CREATE STOPPED") && v.failure_reason().is_none()));
 }
+
+/// A deleted solution shows DELETE PENDING, then DELETE IN_PROGRESS, for the transition
+/// time, meanwhile its name cannot be taken again; then it is not found.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_solution_goes_through_its_deleting_states() {
+    let server = start(Duration::from_millis(600), false).await;
+    let c = &server.client;
+    let group = create_active_group(&server, "deleting").await;
+    let s = solution(c, &group, "going", "aws-popularity-count").await;
+    let status = || async {
+        match c.describe_solution().solution_arn(&s).send().await {
+            Ok(d) => d.solution.unwrap().status.unwrap(),
+            Err(e) => e.into_service_error().meta().code().unwrap().to_owned(),
+        }
+    };
+    let mut seen = vec![status().await];
+    for _ in 0..100 {
+        if seen.last().map(String::as_str) == Some("ACTIVE") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        seen.push(status().await);
+    }
+    assert_eq!(seen.last().map(String::as_str), Some("ACTIVE"), "{seen:?}");
+    c.delete_solution().solution_arn(&s).send().await.unwrap();
+    let err = c
+        .create_solution()
+        .name("going")
+        .dataset_group_arn(&group)
+        .recipe_arn("arn:aws:personalize:::recipe/aws-popularity-count")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(err
+        .as_service_error()
+        .unwrap()
+        .is_resource_already_exists_exception());
+    let mut seen = Vec::new();
+    for _ in 0..100 {
+        let st = status().await;
+        if seen.last() != Some(&st) {
+            seen.push(st.clone());
+        }
+        if st == "ResourceNotFoundException" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        seen,
+        [
+            "DELETE PENDING",
+            "DELETE IN_PROGRESS",
+            "ResourceNotFoundException"
+        ]
+    );
+}

@@ -119,6 +119,11 @@ pub async fn create(state: &AppState, scope: &ArnScope, input: &Input) -> OpResu
     let tags = tagging::creation_tags(input)?;
     let group = dataset_group::find_active(state, &group_arn).await?;
     let arn = format!("{}solution/{name}", scope.prefix());
+    if state.deleting.view(&arn, state.config.transition).is_some() {
+        return Err(ApiError::already_exists(format!(
+            "a solution named {name} is being deleted; create it again once it is gone"
+        )));
+    }
     let mut body = Map::new();
     body.insert("name".into(), json!(name));
     body.insert("datasetGroupArn".into(), json!(group.dataset_group_arn));
@@ -163,9 +168,14 @@ pub fn status(state: &AppState, s: &Resource) -> (&'static str, f64) {
     lifecycle(state, s.created)
 }
 
-/// DescribeSolution: the solution as created, its status, and its latest version.
+/// DescribeSolution: the solution as created, its status, and its latest version; a
+/// solution deleted less than the transition time ago shows `DELETE PENDING`, then `DELETE
+/// IN_PROGRESS`.
 pub async fn describe(state: &AppState, input: &Input) -> OpResult {
     let arn = input.req_str("solutionArn", 0, 256, Some(&ARN))?;
+    if let Some(deleting) = state.deleting.view(&arn, state.config.transition) {
+        return Ok(json!({ "solution": deleting }));
+    }
     let s = find(state, &arn).await?;
     let (status, updated) = status(state, &s);
     let mut v = s.body.clone();
@@ -227,6 +237,10 @@ pub async fn delete(state: &AppState, input: &Input) -> OpResult {
             }
         }
     }
+    let described = describe(state, input).await?["solution"].clone();
     state.store.delete_resource(&arn).await?;
+    state
+        .deleting
+        .note(&arn, described, &crate::api::deleting::DATASET_STATES, None);
     Ok(json!({}))
 }
