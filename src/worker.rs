@@ -30,6 +30,8 @@ pub struct WorkerConfig {
     pub poll: Duration,
     /// Failures to inject: a job of a kind a fault names ends failed with its reason.
     pub faults: Option<Arc<crate::faults::Faults>>,
+    /// Automatic training ([`crate::model::auto`]); `None`: off.
+    pub auto_training: Option<crate::model::auto::AutoTraining>,
 }
 
 impl Default for WorkerConfig {
@@ -39,6 +41,7 @@ impl Default for WorkerConfig {
             lease: DEFAULT_LEASE,
             poll: Duration::from_secs(1),
             faults: None,
+            auto_training: Some(crate::model::auto::AutoTraining::default()),
         }
     }
 }
@@ -115,9 +118,18 @@ impl Worker {
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
         // What a process that stopped before its compaction left.
         self.compact().await;
+        let mut looked = std::time::Instant::now();
         loop {
             if *stop.borrow() {
                 return;
+            }
+            if let Some(auto) = &self.config.auto_training {
+                if looked.elapsed() >= auto.check {
+                    looked = std::time::Instant::now();
+                    if let Err(e) = crate::model::auto::tick(self.store.as_ref(), auto).await {
+                        warn!(error = %e, "cannot look for automatic training");
+                    }
+                }
             }
             let claimed = match self.store.claim_next(&self.id, self.config.lease).await {
                 Ok(claimed) => claimed,

@@ -22,7 +22,7 @@ use serde_json::{json, Map, Value};
 use tower::ServiceExt;
 
 /// awsJson1_1 operations by name; the events API's (restJson1) by path.
-const OPERATIONS: [&str; 35] = [
+const OPERATIONS: [&str; 49] = [
     "CreateDatasetGroup",
     "DescribeDatasetGroup",
     "ListDatasetGroups",
@@ -52,6 +52,20 @@ const OPERATIONS: [&str; 35] = [
     "ListEventTrackers",
     "DeleteEventTracker",
     "UpdateDataset",
+    "CreateSolution",
+    "DescribeSolution",
+    "ListSolutions",
+    "UpdateSolution",
+    "DeleteSolution",
+    "CreateSolutionVersion",
+    "DescribeSolutionVersion",
+    "ListSolutionVersions",
+    "GetSolutionMetrics",
+    "StopSolutionVersionCreation",
+    "ListRecipes",
+    "DescribeRecipe",
+    "DescribeAlgorithm",
+    "DescribeFeatureTransformation",
     "/events",
     "/users",
     "/items",
@@ -60,7 +74,7 @@ const OPERATIONS: [&str; 35] = [
     "NoSuchOperation",
 ];
 
-const MEMBERS: [&str; 44] = [
+const MEMBERS: [&str; 58] = [
     "name",
     "roleArn",
     "kmsKeyArn",
@@ -105,9 +119,23 @@ const MEMBERS: [&str; 44] = [
     "actionInteractions",
     "actionId",
     "timestamp",
+    "solutionArn",
+    "solutionVersionArn",
+    "recipeArn",
+    "trainingMode",
+    "solutionConfig",
+    "performAutoML",
+    "performAutoTraining",
+    "algorithmHyperParameters",
+    "eventValueThreshold",
+    "solutionUpdateConfig",
+    "autoTrainingConfig",
+    "schedulingExpression",
+    "algorithmArn",
+    "featureTransformationArn",
 ];
 
-const WORDS: [&str; 24] = [
+const WORDS: [&str; 29] = [
     "g",
     "fuzz",
     "Interactions",
@@ -132,6 +160,11 @@ const WORDS: [&str; 24] = [
     "x",
     "{\"numberOfRatings\": 3, \"itemId\": \"i\"}",
     "click",
+    "arn:aws:personalize:::recipe/aws-user-personalization-v2",
+    "arn:aws:personalize:::recipe/aws-sims",
+    "rate(3 days)",
+    "UPDATE",
+    "neighbours",
 ];
 
 #[derive(Debug, Arbitrary)]

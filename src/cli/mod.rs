@@ -141,9 +141,43 @@ struct Global {
         default_value_t = 3600.0
     )]
     job_timeout_seconds: f64,
+    /// Seconds between looks for solutions due an automatic version (serve and worker;
+    /// 0: no automatic training).
+    #[arg(
+        long,
+        global = true,
+        env = "PERSONALIZE_LOCAL_AUTO_TRAINING_CHECK_SECONDS",
+        default_value_t = 60.0
+    )]
+    auto_training_check_seconds: f64,
+    /// Every solution's automatic training period in seconds, instead of its
+    /// schedulingExpression's days (for tests).
+    #[arg(
+        long,
+        global = true,
+        env = "PERSONALIZE_LOCAL_AUTO_TRAINING_PERIOD_SECONDS"
+    )]
+    auto_training_period_seconds: Option<f64>,
 }
 
 impl Global {
+    /// Automatic training as the flags say.
+    fn auto_training(&self) -> Result<Option<crate::model::auto::AutoTraining>, CliError> {
+        if self.auto_training_check_seconds == 0.0 {
+            return Ok(None);
+        }
+        Ok(Some(crate::model::auto::AutoTraining {
+            check: seconds(
+                "--auto-training-check-seconds",
+                self.auto_training_check_seconds,
+            )?,
+            period: self
+                .auto_training_period_seconds
+                .map(|s| seconds("--auto-training-period-seconds", s))
+                .transpose()?,
+        }))
+    }
+
     /// The S3 timeouts the flags give.
     fn s3_timeouts(&self) -> Result<S3Timeouts, CliError> {
         Ok(S3Timeouts {
@@ -440,9 +474,11 @@ async fn run(cli: Cli, progress_bar: bool) -> Result<i32, CliError> {
                 admin: !args.no_admin,
                 kms_keys: args.kms_keys.clone(),
             };
+            let auto_training = g.auto_training()?;
             let worker = (!args.no_worker).then(|| WorkerConfig {
                 lease,
                 deletion: deletion.clone(),
+                auto_training,
                 ..WorkerConfig::default()
             });
             let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
@@ -485,13 +521,11 @@ async fn run(cli: Cli, progress_bar: bool) -> Result<i32, CliError> {
         Command::Worker(args) => {
             let store = open_store(&g).await?;
             let source = s3_source(&g).await?;
-            batch::worker(
-                store,
-                source,
-                worker_config(lease, &deletion),
-                args.concurrency,
-            )
-            .await;
+            let config = WorkerConfig {
+                auto_training: g.auto_training()?,
+                ..worker_config(lease, &deletion)
+            };
+            batch::worker(store, source, config, args.concurrency).await;
             Ok(0)
         }
         Command::RunPending(RunPendingArgs {}) => {

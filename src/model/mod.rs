@@ -5,6 +5,8 @@
 //! |---|---|
 //! | [`format`] | a trained model's bytes |
 //! | [`training`] | the training job: snapshot, minimum data, metrics, model, one commit |
+//! | [`auto`] | automatic training: the versions a solution's schedule calls for |
 
+pub mod auto;
 pub mod format;
 pub mod training;

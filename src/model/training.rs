@@ -21,6 +21,9 @@ use crate::train::metrics::{evaluate, split, DEPTH};
 use crate::train::snapshot::{Snapshot, SnapshotBuilder};
 use crate::train::{catalog, item_item, personalization, popularity, Family};
 
+/// The kind of a solution's record in the store (written by the API's CreateSolution).
+pub const SOLUTION_KIND: &str = "solution";
+
 /// The kind of a solution version's record in the store.
 pub const VERSION_KIND: &str = "solution-version";
 
@@ -67,6 +70,9 @@ struct Asked {
     recipe: &'static catalog::Recipe,
     event_type: Option<String>,
     threshold: Option<f64>,
+    /// `eventsConfig.eventParametersList`: the event types kept, each with its value
+    /// threshold (a weight of 0 drops the type; other weights keep it).
+    events: Vec<(String, Option<f64>)>,
     params: BTreeMap<String, i64>,
 }
 
@@ -101,17 +107,30 @@ fn asked(solution: &Value) -> Result<Asked, JobError> {
             }
         }
     }
+    let events = config["eventsConfig"]["eventParametersList"]
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .filter(|p| p["weight"].as_f64().is_none_or(|w| w > 0.0))
+                .filter_map(|p| {
+                    let t = p["eventType"].as_str()?.to_owned();
+                    Some((t, p["eventValueThreshold"].as_f64()))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     Ok(Asked {
         group,
         recipe,
         event_type: solution["eventType"].as_str().map(str::to_owned),
         threshold,
+        events,
         params,
     })
 }
 
-/// The group's interactions the solution trains on.
-async fn snapshot(store: &dyn DatasetStore, asked: &Asked) -> Result<Snapshot, JobError> {
+/// The group's interactions the solution trains on, and how many records the dataset held.
+async fn snapshot(store: &dyn DatasetStore, asked: &Asked) -> Result<(Snapshot, u64), JobError> {
     let dataset = store
         .datasets(&asked.group)
         .await?
@@ -131,7 +150,7 @@ async fn snapshot(store: &dyn DatasetStore, asked: &Asked) -> Result<Snapshot, J
         ));
     };
     let (time, kind, value) = (col("TIMESTAMP"), col("EVENT_TYPE"), col("EVENT_VALUE"));
-    if asked.event_type.is_some() && kind.is_none() {
+    if (asked.event_type.is_some() || !asked.events.is_empty()) && kind.is_none() {
         return Err(JobError::Failed(
             "the solution's eventType needs an EVENT_TYPE column, which the Interactions dataset lacks".into(),
         ));
@@ -148,8 +167,10 @@ async fn snapshot(store: &dyn DatasetStore, asked: &Asked) -> Result<Snapshot, J
         10_000,
         Ingestion::All,
     );
+    let mut records = 0u64;
     while let Some(batch) = batches.next().await {
         let batch = batch?;
+        records += batch.rows() as u64;
         for r in 0..batch.rows() {
             let row: Vec<&str> = batch.row(r).collect();
             if let (Some(want), Some(k)) = (&asked.event_type, kind) {
@@ -162,18 +183,32 @@ async fn snapshot(store: &dyn DatasetStore, asked: &Asked) -> Result<Snapshot, J
                     continue;
                 }
             }
+            if let (false, Some(k)) = (asked.events.is_empty(), kind) {
+                let Some((_, min)) = asked
+                    .events
+                    .iter()
+                    .find(|(t, _)| row[k].eq_ignore_ascii_case(t))
+                else {
+                    continue;
+                };
+                if let (Some(min), Some(v)) = (min, value) {
+                    if row[v].parse::<f64>().map_or(true, |v| v < *min) {
+                        continue;
+                    }
+                }
+            }
             let t = time.and_then(|t| row[t].parse().ok()).unwrap_or(0);
             builder.push(row[user], row[item], t);
         }
     }
-    Ok(builder.finish())
+    Ok((builder.finish(), records))
 }
 
 /// The service's minimum: what is missing, if anything.
 fn too_little(s: &Snapshot, asked: &Asked) -> Option<String> {
-    let filtered = match (&asked.event_type, asked.threshold) {
-        (None, None) => String::new(),
-        _ => " after the solution's eventType and eventValueThreshold filtering".to_owned(),
+    let filtered = match (&asked.event_type, asked.threshold, asked.events.is_empty()) {
+        (None, None, true) => String::new(),
+        _ => " after the solution's event type and value filtering".to_owned(),
     };
     if s.events.len() < MIN_INTERACTIONS {
         return Some(format!(
@@ -202,13 +237,15 @@ pub fn fit(family: Family, s: &Snapshot, params: &BTreeMap<String, i64>) -> Resu
             popularity::trending(s, p("half_life_days") as f64 * 86_400.0),
             Default::default(),
         ),
-        Family::ItemItem | Family::UserPersonalization | Family::Ranking => (
+        // Item affinity ranks users at answer time by their current histories against
+        // these similarities: the model holds no user.
+        Family::ItemItem | Family::UserPersonalization | Family::Ranking | Family::ItemAffinity => (
             popularity::popularity(s),
             item_item::similarities(s, p("neighbours")),
         ),
         other => {
             return Err(format!(
-                "the {} family (item affinity, next best action, semantic similarity) is not trained by personalize-local yet",
+                "the {} family (next best action, semantic similarity) is not trained by personalize-local yet",
                 other.as_str()
             ))
         }
@@ -280,7 +317,7 @@ async fn train(store: &dyn DatasetStore, commit: JobCommit) -> Result<Job, JobEr
         return Err(JobError::Failed(STOPPED.to_owned()));
     }
     let asked = asked(solution)?;
-    let s = snapshot(store, &asked).await?;
+    let (s, records) = snapshot(store, &asked).await?;
     if let Some(why) = too_little(&s, &asked) {
         return Err(JobError::Failed(format!(
             "the dataset group {} has too little data to train on: {why}",
@@ -308,6 +345,7 @@ async fn train(store: &dyn DatasetStore, commit: JobCommit) -> Result<Job, JobEr
             "metrics": metrics,
             "trainingHours": hours,
             "items": model.items.len(),
+            "datasetRecords": records,
             "params": model.params,
         }),
         created: commit.job.created,

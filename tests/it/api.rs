@@ -59,6 +59,15 @@ pub async fn start(transition: Duration, worker: bool) -> Server {
 
 /// [`start`] with any configuration.
 pub async fn start_with(config: ApiConfig, worker: bool) -> Server {
+    let worker = worker.then(personalize_local::worker::WorkerConfig::default);
+    start_with_worker(config, worker).await
+}
+
+/// [`start_with`], the worker (if any) configured as given.
+pub async fn start_with_worker(
+    config: ApiConfig,
+    worker: Option<personalize_local::worker::WorkerConfig>,
+) -> Server {
     let s3 = TestS3::start(Backend::Embedded, "api").await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let store: DynDatasetStore = Arc::new(SqliteStore::open_dir(dir.path()).unwrap());
@@ -69,8 +78,7 @@ pub async fn start_with(config: ApiConfig, worker: bool) -> Server {
     let shutdown = async move {
         let _ = stopped.await;
     };
-    if worker {
-        let worker = Some(personalize_local::worker::WorkerConfig::default());
+    if worker.is_some() {
         tokio::spawn(personalize_local::server::run(
             listener, state, worker, shutdown,
         ));

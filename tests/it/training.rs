@@ -495,3 +495,187 @@ async fn a_deleted_solution_goes_through_its_deleting_states() {
         ]
     );
 }
+
+/// UpdateSolution: the update shows as latestSolutionUpdate, and the versions trained after
+/// it follow it (here its eventsConfig keeps only an event type the data lacks).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_updated_solution_trains_as_updated() {
+    use aws_sdk_personalize::types::{
+        AutoTrainingConfig, EventParameters, EventsConfig, SolutionUpdateConfig,
+    };
+    let server = start(Duration::ZERO, true).await;
+    let c = &server.client;
+    let planted = Planted {
+        users: 300,
+        items: 60,
+        groups: 3,
+        per_user: 8,
+        affinity: 0.8,
+        seed: 2,
+    };
+    let group = group_with_interactions(&server, "update", planted.rows()).await;
+    let s = solution(c, &group, "update", "aws-user-personalization-v2").await;
+    let (_, v) = train(c, &s).await;
+    assert_eq!(v.status(), Some("ACTIVE"), "{:?}", v.failure_reason());
+    c.update_solution()
+        .solution_arn(&s)
+        .perform_auto_training(false)
+        .solution_update_config(
+            SolutionUpdateConfig::builder()
+                .auto_training_config(
+                    AutoTrainingConfig::builder()
+                        .scheduling_expression("rate(3 days)")
+                        .build(),
+                )
+                .events_config(
+                    EventsConfig::builder()
+                        .event_parameters_list(
+                            EventParameters::builder()
+                                .event_type("purchase")
+                                .weight(1.0)
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let d = c
+        .describe_solution()
+        .solution_arn(&s)
+        .send()
+        .await
+        .unwrap()
+        .solution
+        .unwrap();
+    assert_eq!(d.perform_auto_training(), Some(false));
+    let update = d.latest_solution_update().unwrap();
+    assert_eq!(update.status(), Some("ACTIVE"));
+    assert_eq!(update.perform_auto_training(), Some(false));
+    let (_, v) = train(c, &s).await;
+    assert_eq!(v.status(), Some("CREATE FAILED"));
+    let why = v.failure_reason().unwrap();
+    assert!(why.contains("there are 0 interactions after"), "{why}");
+
+    let err = c
+        .update_solution()
+        .solution_arn(&s)
+        .solution_update_config(
+            SolutionUpdateConfig::builder()
+                .auto_training_config(
+                    AutoTrainingConfig::builder()
+                        .scheduling_expression("rate(45 days)")
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap_err();
+    assert!(err.as_service_error().unwrap().is_invalid_input_exception());
+}
+
+/// Automatic training, its period shortened: a solution gets an AUTOMATIC version once its
+/// first period passed, none while no interaction arrives, and another once one does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn automatic_training_runs_on_its_schedule_when_data_arrives() {
+    use personalize_local::model::auto::AutoTraining;
+    use personalize_local::worker::WorkerConfig;
+    let worker = WorkerConfig {
+        poll: Duration::from_millis(50),
+        auto_training: Some(AutoTraining {
+            check: Duration::from_millis(50),
+            period: Some(Duration::from_millis(700)),
+        }),
+        ..WorkerConfig::default()
+    };
+    let config = personalize_local::api::ApiConfig {
+        transition: Duration::ZERO,
+        ..Default::default()
+    };
+    let server = crate::api::start_with_worker(config, Some(worker)).await;
+    let c = &server.client;
+    let planted = Planted {
+        users: 300,
+        items: 60,
+        groups: 3,
+        per_user: 8,
+        affinity: 0.8,
+        seed: 4,
+    };
+    let group = group_with_interactions(&server, "auto", planted.rows()).await;
+    let s = solution(c, &group, "auto", "aws-popularity-count").await;
+    // A solution that says no is left alone.
+    let manual = c
+        .create_solution()
+        .name("manual")
+        .dataset_group_arn(&group)
+        .recipe_arn("arn:aws:personalize:::recipe/aws-popularity-count")
+        .perform_auto_training(false)
+        .send()
+        .await
+        .unwrap()
+        .solution_arn
+        .unwrap();
+    let versions = |arn: String| async move {
+        c.list_solution_versions()
+            .solution_arn(arn)
+            .send()
+            .await
+            .unwrap()
+            .solution_versions
+            .unwrap_or_default()
+    };
+    let mut first = Vec::new();
+    for _ in 0..200 {
+        first = versions(s.clone()).await;
+        if first.first().and_then(|v| v.status()) == Some("ACTIVE") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert_eq!(first[0].status(), Some("ACTIVE"));
+    assert_eq!(
+        first[0].training_type().map(|t| t.as_str()),
+        Some("AUTOMATIC")
+    );
+    // Two more periods without new data: no new version.
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    assert_eq!(versions(s.clone()).await.len(), 1);
+    assert!(versions(manual.clone()).await.is_empty());
+
+    // New interactions: the next period trains again.
+    let more = (0..50).map(|k| (format!("new{k}"), "i1".to_owned(), 1_800_000_000 + k));
+    let mut csv = String::from("USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE\n");
+    for (u, i, t) in more {
+        csv += &format!("{u},{i},{t},click\n");
+    }
+    server.s3.put("auto/more.csv", csv).await;
+    let location = S3Location::parse(&server.s3.location("auto/more.csv")).unwrap();
+    personalize_local::import::import_dataset(
+        server.store.as_ref(),
+        server.s3.source(),
+        &group,
+        DatasetType::Interactions,
+        &location,
+        &personalize_local::import::ImportOptions {
+            mode: personalize_local::jobs::ImportMode::Incremental,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let mut now = Vec::new();
+    for _ in 0..200 {
+        now = versions(s.clone()).await;
+        if now.len() == 2 && now[0].status() == Some("ACTIVE") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(now.len(), 2, "{now:?}");
+    assert_eq!(now[0].status(), Some("ACTIVE"));
+}

@@ -58,6 +58,7 @@ pub async fn call(state: &AppState, operation: &str, scope: &ArnScope, input: &I
         "CreateSolution" => solution::create(state, scope, input).await,
         "DescribeSolution" => solution::describe(state, input).await,
         "ListSolutions" => solution::list(state, scope, input).await,
+        "UpdateSolution" => solution::update(state, input).await,
         "DeleteSolution" => solution::delete(state, input).await,
         "CreateSolutionVersion" => solution_version::create(state, input).await,
         "DescribeSolutionVersion" => solution_version::describe(state, input).await,

@@ -1,4 +1,4 @@
-//! CreateSolution, DescribeSolution, ListSolutions, DeleteSolution: a recipe and its
+//! CreateSolution, DescribeSolution, ListSolutions, UpdateSolution, DeleteSolution: a recipe and its
 //! configuration for a dataset group, kept as a store resource of kind `solution`. Its
 //! status follows [`lifecycle`] from its creation time, as a group's does; its versions are
 //! training jobs ([`super::solution_version`]).
@@ -14,7 +14,7 @@ use crate::store::{ArnScope, Resource, StoreError};
 use crate::train::catalog;
 
 /// The kind of a solution's record in the store.
-pub const KIND: &str = "solution";
+pub const KIND: &str = crate::model::training::SOLUTION_KIND;
 
 /// The recipe `performAutoML` chooses when the request names none.
 const AUTO_ML_RECIPE: &str = "arn:aws:personalize:::recipe/aws-user-personalization-v2";
@@ -61,18 +61,7 @@ fn check_config(config: &Input, recipe: &catalog::Recipe) -> Result<(), ApiError
         }
     }
     if let Some(auto) = config.opt_object("autoTrainingConfig")? {
-        if let Some(e) = auto.opt_str("schedulingExpression", 1, 16, None)? {
-            let days = e
-                .strip_prefix("rate(")
-                .and_then(|r| r.strip_suffix(')'))
-                .and_then(|r| r.strip_suffix(" days").or_else(|| r.strip_suffix(" day")))
-                .and_then(|n| n.trim().parse::<u32>().ok());
-            if !days.is_some_and(|d| (1..=30).contains(&d)) {
-                return Err(ApiError::invalid_input(format!(
-                    "solutionConfig.autoTrainingConfig.schedulingExpression {e:?} must be rate(N days), N from 1 to 30"
-                )));
-            }
-        }
+        check_schedule(&auto, "solutionConfig.autoTrainingConfig")?;
     }
     Ok(())
 }
@@ -179,6 +168,11 @@ pub async fn describe(state: &AppState, input: &Input) -> OpResult {
     let s = find(state, &arn).await?;
     let (status, updated) = status(state, &s);
     let mut v = s.body.clone();
+    if let Some(created) = v["latestSolutionUpdate"]["creationDateTime"].as_f64() {
+        let (status, at) = lifecycle(state, created);
+        v["latestSolutionUpdate"]["status"] = json!(status);
+        v["latestSolutionUpdate"]["lastUpdatedDateTime"] = json!(at);
+    }
     v["solutionArn"] = json!(s.arn);
     v["status"] = json!(status);
     v["creationDateTime"] = json!(s.created);
@@ -188,6 +182,92 @@ pub async fn describe(state: &AppState, input: &Input) -> OpResult {
         v["latestSolutionVersion"] = solution_version::summary(latest);
     }
     Ok(json!({ "solution": v }))
+}
+
+/// The schedule of an `autoTrainingConfig`, checked: `rate(N days)`, N from 1 to 30.
+fn check_schedule(auto: &Input, at: &str) -> Result<(), ApiError> {
+    if let Some(e) = auto.opt_str("schedulingExpression", 1, 16, None)? {
+        let days = e
+            .strip_prefix("rate(")
+            .and_then(|r| r.strip_suffix(')'))
+            .and_then(|r| r.strip_suffix(" days").or_else(|| r.strip_suffix(" day")))
+            .and_then(|n| n.trim().parse::<u32>().ok());
+        if !days.is_some_and(|d| (1..=30).contains(&d)) {
+            return Err(ApiError::invalid_input(format!(
+                "{at}.schedulingExpression {e:?} must be rate(N days), N from 1 to 30"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// UpdateSolution: `performAutoTraining`, `performIncrementalUpdate` and
+/// `solutionUpdateConfig` (`autoTrainingConfig`, `eventsConfig`) take effect at once for the
+/// versions trained after it; DescribeSolution shows the update as `latestSolutionUpdate`,
+/// its status moving like a new resource's. The solution must be ACTIVE, and its previous
+/// update done (else ResourceInUseException).
+pub async fn update(state: &AppState, input: &Input) -> OpResult {
+    let arn = input.req_str("solutionArn", 0, 256, Some(&ARN))?;
+    let auto_training = input.opt_bool("performAutoTraining")?;
+    let incremental = input.opt_bool("performIncrementalUpdate")?;
+    let config = input.opt_object("solutionUpdateConfig")?;
+    if let Some(auto) = config
+        .as_ref()
+        .map(|c| c.opt_object("autoTrainingConfig"))
+        .transpose()?
+        .flatten()
+    {
+        check_schedule(&auto, "solutionUpdateConfig.autoTrainingConfig")?;
+    }
+    let mut s = find(state, &arn).await?;
+    let (status, _) = status(state, &s);
+    if status != ACTIVE {
+        return Err(ApiError::in_use(format!(
+            "the solution {arn} is {status}; wait until it is ACTIVE"
+        )));
+    }
+    if let Some(created) = s.body["latestSolutionUpdate"]["creationDateTime"].as_f64() {
+        let (previous, _) = lifecycle(state, created);
+        if previous != ACTIVE {
+            return Err(ApiError::in_use(format!(
+                "the solution {arn} has an update still {previous}"
+            )));
+        }
+    }
+    if incremental == Some(true)
+        && !s.body["recipeArn"]
+            .as_str()
+            .is_some_and(|r| r.ends_with("/aws-semantic-similarity"))
+    {
+        return Err(ApiError::invalid_input(
+            "performIncrementalUpdate is only for the aws-semantic-similarity recipe",
+        ));
+    }
+    let now = now_epoch();
+    let mut update = Map::new();
+    if let Some(a) = auto_training {
+        s.body["performAutoTraining"] = json!(a);
+        update.insert("performAutoTraining".into(), json!(a));
+    }
+    if let Some(i) = incremental {
+        s.body["performIncrementalUpdate"] = json!(i);
+        update.insert("performIncrementalUpdate".into(), json!(i));
+    }
+    if let Some(c) = input.raw("solutionUpdateConfig") {
+        if !s.body["solutionConfig"].is_object() {
+            s.body["solutionConfig"] = json!({});
+        }
+        for member in ["autoTrainingConfig", "eventsConfig"] {
+            if !c[member].is_null() {
+                s.body["solutionConfig"][member] = c[member].clone();
+            }
+        }
+        update.insert("solutionUpdateConfig".into(), c.clone());
+    }
+    update.insert("creationDateTime".into(), json!(now));
+    s.body["latestSolutionUpdate"] = Value::Object(update);
+    state.store.write_resources(&[s], &[], None).await?;
+    Ok(json!({ "solutionArn": arn }))
 }
 
 /// ListSolutions: of one group or of the account and region, oldest first.
