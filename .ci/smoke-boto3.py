@@ -175,7 +175,9 @@ def training_flow(p, env, bucket):
                 "datasetImportJob", {"ACTIVE", "CREATE FAILED"}, seconds=60)
     check(j["status"] == "ACTIVE", f"planted import {j}")
     precision = {}
-    for recipe in ("aws-user-personalization-v2", "aws-popularity-count", "aws-trending-now", "aws-sims"):
+    recipes = ("aws-user-personalization-v2", "aws-popularity-count", "aws-trending-now", "aws-sims",
+               "aws-item-affinity", "aws-personalized-ranking-v2")
+    for recipe in recipes:
         sol = p.create_solution(name=f"boto-{recipe}", datasetGroupArn=group,
                                 recipeArn=f"arn:aws:personalize:::recipe/{recipe}")["solutionArn"]
         poll(lambda: p.describe_solution(solutionArn=sol), "solution", {"ACTIVE"})
@@ -191,7 +193,7 @@ def training_flow(p, env, bucket):
     up, pop = precision["aws-user-personalization-v2"], precision["aws-popularity-count"]
     check(up >= 2 * pop, f"precision_at_10: user-personalization {up}, popularity {pop}")
     sols = p.list_solutions(datasetGroupArn=group)["solutions"]
-    check(len(sols) == 4, f"solutions {sols}")
+    check(len(sols) == len(recipes), f"solutions {sols}")
 
     # The fixtures' group has 80 interactions: too little to train on.
     small = p.list_dataset_groups()["datasetGroups"]
@@ -204,7 +206,7 @@ def training_flow(p, env, bucket):
                 {"ACTIVE", "CREATE FAILED"}, seconds=60)
     check(v["status"] == "CREATE FAILED" and "at least 1000" in v["failureReason"], f"small version {v}")
     expect_error("ResourceInUseException", p.get_solution_metrics, solutionVersionArn=ver)
-    print(f"boto3 smoke: 4 solutions trained, precision_at_10 {up} vs popularity {pop}; too little data: "
+    print(f"boto3 smoke: {len(recipes)} solutions trained, precision_at_10 {up} vs popularity {pop}; too little data: "
           f"{v['failureReason']}")
 
 

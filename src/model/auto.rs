@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 
 use super::training::SOLUTION_KIND;
 use crate::jobs::{now_epoch, Job, JobKind, JobSpec, JobStatus};
-use crate::store::{dataset_arn, DatasetStore, DatasetType, StoreError, StoreResult};
+use crate::store::{dataset_arn, DatasetStore, StoreError, StoreResult};
 
 /// How automatic training runs in a worker.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -88,7 +88,15 @@ pub async fn tick(store: &dyn DatasetStore, auto: &AutoTraining) -> StoreResult<
         let Some(group) = s.body["datasetGroupArn"].as_str() else {
             continue;
         };
-        let records = match store.count_records(group, DatasetType::Interactions).await {
+        let family = s.body["recipeArn"]
+            .as_str()
+            .and_then(crate::train::catalog::recipe)
+            .map(|r| r.family);
+        let Some(family) = family else {
+            continue;
+        };
+        let (dataset_type, _) = super::training::trained_on(family);
+        let records = match store.count_records(group, dataset_type).await {
             Ok(n) => n,
             Err(StoreError::NotFound(_)) => continue,
             Err(e) => return Err(e),
@@ -98,7 +106,7 @@ pub async fn tick(store: &dyn DatasetStore, auto: &AutoTraining) -> StoreResult<
                 .resource(&v.arn)
                 .await?
                 .and_then(|r| r.body["datasetRecords"].as_u64());
-            let dataset = dataset_arn(group, DatasetType::Interactions);
+            let dataset = dataset_arn(group, dataset_type);
             let imported = store
                 .list_jobs(JobKind::Import, Some(&dataset))
                 .await?

@@ -129,44 +129,50 @@ fn asked(solution: &Value) -> Result<Asked, JobError> {
     })
 }
 
+/// The dataset a family trains on, and its column of the things recommended: the
+/// Action_Interactions dataset's `ACTION_ID` for next-best-action, else the Interactions
+/// dataset's `ITEM_ID`.
+pub fn trained_on(family: Family) -> (DatasetType, &'static str) {
+    match family {
+        Family::NextBestAction => (DatasetType::ActionInteractions, "ACTION_ID"),
+        _ => (DatasetType::Interactions, "ITEM_ID"),
+    }
+}
+
 /// The group's interactions the solution trains on, and how many records the dataset held.
 async fn snapshot(store: &dyn DatasetStore, asked: &Asked) -> Result<(Snapshot, u64), JobError> {
+    let (dataset_type, key) = trained_on(asked.recipe.family);
     let dataset = store
         .datasets(&asked.group)
         .await?
         .into_iter()
-        .find(|d| d.dataset_type == DatasetType::Interactions)
+        .find(|d| d.dataset_type == dataset_type)
         .ok_or_else(|| {
             JobError::Failed(format!(
-                "the dataset group {} has no Interactions dataset to train on",
+                "the dataset group {} has no {dataset_type} dataset to train on",
                 asked.group
             ))
         })?;
     let col = |name: &str| dataset.columns.iter().position(|c| c == name);
-    let (user, item) = (col("USER_ID"), col("ITEM_ID"));
+    let (user, item) = (col("USER_ID"), col(key));
     let (Some(user), Some(item)) = (user, item) else {
-        return Err(JobError::Failed(
-            "the Interactions dataset has no USER_ID or ITEM_ID column".into(),
-        ));
+        return Err(JobError::Failed(format!(
+            "the {dataset_type} dataset has no USER_ID or {key} column"
+        )));
     };
     let (time, kind, value) = (col("TIMESTAMP"), col("EVENT_TYPE"), col("EVENT_VALUE"));
     if (asked.event_type.is_some() || !asked.events.is_empty()) && kind.is_none() {
-        return Err(JobError::Failed(
-            "the solution's eventType needs an EVENT_TYPE column, which the Interactions dataset lacks".into(),
-        ));
+        return Err(JobError::Failed(format!(
+            "the solution's eventType needs an EVENT_TYPE column, which the {dataset_type} dataset lacks"
+        )));
     }
     if asked.threshold.is_some() && value.is_none() {
-        return Err(JobError::Failed(
-            "the solution's eventValueThreshold needs an EVENT_VALUE column, which the Interactions dataset lacks".into(),
-        ));
+        return Err(JobError::Failed(format!(
+            "the solution's eventValueThreshold needs an EVENT_VALUE column, which the {dataset_type} dataset lacks"
+        )));
     }
     let mut builder = SnapshotBuilder::default();
-    let mut batches = store.scan_records(
-        &asked.group,
-        DatasetType::Interactions,
-        10_000,
-        Ingestion::All,
-    );
+    let mut batches = store.scan_records(&asked.group, dataset_type, 10_000, Ingestion::All);
     let mut records = 0u64;
     while let Some(batch) = batches.next().await {
         let batch = batch?;
@@ -239,13 +245,18 @@ pub fn fit(family: Family, s: &Snapshot, params: &BTreeMap<String, i64>) -> Resu
         ),
         // Item affinity ranks users at answer time by their current histories against
         // these similarities: the model holds no user.
-        Family::ItemItem | Family::UserPersonalization | Family::Ranking | Family::ItemAffinity => (
+        // Next best action: the same scores over actions, from action interactions.
+        Family::ItemItem
+        | Family::UserPersonalization
+        | Family::Ranking
+        | Family::ItemAffinity
+        | Family::NextBestAction => (
             popularity::popularity(s),
             item_item::similarities(s, p("neighbours")),
         ),
         other => {
             return Err(format!(
-                "the {} family (next best action, semantic similarity) is not trained by personalize-local yet",
+                "the {} family (semantic similarity) is not trained by personalize-local yet",
                 other.as_str()
             ))
         }

@@ -43,6 +43,41 @@ async fn group_with_interactions(
     group
 }
 
+/// Like [`group_with_interactions`], into the group's Action_Interactions dataset as
+/// `TAKEN` actions.
+async fn group_with_action_interactions(
+    server: &Server,
+    name: &str,
+    rows: impl Iterator<Item = (String, String, i64)>,
+) -> String {
+    let group = create_active_group(server, name).await;
+    create_dataset(
+        &server.client,
+        &group,
+        "Action_Interactions",
+        "action_interactions",
+    )
+    .await;
+    let mut csv = String::from("USER_ID,ACTION_ID,TIMESTAMP,EVENT_TYPE\n");
+    for (u, a, t) in rows {
+        csv += &format!("{u},{a},{t},TAKEN\n");
+    }
+    let key = format!("{name}/action_interactions.csv");
+    server.s3.put(&key, csv).await;
+    let location = S3Location::parse(&server.s3.location(&key)).unwrap();
+    personalize_local::import::import_dataset(
+        server.store.as_ref(),
+        server.s3.source(),
+        &group,
+        DatasetType::ActionInteractions,
+        &location,
+        &personalize_local::import::ImportOptions::default(),
+    )
+    .await
+    .unwrap();
+    group
+}
+
 async fn solution(c: &Client, group: &str, name: &str, recipe: &str) -> String {
     c.create_solution()
         .name(name)
@@ -462,6 +497,16 @@ async fn a_deleted_solution_goes_through_its_deleting_states() {
         seen.push(status().await);
     }
     assert_eq!(seen.last().map(String::as_str), Some("ACTIVE"), "{seen:?}");
+    // A group with a solution cannot be deleted.
+    let err = c
+        .delete_dataset_group()
+        .dataset_group_arn(&group)
+        .send()
+        .await
+        .unwrap_err();
+    let e = err.as_service_error().unwrap();
+    assert!(e.is_resource_in_use_exception(), "{err:?}");
+    assert!(format!("{e}").contains(&s), "{e}");
     c.delete_solution().solution_arn(&s).send().await.unwrap();
     let err = c
         .create_solution()
@@ -678,4 +723,42 @@ async fn automatic_training_runs_on_its_schedule_when_data_arrives() {
     }
     assert_eq!(now.len(), 2, "{now:?}");
     assert_eq!(now[0].status(), Some("ACTIVE"));
+}
+
+/// Next best action trains on the Action_Interactions dataset, actions in place of items,
+/// and its metrics show the planted structure; item affinity trains on interactions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn next_best_action_and_item_affinity_train_too() {
+    let server = start(Duration::ZERO, true).await;
+    let c = &server.client;
+    let planted = Planted {
+        users: 400,
+        items: 40,
+        groups: 4,
+        per_user: 8,
+        affinity: 0.9,
+        seed: 9,
+    };
+    let rows = planted.rows().map(|(u, i, t)| (u, i.replace('i', "a"), t));
+    let group = group_with_action_interactions(&server, "actions", rows).await;
+    let s = solution(c, &group, "nba", "aws-next-best-action").await;
+    let (version, v) = train(c, &s).await;
+    assert_eq!(v.status(), Some("ACTIVE"), "{:?}", v.failure_reason());
+    assert!(metric(c, &version, "precision_at_5").await > 0.0);
+    let model = Model::decode(&server.store.blob(&version).await.unwrap().unwrap()).unwrap();
+    assert!(
+        model.items.iter().all(|a| a.starts_with('a')),
+        "actions, not items"
+    );
+    // No Interactions dataset here: item affinity says what is missing.
+    let s = solution(c, &group, "affinity", "aws-item-affinity").await;
+    let (_, v) = train(c, &s).await;
+    assert_eq!(v.status(), Some("CREATE FAILED"));
+    assert!(
+        v.failure_reason()
+            .unwrap()
+            .contains("has no Interactions dataset"),
+        "{:?}",
+        v.failure_reason()
+    );
 }

@@ -166,6 +166,16 @@ pub async fn delete(state: &AppState, input: &Input) -> OpResult {
         )));
     }
     let group = find(state, &arn).await?;
+    let solutions = state
+        .store
+        .list_resources(crate::model::training::SOLUTION_KIND, Some(&arn))
+        .await?;
+    if let Some(s) = solutions.first() {
+        return Err(ApiError::in_use(format!(
+            "the dataset group {arn} still has the solution {}; delete it first",
+            s.arn
+        )));
+    }
     match state.store.delete_dataset_group(&arn).await {
         Ok(()) => {
             let described = describe_json(state, &group, Shape::Describe);
