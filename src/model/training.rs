@@ -254,11 +254,10 @@ pub fn fit(family: Family, s: &Snapshot, params: &BTreeMap<String, i64>) -> Resu
             popularity::popularity(s),
             item_item::similarities(s, p("neighbours")),
         ),
-        other => {
-            return Err(format!(
-                "the {} family (semantic similarity) is not trained by personalize-local yet",
-                other.as_str()
-            ))
+        Family::Semantic => {
+            return Err(
+                "semantic similarity trains from the Items dataset, not from interactions".into(),
+            )
         }
     };
     Ok(Model {
@@ -328,24 +327,29 @@ async fn train(store: &dyn DatasetStore, commit: JobCommit) -> Result<Job, JobEr
         return Err(JobError::Failed(STOPPED.to_owned()));
     }
     let asked = asked(solution)?;
-    let (s, records) = snapshot(store, &asked).await?;
-    if let Some(why) = too_little(&s, &asked) {
-        return Err(JobError::Failed(format!(
-            "the dataset group {} has too little data to train on: {why}",
-            asked.group
-        )));
-    }
     let family = asked.recipe.family;
-    let params = asked.params.clone();
-    // Training is CPU work: off the runtime's threads.
-    let (model, metrics) = tokio::task::spawn_blocking(move || {
-        let metrics = measure(family, &s, &params)?;
-        let model = fit(family, &s, &params)?;
-        Ok::<_, String>((model, metrics))
-    })
-    .await
-    .map_err(|e| JobError::Failed(format!("training stopped: {e}")))?
-    .map_err(JobError::Failed)?;
+    let (model, metrics, records) = if family == Family::Semantic {
+        super::semantic::train(store, &asked.group, &asked.params).await?
+    } else {
+        let (s, records) = snapshot(store, &asked).await?;
+        if let Some(why) = too_little(&s, &asked) {
+            return Err(JobError::Failed(format!(
+                "the dataset group {} has too little data to train on: {why}",
+                asked.group
+            )));
+        }
+        let params = asked.params.clone();
+        // Training is CPU work: off the runtime's threads.
+        let (model, metrics) = tokio::task::spawn_blocking(move || {
+            let metrics = measure(family, &s, &params)?;
+            let model = fit(family, &s, &params)?;
+            Ok::<_, String>((model, metrics))
+        })
+        .await
+        .map_err(|e| JobError::Failed(format!("training stopped: {e}")))?
+        .map_err(JobError::Failed)?;
+        (model, metrics, records)
+    };
     let hours = started.elapsed().as_secs_f64() / 3600.0;
     let version = Resource {
         arn: commit.job.arn.clone(),

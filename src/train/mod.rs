@@ -10,6 +10,7 @@
 //! | [`item_item`] | item-item cosine similarity over users' histories |
 //! | [`personalization`] | items for a user, and a list ranked for a user, from item-item scores |
 //! | [`metrics`] | the held-out split and the service's metrics |
+//! | [`text`] | TF-IDF cosine similarity of items' textual fields |
 //! | [`planted`] | interactions with planted structure, for tests and benchmarks |
 
 pub mod catalog;
@@ -19,6 +20,7 @@ pub mod personalization;
 pub mod planted;
 pub mod popularity;
 pub mod snapshot;
+pub mod text;
 
 /// The algorithm families: every recipe is trained by one of them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

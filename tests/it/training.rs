@@ -762,3 +762,66 @@ async fn next_best_action_and_item_affinity_train_too() {
         v.failure_reason()
     );
 }
+
+/// Semantic similarity trains from the Items dataset's textual fields: items described
+/// alike are each other's neighbours in the stored model.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn semantic_similarity_trains_from_item_text() {
+    let server = start(Duration::ZERO, true).await;
+    let c = &server.client;
+    let group = create_active_group(&server, "semantic").await;
+    let schema = c
+        .create_schema()
+        .name("semantic-items")
+        .schema(
+            r#"{"type": "record", "name": "Items", "namespace": "com.amazonaws.personalize.schema",
+                "fields": [{"name": "ITEM_ID", "type": "string"},
+                           {"name": "DESCRIPTION", "type": "string", "textual": true}],
+                "version": "1.0"}"#,
+        )
+        .send()
+        .await
+        .unwrap()
+        .schema_arn
+        .unwrap();
+    c.create_dataset()
+        .name("semantic-items")
+        .dataset_group_arn(&group)
+        .dataset_type("Items")
+        .schema_arn(schema)
+        .send()
+        .await
+        .unwrap();
+    let mut csv = String::from("ITEM_ID,DESCRIPTION\n");
+    for k in 0..30 {
+        csv += &format!("boot{k},Leather hiking boots model {k} waterproof trail\n");
+        csv += &format!("book{k},Italian pasta cookbook volume {k} recipes kitchen\n");
+    }
+    server.s3.put("semantic/items.csv", csv).await;
+    let location = S3Location::parse(&server.s3.location("semantic/items.csv")).unwrap();
+    personalize_local::import::import_dataset(
+        server.store.as_ref(),
+        server.s3.source(),
+        &group,
+        DatasetType::Items,
+        &location,
+        &personalize_local::import::ImportOptions::default(),
+    )
+    .await
+    .unwrap();
+    let s = solution(c, &group, "semantic", "aws-semantic-similarity").await;
+    let (version, v) = train(c, &s).await;
+    assert_eq!(v.status(), Some("ACTIVE"), "{:?}", v.failure_reason());
+    assert_eq!(metric(c, &version, "coverage").await, 1.0);
+    let model = Model::decode(&server.store.blob(&version).await.unwrap().unwrap()).unwrap();
+    let at = |id: &str| model.items.iter().position(|i| i == id).unwrap() as u32;
+    for (id, kind) in [("boot3", "boot"), ("book7", "book")] {
+        let near: Vec<&str> = model
+            .neighbours
+            .of(at(id))
+            .take(10)
+            .map(|(j, _)| model.items[j as usize].as_str())
+            .collect();
+        assert!(near.iter().all(|n| n.starts_with(kind)), "{id}: {near:?}");
+    }
+}
