@@ -21,26 +21,7 @@ async fn group_with_interactions(
     name: &str,
     rows: impl Iterator<Item = (String, String, i64)>,
 ) -> String {
-    let group = create_active_group(server, name).await;
-    create_dataset(&server.client, &group, "Interactions", "interactions").await;
-    let mut csv = String::from("USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE\n");
-    for (u, i, t) in rows {
-        csv += &format!("{u},{i},{t},click\n");
-    }
-    let key = format!("{name}/interactions.csv");
-    server.s3.put(&key, csv).await;
-    let location = S3Location::parse(&server.s3.location(&key)).unwrap();
-    personalize_local::import::import_dataset(
-        server.store.as_ref(),
-        server.s3.source(),
-        &group,
-        DatasetType::Interactions,
-        &location,
-        &personalize_local::import::ImportOptions::default(),
-    )
-    .await
-    .unwrap();
-    group
+    loaded_group(server, name, DatasetType::Interactions, rows).await
 }
 
 /// Like [`group_with_interactions`], into the group's Action_Interactions dataset as
@@ -50,26 +31,34 @@ async fn group_with_action_interactions(
     name: &str,
     rows: impl Iterator<Item = (String, String, i64)>,
 ) -> String {
+    loaded_group(server, name, DatasetType::ActionInteractions, rows).await
+}
+
+/// A group whose dataset of type `t` (Interactions or Action_Interactions) holds `rows`.
+async fn loaded_group(
+    server: &Server,
+    name: &str,
+    t: DatasetType,
+    rows: impl Iterator<Item = (String, String, i64)>,
+) -> String {
+    let (fixture, key, event) = match t {
+        DatasetType::ActionInteractions => ("action_interactions", "ACTION_ID", "TAKEN"),
+        _ => ("interactions", "ITEM_ID", "click"),
+    };
     let group = create_active_group(server, name).await;
-    create_dataset(
-        &server.client,
-        &group,
-        "Action_Interactions",
-        "action_interactions",
-    )
-    .await;
-    let mut csv = String::from("USER_ID,ACTION_ID,TIMESTAMP,EVENT_TYPE\n");
-    for (u, a, t) in rows {
-        csv += &format!("{u},{a},{t},TAKEN\n");
+    create_dataset(&server.client, &group, &t.to_string(), fixture).await;
+    let mut csv = format!("USER_ID,{key},TIMESTAMP,EVENT_TYPE\n");
+    for (u, i, time) in rows {
+        csv += &format!("{u},{i},{time},{event}\n");
     }
-    let key = format!("{name}/action_interactions.csv");
-    server.s3.put(&key, csv).await;
-    let location = S3Location::parse(&server.s3.location(&key)).unwrap();
+    let object = format!("{name}/{fixture}.csv");
+    server.s3.put(&object, csv).await;
+    let location = S3Location::parse(&server.s3.location(&object)).unwrap();
     personalize_local::import::import_dataset(
         server.store.as_ref(),
         server.s3.source(),
         &group,
-        DatasetType::ActionInteractions,
+        t,
         &location,
         &personalize_local::import::ImportOptions::default(),
     )
