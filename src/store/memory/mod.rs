@@ -12,9 +12,12 @@ use super::{
     Ingestion, JobCommit, LoadMode, PurgeCounts, Resource, RowBatch, Schema, StoreError,
     StoreResult, Tag, Tags, UserIds,
 };
-use crate::jobs::model::{now_epoch, Job, JobKind, JobStatus, Lease};
+use crate::jobs::model::{Job, JobKind, Lease};
 
+mod queue;
 mod resources;
+
+use self::queue::Queued;
 
 /// A record's values, and whether it arrived one by one ([`LoadMode::Put`]).
 #[derive(Debug, Clone)]
@@ -45,17 +48,6 @@ struct State {
     seq: u64,
 }
 
-/// A job as the queue keeps it.
-#[derive(Debug, Clone)]
-struct Queued {
-    seq: u64,
-    job: Job,
-    /// The lease of the last claim; `None` once released (or never claimed).
-    lease: Option<Lease>,
-    /// The token of the last claim.
-    token: u64,
-}
-
 impl State {
     /// A new resource's tags, stored with it under the same lock.
     fn add_tags(&mut self, arn: &str, tags: &[Tag]) {
@@ -68,42 +60,6 @@ impl State {
         self.seq += 1;
         self.seq
     }
-
-    /// The job `lease` holds, while it is held: not expired, not claimed again since.
-    fn held(&mut self, lease: &Lease) -> StoreResult<&mut Queued> {
-        let lost = || StoreError::LeaseLost(lease.job_arn.clone());
-        let q = self.jobs.get_mut(&lease.job_arn).ok_or_else(lost)?;
-        match &q.lease {
-            Some(l)
-                if l.token == lease.token
-                    && l.worker == lease.worker
-                    && l.expires > now_epoch() =>
-            {
-                Ok(q)
-            }
-            _ => Err(lost()),
-        }
-    }
-
-    /// Writes `job` as the final record of the job `lease` holds, releasing the lease.
-    fn finish(&mut self, job: &Job, lease: &Lease) -> StoreResult<()> {
-        let q = self.held(lease)?;
-        q.job = job.clone();
-        q.lease = None;
-        Ok(())
-    }
-}
-
-fn claimable(q: &Queued, now: f64) -> bool {
-    match q.job.status {
-        JobStatus::Pending => true,
-        JobStatus::InProgress => q.lease.as_ref().is_none_or(|l| l.expires <= now),
-        _ => false,
-    }
-}
-
-fn expiry(from: f64, lease_for: Duration) -> f64 {
-    from + lease_for.as_secs_f64()
 }
 
 /// Everything in one mutex-guarded map. A std mutex is right here: no `.await` happens while
@@ -529,20 +485,7 @@ impl DatasetStore for MemoryStore {
     }
 
     async fn create_job(&self, job: &Job, tags: &[Tag]) -> StoreResult<()> {
-        let mut s = self.lock();
-        if s.jobs.contains_key(&job.arn) {
-            return Err(StoreError::AlreadyExists(job.arn.clone()));
-        }
-        let seq = s.next_seq();
-        let queued = Queued {
-            seq,
-            job: job.clone(),
-            lease: None,
-            token: 0,
-        };
-        s.jobs.insert(job.arn.clone(), queued);
-        s.add_tags(&job.arn, tags);
-        Ok(())
+        self.lock().create_job(job, tags)
     }
 
     async fn job(&self, arn: &str) -> StoreResult<Option<Job>> {
@@ -550,28 +493,11 @@ impl DatasetStore for MemoryStore {
     }
 
     async fn list_jobs(&self, kind: JobKind, target_arn: Option<&str>) -> StoreResult<Vec<Job>> {
-        let s = self.lock();
-        let mut jobs: Vec<&Queued> = s
-            .jobs
-            .values()
-            .filter(|q| q.job.kind() == kind)
-            .filter(|q| target_arn.is_none_or(|t| q.job.spec.target_arn() == t))
-            .collect();
-        jobs.sort_by_key(|q| std::cmp::Reverse(q.seq));
-        Ok(jobs.into_iter().map(|q| q.job.clone()).collect())
+        Ok(self.lock().list_jobs(kind, target_arn))
     }
 
     async fn update_job(&self, job: &Job) -> StoreResult<()> {
-        match self.lock().jobs.get_mut(&job.arn) {
-            Some(q) => {
-                q.job = job.clone();
-                if job.status != JobStatus::InProgress {
-                    q.lease = None;
-                }
-                Ok(())
-            }
-            None => Err(StoreError::NotFound(job.arn.clone())),
-        }
+        self.lock().update_job(job)
     }
 
     async fn claim(
@@ -580,46 +506,11 @@ impl DatasetStore for MemoryStore {
         worker: &str,
         lease_for: Duration,
     ) -> StoreResult<Option<(Job, Lease)>> {
-        let mut s = self.lock();
-        let now = now_epoch();
-        let arn = match which {
-            Claim::Job(arn) => s
-                .jobs
-                .get(arn)
-                .filter(|q| claimable(q, now))
-                .map(|q| q.job.arn.clone()),
-            Claim::Next => s
-                .jobs
-                .values()
-                .filter(|q| claimable(q, now))
-                .min_by_key(|q| q.seq)
-                .map(|q| q.job.arn.clone()),
-        };
-        let Some(q) = arn.and_then(|arn| s.jobs.get_mut(&arn)) else {
-            return Ok(None);
-        };
-        q.token += 1;
-        q.job.set_status(JobStatus::InProgress);
-        q.job.failure_reason = None;
-        let lease = Lease {
-            job_arn: q.job.arn.clone(),
-            worker: worker.to_owned(),
-            token: q.token,
-            expires: expiry(now, lease_for),
-        };
-        q.lease = Some(lease.clone());
-        Ok(Some((q.job.clone(), lease)))
+        Ok(self.lock().claim(which, worker, lease_for))
     }
 
     async fn renew(&self, lease: &Lease, lease_for: Duration) -> StoreResult<Lease> {
-        let mut s = self.lock();
-        let q = s.held(lease)?;
-        let renewed = Lease {
-            expires: expiry(now_epoch(), lease_for),
-            ..lease.clone()
-        };
-        q.lease = Some(renewed.clone());
-        Ok(renewed)
+        self.lock().renew(lease, lease_for)
     }
 
     async fn finish(&self, job: &Job, lease: &Lease) -> StoreResult<()> {
