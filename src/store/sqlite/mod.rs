@@ -10,16 +10,19 @@
 //!
 //! | file | what it holds |
 //! |---|---|
-//! | `mod.rs` | opening the file, the connection, the [`DatasetStore`] impl |
+//! | `mod.rs` | the [`DatasetStore`] impl |
+//! | `conn.rs` | opening the file (beside other processes opening it), the writer and the readers |
 //! | `migrate.rs` | the versioned schema migrations |
 //! | `catalog.rs` | row mapping of groups and datasets |
 //! | `load.rs`, `packed.rs` | loads: external sort by user (`store::sort`), packed rows |
 //! | `records.rs` | counts, reads and streamed scans of records |
 //! | `purge.rs` | the purge transaction |
 //! | `jobs.rs` | the job queue: claims, leases, the fencing check |
+//! | `resources.rs` | resources of every other kind, and blobs |
 
 mod catalog;
 mod compact;
+mod conn;
 mod directory;
 mod jobs;
 mod load;
@@ -30,7 +33,7 @@ mod puts;
 mod records;
 mod resources;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -111,164 +114,6 @@ impl From<rusqlite::types::FromSqlError> for StoreError {
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
         backend(e)
-    }
-}
-
-/// How long a connection waits for another's lock before `SQLITE_BUSY`.
-const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
-
-/// Turns write-ahead logging on. Switching a new file's journal mode takes an exclusive lock,
-/// for which SQLite may answer `SQLITE_BUSY` at once while another process opens the same
-/// file, without calling the busy handler: it is retried for up to [`BUSY_TIMEOUT`].
-fn set_wal(conn: &Connection) -> DbResult<()> {
-    let started = std::time::Instant::now();
-    loop {
-        match conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0)) {
-            Ok(mode) if mode.eq_ignore_ascii_case("wal") => return Ok(()),
-            Ok(mode) => {
-                return Err(StoreError::Invalid(format!(
-                    "the database cannot use write-ahead logging (journal mode {mode})"
-                )))
-            }
-            Err(rusqlite::Error::SqliteFailure(e, _))
-                if matches!(
-                    e.code,
-                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
-                ) && started.elapsed() < BUSY_TIMEOUT =>
-            {
-                std::thread::sleep(std::time::Duration::from_millis(5));
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-}
-
-impl SqliteStore {
-    /// Opens (creating if needed) the store in `dir`/[`DB_FILE`].
-    pub fn open_dir(dir: &Path) -> StoreResult<Self> {
-        if !dir.exists() {
-            // The data dir holds personal data: its owner's only.
-            let mut builder = std::fs::DirBuilder::new();
-            builder.recursive(true);
-            #[cfg(unix)]
-            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-            builder.create(dir).map_err(backend)?;
-        }
-        SqliteStore::open(&dir.join(DB_FILE))
-    }
-
-    /// Opens (creating if needed) the store in the database file `path`. A new file is
-    /// readable and writable by its owner only (0600), and so are the write-ahead log and
-    /// its index, which SQLite creates with the database file's permissions.
-    pub fn open(path: &Path) -> StoreResult<Self> {
-        if !path.exists() {
-            let mut options = std::fs::OpenOptions::new();
-            options.write(true).create_new(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-            match options.open(path) {
-                Ok(_) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(backend(e)),
-            }
-        }
-        let mut conn = Connection::open(path)?;
-        // Another process may be opening the same new file: every step below waits for its
-        // locks (the busy timeout comes first), and the migration re-reads the schema
-        // version inside each of its transactions. The page size only takes effect on a new
-        // database, so it comes before anything is written.
-        conn.busy_timeout(BUSY_TIMEOUT)?;
-        conn.execute_batch(&format!("PRAGMA page_size = {PAGE_SIZE};"))?;
-        set_wal(&conn)?;
-        conn.execute_batch(&format!(
-            "PRAGMA synchronous = FULL;
-             PRAGMA foreign_keys = ON;
-             PRAGMA temp_store = FILE;
-             PRAGMA cache_size = -{CACHE_KIB};"
-        ))?;
-        migrate::migrate(&mut conn)?;
-        Ok(SqliteStore {
-            conn: Arc::new(Mutex::new(conn)),
-            readers: Arc::default(),
-            path: path.to_owned(),
-        })
-    }
-
-    /// The database file.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Runs `f`, a transaction that writes much (a load, a purge), like [`Self::with_conn`]
-    /// but without the automatic checkpoint at its commit: the commit is durable once its
-    /// pages are in the write-ahead log, and copying them into the database file waits for
-    /// [`DatasetStore::checkpoint`], after the job.
-    async fn with_large_write<T, F>(&self, f: F) -> DbResult<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut Connection) -> DbResult<T> + Send + 'static,
-    {
-        self.with_conn(move |conn| {
-            conn.pragma_update(None, "wal_autocheckpoint", 0)?;
-            let result = f(conn);
-            conn.pragma_update(None, "wal_autocheckpoint", AUTOCHECKPOINT_PAGES)?;
-            result
-        })
-        .await
-    }
-
-    /// Runs `f`, which only reads, on a read-only connection of the pool in a blocking
-    /// thread: it reads the last commit and waits for no writer.
-    async fn with_reader<T, F>(&self, f: F) -> DbResult<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut Connection) -> DbResult<T> + Send + 'static,
-    {
-        let readers = self.readers.clone();
-        let path = self.path.clone();
-        tokio::task::spawn_blocking(move || {
-            let pooled = readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
-            let mut conn = match pooled {
-                Some(conn) => conn,
-                None => {
-                    let conn = Connection::open_with_flags(
-                        &path,
-                        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-                    )?;
-                    conn.execute_batch(&format!(
-                        "PRAGMA busy_timeout = 10000;
-                         PRAGMA temp_store = FILE;
-                         PRAGMA cache_size = -{READER_CACHE_KIB};"
-                    ))?;
-                    conn
-                }
-            };
-            let result = f(&mut conn);
-            let mut pool = readers.lock().unwrap_or_else(|e| e.into_inner());
-            if pool.len() < READERS && conn.is_autocommit() {
-                pool.push(conn);
-            }
-            result
-        })
-        .await
-        .map_err(backend)?
-    }
-
-    /// Runs `f` on the connection in a blocking thread.
-    async fn with_conn<T, F>(&self, f: F) -> DbResult<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut Connection) -> DbResult<T> + Send + 'static,
-    {
-        let conn = self.conn.clone();
-        tokio::task::spawn_blocking(move || {
-            // No await happens under this lock; a panic in `f` rolls its transaction back
-            // when the transaction is dropped, so a poisoned lock is still consistent.
-            let mut guard = conn.lock().unwrap_or_else(|e| e.into_inner());
-            f(&mut guard)
-        })
-        .await
-        .map_err(backend)?
     }
 }
 

@@ -1,5 +1,6 @@
 //! Tests of the SQLite backend as a whole: the conformance suite, reopening, checkpoints.
 use super::*;
+use std::path::Path;
 
 #[tokio::test]
 async fn conformance() {
