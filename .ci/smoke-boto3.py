@@ -122,6 +122,35 @@ def run(binary, s3_endpoint, tmp):
         finally:
             server.kill()
             server.wait()
+    stop_flow(binary, env, tmp)
+
+
+def stop_flow(binary, env, tmp):
+    """StopSolutionVersionCreation on a server that only records jobs (no worker): the
+    version waits, PENDING, and the stop ends it CREATE STOPPED."""
+    server = subprocess.Popen(
+        [binary, "--data-dir", os.path.join(tmp, "no-worker"), "serve", "--port", "0",
+         "--transition-ms", "0", "--no-worker"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        url = wait_for_url(server)
+        check(url is not None, "the --no-worker server did not start")
+        p = boto3.client("personalize", endpoint_url=url, region_name=REGION,
+                         aws_access_key_id="test", aws_secret_access_key="test")
+        group = p.create_dataset_group(name="boto-stop")["datasetGroupArn"]
+        sol = p.create_solution(name="boto-stop", datasetGroupArn=group,
+                                recipeArn="arn:aws:personalize:::recipe/aws-popularity-count")["solutionArn"]
+        ver = p.create_solution_version(solutionArn=sol)["solutionVersionArn"]
+        status = p.describe_solution_version(solutionVersionArn=ver)["solutionVersion"]["status"]
+        check(status == "CREATE PENDING", f"a version with no worker is {status}")
+        p.stop_solution_version_creation(solutionVersionArn=ver)
+        v = p.describe_solution_version(solutionVersionArn=ver)["solutionVersion"]
+        check(v["status"] == "CREATE STOPPED" and "failureReason" not in v, f"stopped version {v}")
+        expect_error("ResourceInUseException", p.stop_solution_version_creation, solutionVersionArn=ver)
+        print("boto3 smoke: a stopped version ends CREATE STOPPED")
+    finally:
+        server.kill()
+        server.wait()
 
 
 def recipes_flow(p):
@@ -190,6 +219,41 @@ def training_flow(p, env, bucket):
         check({"coverage", "mean_reciprocal_rank_at_25", "precision_at_10",
                "normalized_discounted_cumulative_gain_at_10"} <= set(metrics), f"{recipe} metrics {metrics}")
         precision[recipe] = metrics["precision_at_10"]
+    # Next best action from action interactions, semantic similarity from item text.
+    actions = planted_csv().replace("USER_ID,ITEM_ID", "USER_ID,ACTION_ID").replace(",i", ",a").replace(",click", ",TAKEN")
+    s3.put_object(Bucket=bucket, Key="planted/action_interactions.csv", Body=actions.encode())
+    items = "ITEM_ID,DESCRIPTION\n" + "".join(
+        f"boot{k},leather hiking boots model {k}\nbook{k},italian pasta cookbook volume {k}\n" for k in range(20))
+    s3.put_object(Bucket=bucket, Key="planted/items.csv", Body=items.encode())
+    items_schema = json.dumps({"type": "record", "name": "Items", "namespace": "com.amazonaws.personalize.schema",
+                               "fields": [{"name": "ITEM_ID", "type": "string"},
+                                          {"name": "DESCRIPTION", "type": "string", "textual": True}],
+                               "version": "1.0"})
+    for kind, fixture, schema_text in (
+            ("Action_Interactions", "action_interactions",
+             (ROOT / "fixtures" / "schemas" / "action_interactions.json").read_text()),
+            ("Items", "items", items_schema)):
+        arn = p.create_schema(name=f"boto-train-{fixture}", schema=schema_text)["schemaArn"]
+        ds = p.create_dataset(name=f"boto-train-{fixture}", schemaArn=arn, datasetGroupArn=group,
+                              datasetType=kind)["datasetArn"]
+        poll(lambda: p.describe_dataset(datasetArn=ds), "dataset", {"ACTIVE"})
+        imp = p.create_dataset_import_job(jobName=f"boto-train-{fixture}", datasetArn=ds, roleArn=ROLE,
+                                          dataSource={"dataLocation": f"s3://{bucket}/planted/{fixture}.csv"})
+        j, _ = poll(lambda: p.describe_dataset_import_job(datasetImportJobArn=imp["datasetImportJobArn"]),
+                    "datasetImportJob", {"ACTIVE", "CREATE FAILED"}, seconds=60)
+        check(j["status"] == "ACTIVE", f"{kind} import {j}")
+    for recipe, metric in (("aws-next-best-action", "precision_at_5"), ("aws-semantic-similarity", "coverage")):
+        sol = p.create_solution(name=f"boto-{recipe}", datasetGroupArn=group,
+                                recipeArn=f"arn:aws:personalize:::recipe/{recipe}")["solutionArn"]
+        poll(lambda: p.describe_solution(solutionArn=sol), "solution", {"ACTIVE"})
+        ver = p.create_solution_version(solutionArn=sol)["solutionVersionArn"]
+        v, _ = poll(lambda: p.describe_solution_version(solutionVersionArn=ver), "solutionVersion",
+                    {"ACTIVE", "CREATE FAILED"}, seconds=60)
+        check(v["status"] == "ACTIVE", f"{recipe} version {v}")
+        metrics = p.get_solution_metrics(solutionVersionArn=ver)["metrics"]
+        check(metrics.get(metric, 0) > 0, f"{recipe} metrics {metrics}")
+    recipes += ("aws-next-best-action", "aws-semantic-similarity")
+
     up, pop = precision["aws-user-personalization-v2"], precision["aws-popularity-count"]
     check(up >= 2 * pop, f"precision_at_10: user-personalization {up}, popularity {pop}")
     sols = p.list_solutions(datasetGroupArn=group)["solutions"]
