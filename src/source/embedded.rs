@@ -141,6 +141,10 @@ impl http_body::Body for FreezableBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        // Killed: not one more byte, whenever the connection's own task notices.
+        if *self.freeze.dead.borrow() {
+            return Poll::Ready(Some(Err("the server was killed".into())));
+        }
         if self.freeze.is_frozen() {
             self.freeze
                 .waiting
