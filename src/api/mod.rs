@@ -173,17 +173,21 @@ fn host_name(value: &str) -> String {
 /// Whether a host name is one this server answers to: a loopback name or address, or one
 /// the user allowed.
 fn host_allowed(config: &ApiConfig, host: &str) -> bool {
-    let loopback = host == "localhost"
-        || host.ends_with(".localhost")
-        || host == "::1"
-        || host
-            .parse::<std::net::Ipv4Addr>()
-            .is_ok_and(|ip| ip.is_loopback());
-    loopback
+    is_loopback(host)
         || config
             .allowed_hosts
             .iter()
             .any(|h| h == "*" || h.eq_ignore_ascii_case(host))
+}
+
+/// Whether a host name is a loopback name or address.
+fn is_loopback(host: &str) -> bool {
+    host == "localhost"
+        || host.ends_with(".localhost")
+        || host == "::1"
+        || host
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Refuses what a web page could send here, before any route runs:
@@ -251,16 +255,12 @@ fn page_safe(config: &ApiConfig, headers: &HeaderMap) -> Result<(), String> {
     if let Some(origin) = headers.get("origin") {
         let origin = origin.to_str().unwrap_or("");
         // `*` serves any Host, not any page: an origin must be loopback or named.
-        let named = ApiConfig {
-            allowed_hosts: config
-                .allowed_hosts
-                .iter()
-                .filter(|h| *h != "*")
-                .cloned()
-                .collect(),
-            ..config.clone()
-        };
-        if origin == "null" || !host_allowed(&named, &host_name(origin)) {
+        let host = host_name(origin);
+        let named = config
+            .allowed_hosts
+            .iter()
+            .any(|h| h != "*" && h.eq_ignore_ascii_case(&host));
+        if origin == "null" || !(is_loopback(&host) || named) {
             return Err(format!("requests from the origin {origin:?} are refused"));
         }
     }

@@ -35,15 +35,24 @@ impl Default for AutoTraining {
     }
 }
 
-/// The period a solution's schedule gives: `rate(N days)`, 7 days when none is set.
+/// The days of a schedule `rate(N days)` (or `rate(1 day)`), N from 1 to 30; `None` for
+/// anything else.
+pub fn schedule_days(expression: &str) -> Option<u32> {
+    expression
+        .strip_prefix("rate(")
+        .and_then(|r| r.strip_suffix(')'))
+        .and_then(|r| r.strip_suffix(" days").or_else(|| r.strip_suffix(" day")))
+        .and_then(|n| n.trim().parse::<u32>().ok())
+        .filter(|d| (1..=30).contains(d))
+}
+
+/// The period a solution's schedule gives, 7 days when none is set.
 fn scheduled(solution: &Value) -> Duration {
     let days = solution["solutionConfig"]["autoTrainingConfig"]["schedulingExpression"]
         .as_str()
-        .and_then(|e| e.strip_prefix("rate("))
-        .and_then(|r| r.trim_end_matches(')').split_whitespace().next())
-        .and_then(|n| n.parse::<u64>().ok())
+        .and_then(schedule_days)
         .unwrap_or(7);
-    Duration::from_secs(days * 86_400)
+    Duration::from_secs(u64::from(days) * 86_400)
 }
 
 /// An 8-hex-digit ID for the automatic version of `solution` in period `slot`.
@@ -151,6 +160,9 @@ mod tests {
         assert_eq!(scheduled(&json!({})), Duration::from_secs(7 * 86_400));
         let s = json!({"solutionConfig": {"autoTrainingConfig": {"schedulingExpression": "rate(3 days)"}}});
         assert_eq!(scheduled(&s), Duration::from_secs(3 * 86_400));
+        assert_eq!(schedule_days("rate(1 day)"), Some(1));
+        assert_eq!(schedule_days("rate(31 days)"), None);
+        assert_eq!(schedule_days("cron(0 * * * ? *)"), None);
         assert_eq!(auto_id("a", 1), auto_id("a", 1));
         assert_ne!(auto_id("a", 1), auto_id("a", 2));
         assert_eq!(auto_id("a", 1).len(), 8);

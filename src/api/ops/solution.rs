@@ -187,12 +187,7 @@ pub async fn describe(state: &AppState, input: &Input) -> OpResult {
 /// The schedule of an `autoTrainingConfig`, checked: `rate(N days)`, N from 1 to 30.
 fn check_schedule(auto: &Input, at: &str) -> Result<(), ApiError> {
     if let Some(e) = auto.opt_str("schedulingExpression", 1, 16, None)? {
-        let days = e
-            .strip_prefix("rate(")
-            .and_then(|r| r.strip_suffix(')'))
-            .and_then(|r| r.strip_suffix(" days").or_else(|| r.strip_suffix(" day")))
-            .and_then(|n| n.trim().parse::<u32>().ok());
-        if !days.is_some_and(|d| (1..=30).contains(&d)) {
+        if crate::model::auto::schedule_days(&e).is_none() {
             return Err(ApiError::invalid_input(format!(
                 "{at}.schedulingExpression {e:?} must be rate(N days), N from 1 to 30"
             )));

@@ -164,14 +164,26 @@ pub async fn list(state: &AppState, scope: &ArnScope, input: &Input) -> OpResult
     }
     let prefix = scope.prefix();
     let mut versions = Vec::new();
+    let mut exists = std::collections::HashMap::new();
     for job in state
         .store
         .list_jobs(JobKind::Training, solution_arn.as_deref())
         .await?
     {
-        if job.arn.starts_with(&prefix)
-            && state.store.resource(job.spec.target_arn()).await?.is_some()
-        {
+        if !job.arn.starts_with(&prefix) {
+            continue;
+        }
+        // Whether each solution still exists, looked up once.
+        let solution = job.spec.target_arn().to_owned();
+        let alive = match exists.get(&solution) {
+            Some(&alive) => alive,
+            None => {
+                let alive = state.store.resource(&solution).await?.is_some();
+                exists.insert(solution, alive);
+                alive
+            }
+        };
+        if alive {
             versions.push(job);
         }
     }
