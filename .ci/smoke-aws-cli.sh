@@ -2,7 +2,8 @@
 # Smoke flow with the real AWS CLI against the built binary: data loaded with `import`, then
 # `serve`, then dataset group and data deletion job calls through `aws personalize`, then a
 # schema, a dataset and its tags, each created, checked and deleted again, then an event
-# tracker, `aws personalize-events` calls and an export of what they put.
+# tracker, `aws personalize-events` calls and an export of what they put; then the recipe
+# catalog, solutions of each family trained on planted interactions, and a stopped version.
 #   .ci/smoke-aws-cli.sh BINARY S3_ENDPOINT
 set -euo pipefail
 bin=$1
@@ -21,6 +22,21 @@ aws --endpoint-url "$s3" s3 cp --recursive --quiet "$here/fixtures/s3/tests/" "s
 "$bin" --data-dir "$work/data" import --dataset-group smoke --dataset-type Interactions \
   --data-location "s3://$bucket/datasets/interactions.csv" >/dev/null
 
+# Interactions with planted structure (user u prefers the items of group u % 6), for training.
+python3 - "$work/planted.csv" <<'PY'
+import random, sys
+rng = random.Random(11)
+rows = ["USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE"]
+for u in range(600):
+    for k in range(10):
+        g = u % 6 if rng.random() < 0.85 else rng.randrange(6)
+        rows.append(f"u{u},i{int(rng.random() ** 2 * 20) * 6 + g},{1700000000 + u * 10 + k},click")
+open(sys.argv[1], "w").write("\n".join(rows) + "\n")
+PY
+aws --endpoint-url "$s3" s3 cp --quiet "$work/planted.csv" "s3://$bucket/planted/interactions.csv"
+"$bin" --data-dir "$work/data" import --dataset-group smoke-train --dataset-type Interactions \
+  --data-location "s3://$bucket/planted/interactions.csv" >/dev/null
+
 "$bin" --data-dir "$work/data" serve --port 0 --transition-ms 0 >"$work/serve.out" 2>"$work/serve.err" &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$work"' EXIT
@@ -37,7 +53,7 @@ p create-dataset-group --name smoke-two >/dev/null
 if p create-dataset-group --name smoke-two 2>"$work/dup.err"; then echo "duplicate accepted" >&2; exit 1; fi
 grep -q ResourceAlreadyExistsException "$work/dup.err"
 p list-dataset-groups >"$work/groups.json"
-python3 -c 'import json,sys; n=[g["name"] for g in json.load(open(sys.argv[1]))["datasetGroups"]]; assert n==["smoke","smoke-two"], n' "$work/groups.json"
+python3 -c 'import json,sys; n=[g["name"] for g in json.load(open(sys.argv[1]))["datasetGroups"]]; assert n==["smoke","smoke-train","smoke-two"], n' "$work/groups.json"
 
 job=$(p create-data-deletion-job --job-name smoke-job --dataset-group-arn "$group" \
   --data-source "dataLocation=s3://$bucket/deletion-nested/" \
@@ -111,7 +127,7 @@ p delete-dataset-group --dataset-group-arn "$two"
 if p describe-dataset-group --dataset-group-arn "$two" 2>"$work/gone.err"; then echo "deleted group described" >&2; exit 1; fi
 grep -q ResourceNotFoundException "$work/gone.err"
 p list-dataset-groups >"$work/groups.json"
-python3 -c 'import json,sys; n=[g["name"] for g in json.load(open(sys.argv[1]))["datasetGroups"]]; assert n==["smoke"], n' "$work/groups.json"
+python3 -c 'import json,sys; n=[g["name"] for g in json.load(open(sys.argv[1]))["datasetGroups"]]; assert n==["smoke","smoke-train"], n' "$work/groups.json"
 # The real-time path: a tracker, events and users put through `aws personalize-events` on the
 # same port, then an export of the records put one by one.
 tracker=$(p create-event-tracker --name smoke-tracker --dataset-group-arn "$group" \
@@ -208,4 +224,53 @@ reason=$(p describe-solution-version --solution-version-arn "$version" --query s
 [ "$status" = "CREATE FAILED" ] && [[ "$reason" == *"at least 1000"* ]] || { echo "solution version: $status, $reason" >&2; exit 1; }
 [ "$(p list-solutions --dataset-group-arn "$group" --query 'length(solutions)' --output text)" = 1 ]
 echo "aws cli smoke: too little data to train: $reason"
+
+# A solution of each family on the planted interactions trains to ACTIVE; user-personalization's
+# precision_at_10 shows the structure popularity cannot see.
+train() { # RECIPE -> precision_at_10
+  local sol ver st
+  sol=$(p create-solution --name "smoke-$1" --dataset-group-arn "$train_group" \
+    --recipe-arn "arn:aws:personalize:::recipe/$1" --query solutionArn --output text)
+  for _ in $(seq 1 100); do
+    [ "$(p describe-solution --solution-arn "$sol" --query solution.status --output text)" = ACTIVE ] && break
+    sleep 0.1
+  done
+  ver=$(p create-solution-version --solution-arn "$sol" --query solutionVersionArn --output text)
+  for _ in $(seq 1 300); do
+    st=$(p describe-solution-version --solution-version-arn "$ver" --query solutionVersion.status --output text)
+    [ "$st" = ACTIVE ] || [ "$st" = "CREATE FAILED" ] && break
+    sleep 0.2
+  done
+  [ "$st" = ACTIVE ] || { echo "$1: version $st" >&2; return 1; }
+  p get-solution-metrics --solution-version-arn "$ver" --query metrics.precision_at_10 --output text
+}
+train_group=arn:aws:personalize:us-east-1:000000000000:dataset-group/smoke-train
+declare -A precision
+for recipe in aws-user-personalization-v2 aws-popularity-count aws-trending-now aws-sims \
+  aws-item-affinity aws-personalized-ranking-v2; do
+  precision[$recipe]=$(train "$recipe")
+done
+up=${precision[aws-user-personalization-v2]} pop=${precision[aws-popularity-count]}
+python3 -c 'import sys; up, pop = map(float, sys.argv[1:]); assert up >= 2 * pop > 0, (up, pop)' "$up" "$pop"
+echo "aws cli smoke: 6 solutions trained; precision_at_10 $up vs popularity $pop"
+
+# StopSolutionVersionCreation on a server without a worker: the version waits, and the stop
+# ends it CREATE STOPPED.
+"$bin" --data-dir "$work/no-worker" serve --port 0 --transition-ms 0 --no-worker >"$work/nw.out" 2>"$work/nw.err" &
+nw=$!
+trap 'kill $pid $nw 2>/dev/null || true; wait $pid $nw 2>/dev/null || true; rm -rf "$work"' EXIT
+for _ in $(seq 1 100); do grep -q 'listening on' "$work/nw.out" 2>/dev/null && break; sleep 0.1; done
+nw_api=$(grep -o 'http://[0-9.:]*' "$work/nw.out" | head -n 1)
+q() { aws --endpoint-url "$nw_api" personalize "$@"; }
+stop_group=$(q create-dataset-group --name smoke-stop --query datasetGroupArn --output text)
+stop_sol=$(q create-solution --name smoke-stop --dataset-group-arn "$stop_group" \
+  --recipe-arn arn:aws:personalize:::recipe/aws-popularity-count --query solutionArn --output text)
+stop_ver=$(q create-solution-version --solution-arn "$stop_sol" --query solutionVersionArn --output text)
+[ "$(q describe-solution-version --solution-version-arn "$stop_ver" --query solutionVersion.status --output text)" = "CREATE PENDING" ]
+q stop-solution-version-creation --solution-version-arn "$stop_ver"
+status=$(q describe-solution-version --solution-version-arn "$stop_ver" --query solutionVersion.status --output text)
+[ "$status" = "CREATE STOPPED" ] || { echo "stopped version: $status" >&2; exit 1; }
+if q stop-solution-version-creation --solution-version-arn "$stop_ver" 2>"$work/stop.err"; then echo "second stop accepted" >&2; exit 1; fi
+grep -q ResourceInUseException "$work/stop.err"
+echo "aws cli smoke: a stopped version ends CREATE STOPPED"
 echo "aws cli smoke: passed"
