@@ -602,6 +602,17 @@ pub trait DatasetStore: Send + Sync + fmt::Debug + 'static {
         dataset_type: DatasetType,
     ) -> StoreResult<Vec<Vec<String>>>;
 
+    /// The records of a dataset whose key ([`DatasetType::key_column`]: the user, item or
+    /// action ID) is one of `keys`: the keys in the order given, each key's records in load
+    /// order (`keys` are distinct); a purged user has none. For answering one request (a user's history, a few
+    /// items' metadata): a backend reads those keys' records only, through an index.
+    async fn records_of(
+        &self,
+        group_arn: &str,
+        dataset_type: DatasetType,
+        keys: &[String],
+    ) -> StoreResult<Vec<Vec<String>>>;
+
     /// The records of a dataset that arrived as `which` says, as a stream of batches of at
     /// most `batch_rows` rows, for exports of any size: a backend must not read them all at
     /// once. The records of one key (user, item or action) come in load order; otherwise the

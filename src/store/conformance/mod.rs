@@ -7,10 +7,12 @@
 //! |---|---|
 //! | `catalog.rs` | groups, datasets, schemas, event trackers, tags |
 //! | `records.rs` | loads, scans, purges, and their commit with a job's end |
+//! | `lookups.rs` | reads by key: a user's records, a few items' |
 //! | `queue.rs` | job records of every kind, claims, leases and the fencing check |
 //! | `resources.rs` | resources of every other kind by ARN, kind and parent; blobs |
 
 mod catalog;
+mod lookups;
 mod queue;
 mod records;
 mod resources;
@@ -20,6 +22,7 @@ use std::time::Duration;
 use futures::stream::{self, StreamExt};
 
 pub use self::catalog::*;
+pub use self::lookups::*;
 pub use self::queue::*;
 pub use self::records::*;
 pub use self::resources::*;
@@ -45,6 +48,7 @@ pub async fn run_all(store: &dyn DatasetStore) {
     purge_removes_only_the_listed_users(store).await;
     purge_is_atomic_with_the_job_record(store).await;
     purged_users_stay_gone_on_every_read_path(store).await;
+    records_are_read_by_key(store).await;
     matching_finds_what_a_purge_deletes(store).await;
     loads_commit_with_their_job(store).await;
     jobs_are_kept_and_listed_newest_first(store).await;

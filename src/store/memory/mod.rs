@@ -390,6 +390,28 @@ impl DatasetStore for MemoryStore {
         }
     }
 
+    async fn records_of(
+        &self,
+        group_arn: &str,
+        dataset_type: DatasetType,
+        keys: &[String],
+    ) -> StoreResult<Vec<Vec<String>>> {
+        let s = self.lock();
+        let Some((dataset, rows)) = s.datasets.get(&dataset_key(group_arn, dataset_type)) else {
+            return Err(StoreError::NotFound(dataset_name(group_arn, dataset_type)));
+        };
+        let k = key_column(dataset);
+        let mut out = Vec::new();
+        for key in keys {
+            out.extend(
+                rows.iter()
+                    .filter(|r| &r.values[k] == key)
+                    .map(|r| r.values.clone()),
+            );
+        }
+        Ok(out)
+    }
+
     fn scan_records(
         &self,
         group_arn: &str,

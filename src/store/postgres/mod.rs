@@ -321,6 +321,15 @@ impl DatasetStore for PostgresStore {
         records::all(&**self.client().await?, group_arn, dataset_type).await
     }
 
+    async fn records_of(
+        &self,
+        group_arn: &str,
+        dataset_type: DatasetType,
+        keys: &[String],
+    ) -> StoreResult<Vec<Vec<String>>> {
+        records::of_keys(&**self.client().await?, group_arn, dataset_type, keys).await
+    }
+
     fn scan_records(
         &self,
         group_arn: &str,

@@ -113,8 +113,10 @@ pub(super) fn create_records_table(
     }
     let cols: Vec<String> = (0..columns.len()).map(|i| format!("c{i}")).collect();
     conn.execute_batch(&format!(
-        "CREATE TABLE records_{id} (seq INTEGER PRIMARY KEY, {})",
-        cols.join(", ")
+        "CREATE TABLE records_{id} (seq INTEGER PRIMARY KEY, {});
+         CREATE INDEX records_{id}_key ON records_{id} (c{});",
+        cols.join(", "),
+        key_index(t, columns)
     ))?;
     Ok(())
 }
@@ -144,9 +146,11 @@ pub(super) fn remap_records(
         "CREATE TABLE records_{id}_new (seq INTEGER PRIMARY KEY, {cols});
          INSERT INTO records_{id}_new (seq, {cols}) SELECT seq, {sources} FROM records_{id};
          DROP TABLE records_{id};
-         ALTER TABLE records_{id}_new RENAME TO records_{id};",
+         ALTER TABLE records_{id}_new RENAME TO records_{id};
+         CREATE INDEX records_{id}_key ON records_{id} (c{key});",
         cols = cols.join(", "),
         sources = sources.join(", "),
+        key = key_index(t, new),
     ))?;
     Ok(())
 }

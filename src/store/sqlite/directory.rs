@@ -282,6 +282,19 @@ pub(super) fn tombstoned_records(conn: &Connection, dataset_id: i64) -> DbResult
 }
 
 /// The sorted, distinct IDs of a dataset's tombstones (none once compacted), end to end.
+/// [`tombstoned`], or `None` without a tombstone (the usual case: a compaction follows each
+/// purge), without reading any.
+pub(super) fn tombstoned_if_any(conn: &Connection, dataset_id: i64) -> DbResult<Option<UserIds>> {
+    let any: bool = conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM tombstones WHERE dataset_id = ?1)")?
+        .query_row(params![dataset_id], |r| r.get(0))?;
+    if any {
+        tombstoned(conn, dataset_id).map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
 pub(super) fn tombstoned(conn: &Connection, dataset_id: i64) -> DbResult<UserIds> {
     let mut stmt =
         conn.prepare_cached("SELECT keys FROM tombstones WHERE dataset_id = ?1 ORDER BY id")?;

@@ -517,6 +517,17 @@ impl DatasetStore for SqliteStore {
             .await
     }
 
+    async fn records_of(
+        &self,
+        group_arn: &str,
+        dataset_type: DatasetType,
+        keys: &[String],
+    ) -> StoreResult<Vec<Vec<String>>> {
+        let (group_arn, keys) = (group_arn.to_owned(), keys.to_vec());
+        self.with_reader(move |conn| records::of_keys(conn, &group_arn, dataset_type, &keys))
+            .await
+    }
+
     fn scan_records(
         &self,
         group_arn: &str,

@@ -3,10 +3,11 @@
 use std::path::PathBuf;
 
 use futures::stream::{BoxStream, StreamExt};
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 
 use super::catalog::{key_index, require_dataset};
-use super::{packed, puts, DbResult};
+use super::{directory, packed, puts, DbResult};
+use crate::store::packing::decode;
 use crate::store::{DatasetType, Ingestion, RowBatch, StoreResult};
 
 /// How many records a dataset holds.
@@ -49,6 +50,50 @@ pub(super) fn all(
         })?
         .collect::<Result<Vec<Vec<String>>, _>>()?;
     Ok(rows)
+}
+
+/// The records of `keys`, each key's in load order, through the key's index; a tombstoned
+/// user's left out.
+pub(super) fn of_keys(
+    conn: &Connection,
+    group_arn: &str,
+    dataset_type: DatasetType,
+    keys: &[String],
+) -> DbResult<Vec<Vec<String>>> {
+    let (id, columns) = require_dataset(conn, group_arn, dataset_type)?;
+    let (width, key) = (columns.len(), key_index(dataset_type, &columns));
+    let mut out = Vec::new();
+    if dataset_type.holds_users() {
+        let hidden = directory::tombstoned_if_any(conn, id)?;
+        let mut stmt =
+            conn.prepare_cached(&format!("SELECT rows FROM records_{id} WHERE k = ?1"))?;
+        for k in keys {
+            if hidden.as_ref().is_some_and(|h| h.contains(k)) {
+                continue;
+            }
+            let blob: Option<Vec<u8>> = stmt.query_row([k], |r| r.get(0)).optional()?;
+            if let Some(blob) = blob {
+                out.extend(decode(k, &blob, width, key)?.into_iter().map(|(_, r)| r));
+            }
+        }
+        return Ok(out);
+    }
+    let cols: Vec<String> = (0..width).map(|i| format!("c{i}")).collect();
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {} FROM records_{id} WHERE c{key} = ?1 ORDER BY seq",
+        cols.join(", ")
+    ))?;
+    for k in keys {
+        let rows = stmt.query_map([k], |r| {
+            (0..width)
+                .map(|i| r.get::<_, Option<String>>(i).map(Option::unwrap_or_default))
+                .collect()
+        })?;
+        for row in rows {
+            out.push(row?);
+        }
+    }
+    Ok(out)
 }
 
 /// Every record of a dataset in batches, read by a connection of its own.
