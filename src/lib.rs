@@ -20,17 +20,19 @@
 //! | layer | modules |
 //! |---|---|
 //! | entry points | [`cli`] (the command line, the demo), [`server`] (the API with a worker) |
-//! | wire | [`api`]: awsJson1_1 operations; [`api::dto`] turns records into the service's JSON; [`api::events`]: the restJson1 events API |
+//! | wire | [`api`]: awsJson1_1 operations; [`api::dto`] turns records into the service's JSON; [`api::events`]: the restJson1 events API; [`api::runtime`]: the restJson1 runtime API |
 //! | job runner | [`worker`] (claims jobs and runs each kind's body), [`jobs::run`]: claim, lease, run to the end |
 //! | job bodies | [`deletion`], [`import`] (loads, also from the command line), [`export`], [`model::training`] |
 //! | real time | [`events`]: records put one by one, written with group commit |
 //! | I/O | [`source`] (S3, listing), [`csv`] (reader and writer) |
+//! | answers | [`answer`]: a deployed model's recommendations from the current records, filters |
 //! | training | [`model`] (the training job, the model format) on [`train`] (the algorithms, pure functions over a snapshot of records) |
 //! | store | [`store`]: the [`store::DatasetStore`] contract, SQLite by default, in memory |
 //! | model | [`jobs::model`]: the job record, data only |
 
 #![warn(missing_docs, unreachable_pub)]
 
+pub mod answer;
 pub mod api;
 pub mod cli;
 pub mod csv;

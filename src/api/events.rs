@@ -100,7 +100,7 @@ async fn serve(State(state): State<Arc<AppState>>, request: Request, operation: 
 }
 
 /// An error as restJson1 sends it: the modeled status, the code in `x-amzn-ErrorType`.
-fn rest_error(mut e: ApiError) -> Response {
+pub(crate) fn rest_error(mut e: ApiError) -> Response {
     if e.status == StatusCode::BAD_REQUEST {
         e.status = match e.code {
             "ResourceNotFoundException" => StatusCode::NOT_FOUND,

@@ -1,6 +1,7 @@
 //! The Amazon Personalize API over awsJson1_1: `POST /` with `X-Amz-Target:
 //! AmazonPersonalize.<Operation>`, JSON in and out, errors as [`error::ApiError`]; and on the
-//! same port the Personalize Events API over restJson1 ([`events`]: `POST /events`, ...).
+//! same port the Personalize Events API over restJson1 ([`events`]: `POST /events`, ...) and
+//! the Personalize Runtime API over restJson1 ([`runtime`]: `POST /recommendations`, ...).
 //!
 //! Besides the API: `GET /health`, and the admin endpoints for test suites:
 //! `POST /_personalize-local/reset` (empties every store table; `POST /moto-api/reset` too)
@@ -12,6 +13,7 @@ pub mod error;
 pub mod events;
 pub mod input;
 pub mod ops;
+pub mod runtime;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -110,6 +112,8 @@ pub struct AppState {
     pub faults: Arc<crate::faults::Faults>,
     /// Writes the records of the events API ([`events`]) with group commit.
     pub events: crate::events::commit::GroupCommit,
+    /// The models the runtime API ([`runtime`]) answers with, loaded once each.
+    pub models: crate::answer::deployed::Models,
 }
 
 impl AppState {
@@ -129,6 +133,7 @@ impl AppState {
             tag_writes: tokio::sync::Mutex::new(()),
             deleting: deleting::Deleting::default(),
             faults,
+            models: Default::default(),
         })
     }
 }
@@ -138,7 +143,8 @@ pub fn router(state: Arc<AppState>) -> Router {
     let mut router = Router::new()
         .route("/", post(dispatch))
         .route("/health", get(health))
-        .merge(events::routes());
+        .merge(events::routes())
+        .merge(runtime::routes());
     if state.config.admin {
         router = router
             .route(RESET_PATH, post(reset))
@@ -289,6 +295,7 @@ async fn reset(State(state): State<Arc<AppState>>) -> Response {
         Ok(()) => {
             state.deleting.clear();
             state.faults.clear();
+            state.models.clear();
             // What the reset dropped leaves the disk before the answer.
             if let Err(e) = state.store.compact().await {
                 tracing::warn!(error = %e, "cannot compact the store after a reset");

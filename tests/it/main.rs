@@ -17,5 +17,6 @@ mod isolation;
 mod pages;
 mod processes;
 mod recipes;
+mod runtime;
 mod stall;
 mod training;

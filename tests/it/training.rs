@@ -16,7 +16,7 @@ use crate::api_resources::create_dataset;
 
 /// A group whose Interactions dataset holds `rows` (user, item, time) as `click` events,
 /// loaded through the library's import from the embedded S3.
-async fn group_with_interactions(
+pub(crate) async fn group_with_interactions(
     server: &Server,
     name: &str,
     rows: impl Iterator<Item = (String, String, i64)>,
@@ -26,7 +26,7 @@ async fn group_with_interactions(
 
 /// Like [`group_with_interactions`], into the group's Action_Interactions dataset as
 /// `TAKEN` actions.
-async fn group_with_action_interactions(
+pub(crate) async fn group_with_action_interactions(
     server: &Server,
     name: &str,
     rows: impl Iterator<Item = (String, String, i64)>,
@@ -67,7 +67,7 @@ async fn loaded_group(
     group
 }
 
-async fn solution(c: &Client, group: &str, name: &str, recipe: &str) -> String {
+pub(crate) async fn solution(c: &Client, group: &str, name: &str, recipe: &str) -> String {
     c.create_solution()
         .name(name)
         .dataset_group_arn(group)
@@ -87,7 +87,7 @@ async fn solution(c: &Client, group: &str, name: &str, recipe: &str) -> String {
 }
 
 /// A new version of `solution`, polled until it ends; its ARN and final status.
-async fn train(
+pub(crate) async fn train(
     c: &Client,
     solution: &str,
 ) -> (String, aws_sdk_personalize::types::SolutionVersion) {

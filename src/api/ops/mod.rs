@@ -1,5 +1,6 @@
 //! One file per resource; [`call`] routes an operation name to its handler.
 
+pub mod campaign;
 pub mod data_deletion_job;
 pub mod dataset;
 pub mod dataset_export_job;
@@ -65,6 +66,11 @@ pub async fn call(state: &AppState, operation: &str, scope: &ArnScope, input: &I
         "ListSolutionVersions" => solution_version::list(state, scope, input).await,
         "GetSolutionMetrics" => solution_version::metrics(state, input).await,
         "StopSolutionVersionCreation" => solution_version::stop(state, input).await,
+        "CreateCampaign" => campaign::create(state, scope, input).await,
+        "DescribeCampaign" => campaign::describe(state, input).await,
+        "ListCampaigns" => campaign::list(state, scope, input).await,
+        "UpdateCampaign" => campaign::update(state, input).await,
+        "DeleteCampaign" => campaign::delete(state, input).await,
         "ListRecipes" => recipe::list(input).await,
         "DescribeRecipe" => recipe::describe(input).await,
         "DescribeAlgorithm" => recipe::describe_algorithm(input).await,
@@ -79,8 +85,9 @@ pub async fn call(state: &AppState, operation: &str, scope: &ArnScope, input: &I
 }
 
 /// The members that name Personalize resources by ARN.
-const ARN_MEMBERS: [&str; 10] = [
+const ARN_MEMBERS: [&str; 11] = [
     "datasetGroupArn",
+    "campaignArn",
     "solutionArn",
     "solutionVersionArn",
     "datasetArn",

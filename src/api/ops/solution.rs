@@ -294,6 +294,17 @@ pub async fn list(state: &AppState, scope: &ArnScope, input: &Input) -> OpResult
 pub async fn delete(state: &AppState, input: &Input) -> OpResult {
     let arn = input.req_str("solutionArn", 0, 256, Some(&ARN))?;
     find(state, &arn).await?;
+    if let Some(c) = state
+        .store
+        .list_resources(super::campaign::KIND, Some(&arn))
+        .await?
+        .first()
+    {
+        return Err(ApiError::in_use(format!(
+            "the campaign {} serves a version of the solution {arn}; delete it first",
+            c.arn
+        )));
+    }
     let versions = state.store.list_jobs(JobKind::Training, Some(&arn)).await?;
     if let Some(v) = versions
         .iter()

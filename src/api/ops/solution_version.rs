@@ -16,7 +16,7 @@ use crate::store::{ArnScope, Resource, StoreError};
 
 /// The job of the version named `arn`, or `ResourceNotFoundException` (also when its
 /// solution was deleted).
-async fn find(state: &AppState, arn: &str) -> Result<Job, ApiError> {
+pub async fn find(state: &AppState, arn: &str) -> Result<Job, ApiError> {
     let gone = || ApiError::not_found(format!("the solution version {arn} does not exist"));
     let job = match state.store.job(arn).await? {
         Some(j) if j.kind() == JobKind::Training => j,

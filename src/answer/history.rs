@@ -1,0 +1,82 @@
+//! A user's history as the store holds it now: the interactions (or action interactions) of
+//! one user, read by key ([`DatasetStore::records_of`]), oldest first. A user purged by a
+//! data deletion job has none.
+
+use crate::store::{DatasetStore, DatasetType, StoreResult};
+
+/// One interaction of the user.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Interaction {
+    /// The item (or action) ID.
+    pub item: String,
+    /// `EVENT_TYPE`, or empty.
+    pub event_type: String,
+    /// `TIMESTAMP`, epoch seconds (0 if unreadable).
+    pub time: i64,
+}
+
+/// A user's interactions, oldest first (ties in load order).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct History {
+    /// Every interaction.
+    pub events: Vec<Interaction>,
+}
+
+impl History {
+    /// The distinct items, each at its latest interaction, oldest first: what the models
+    /// score a user by.
+    pub fn items(&self) -> Vec<&str> {
+        let mut seen = std::collections::HashSet::new();
+        let mut out: Vec<&str> = Vec::new();
+        for e in self.events.iter().rev() {
+            if seen.insert(e.item.as_str()) {
+                out.push(&e.item);
+            }
+        }
+        out.reverse();
+        out
+    }
+
+    /// Whether the user has no interaction.
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+}
+
+/// The interactions of `user` in the group's `dataset_type` dataset (Interactions or
+/// Action_Interactions); none without that dataset.
+pub async fn read(
+    store: &dyn DatasetStore,
+    group_arn: &str,
+    dataset_type: DatasetType,
+    user: &str,
+) -> StoreResult<History> {
+    let datasets = store.datasets(group_arn).await?;
+    let Some(d) = datasets.iter().find(|d| d.dataset_type == dataset_type) else {
+        return Ok(History::default());
+    };
+    let col = |name: &str| d.columns.iter().position(|c| c == name);
+    let item_col = match dataset_type {
+        DatasetType::ActionInteractions => col("ACTION_ID"),
+        _ => col("ITEM_ID"),
+    };
+    let Some(item_col) = item_col else {
+        return Ok(History::default());
+    };
+    let (type_col, time_col) = (col("EVENT_TYPE"), col("TIMESTAMP"));
+    let rows = store
+        .records_of(group_arn, dataset_type, &[user.to_owned()])
+        .await?;
+    let mut events: Vec<Interaction> = rows
+        .into_iter()
+        .map(|r| Interaction {
+            item: r[item_col].clone(),
+            event_type: type_col.map(|c| r[c].clone()).unwrap_or_default(),
+            time: time_col
+                .and_then(|c| r[c].trim().parse::<f64>().ok())
+                .map_or(0, |t| t as i64),
+        })
+        .collect();
+    events.sort_by_key(|e| e.time);
+    Ok(History { events })
+}

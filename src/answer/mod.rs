@@ -1,0 +1,17 @@
+//! Answers: what a deployed model recommends for one request, computed from the trained
+//! model ([`crate::model::format::Model`], which holds items only) and the records the store
+//! holds now (the user's history, the items' metadata), so a user purged by a COMPLETED data
+//! deletion job has no history here from that moment, and what only that user interacted
+//! with stops being recommended once the model is retrained.
+//!
+//! | file | what it holds |
+//! |---|---|
+//! | [`deployed`] | a model loaded for answering, and the cache of loaded models |
+//! | [`history`] | a user's history, read by key from the store |
+//! | `rank.rs` | items for a user, items like an item, a list reordered, actions |
+
+pub mod deployed;
+pub mod history;
+mod rank;
+
+pub use self::rank::{actions_for_user, items_for_user, rank_items, related_items, Scored};
