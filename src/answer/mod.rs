@@ -7,10 +7,12 @@
 //! | file | what it holds |
 //! |---|---|
 //! | [`deployed`] | a model loaded for answering, and the cache of loaded models |
+//! | [`filter`] | the filter expression language: parsed, checked, bound to values, applied |
 //! | [`history`] | a user's history, read by key from the store |
 //! | `rank.rs` | items for a user, items like an item, a list reordered, actions |
 
 pub mod deployed;
+pub mod filter;
 pub mod history;
 mod rank;
 

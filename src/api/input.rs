@@ -69,6 +69,14 @@ impl Input {
         }
     }
 
+    /// A JSON value that must be an object (an element of a list of structures).
+    pub fn from_value(v: Value) -> Result<Input, ApiError> {
+        match v {
+            Value::Object(map) => Ok(Input(map)),
+            _ => Err(ApiError::invalid_input("each element must be an object")),
+        }
+    }
+
     fn value(&self, member: &str) -> Option<&Value> {
         self.0.get(member).filter(|v| !v.is_null())
     }

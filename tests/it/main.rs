@@ -12,6 +12,7 @@ mod deletion;
 mod erasure;
 mod events;
 mod faults;
+mod filters;
 mod import;
 mod isolation;
 mod pages;

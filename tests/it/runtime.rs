@@ -27,7 +27,7 @@ pub fn runtime_client(endpoint: &str) -> aws_sdk_personalizeruntime::Client {
     aws_sdk_personalizeruntime::Client::from_conf(conf)
 }
 
-const PLANTED: Planted = Planted {
+pub(crate) const PLANTED: Planted = Planted {
     users: 600,
     items: 120,
     groups: 6,

@@ -166,15 +166,17 @@ pub async fn delete(state: &AppState, input: &Input) -> OpResult {
         )));
     }
     let group = find(state, &arn).await?;
-    let solutions = state
-        .store
-        .list_resources(crate::model::training::SOLUTION_KIND, Some(&arn))
-        .await?;
-    if let Some(s) = solutions.first() {
-        return Err(ApiError::in_use(format!(
-            "the dataset group {arn} still has the solution {}; delete it first",
-            s.arn
-        )));
+    // What belongs to the group must go first, as on AWS.
+    for (kind, what) in [
+        (crate::model::training::SOLUTION_KIND, "solution"),
+        (super::filter::KIND, "filter"),
+    ] {
+        if let Some(r) = state.store.list_resources(kind, Some(&arn)).await?.first() {
+            return Err(ApiError::in_use(format!(
+                "the dataset group {arn} still has the {what} {}; delete it first",
+                r.arn
+            )));
+        }
     }
     match state.store.delete_dataset_group(&arn).await {
         Ok(()) => {

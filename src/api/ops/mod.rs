@@ -7,6 +7,7 @@ pub mod dataset_export_job;
 pub mod dataset_group;
 pub mod dataset_import_job;
 pub mod event_tracker;
+pub mod filter;
 pub mod jobs;
 pub mod recipe;
 pub mod schema;
@@ -71,6 +72,10 @@ pub async fn call(state: &AppState, operation: &str, scope: &ArnScope, input: &I
         "ListCampaigns" => campaign::list(state, scope, input).await,
         "UpdateCampaign" => campaign::update(state, input).await,
         "DeleteCampaign" => campaign::delete(state, input).await,
+        "CreateFilter" => filter::create(state, scope, input).await,
+        "DescribeFilter" => filter::describe(state, input).await,
+        "ListFilters" => filter::list(state, scope, input).await,
+        "DeleteFilter" => filter::delete(state, input).await,
         "ListRecipes" => recipe::list(input).await,
         "DescribeRecipe" => recipe::describe(input).await,
         "DescribeAlgorithm" => recipe::describe_algorithm(input).await,
@@ -85,9 +90,10 @@ pub async fn call(state: &AppState, operation: &str, scope: &ArnScope, input: &I
 }
 
 /// The members that name Personalize resources by ARN.
-const ARN_MEMBERS: [&str; 11] = [
+const ARN_MEMBERS: [&str; 12] = [
     "datasetGroupArn",
     "campaignArn",
+    "filterArn",
     "solutionArn",
     "solutionVersionArn",
     "datasetArn",

@@ -30,8 +30,13 @@ use super::input::{Input, ARN};
 use super::ops::{campaign, lifecycle, ACTIVE};
 use super::{read_body, request_scope, with_request_id, AppState};
 use crate::answer::deployed::Deployed;
+use crate::answer::filter::{Filter, Target as FilterTarget};
 use crate::answer::{self, history};
 use crate::store::DatasetType;
+
+mod select;
+
+use self::select::{About, Answered, Promotion};
 
 /// The paths of the runtime API, each with its operation.
 pub const ROUTES: [(&str, &str); 3] = [
@@ -277,31 +282,43 @@ async fn recommendations(state: &AppState, input: &Input) -> Result<Value, ApiEr
     }
     let n = if asked == 0 { 25 } else { asked as usize };
     let d = &target.deployed;
-    let scored = match d.recipe.recipe_type {
+    let about = About {
+        user: user.as_deref(),
+        item: item.as_deref(),
+        target: FilterTarget::ItemId,
+    };
+    let filter = request_filter(state, d, input, about).await?;
+    let promotion = promotion(state, d, input, about).await?;
+    let (filter, promotion) = (filter.as_ref(), promotion.as_ref());
+    let list = match d.recipe.recipe_type {
         "USER_PERSONALIZATION" => {
-            let user = user.ok_or_else(|| {
+            let user = user.as_deref().ok_or_else(|| {
                 ApiError::invalid_input(format!(
                     "userId is required: {} recommends items for a user",
                     d.recipe.name
                 ))
             })?;
-            let history = known_history(state, d, DatasetType::Interactions, &user).await?;
-            answer::items_for_user(d, &history, n)
+            let history = known_history(state, d, DatasetType::Interactions, user).await?;
+            let ranked = |limit| answer::items_for_user(d, &history, limit);
+            select::choose(state, d, ranked, n, filter, promotion, about).await?
         }
         "RELATED_ITEMS" => {
-            let item = item.ok_or_else(|| {
+            let item = item.as_deref().ok_or_else(|| {
                 ApiError::invalid_input(format!(
                     "itemId is required: {} recommends items like an item",
                     d.recipe.name
                 ))
             })?;
-            match d.item(&item) {
-                Some(i) => answer::related_items(d, i, n),
-                None => answer::items_for_user(d, &[], n)
+            let ranked = |limit| match d.item(item) {
+                Some(i) => answer::related_items(d, i, limit),
+                // An item the model does not know: the popular items.
+                None => answer::items_for_user(d, &[], limit + 1)
                     .into_iter()
                     .filter(|(i, _)| d.id(*i) != item)
+                    .take(limit)
                     .collect(),
-            }
+            };
+            select::choose(state, d, ranked, n, filter, promotion, about).await?
         }
         "PERSONALIZED_RANKING" => {
             return Err(ApiError::invalid_input(format!(
@@ -322,30 +339,91 @@ async fn recommendations(state: &AppState, input: &Input) -> Result<Value, ApiEr
             )))
         }
     };
-    let list: Vec<(String, f32)> = scored
-        .into_iter()
-        .map(|(i, s)| (d.id(i).to_owned(), s))
-        .collect();
     item_list(state, d, &list, columns.as_deref(), "itemList").await
+}
+
+/// The request's `filterArn`, bound to its `filterValues`.
+async fn request_filter(
+    state: &AppState,
+    d: &Deployed,
+    input: &Input,
+    about: About<'_>,
+) -> Result<Option<Filter>, ApiError> {
+    let Some(arn) = input.opt_str("filterArn", 0, 256, Some(&ARN))? else {
+        if input.has("filterValues") {
+            return Err(ApiError::invalid_input("filterValues needs a filterArn"));
+        }
+        return Ok(None);
+    };
+    let raw = input.raw("filterValues");
+    let f = select::bound(state, d, &arn, raw, about.target, about.item.is_some(), "").await?;
+    Ok(Some(f))
+}
+
+/// The request's `promotions` (at most one): a name, 1 to 100 percent, a filter.
+async fn promotion(
+    state: &AppState,
+    d: &Deployed,
+    input: &Input,
+    about: About<'_>,
+) -> Result<Option<Promotion>, ApiError> {
+    let Some(list) = input.raw("promotions") else {
+        return Ok(None);
+    };
+    let list = list
+        .as_array()
+        .filter(|l| l.len() <= 1)
+        .ok_or_else(|| ApiError::invalid_input("promotions is a list of at most one promotion"))?;
+    let Some(p) = list.first() else {
+        return Ok(None);
+    };
+    let p =
+        Input::from_value(p.clone()).map_err(|e| crate::api::input::nested(e, "promotions[0]."))?;
+    let name = p.req_str("name", 1, 63, Some(&crate::api::input::NAME))?;
+    let percent = p.opt_int("percentPromotedItems", 1, 100)?.ok_or_else(|| {
+        ApiError::invalid_input("promotions[0].percentPromotedItems is required (1 to 100)")
+    })?;
+    let arn = p.req_str("filterArn", 0, 256, Some(&ARN))?;
+    let raw = p.raw("filterValues");
+    let filter = select::bound(
+        state,
+        d,
+        &arn,
+        raw,
+        about.target,
+        about.item.is_some(),
+        "promotions[0].",
+    )
+    .await?;
+    Ok(Some(Promotion {
+        name,
+        percent,
+        filter,
+    }))
 }
 
 /// `{member: [{itemId, score, metadata}], recommendationId}`.
 async fn item_list(
     state: &AppState,
     d: &Deployed,
-    list: &[(String, f32)],
+    list: &[Answered],
     columns: Option<&[String]>,
     member: &str,
 ) -> Result<Value, ApiError> {
-    let ids: Vec<String> = list.iter().map(|(i, _)| i.clone()).collect();
+    let ids: Vec<String> = list.iter().map(|(i, _, _)| i.clone()).collect();
     let meta = match columns {
         Some(c) => metadata(state, &d.group_arn, &ids, c).await?,
         None => Default::default(),
     };
-    let items: Vec<Value> = scaled(list)
+    let scores: Vec<(String, f32)> = list.iter().map(|(i, s, _)| (i.clone(), *s)).collect();
+    let items: Vec<Value> = scaled(&scores)
         .into_iter()
-        .map(|(id, score)| {
+        .zip(list)
+        .map(|((id, score), (_, _, promotion))| {
             let mut v = json!({ "itemId": id, "score": score });
+            if let Some(p) = promotion {
+                v["promotionName"] = json!(p);
+            }
             if columns.is_some() {
                 v["metadata"] = Value::Object(meta.get(&id).cloned().unwrap_or_default());
             }
@@ -374,12 +452,24 @@ async fn ranking(state: &AppState, input: &Input) -> Result<Value, ApiError> {
             d.recipe.name, d.recipe.recipe_type
         )));
     }
+    let about = About {
+        user: Some(&user),
+        item: None,
+        target: FilterTarget::ItemId,
+    };
+    let filter = request_filter(state, d, input, about).await?;
     let history = known_history(state, d, DatasetType::Interactions, &user).await?;
     let known: Vec<Option<u32>> = list.iter().map(|i| d.item(i)).collect();
-    let ranked: Vec<(String, f32)> = answer::rank_items(d, &history, &known)
+    let mut ranked: Vec<Answered> = answer::rank_items(d, &history, &known)
         .into_iter()
-        .map(|(at, s)| (list[at].clone(), s))
+        .map(|(at, s)| (list[at].clone(), s, None))
         .collect();
+    if let Some(f) = &filter {
+        let ids: Vec<String> = ranked.iter().map(|r| r.0.clone()).collect();
+        let keep = select::passing(state, d, &[f], &ids, about).await?;
+        let mut keep = keep.into_iter();
+        ranked.retain(|_| keep.next().unwrap_or(false));
+    }
     item_list(state, d, &ranked, columns.as_deref(), "personalizedRanking").await
 }
 
@@ -397,11 +487,16 @@ async fn action_recommendations(state: &AppState, input: &Input) -> Result<Value
             d.recipe.name, d.recipe.recipe_type
         )));
     }
+    let about = About {
+        user: Some(&user),
+        item: None,
+        target: FilterTarget::ActionId,
+    };
+    let filter = request_filter(state, d, input, about).await?;
     let history = known_history(state, d, DatasetType::ActionInteractions, &user).await?;
-    let list: Vec<(String, f32)> = answer::actions_for_user(d, &history, n)
-        .into_iter()
-        .map(|(i, s)| (d.id(i).to_owned(), s))
-        .collect();
+    let ranked = |limit| answer::actions_for_user(d, &history, limit);
+    let chosen = select::choose(state, d, ranked, n, filter.as_ref(), None, about).await?;
+    let list: Vec<(String, f32)> = chosen.into_iter().map(|(i, s, _)| (i, s)).collect();
     let actions: Vec<Value> = scaled(&list)
         .into_iter()
         .map(|(id, score)| json!({ "actionId": id, "score": score }))

@@ -1,0 +1,276 @@
+//! Which candidates a request answers with: the request's filter (bound to its
+//! `filterValues`) applied to the model's ranked candidates, and a promotion's items placed
+//! among them. The facts a filter reads (the candidates' records, the user's history, the
+//! request's user and item) are read from the store at the request, by key.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use super::super::error::ApiError;
+use super::super::ops::{filter as filter_op, lifecycle, ACTIVE};
+use super::super::AppState;
+use crate::answer::deployed::Deployed;
+use crate::answer::filter::{self, Dataset, Facts, Filter, Record, Target};
+use crate::answer::history;
+use crate::store::DatasetType;
+
+/// `filterValues`: at most 25, keys `[A-Za-z0-9_]+` of at most 50 characters, values of at
+/// most 1000.
+fn values(v: Option<&Value>, at: &str) -> Result<HashMap<String, String>, ApiError> {
+    let Some(v) = v else {
+        return Ok(HashMap::new());
+    };
+    let map = v
+        .as_object()
+        .ok_or_else(|| ApiError::invalid_input(format!("{at} must be a map of strings")))?;
+    if map.len() > 25 {
+        return Err(ApiError::invalid_input(format!(
+            "{at} has {} entries; at most 25",
+            map.len()
+        )));
+    }
+    let mut out = HashMap::new();
+    for (k, v) in map {
+        let key_ok = !k.is_empty()
+            && k.len() <= 50
+            && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        match v.as_str() {
+            Some(v) if key_ok && v.chars().count() <= 1000 => {
+                out.insert(k.clone(), v.to_owned());
+            }
+            _ => {
+                return Err(ApiError::invalid_input(format!(
+                    "{at} entry {k:?}: keys are 1 to 50 of [A-Za-z0-9_], values strings of at most 1000 characters"
+                )))
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The filter `arn` of the deployed model's group, ACTIVE, for `target`, bound to `raw`
+/// values (`at` names the members in errors).
+pub(super) async fn bound(
+    state: &AppState,
+    d: &Deployed,
+    arn: &str,
+    raw: Option<&Value>,
+    target: Target,
+    has_item: bool,
+    at: &str,
+) -> Result<Filter, ApiError> {
+    let values = values(raw, &format!("{at}filterValues"))?;
+    let f = filter_op::find(state, arn).await?;
+    let (status, _) = lifecycle(state, f.created);
+    if status != ACTIVE {
+        return Err(ApiError::invalid_input(format!(
+            "the filter {arn} is {status}; use it once it is ACTIVE"
+        )));
+    }
+    if f.body["datasetGroupArn"].as_str() != Some(d.group_arn.as_str()) {
+        return Err(ApiError::invalid_input(format!(
+            "the filter {arn} belongs to another dataset group than the model's ({})",
+            d.group_arn
+        )));
+    }
+    let expression = f.body["filterExpression"].as_str().unwrap_or_default();
+    let parsed = filter::parse(expression)
+        .map_err(|e| ApiError::invalid_input(format!("the filter {arn}: {e}")))?;
+    if parsed.stages.iter().any(|s| s.target != target) {
+        return Err(ApiError::invalid_input(format!(
+            "the filter {arn} does not filter {}",
+            match target {
+                Target::ActionId => "actions",
+                Target::UserId => "users",
+                Target::ItemId => "items",
+            }
+        )));
+    }
+    if !has_item && filter::reads(&parsed, Dataset::CurrentItem) {
+        return Err(ApiError::invalid_input(format!(
+            "the filter {arn} uses CurrentItem, which needs an itemId (related-items recipes)"
+        )));
+    }
+    filter::bind(&parsed, &values).map_err(|p| {
+        ApiError::invalid_input(format!(
+            "{at}filterValues lacks {p}, which the filter's INCLUDE expression needs"
+        ))
+    })
+}
+
+/// The records of `keys` in the group's `t` dataset, each as a map of column to value.
+async fn records(
+    state: &AppState,
+    group: &str,
+    t: DatasetType,
+    keys: &[String],
+) -> Result<HashMap<String, Record>, ApiError> {
+    let datasets = state.store.datasets(group).await?;
+    let Some(d) = datasets.iter().find(|d| d.dataset_type == t) else {
+        return Ok(HashMap::new());
+    };
+    let key = d
+        .columns
+        .iter()
+        .position(|c| c == t.key_column())
+        .unwrap_or(0);
+    let rows = state.store.records_of(group, t, keys).await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let id = r[key].clone();
+            let rec: Record = d.columns.iter().cloned().zip(r).collect();
+            (id, rec)
+        })
+        .collect())
+}
+
+/// Who and what a request is about.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct About<'a> {
+    pub(super) user: Option<&'a str>,
+    pub(super) item: Option<&'a str>,
+    pub(super) target: Target,
+}
+
+/// Whether each of `ids` passes every filter of `filters`.
+pub(super) async fn passing(
+    state: &AppState,
+    d: &Deployed,
+    filters: &[&Filter],
+    ids: &[String],
+    about: About<'_>,
+) -> Result<Vec<bool>, ApiError> {
+    if filters.is_empty() {
+        return Ok(vec![true; ids.len()]);
+    }
+    let g = &d.group_arn;
+    let (meta, events, interactions) = match about.target {
+        Target::ActionId => (
+            Dataset::Actions,
+            DatasetType::ActionInteractions,
+            Dataset::ActionInteractions,
+        ),
+        Target::UserId => (
+            Dataset::Users,
+            DatasetType::Interactions,
+            Dataset::Interactions,
+        ),
+        Target::ItemId => (
+            Dataset::Items,
+            DatasetType::Interactions,
+            Dataset::Interactions,
+        ),
+    };
+    let reads = |x: Dataset| filters.iter().any(|f| filter::reads(f, x));
+    let mut facts = Facts::default();
+    if reads(meta) {
+        facts.candidates = records(state, g, meta.dataset_type(), ids).await?;
+    }
+    if let Some(user) = about.user {
+        if reads(interactions) {
+            let h = history::read(&*state.store, g, events, user).await?;
+            facts = facts.with_history(&h);
+        }
+        if reads(Dataset::CurrentUser) {
+            facts.user = records(state, g, DatasetType::Users, &[user.to_owned()])
+                .await?
+                .remove(user);
+        }
+    }
+    if let Some(item) = about.item.filter(|_| reads(Dataset::CurrentItem)) {
+        facts.item = records(state, g, DatasetType::Items, &[item.to_owned()])
+            .await?
+            .remove(item);
+    }
+    Ok(ids
+        .iter()
+        .map(|i| filters.iter().all(|f| filter::keeps(f, i, &facts)))
+        .collect())
+}
+
+/// A request's promotion: its name, its share of the answer and its filter.
+pub(super) struct Promotion {
+    pub(super) name: String,
+    pub(super) percent: i64,
+    pub(super) filter: Filter,
+}
+
+/// One answered item: its ID, its score, and the promotion that placed it.
+pub(super) type Answered = (String, f32, Option<String>);
+
+/// Up to `n` items of the ranked candidates `ranked(limit)` gives (best first) that pass
+/// `filter`, with `promotion`'s share of them (rounded, at least one when it asks for any)
+/// taken from the candidates its own filter keeps and spread evenly through the answer.
+pub(super) async fn choose(
+    state: &AppState,
+    d: &Deployed,
+    ranked: impl Fn(usize) -> Vec<(u32, f32)>,
+    n: usize,
+    filter: Option<&Filter>,
+    promotion: Option<&Promotion>,
+    about: About<'_>,
+) -> Result<Vec<Answered>, ApiError> {
+    let total = d.model.items.len();
+    let filtered = filter.is_some() || promotion.is_some();
+    let mut limit = if filtered { (n * 4).max(n + 100) } else { n };
+    let main: Vec<&Filter> = filter.into_iter().collect();
+    loop {
+        let cands = ranked(limit);
+        let exhausted = cands.len() < limit || limit >= total;
+        let ids: Vec<String> = cands.iter().map(|(i, _)| d.id(*i).to_owned()).collect();
+        let keep = passing(state, d, &main, &ids, about).await?;
+        let kept: Vec<usize> = (0..ids.len()).filter(|&i| keep[i]).collect();
+        let mut promoted: Vec<usize> = Vec::new();
+        let mut want_promoted = 0;
+        if let Some(p) = promotion {
+            want_promoted = ((n as f64 * p.percent as f64 / 100.0).round() as usize).clamp(1, n);
+            let mut filters = main.clone();
+            filters.push(&p.filter);
+            let ok = passing(state, d, &filters, &ids, about).await?;
+            promoted = kept
+                .iter()
+                .copied()
+                .filter(|&i| ok[i])
+                .take(want_promoted)
+                .collect();
+        }
+        let enough = kept.len() >= n && promoted.len() >= want_promoted;
+        if enough || exhausted {
+            let rest: Vec<usize> = kept
+                .iter()
+                .copied()
+                .filter(|i| !promoted.contains(i))
+                .take(n.saturating_sub(promoted.len()))
+                .collect();
+            let size = rest.len() + promoted.len();
+            let mut out: Vec<Answered> = Vec::with_capacity(size);
+            let (mut r, mut p) = (rest.into_iter(), promoted.into_iter().peekable());
+            let k = want_promoted.max(1);
+            for at in 0..size {
+                // Promoted items at the positions 0, n/k, 2n/k, ...
+                let slot = p.peek().is_some()
+                    && at * k >= out.iter().filter(|a| a.2.is_some()).count() * size;
+                let next = if slot {
+                    p.next().map(|i| (i, true))
+                } else {
+                    None
+                };
+                let (i, is_promoted) = match next.or_else(|| r.next().map(|i| (i, false))) {
+                    Some(x) => x,
+                    None => match p.next() {
+                        Some(i) => (i, true),
+                        None => break,
+                    },
+                };
+                let name = is_promoted
+                    .then(|| promotion.map(|p| p.name.clone()))
+                    .flatten();
+                out.push((ids[i].clone(), cands[i].1, name));
+            }
+            return Ok(out);
+        }
+        limit = total;
+    }
+}
