@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::training::SOLUTION_KIND;
+use super::training::{RECOMMENDER_KIND, SOLUTION_KIND};
 use crate::jobs::{now_epoch, Job, JobKind, JobSpec, JobStatus};
 use crate::store::{dataset_arn, DatasetStore, StoreError, StoreResult};
 
@@ -66,12 +66,15 @@ fn auto_id(solution: &str, slot: u64) -> String {
     format!("{h:08x}")
 }
 
-/// Looks at every solution once and creates the automatic versions that are due; returns
-/// their ARNs.
+/// Looks at every solution and recommender once and creates the automatic versions that are
+/// due; returns their ARNs. A recommender retrains every 7 days (or the overriding period)
+/// while it is not stopped.
 pub async fn tick(store: &dyn DatasetStore, auto: &AutoTraining) -> StoreResult<Vec<String>> {
     let now = now_epoch();
     let mut created = Vec::new();
-    for s in store.list_resources(SOLUTION_KIND, None).await? {
+    let mut all = store.list_resources(SOLUTION_KIND, None).await?;
+    all.extend(store.list_resources(RECOMMENDER_KIND, None).await?);
+    for s in all {
         if s.body["performAutoTraining"].as_bool() == Some(false) {
             continue;
         }

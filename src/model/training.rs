@@ -24,6 +24,10 @@ use crate::train::{catalog, item_item, personalization, popularity, Family};
 /// The kind of a solution's record in the store (written by the API's CreateSolution).
 pub const SOLUTION_KIND: &str = "solution";
 
+/// The kind of a recommender's record in the store: trained like a solution (its body holds
+/// `datasetGroupArn`, `recipeArn` and the use case's `eventType`), its models its versions.
+pub const RECOMMENDER_KIND: &str = "recommender";
+
 /// The kind of a solution version's record in the store.
 pub const VERSION_KIND: &str = "solution-version";
 
@@ -214,6 +218,9 @@ async fn snapshot(store: &dyn DatasetStore, asked: &Asked) -> Result<(Snapshot, 
 fn too_little(s: &Snapshot, asked: &Asked) -> Option<String> {
     let filtered = match (&asked.event_type, asked.threshold, asked.events.is_empty()) {
         (None, None, true) => String::new(),
+        (Some(t), None, true) if asked.recipe.domain.is_some() => {
+            format!(" of event type {t} (what {} needs)", asked.recipe.name)
+        }
         _ => " after the solution's event type and value filtering".to_owned(),
     };
     if s.events.len() < MIN_INTERACTIONS {

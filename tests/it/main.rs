@@ -18,6 +18,7 @@ mod isolation;
 mod pages;
 mod processes;
 mod recipes;
+mod recommenders;
 mod runtime;
 mod stall;
 mod training;

@@ -170,6 +170,7 @@ pub async fn delete(state: &AppState, input: &Input) -> OpResult {
     for (kind, what) in [
         (crate::model::training::SOLUTION_KIND, "solution"),
         (super::filter::KIND, "filter"),
+        (crate::model::training::RECOMMENDER_KIND, "recommender"),
     ] {
         if let Some(r) = state.store.list_resources(kind, Some(&arn)).await?.first() {
             return Err(ApiError::in_use(format!(

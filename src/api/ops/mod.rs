@@ -10,6 +10,7 @@ pub mod event_tracker;
 pub mod filter;
 pub mod jobs;
 pub mod recipe;
+pub mod recommender;
 pub mod schema;
 pub mod solution;
 pub mod solution_version;
@@ -76,6 +77,13 @@ pub async fn call(state: &AppState, operation: &str, scope: &ArnScope, input: &I
         "DescribeFilter" => filter::describe(state, input).await,
         "ListFilters" => filter::list(state, scope, input).await,
         "DeleteFilter" => filter::delete(state, input).await,
+        "CreateRecommender" => recommender::create(state, scope, input).await,
+        "DescribeRecommender" => recommender::describe(state, input).await,
+        "ListRecommenders" => recommender::list(state, scope, input).await,
+        "UpdateRecommender" => recommender::update(state, input).await,
+        "StartRecommender" => recommender::start_or_stop(state, input, false).await,
+        "StopRecommender" => recommender::start_or_stop(state, input, true).await,
+        "DeleteRecommender" => recommender::delete(state, input).await,
         "ListRecipes" => recipe::list(input).await,
         "DescribeRecipe" => recipe::describe(input).await,
         "DescribeAlgorithm" => recipe::describe_algorithm(input).await,
@@ -90,8 +98,9 @@ pub async fn call(state: &AppState, operation: &str, scope: &ArnScope, input: &I
 }
 
 /// The members that name Personalize resources by ARN.
-const ARN_MEMBERS: [&str; 12] = [
+const ARN_MEMBERS: [&str; 13] = [
     "datasetGroupArn",
+    "recommenderArn",
     "campaignArn",
     "filterArn",
     "solutionArn",

@@ -27,12 +27,13 @@ use serde_json::{json, Map, Value};
 use super::error::ApiError;
 use super::events::rest_error;
 use super::input::{Input, ARN};
-use super::ops::{campaign, lifecycle, ACTIVE};
+use super::ops::{campaign, lifecycle, recommender, ACTIVE};
 use super::{read_body, request_scope, with_request_id, AppState};
 use crate::answer::deployed::Deployed;
 use crate::answer::filter::{Filter, Target as FilterTarget};
 use crate::answer::{self, history};
 use crate::store::DatasetType;
+use crate::train::Family;
 
 mod select;
 
@@ -119,6 +120,26 @@ async fn campaign_target(state: &AppState, arn: &str) -> Result<Target, ApiError
     Ok(Target {
         deployed,
         config: campaign::serving(state, &c)["campaignConfig"].clone(),
+    })
+}
+
+async fn recommender_target(state: &AppState, arn: &str) -> Result<Target, ApiError> {
+    let r = recommender::find(state, arn).await?;
+    let (status, _, _) = recommender::status(state, &r).await?;
+    if status != ACTIVE {
+        return Err(ApiError::invalid_input(format!(
+            "the recommender {arn} is {status}; it answers when it is ACTIVE"
+        )));
+    }
+    let deployed = match recommender::serving_model(state, arn).await? {
+        Some(v) => state.models.get(&*state.store, &v).await?,
+        None => None,
+    };
+    let deployed = deployed
+        .ok_or_else(|| ApiError::not_found(format!("the recommender {arn} has no ACTIVE model")))?;
+    Ok(Target {
+        deployed,
+        config: r.body["recommenderConfig"].clone(),
     })
 }
 
@@ -262,11 +283,7 @@ async fn recommendations(state: &AppState, input: &Input) -> Result<Value, ApiEr
     check_context(input)?;
     let target = match (campaign_arn, recommender_arn) {
         (Some(c), None) => campaign_target(state, &c).await?,
-        (None, Some(r)) => {
-            return Err(ApiError::not_found(format!(
-                "the recommender {r} does not exist"
-            )))
-        }
+        (None, Some(r)) => recommender_target(state, &r).await?,
         _ => {
             return Err(ApiError::invalid_input(
                 "give exactly one of campaignArn and recommenderArn",
@@ -292,13 +309,18 @@ async fn recommendations(state: &AppState, input: &Input) -> Result<Value, ApiEr
     let (filter, promotion) = (filter.as_ref(), promotion.as_ref());
     let list = match d.recipe.recipe_type {
         "USER_PERSONALIZATION" => {
-            let user = user.as_deref().ok_or_else(|| {
-                ApiError::invalid_input(format!(
-                    "userId is required: {} recommends items for a user",
-                    d.recipe.name
-                ))
-            })?;
-            let history = known_history(state, d, DatasetType::Interactions, user).await?;
+            // Popular and trending items are the same for everyone: no user needed.
+            let anyone = matches!(d.model.family, Family::Popularity | Family::Trending);
+            let history = match user.as_deref() {
+                Some(user) => known_history(state, d, DatasetType::Interactions, user).await?,
+                None if anyone => Vec::new(),
+                None => {
+                    return Err(ApiError::invalid_input(format!(
+                        "userId is required: {} recommends items for a user",
+                        d.recipe.name
+                    )))
+                }
+            };
             let ranked = |limit| answer::items_for_user(d, &history, limit);
             select::choose(state, d, ranked, n, filter, promotion, about).await?
         }
