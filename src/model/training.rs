@@ -243,7 +243,7 @@ fn too_little(s: &Snapshot, asked: &Asked) -> Option<String> {
 
 /// Trains `family` on `s`.
 pub fn fit(family: Family, s: &Snapshot, params: &BTreeMap<String, i64>) -> Result<Model, String> {
-    let p = |name: &str| params.get(name).copied().unwrap_or(1).max(1) as usize;
+    let p = |name: &str| family.param(params, name).max(1) as usize;
     let (ranked, neighbours) = match family {
         Family::Popularity => (popularity::popularity(s), Default::default()),
         Family::Trending => (

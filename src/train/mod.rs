@@ -79,11 +79,22 @@ impl Family {
             Family::Popularity => &[],
             Family::Trending => &[HALF_LIFE],
             Family::ItemItem | Family::Semantic => &[NEIGHBOURS],
-            Family::UserPersonalization | Family::Ranking | Family::ItemAffinity => {
-                &[NEIGHBOURS, HISTORY]
-            }
-            Family::NextBestAction => &[HISTORY],
+            Family::UserPersonalization
+            | Family::Ranking
+            | Family::ItemAffinity
+            | Family::NextBestAction => &[NEIGHBOURS, HISTORY],
         }
+    }
+
+    /// The value of hyperparameter `name` in `params`, else the family's default for it (1
+    /// for a name the family does not have).
+    pub fn param(self, params: &std::collections::BTreeMap<String, i64>, name: &str) -> i64 {
+        params.get(name).copied().unwrap_or_else(|| {
+            self.hyperparameters()
+                .iter()
+                .find(|h| h.name == name)
+                .map_or(1, |h| h.default)
+        })
     }
 
     /// The family's name in the README and in logs.

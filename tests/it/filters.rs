@@ -287,6 +287,54 @@ async fn filters_are_parsed_checked_and_applied() {
         .iter()
         .all(|&k| group_of(list[k].item_id().unwrap()) == 3));
 
+    // Metadata, where the campaign enables it.
+    let pop_version = c
+        .describe_campaign()
+        .campaign_arn(&pop)
+        .send()
+        .await
+        .unwrap()
+        .campaign
+        .unwrap()
+        .solution_version_arn
+        .unwrap();
+    let with_meta = campaign(
+        c,
+        "filters-meta",
+        &pop_version,
+        Some(
+            aws_sdk_personalize::types::CampaignConfig::builder()
+                .enable_metadata_with_recommendations(true)
+                .build(),
+        ),
+    )
+    .await;
+    let out = r
+        .get_recommendations()
+        .campaign_arn(&with_meta)
+        .user_id("u1")
+        .num_results(5)
+        .metadata_columns("ITEMS", vec!["CATEGORY".to_string()])
+        .send()
+        .await
+        .unwrap();
+    for i in out.item_list() {
+        let want = format!("g{}", group_of(i.item_id().unwrap()));
+        assert_eq!(i.metadata().unwrap()["CATEGORY"], want, "{i:?}");
+    }
+    let refused = r
+        .get_recommendations()
+        .campaign_arn(&pop)
+        .user_id("u1")
+        .metadata_columns("ITEMS", vec!["CATEGORY".to_string()])
+        .send()
+        .await
+        .unwrap_err();
+    assert!(refused
+        .message()
+        .unwrap()
+        .contains("enableMetadataWithRecommendations"));
+
     // A filter in use by nothing is deleted; a group with filters cannot be.
     let busy = c
         .delete_dataset_group()

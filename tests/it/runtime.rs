@@ -478,3 +478,61 @@ async fn campaigns_are_created_updated_listed_and_deleted() {
     assert_eq!(gone.unwrap_err().code(), Some("ResourceNotFoundException"));
     c.delete_solution().solution_arn(&sol).send().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn next_best_action_campaigns_recommend_actions() {
+    let server = start(Duration::ZERO, true).await;
+    let c = &server.client;
+    let r = runtime_client(&server.endpoint);
+    let planted = Planted {
+        users: 400,
+        items: 40,
+        groups: 4,
+        per_user: 8,
+        affinity: 0.9,
+        seed: 9,
+    };
+    let rows = planted.rows().map(|(u, i, t)| (u, i.replace('i', "a"), t));
+    let group = crate::training::group_with_action_interactions(&server, "act", rows).await;
+    let nba = trained(c, &group, "act-nba", "aws-next-best-action").await;
+    let camp = campaign(c, "act-nba", &nba, None).await;
+    let out = r
+        .get_action_recommendations()
+        .campaign_arn(&camp)
+        .user_id("u3")
+        .send()
+        .await
+        .unwrap();
+    let actions: Vec<&str> = out
+        .action_list()
+        .iter()
+        .map(|a| a.action_id().unwrap())
+        .collect();
+    assert_eq!(actions.len(), 5, "numResults defaults to 5");
+    let own = actions
+        .iter()
+        .filter(|a| a[1..].parse::<usize>().unwrap() % 4 == 3)
+        .count();
+    assert!(own >= 4, "u3's group (3) first: {actions:?}");
+    assert!(out.recommendation_id().unwrap().starts_with("RID-"));
+    let wrong = r
+        .get_recommendations()
+        .campaign_arn(&camp)
+        .user_id("u3")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(wrong
+        .message()
+        .unwrap()
+        .contains("GetActionRecommendations"));
+    let too_many = r
+        .get_action_recommendations()
+        .campaign_arn(&camp)
+        .user_id("u3")
+        .num_results(101)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(too_many.code(), Some("InvalidInputException"));
+}
