@@ -4,8 +4,9 @@
 //! the Personalize Runtime API over restJson1 ([`runtime`]: `POST /recommendations`, ...).
 //!
 //! Besides the API: `GET /health`, and the admin endpoints for test suites:
-//! `POST /_personalize-local/reset` (empties every store table; `POST /moto-api/reset` too)
-//! and `/_personalize-local/faults` (failure injection, [`crate::faults`]).
+//! `POST /_personalize-local/reset` (empties every store table; `POST /moto-api/reset` too),
+//! `/_personalize-local/faults` (failure injection, [`crate::faults`]) and
+//! `/_personalize-local/pins` (fixed runtime answers, [`pins`]).
 
 pub mod deleting;
 pub mod dto;
@@ -13,6 +14,7 @@ pub mod error;
 pub mod events;
 pub mod input;
 pub mod ops;
+pub mod pins;
 pub mod runtime;
 
 use std::sync::Arc;
@@ -44,6 +46,9 @@ pub const RESET_PATH: &str = "/_personalize-local/reset";
 
 /// Failure injection ([`crate::faults`]): POST adds faults, GET lists them, DELETE clears.
 pub const FAULTS_PATH: &str = "/_personalize-local/faults";
+
+/// Pinned answers of the runtime API ([`pins`]): POST adds, GET lists, DELETE clears.
+pub const PINS_PATH: &str = "/_personalize-local/pins";
 
 /// moto's reset, answered as [`RESET_PATH`] is, so that test suites written for moto run
 /// unchanged.
@@ -114,6 +119,8 @@ pub struct AppState {
     pub events: crate::events::commit::GroupCommit,
     /// The models the runtime API ([`runtime`]) answers with, loaded once each.
     pub models: crate::answer::deployed::Models,
+    /// Answers pinned for tests ([`pins`]).
+    pub pins: pins::Pins,
 }
 
 impl AppState {
@@ -134,6 +141,7 @@ impl AppState {
             deleting: deleting::Deleting::default(),
             faults,
             models: Default::default(),
+            pins: Default::default(),
         })
     }
 }
@@ -152,7 +160,8 @@ pub fn router(state: Arc<AppState>) -> Router {
             .route(
                 FAULTS_PATH,
                 get(list_faults).post(add_faults).delete(clear_faults),
-            );
+            )
+            .route(PINS_PATH, get(list_pins).post(add_pins).delete(clear_pins));
     }
     router
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard))
@@ -296,6 +305,7 @@ async fn reset(State(state): State<Arc<AppState>>) -> Response {
             state.deleting.clear();
             state.faults.clear();
             state.models.clear();
+            state.pins.clear();
             // What the reset dropped leaves the disk before the answer.
             if let Err(e) = state.store.compact().await {
                 tracing::warn!(error = %e, "cannot compact the store after a reset");
@@ -328,6 +338,34 @@ async fn add_faults(State(state): State<Arc<AppState>>, body: bytes::Bytes) -> R
         Ok(_) => faults_answer(&state),
         Err(why) => with_request_id(ApiError::invalid_input(why).into_response()),
     }
+}
+
+fn pins_answer(state: &AppState) -> Response {
+    with_request_id(json_response(json!({ "pins": state.pins.list() })))
+}
+
+async fn list_pins(State(state): State<Arc<AppState>>) -> Response {
+    pins_answer(&state)
+}
+
+/// Adds one pin (a JSON object) or several (an array), all or none; answers what is in force.
+async fn add_pins(State(state): State<Arc<AppState>>, body: bytes::Bytes) -> Response {
+    use self::pins::Pin;
+    let parsed: Result<Vec<Pin>, String> = serde_json::from_slice::<Value>(&body)
+        .and_then(|v| match v {
+            Value::Array(_) => serde_json::from_value(v),
+            _ => serde_json::from_value(v).map(|p| vec![p]),
+        })
+        .map_err(|e| e.to_string());
+    match parsed.and_then(|pins| state.pins.add(pins)) {
+        Ok(()) => pins_answer(&state),
+        Err(why) => with_request_id(ApiError::invalid_input(why).into_response()),
+    }
+}
+
+async fn clear_pins(State(state): State<Arc<AppState>>) -> Response {
+    state.pins.clear();
+    pins_answer(&state)
 }
 
 async fn clear_faults(State(state): State<Arc<AppState>>) -> Response {

@@ -14,12 +14,22 @@ use crate::common::fixture_rows;
 
 /// An admin request with a JSON body; the status and the JSON answer.
 pub async fn admin(endpoint: &str, method: &str, body: Option<Value>) -> (u16, Value) {
+    admin_at(endpoint, FAULTS_PATH, method, body).await
+}
+
+/// A request to the admin endpoint `path`: its status and JSON answer.
+pub async fn admin_at(
+    endpoint: &str,
+    path: &str,
+    method: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let addr = endpoint.trim_start_matches("http://");
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     let body = body.map(|b| b.to_string()).unwrap_or_default();
     let req = format!(
-        "{method} {FAULTS_PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
     stream.write_all(req.as_bytes()).await.unwrap();

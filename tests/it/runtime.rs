@@ -536,3 +536,28 @@ async fn next_best_action_campaigns_recommend_actions() {
         .unwrap_err();
     assert_eq!(too_many.code(), Some("InvalidInputException"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pinned_answers_replace_the_models_for_their_user_only() {
+    use crate::faults::admin_at;
+    use personalize_local::api::PINS_PATH;
+    let server = start(Duration::ZERO, true).await;
+    let c = &server.client;
+    let r = runtime_client(&server.endpoint);
+    let group = group_with_interactions(&server, "pins", PLANTED.rows()).await;
+    let up = trained(c, &group, "pins-up", "aws-user-personalization-v2").await;
+    let camp = campaign(c, "pins-up", &up, None).await;
+    let real = recommend(&r, &camp, "u1", 3).await;
+    let pin = serde_json::json!({"arn": camp, "userId": "u1", "itemIds": ["x", "y", "z", "w"]});
+    let (status, listed) = admin_at(&server.endpoint, PINS_PATH, "POST", Some(pin)).await;
+    assert_eq!(status, 200);
+    assert_eq!(listed["pins"].as_array().unwrap().len(), 1);
+    assert_eq!(recommend(&r, &camp, "u1", 3).await, ["x", "y", "z"]);
+    assert_ne!(recommend(&r, &camp, "u2", 3).await, ["x", "y", "z"]);
+    let bad = serde_json::json!({"arn": camp, "itemIds": ["x"]});
+    let (status, _) = admin_at(&server.endpoint, PINS_PATH, "POST", Some(bad)).await;
+    assert_eq!(status, 400, "a pin names a user or an item");
+    let (status, _) = admin_at(&server.endpoint, PINS_PATH, "DELETE", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(recommend(&r, &camp, "u1", 3).await, real);
+}

@@ -281,9 +281,9 @@ async fn recommendations(state: &AppState, input: &Input) -> Result<Value, ApiEr
     let item = input.opt_str("itemId", 0, 256, None)?;
     let asked = input.opt_int("numResults", 0, i64::MAX)?.unwrap_or(0);
     check_context(input)?;
-    let target = match (campaign_arn, recommender_arn) {
-        (Some(c), None) => campaign_target(state, &c).await?,
-        (None, Some(r)) => recommender_target(state, &r).await?,
+    let (target, arn) = match (campaign_arn, recommender_arn) {
+        (Some(c), None) => (campaign_target(state, &c).await?, c),
+        (None, Some(r)) => (recommender_target(state, &r).await?, r),
         _ => {
             return Err(ApiError::invalid_input(
                 "give exactly one of campaignArn and recommenderArn",
@@ -299,6 +299,13 @@ async fn recommendations(state: &AppState, input: &Input) -> Result<Value, ApiEr
     }
     let n = if asked == 0 { 25 } else { asked as usize };
     let d = &target.deployed;
+    if let Some(ids) = state
+        .pins
+        .find(&arn, user.as_deref(), item.as_deref(), false)
+    {
+        let list: Vec<Answered> = ids.into_iter().take(n).map(|i| (i, 1.0, None)).collect();
+        return item_list(state, d, &list, columns.as_deref(), "itemList").await;
+    }
     let about = About {
         user: user.as_deref(),
         item: item.as_deref(),
@@ -515,10 +522,15 @@ async fn action_recommendations(state: &AppState, input: &Input) -> Result<Value
         target: FilterTarget::ActionId,
     };
     let filter = request_filter(state, d, input, about).await?;
-    let history = known_history(state, d, DatasetType::ActionInteractions, &user).await?;
-    let ranked = |limit| answer::actions_for_user(d, &history, limit);
-    let chosen = select::choose(state, d, ranked, n, filter.as_ref(), None, about).await?;
-    let list: Vec<(String, f32)> = chosen.into_iter().map(|(i, s, _)| (i, s)).collect();
+    let list: Vec<(String, f32)> = match state.pins.find(&campaign_arn, Some(&user), None, true) {
+        Some(ids) => ids.into_iter().take(n).map(|i| (i, 1.0)).collect(),
+        None => {
+            let history = known_history(state, d, DatasetType::ActionInteractions, &user).await?;
+            let ranked = |limit| answer::actions_for_user(d, &history, limit);
+            let chosen = select::choose(state, d, ranked, n, filter.as_ref(), None, about).await?;
+            chosen.into_iter().map(|(i, s, _)| (i, s)).collect()
+        }
+    };
     let actions: Vec<Value> = scaled(&list)
         .into_iter()
         .map(|(id, score)| json!({ "actionId": id, "score": score }))
