@@ -227,7 +227,7 @@ echo "aws cli smoke: too little data to train: $reason"
 
 # A solution of each family on the planted interactions trains to ACTIVE; user-personalization's
 # precision_at_10 shows the structure popularity cannot see.
-train() { # RECIPE -> precision_at_10
+train() { # RECIPE -> version ARN and precision_at_10
   local sol ver st
   sol=$(p create-solution --name "smoke-$1" --dataset-group-arn "$train_group" \
     --recipe-arn "arn:aws:personalize:::recipe/$1" --query solutionArn --output text)
@@ -242,17 +242,49 @@ train() { # RECIPE -> precision_at_10
     sleep 0.2
   done
   [ "$st" = ACTIVE ] || { echo "$1: version $st" >&2; return 1; }
-  p get-solution-metrics --solution-version-arn "$ver" --query metrics.precision_at_10 --output text
+  echo "$ver $(p get-solution-metrics --solution-version-arn "$ver" --query metrics.precision_at_10 --output text)"
 }
 train_group=arn:aws:personalize:us-east-1:000000000000:dataset-group/smoke-train
-declare -A precision
+declare -A precision versions
 for recipe in aws-user-personalization-v2 aws-popularity-count aws-trending-now aws-sims \
   aws-item-affinity aws-personalized-ranking-v2; do
-  precision[$recipe]=$(train "$recipe")
+  read -r versions[$recipe] precision[$recipe] < <(train "$recipe")
 done
 up=${precision[aws-user-personalization-v2]} pop=${precision[aws-popularity-count]}
 python3 -c 'import sys; up, pop = map(float, sys.argv[1:]); assert up >= 2 * pop > 0, (up, pop)' "$up" "$pop"
 echo "aws cli smoke: 6 solutions trained; precision_at_10 $up vs popularity $pop"
+
+# Campaigns answer through `aws personalize-runtime` on the same port: u0's recommendations
+# are items of its own planted group (item number % 6 == 0); a filter takes out what u5 clicked.
+r() { aws --endpoint-url "$api" personalize-runtime "$@"; }
+campaign() { # NAME VERSION -> campaign ARN, once ACTIVE
+  local arn
+  arn=$(p create-campaign --name "$1" --solution-version-arn "$2" --query campaignArn --output text)
+  for _ in $(seq 1 100); do
+    [ "$(p describe-campaign --campaign-arn "$arn" --query campaign.status --output text)" = ACTIVE ] && break
+    sleep 0.1
+  done
+  echo "$arn"
+}
+up_campaign=$(campaign smoke-up "${versions[aws-user-personalization-v2]}")
+pop_campaign=$(campaign smoke-pop "${versions[aws-popularity-count]}")
+mine=$(r get-recommendations --campaign-arn "$up_campaign" --user-id u0 --num-results 10 --query 'itemList[].itemId' --output text)
+python3 -c 'import sys; ids = sys.argv[1].split(); own = sum(int(i[1:]) % 6 == 0 for i in ids); assert len(ids) == 10 and own >= 7, ids' "$mine"
+unclicked=$(p create-filter --name smoke-unclicked --dataset-group-arn "$train_group" \
+  --filter-expression 'EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("click")' --query filterArn --output text)
+for _ in $(seq 1 100); do
+  [ "$(p describe-filter --filter-arn "$unclicked" --query filter.status --output text)" = ACTIVE ] && break
+  sleep 0.1
+done
+clicked=$(grep '^u5,' "$work/planted.csv" | cut -d, -f2 | sort -u)
+left=$(r get-recommendations --campaign-arn "$pop_campaign" --user-id u5 --num-results 10 --filter-arn "$unclicked" --query 'itemList[].itemId' --output text)
+for i in $left; do grep -qx "$i" <<<"$clicked" && { echo "filtered answer has clicked $i" >&2; exit 1; }; done
+[ "$(wc -w <<<"$left")" = 10 ]
+if p create-filter --name smoke-bad --dataset-group-arn "$train_group" --filter-expression 'INCLUDE ItemID Items.X IN ("a")' 2>"$work/filter.err"; then
+  echo "bad filter accepted" >&2; exit 1
+fi
+grep -q 'InvalidInputException.*position 16' "$work/filter.err"
+echo "aws cli smoke: campaigns answer through personalize-runtime: u0 gets $mine; a filter takes out what u5 clicked"
 
 # StopSolutionVersionCreation on a server without a worker: the version waits, and the stop
 # ends it CREATE STOPPED.

@@ -21,43 +21,14 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from smoke_common import check, expect_error, fail, planted_csv, poll
+import smoke_serving
+
 REGION = "eu-west-1"
 ACCOUNT = "000000000000"
 ROLE = "arn:aws:iam::123456789012:role/PersonalizeRole"
 ROOT = Path(__file__).resolve().parent.parent
 TESTS = ROOT / "fixtures" / "s3" / "tests"
-
-
-def fail(message):
-    sys.exit(f"boto3 smoke: FAILED: {message}")
-
-
-def check(condition, message):
-    if not condition:
-        fail(message)
-
-
-def poll(call, key, done, seconds=30):
-    seen = []
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        item = call()[key]
-        if not seen or seen[-1] != item["status"]:
-            seen.append(item["status"])
-        if item["status"] in done:
-            return item, seen
-        time.sleep(0.05)
-    fail(f"{key} still {seen[-1]} after {seconds}s (statuses seen: {seen})")
-
-
-def expect_error(code, call, **kwargs):
-    try:
-        call(**kwargs)
-    except ClientError as e:
-        got = e.response["Error"]["Code"]
-        check(got == code, f"{call.__name__}({kwargs}) raised {got}, expected {code}")
-        return e
-    fail(f"{call.__name__}({kwargs}) succeeded, expected {code}")
 
 
 def csv_rows(path):
@@ -171,20 +142,6 @@ def recipes_flow(p):
     print(f"boto3 smoke: {len(names)} recipes listed and described")
 
 
-def planted_csv(users=600, items=120, groups=6, per_user=10, affinity=0.85):
-    """Interactions with planted structure: user u prefers the items of group u % groups."""
-    import random
-    rng = random.Random(11)
-    rows = ["USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE"]
-    per_group = items // groups
-    for u in range(users):
-        for k in range(per_user):
-            g = u % groups if rng.random() < affinity else rng.randrange(groups)
-            within = int(rng.random() ** 2 * per_group)
-            rows.append(f"u{u},i{within * groups + g},{1700000000 + u * per_user + k},click")
-    return "\n".join(rows) + "\n"
-
-
 def training_flow(p, env, bucket):
     """Solutions trained from planted data; their metrics show it; too little data fails."""
     s3 = boto3.client("s3", endpoint_url=env["PERSONALIZE_LOCAL_S3_ENDPOINT"], region_name="us-east-1",
@@ -203,7 +160,7 @@ def training_flow(p, env, bucket):
     j, _ = poll(lambda: p.describe_dataset_import_job(datasetImportJobArn=imp["datasetImportJobArn"]),
                 "datasetImportJob", {"ACTIVE", "CREATE FAILED"}, seconds=60)
     check(j["status"] == "ACTIVE", f"planted import {j}")
-    precision = {}
+    precision, versions = {}, {}
     recipes = ("aws-user-personalization-v2", "aws-popularity-count", "aws-trending-now", "aws-sims",
                "aws-item-affinity", "aws-personalized-ranking-v2")
     for recipe in recipes:
@@ -219,6 +176,7 @@ def training_flow(p, env, bucket):
         check({"coverage", "mean_reciprocal_rank_at_25", "precision_at_10",
                "normalized_discounted_cumulative_gain_at_10"} <= set(metrics), f"{recipe} metrics {metrics}")
         precision[recipe] = metrics["precision_at_10"]
+        versions[recipe] = ver
     # Next best action from action interactions, semantic similarity from item text.
     actions = planted_csv().replace("USER_ID,ITEM_ID", "USER_ID,ACTION_ID").replace(",i", ",a").replace(",click", ",TAKEN")
     s3.put_object(Bucket=bucket, Key="planted/action_interactions.csv", Body=actions.encode())
@@ -272,6 +230,7 @@ def training_flow(p, env, bucket):
     expect_error("ResourceInUseException", p.get_solution_metrics, solutionVersionArn=ver)
     print(f"boto3 smoke: {len(recipes)} solutions trained, precision_at_10 {up} vs popularity {pop}; too little data: "
           f"{v['failureReason']}")
+    return group, versions
 
 
 def flow(binary, data_dir, env, bucket, url):
@@ -347,7 +306,8 @@ def flow(binary, data_dir, env, bucket, url):
     expect_error("InvalidNextTokenException", p.list_data_deletion_jobs, nextToken="forged")
     expect_error("ResourceInUseException", p.delete_dataset_group, datasetGroupArn=group)
     events_flow(p, env, bucket, url, group, datasets)
-    training_flow(p, env, bucket)
+    train_group, versions = training_flow(p, env, bucket)
+    smoke_serving.flow(p, env, url, bucket, train_group, versions)
     import urllib3
 
     # Failure injection: boto3 retries a ThrottlingException (the default legacy mode makes

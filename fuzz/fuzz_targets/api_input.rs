@@ -1,5 +1,5 @@
-//! The awsJson1_1 API and the restJson1 events API on arbitrary requests: a sequence of
-//! calls, each an operation (known or not, or an events path) and a body that is either arbitrary bytes or JSON built from the model's member
+//! The awsJson1_1 API and the restJson1 events and runtime APIs on arbitrary requests: a
+//! sequence of calls, each an operation (known or not, or an events or runtime path) and a body that is either arbitrary bytes or JSON built from the model's member
 //! names and values that name real resources, sent through the router to a server whose
 //! store holds a group, a schema and a dataset.
 //!
@@ -22,7 +22,7 @@ use serde_json::{json, Map, Value};
 use tower::ServiceExt;
 
 /// awsJson1_1 operations by name; the events API's (restJson1) by path.
-const OPERATIONS: [&str; 49] = [
+const OPERATIONS: [&str; 68] = [
     "CreateDatasetGroup",
     "DescribeDatasetGroup",
     "ListDatasetGroups",
@@ -66,15 +66,34 @@ const OPERATIONS: [&str; 49] = [
     "DescribeRecipe",
     "DescribeAlgorithm",
     "DescribeFeatureTransformation",
+    "CreateCampaign",
+    "DescribeCampaign",
+    "ListCampaigns",
+    "UpdateCampaign",
+    "DeleteCampaign",
+    "CreateFilter",
+    "DescribeFilter",
+    "ListFilters",
+    "DeleteFilter",
+    "CreateRecommender",
+    "DescribeRecommender",
+    "ListRecommenders",
+    "UpdateRecommender",
+    "StartRecommender",
+    "StopRecommender",
+    "DeleteRecommender",
     "/events",
     "/users",
     "/items",
     "/actions",
     "/action-interactions",
+    "/recommendations",
+    "/personalize-ranking",
+    "/action-recommendations",
     "NoSuchOperation",
 ];
 
-const MEMBERS: [&str; 58] = [
+const MEMBERS: [&str; 76] = [
     "name",
     "roleArn",
     "kmsKeyArn",
@@ -133,9 +152,27 @@ const MEMBERS: [&str; 58] = [
     "schedulingExpression",
     "algorithmArn",
     "featureTransformationArn",
+    "campaignArn",
+    "campaignConfig",
+    "minProvisionedTPS",
+    "syncWithLatestSolutionVersion",
+    "enableMetadataWithRecommendations",
+    "itemExplorationConfig",
+    "rankingInfluence",
+    "filterArn",
+    "filterExpression",
+    "filterValues",
+    "recommenderArn",
+    "recommenderConfig",
+    "numResults",
+    "inputList",
+    "context",
+    "promotions",
+    "percentPromotedItems",
+    "metadataColumns",
 ];
 
-const WORDS: [&str; 29] = [
+const WORDS: [&str; 35] = [
     "g",
     "fuzz",
     "Interactions",
@@ -165,6 +202,12 @@ const WORDS: [&str; 29] = [
     "rate(3 days)",
     "UPDATE",
     "neighbours",
+    "INCLUDE ItemID WHERE Items.CATEGORY IN ($C)",
+    "EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN (\"click\")",
+    "EXCLUDE ItemID WHERE Items.PRICE > 3 IF CurrentUser.AGE < 30 | INCLUDE ItemID WHERE Items.GENRE IN CurrentItem.GENRE",
+    "arn:aws:personalize:::recipe/aws-ecomm-recommended-for-you",
+    "\"a\",\"b\"",
+    "ITEMS",
 ];
 
 #[derive(Debug, Arbitrary)]

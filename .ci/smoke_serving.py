@@ -1,0 +1,134 @@
+"""The boto3 smoke flow of serving: campaigns on the planted group's versions answered by the
+real `personalize-runtime` client (the user's own group far above chance, a ranked list, a
+filter and a parameterised one, a user deleted and answered as a stranger), and recommenders
+on an ECOMMERCE group answering by use case."""
+import boto3
+from botocore.config import Config
+
+from smoke_common import check, expect_error, planted_csv, poll
+
+ROLE = "arn:aws:iam::123456789012:role/PersonalizeRole"
+
+
+def group_of(item_or_user):
+    return int(item_or_user[1:]) % 6
+
+
+def campaign(p, name, version, **kwargs):
+    arn = p.create_campaign(name=name, solutionVersionArn=version, **kwargs)["campaignArn"]
+    poll(lambda: p.describe_campaign(campaignArn=arn), "campaign", {"ACTIVE"})
+    return arn
+
+
+def filter_(p, group, name, expression):
+    arn = p.create_filter(name=name, datasetGroupArn=group, filterExpression=expression)["filterArn"]
+    poll(lambda: p.describe_filter(filterArn=arn), "filter", {"ACTIVE"})
+    return arn
+
+
+def items(answer, member="itemList"):
+    return [i["itemId"] for i in answer[member]]
+
+
+def flow(p, env, url, bucket, group, versions):
+    region = p.meta.region_name
+    r = boto3.client("personalize-runtime", endpoint_url=url, region_name=region,
+                     aws_access_key_id="test", aws_secret_access_key="test")
+    up = campaign(p, "boto-up", versions["aws-user-personalization-v2"])
+    pop = campaign(p, "boto-pop", versions["aws-popularity-count"])
+    check([c["campaignArn"] for c in p.list_campaigns()["campaigns"]] == [up, pop], "ListCampaigns")
+
+    # The user's own group, far more often than chance (1 in 6).
+    own = total = 0
+    for u in range(0, 600, 7):
+        got = items(r.get_recommendations(campaignArn=up, userId=f"u{u}", numResults=10))
+        check(len(got) == 10, f"u{u}: {got}")
+        own += sum(group_of(i) == u % 6 for i in got)
+        total += len(got)
+    check(own / total > 0.45, f"own-group share {own / total}")
+
+    # A ranked list: the user's group first.
+    ranking = campaign(p, "boto-rank", versions["aws-personalized-ranking-v2"])
+    listed = ["i1", "i2", "i0", "i6", "i3", "i12", "unknown"]
+    ranked = items(r.get_personalized_ranking(campaignArn=ranking, userId="u0", inputList=listed),
+                   "personalizedRanking")
+    check(sorted(ranked) == sorted(listed) and ranked[-1] == "unknown"
+          and all(group_of(i) == 0 for i in ranked[:3]), f"ranked {ranked}")
+
+    # Filters: what the user clicked excluded; with a parameter, only that.
+    unclicked = filter_(p, group, "boto-unclicked", 'EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("click")')
+    only = filter_(p, group, "boto-only", "INCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ($TYPE)")
+    mine = {row.split(",")[1] for row in planted_csv().splitlines()[1:] if row.startswith("u5,")}
+    plain = items(r.get_recommendations(campaignArn=pop, userId="u5", numResults=10))
+    check(set(plain) & mine, f"popular items for u5 include some of theirs: {plain}")
+    left = items(r.get_recommendations(campaignArn=pop, userId="u5", numResults=10, filterArn=unclicked))
+    check(len(left) == 10 and not set(left) & mine, f"unclicked {left}")
+    kept = items(r.get_recommendations(campaignArn=pop, userId="u5", numResults=10, filterArn=only,
+                                       filterValues={"TYPE": '"click"'}))
+    check(kept and set(kept) <= mine, f"only clicked {kept}")
+    expect_error("InvalidInputException", r.get_recommendations, campaignArn=pop, userId="u5", filterArn=only)
+    e = expect_error("InvalidInputException", p.create_filter, name="boto-bad", datasetGroupArn=group,
+                     filterExpression="INCLUDE ItemID WHERE Items.NOPE IN (\"x\")")
+    check("position" in e.response["Error"]["Message"], f"bad filter message {e.response['Error']}")
+    check(len(p.list_filters(datasetGroupArn=group)["Filters"]) == 2, "ListFilters")
+
+    # A user deleted by a data deletion job is answered as a stranger, by the same model.
+    s3 = boto3.client("s3", endpoint_url=env["PERSONALIZE_LOCAL_S3_ENDPOINT"], region_name="us-east-1",
+                      aws_access_key_id="test", aws_secret_access_key="test",
+                      config=Config(s3={"addressing_style": "path"}))
+    s3.put_object(Bucket=bucket, Key="planted/forget-u4.csv", Body=b"USER_ID\nu4\n")
+    before = items(r.get_recommendations(campaignArn=up, userId="u4"))
+    stranger = items(r.get_recommendations(campaignArn=up, userId="nobody"))
+    check(before != stranger, "u4 has a history")
+    job = p.create_data_deletion_job(jobName="boto-forget-u4", datasetGroupArn=group, roleArn=ROLE,
+                                     dataSource={"dataLocation": f"s3://{bucket}/planted/forget-u4.csv"})
+    j, _ = poll(lambda: p.describe_data_deletion_job(dataDeletionJobArn=job["dataDeletionJobArn"]),
+                "dataDeletionJob", {"COMPLETED", "FAILED"}, seconds=60)
+    check(j["status"] == "COMPLETED", f"deletion {j}")
+    after = items(r.get_recommendations(campaignArn=up, userId="u4"))
+    check(after == stranger, f"u4 after the deletion: {after}")
+    print(f"boto3 smoke: campaigns answer from the records (own-group share {own / total:.2f}), rank, filter; "
+          "a deleted user is a stranger")
+    recommenders_flow(p, r, s3, bucket)
+
+
+def recommenders_flow(p, r, s3, bucket):
+    group = p.create_dataset_group(name="boto-shop", domain="ECOMMERCE")["datasetGroupArn"]
+    poll(lambda: p.describe_dataset_group(datasetGroupArn=group), "datasetGroup", {"ACTIVE"})
+    schema = p.create_schema(name="boto-shop", domain="ECOMMERCE", schema=(
+        '{"type": "record", "name": "Interactions", "namespace": "com.amazonaws.personalize.schema", '
+        '"fields": [{"name": "USER_ID", "type": "string"}, {"name": "ITEM_ID", "type": "string"}, '
+        '{"name": "TIMESTAMP", "type": "long"}, {"name": "EVENT_TYPE", "type": "string"}], "version": "1.0"}'))
+    ds = p.create_dataset(name="boto-shop", schemaArn=schema["schemaArn"], datasetGroupArn=group,
+                          datasetType="Interactions")["datasetArn"]
+    poll(lambda: p.describe_dataset(datasetArn=ds), "dataset", {"ACTIVE"})
+    s3.put_object(Bucket=bucket, Key="shop/interactions.csv", Body=planted_csv().replace(",click", ",View").encode())
+    imp = p.create_dataset_import_job(jobName="boto-shop", datasetArn=ds, roleArn=ROLE,
+                                      dataSource={"dataLocation": f"s3://{bucket}/shop/interactions.csv"})
+    j, _ = poll(lambda: p.describe_dataset_import_job(datasetImportJobArn=imp["datasetImportJobArn"]),
+                "datasetImportJob", {"ACTIVE", "CREATE FAILED"}, seconds=60)
+    check(j["status"] == "ACTIVE", f"shop import {j}")
+    made = {}
+    for use_case in ("aws-ecomm-recommended-for-you", "aws-ecomm-customers-who-viewed-x-also-viewed",
+                     "aws-ecomm-popular-items-by-views"):
+        arn = p.create_recommender(name=f"boto-{use_case[9:]}", datasetGroupArn=group,
+                                   recipeArn=f"arn:aws:personalize:::recipe/{use_case}")["recommenderArn"]
+        d, _ = poll(lambda: p.describe_recommender(recommenderArn=arn), "recommender",
+                    {"ACTIVE", "CREATE FAILED"}, seconds=60)
+        check(d["status"] == "ACTIVE" and "coverage" in d["modelMetrics"], f"{use_case}: {d}")
+        made[use_case] = arn
+    for_you = items(r.get_recommendations(recommenderArn=made["aws-ecomm-recommended-for-you"], userId="u2",
+                                          numResults=10))
+    check(sum(group_of(i) == 2 for i in for_you) >= 5, f"recommended for u2: {for_you}")
+    also = items(r.get_recommendations(recommenderArn=made["aws-ecomm-customers-who-viewed-x-also-viewed"],
+                                       itemId="i8", numResults=5))
+    check(sum(group_of(i) == 2 for i in also) >= 3, f"also viewed with i8: {also}")
+    top = items(r.get_recommendations(recommenderArn=made["aws-ecomm-popular-items-by-views"], numResults=3))
+    check(len(top) == 3, f"most viewed {top}")
+    p.stop_recommender(recommenderArn=made["aws-ecomm-popular-items-by-views"])
+    poll(lambda: p.describe_recommender(recommenderArn=made["aws-ecomm-popular-items-by-views"]), "recommender",
+         {"INACTIVE"})
+    expect_error("InvalidInputException", r.get_recommendations,
+                 recommenderArn=made["aws-ecomm-popular-items-by-views"])
+    check(len(p.list_recommenders(datasetGroupArn=group)["recommenders"]) == 3, "ListRecommenders")
+    print("boto3 smoke: 3 ECOMMERCE recommenders trained and answered by use case; a stopped one answers no more")
