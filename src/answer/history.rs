@@ -2,7 +2,7 @@
 //! one user, read by key ([`DatasetStore::records_of`]), oldest first. A user purged by a
 //! data deletion job has none.
 
-use crate::store::{DatasetStore, DatasetType, StoreResult};
+use crate::store::{DatasetStore, DatasetType, StoreError, StoreResult};
 
 /// One interaction of the user.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,23 +51,24 @@ pub async fn read(
     dataset_type: DatasetType,
     user: &str,
 ) -> StoreResult<History> {
-    let datasets = store.datasets(group_arn).await?;
-    let Some(d) = datasets.iter().find(|d| d.dataset_type == dataset_type) else {
-        return Ok(History::default());
+    let found = match store
+        .records_of(group_arn, dataset_type, &[user.to_owned()])
+        .await
+    {
+        Ok(found) => found,
+        Err(StoreError::NotFound(_)) => return Ok(History::default()),
+        Err(e) => return Err(e),
     };
-    let col = |name: &str| d.columns.iter().position(|c| c == name);
     let item_col = match dataset_type {
-        DatasetType::ActionInteractions => col("ACTION_ID"),
-        _ => col("ITEM_ID"),
+        DatasetType::ActionInteractions => found.column("ACTION_ID"),
+        _ => found.column("ITEM_ID"),
     };
     let Some(item_col) = item_col else {
         return Ok(History::default());
     };
-    let (type_col, time_col) = (col("EVENT_TYPE"), col("TIMESTAMP"));
-    let rows = store
-        .records_of(group_arn, dataset_type, &[user.to_owned()])
-        .await?;
-    let mut events: Vec<Interaction> = rows
+    let (type_col, time_col) = (found.column("EVENT_TYPE"), found.column("TIMESTAMP"));
+    let mut events: Vec<Interaction> = found
+        .rows
         .into_iter()
         .map(|r| Interaction {
             item: r[item_col].clone(),

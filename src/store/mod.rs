@@ -182,6 +182,22 @@ pub struct GroupAttrs {
     pub domain: Option<String>,
 }
 
+/// Records read by key ([`DatasetStore::records_of`]), with their dataset's columns.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Keyed {
+    /// The dataset's columns, in the records' order.
+    pub columns: Vec<String>,
+    /// The records.
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Keyed {
+    /// The position of `column`, if the dataset has it.
+    pub fn column(&self, column: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c == column)
+    }
+}
+
 /// A resource's tags, as `(key, value)` in the order they were first set.
 pub type Tags = Vec<Tag>;
 
@@ -602,16 +618,18 @@ pub trait DatasetStore: Send + Sync + fmt::Debug + 'static {
         dataset_type: DatasetType,
     ) -> StoreResult<Vec<Vec<String>>>;
 
-    /// The records of a dataset whose key ([`DatasetType::key_column`]: the user, item or
-    /// action ID) is one of `keys`: the keys in the order given, each key's records in load
-    /// order (`keys` are distinct); a purged user has none. For answering one request (a user's history, a few
-    /// items' metadata): a backend reads those keys' records only, through an index.
+    /// The dataset's columns and its records whose key ([`DatasetType::key_column`]: the
+    /// user, item or action ID) is one of `keys`: the keys in the order given, each key's
+    /// records in load order (`keys` are distinct); a purged user has none;
+    /// [`StoreError::NotFound`] without the dataset. For answering one request (a user's
+    /// history, a few items' metadata): a backend reads those keys' records only, through
+    /// an index, in one read.
     async fn records_of(
         &self,
         group_arn: &str,
         dataset_type: DatasetType,
         keys: &[String],
-    ) -> StoreResult<Vec<Vec<String>>>;
+    ) -> StoreResult<Keyed>;
 
     /// The records of a dataset that arrived as `which` says, as a stream of batches of at
     /// most `batch_rows` rows, for exports of any size: a backend must not read them all at

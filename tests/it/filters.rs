@@ -209,6 +209,7 @@ async fn filters_are_parsed_checked_and_applied() {
         .records_of(&group, DatasetType::Interactions, &["u5".to_string()])
         .await
         .unwrap()
+        .rows
         .into_iter()
         .map(|r| r[1].clone())
         .collect();

@@ -29,11 +29,12 @@ use super::events::rest_error;
 use super::input::{Input, ARN};
 use super::ops::{campaign, lifecycle, recommender, ACTIVE};
 use super::{read_body, request_scope, with_request_id, AppState};
+use crate::answer;
 use crate::answer::deployed::Deployed;
 use crate::answer::filter::{Filter, Target as FilterTarget};
-use crate::answer::{self, history};
 use crate::store::DatasetType;
 use crate::train::Family;
+use tokio::sync::OnceCell;
 
 mod select;
 
@@ -211,40 +212,19 @@ async fn metadata(
     ids: &[String],
     wanted: &[String],
 ) -> Result<std::collections::HashMap<String, Map<String, Value>>, ApiError> {
-    let mut out = std::collections::HashMap::new();
-    let datasets = state.store.datasets(group).await?;
-    let Some(items) = datasets
-        .iter()
-        .find(|d| d.dataset_type == DatasetType::Items)
-    else {
-        return Ok(out);
-    };
-    let key = items
-        .columns
-        .iter()
-        .position(|c| c == "ITEM_ID")
-        .unwrap_or(0);
-    let cols: Vec<(String, Option<usize>)> = wanted
-        .iter()
-        .map(|w| {
-            let at = items.columns.iter().position(|c| c.eq_ignore_ascii_case(w));
-            (w.clone(), at)
-        })
-        .collect();
-    for row in state
-        .store
-        .records_of(group, DatasetType::Items, ids)
-        .await?
-    {
-        let mut m = Map::new();
-        for (name, at) in &cols {
-            if let Some(at) = at {
-                m.insert(name.clone(), json!(row[*at]));
+    let records = select::records(state, group, DatasetType::Items, ids).await?;
+    Ok(records
+        .into_iter()
+        .map(|(id, rec)| {
+            let mut m = Map::new();
+            for w in wanted {
+                if let Some((_, v)) = rec.iter().find(|(c, _)| c.eq_ignore_ascii_case(w)) {
+                    m.insert(w.clone(), json!(v));
+                }
             }
-        }
-        out.insert(row[key].clone(), m);
-    }
-    Ok(out)
+            (id, m)
+        })
+        .collect())
 }
 
 /// Scales scores to sum to 1 over the list.
@@ -266,10 +246,9 @@ fn recommendation_id() -> String {
 async fn known_history(
     state: &AppState,
     d: &Deployed,
-    dataset: DatasetType,
-    user: &str,
+    about: About<'_>,
 ) -> Result<Vec<u32>, ApiError> {
-    let h = history::read(&*state.store, &d.group_arn, dataset, user).await?;
+    let h = select::user_history(state, d, about).await?;
     Ok(h.items().into_iter().filter_map(|i| d.item(i)).collect())
 }
 
@@ -306,10 +285,12 @@ async fn recommendations(state: &AppState, input: &Input) -> Result<Value, ApiEr
         let list: Vec<Answered> = ids.into_iter().take(n).map(|i| (i, 1.0, None)).collect();
         return item_list(state, d, &list, columns.as_deref(), "itemList").await;
     }
+    let seen = OnceCell::new();
     let about = About {
         user: user.as_deref(),
         item: item.as_deref(),
         target: FilterTarget::ItemId,
+        history: &seen,
     };
     let filter = request_filter(state, d, input, about).await?;
     let promotion = promotion(state, d, input, about).await?;
@@ -319,7 +300,7 @@ async fn recommendations(state: &AppState, input: &Input) -> Result<Value, ApiEr
             // Popular and trending items are the same for everyone: no user needed.
             let anyone = matches!(d.model.family, Family::Popularity | Family::Trending);
             let history = match user.as_deref() {
-                Some(user) => known_history(state, d, DatasetType::Interactions, user).await?,
+                Some(_) => known_history(state, d, about).await?,
                 None if anyone => Vec::new(),
                 None => {
                     return Err(ApiError::invalid_input(format!(
@@ -481,13 +462,15 @@ async fn ranking(state: &AppState, input: &Input) -> Result<Value, ApiError> {
             d.recipe.name, d.recipe.recipe_type
         )));
     }
+    let seen = OnceCell::new();
     let about = About {
         user: Some(&user),
         item: None,
         target: FilterTarget::ItemId,
+        history: &seen,
     };
     let filter = request_filter(state, d, input, about).await?;
-    let history = known_history(state, d, DatasetType::Interactions, &user).await?;
+    let history = known_history(state, d, about).await?;
     let known: Vec<Option<u32>> = list.iter().map(|i| d.item(i)).collect();
     let mut ranked: Vec<Answered> = answer::rank_items(d, &history, &known)
         .into_iter()
@@ -516,16 +499,18 @@ async fn action_recommendations(state: &AppState, input: &Input) -> Result<Value
             d.recipe.name, d.recipe.recipe_type
         )));
     }
+    let seen = OnceCell::new();
     let about = About {
         user: Some(&user),
         item: None,
         target: FilterTarget::ActionId,
+        history: &seen,
     };
     let filter = request_filter(state, d, input, about).await?;
     let list: Vec<(String, f32)> = match state.pins.find(&campaign_arn, Some(&user), None, true) {
         Some(ids) => ids.into_iter().take(n).map(|i| (i, 1.0)).collect(),
         None => {
-            let history = known_history(state, d, DatasetType::ActionInteractions, &user).await?;
+            let history = known_history(state, d, about).await?;
             let ranked = |limit| answer::actions_for_user(d, &history, limit);
             let chosen = select::choose(state, d, ranked, n, filter.as_ref(), None, about).await?;
             chosen.into_iter().map(|(i, s, _)| (i, s)).collect()

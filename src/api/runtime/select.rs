@@ -12,8 +12,9 @@ use super::super::ops::{filter as filter_op, lifecycle, ACTIVE};
 use super::super::AppState;
 use crate::answer::deployed::Deployed;
 use crate::answer::filter::{self, Dataset, Facts, Filter, Record, Target};
-use crate::answer::history;
-use crate::store::DatasetType;
+use crate::answer::history::{self, History};
+use crate::store::{DatasetType, StoreError};
+use tokio::sync::OnceCell;
 
 /// `filterValues`: at most 25, keys `[A-Za-z0-9_]+` of at most 50 characters, values of at
 /// most 1000.
@@ -99,28 +100,27 @@ pub(super) async fn bound(
     })
 }
 
-/// The records of `keys` in the group's `t` dataset, each as a map of column to value.
-async fn records(
+/// The records of `keys` in the group's `t` dataset, each as a map of column to value (none
+/// without that dataset).
+pub(super) async fn records(
     state: &AppState,
     group: &str,
     t: DatasetType,
     keys: &[String],
 ) -> Result<HashMap<String, Record>, ApiError> {
-    let datasets = state.store.datasets(group).await?;
-    let Some(d) = datasets.iter().find(|d| d.dataset_type == t) else {
-        return Ok(HashMap::new());
+    let found = match state.store.records_of(group, t, keys).await {
+        Ok(found) => found,
+        Err(StoreError::NotFound(_)) => return Ok(HashMap::new()),
+        Err(e) => return Err(e.into()),
     };
-    let key = d
-        .columns
-        .iter()
-        .position(|c| c == t.key_column())
-        .unwrap_or(0);
-    let rows = state.store.records_of(group, t, keys).await?;
-    Ok(rows
+    let key = found.column(t.key_column()).unwrap_or(0);
+    let columns = found.columns;
+    Ok(found
+        .rows
         .into_iter()
         .map(|r| {
             let id = r[key].clone();
-            let rec: Record = d.columns.iter().cloned().zip(r).collect();
+            let rec: Record = columns.iter().cloned().zip(r).collect();
             (id, rec)
         })
         .collect())
@@ -132,6 +132,36 @@ pub(super) struct About<'a> {
     pub(super) user: Option<&'a str>,
     pub(super) item: Option<&'a str>,
     pub(super) target: Target,
+    /// The user's history (of the target's interactions), read once per request.
+    pub(super) history: &'a OnceCell<History>,
+}
+
+impl About<'_> {
+    /// The dataset whose records are the user's history for this target.
+    fn interactions(&self) -> DatasetType {
+        match self.target {
+            Target::ActionId => DatasetType::ActionInteractions,
+            _ => DatasetType::Interactions,
+        }
+    }
+}
+
+/// The user's history (none without a user), read at most once per request.
+pub(super) async fn user_history<'a>(
+    state: &AppState,
+    d: &Deployed,
+    about: About<'a>,
+) -> Result<&'a History, ApiError> {
+    let dataset = about.interactions();
+    Ok(about
+        .history
+        .get_or_try_init(|| async {
+            match about.user {
+                Some(user) => history::read(&*state.store, &d.group_arn, dataset, user).await,
+                None => Ok(History::default()),
+            }
+        })
+        .await?)
 }
 
 /// Whether each of `ids` passes every filter of `filters`.
@@ -146,22 +176,10 @@ pub(super) async fn passing(
         return Ok(vec![true; ids.len()]);
     }
     let g = &d.group_arn;
-    let (meta, events, interactions) = match about.target {
-        Target::ActionId => (
-            Dataset::Actions,
-            DatasetType::ActionInteractions,
-            Dataset::ActionInteractions,
-        ),
-        Target::UserId => (
-            Dataset::Users,
-            DatasetType::Interactions,
-            Dataset::Interactions,
-        ),
-        Target::ItemId => (
-            Dataset::Items,
-            DatasetType::Interactions,
-            Dataset::Interactions,
-        ),
+    let (meta, interactions) = match about.target {
+        Target::ActionId => (Dataset::Actions, Dataset::ActionInteractions),
+        Target::UserId => (Dataset::Users, Dataset::Interactions),
+        Target::ItemId => (Dataset::Items, Dataset::Interactions),
     };
     let reads = |x: Dataset| filters.iter().any(|f| filter::reads(f, x));
     let mut facts = Facts::default();
@@ -170,8 +188,7 @@ pub(super) async fn passing(
     }
     if let Some(user) = about.user {
         if reads(interactions) {
-            let h = history::read(&*state.store, g, events, user).await?;
-            facts = facts.with_history(&h);
+            facts = facts.with_history(user_history(state, d, about).await?);
         }
         if reads(Dataset::CurrentUser) {
             facts.user = records(state, g, DatasetType::Users, &[user.to_owned()])

@@ -9,7 +9,7 @@ use futures::stream::{BoxStream, StreamExt};
 
 use super::{
     Blob, Claim, Dataset, DatasetAttrs, DatasetGroup, DatasetStore, DatasetType, EventTracker,
-    Ingestion, JobCommit, LoadMode, PurgeCounts, Resource, RowBatch, Schema, StoreError,
+    Ingestion, JobCommit, Keyed, LoadMode, PurgeCounts, Resource, RowBatch, Schema, StoreError,
     StoreResult, Tag, Tags, UserIds,
 };
 use crate::jobs::model::{Job, JobKind, Lease};
@@ -395,7 +395,7 @@ impl DatasetStore for MemoryStore {
         group_arn: &str,
         dataset_type: DatasetType,
         keys: &[String],
-    ) -> StoreResult<Vec<Vec<String>>> {
+    ) -> StoreResult<Keyed> {
         let s = self.lock();
         let Some((dataset, rows)) = s.datasets.get(&dataset_key(group_arn, dataset_type)) else {
             return Err(StoreError::NotFound(dataset_name(group_arn, dataset_type)));
@@ -409,7 +409,10 @@ impl DatasetStore for MemoryStore {
                     .map(|r| r.values.clone()),
             );
         }
-        Ok(out)
+        Ok(Keyed {
+            columns: dataset.columns.clone(),
+            rows: out,
+        })
     }
 
     fn scan_records(

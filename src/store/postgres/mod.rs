@@ -41,7 +41,7 @@ use tokio_postgres::NoTls;
 
 use super::{
     Blob, Claim, Dataset, DatasetAttrs, DatasetGroup, DatasetStore, DatasetType, EventTracker,
-    Ingestion, JobCommit, LoadMode, PurgeCounts, Resource, RowBatch, Schema, StoreError,
+    Ingestion, JobCommit, Keyed, LoadMode, PurgeCounts, Resource, RowBatch, Schema, StoreError,
     StoreResult, Tag, Tags, UserIds,
 };
 use crate::jobs::model::{Job, JobKind, Lease};
@@ -326,7 +326,7 @@ impl DatasetStore for PostgresStore {
         group_arn: &str,
         dataset_type: DatasetType,
         keys: &[String],
-    ) -> StoreResult<Vec<Vec<String>>> {
+    ) -> StoreResult<Keyed> {
         records::of_keys(&**self.client().await?, group_arn, dataset_type, keys).await
     }
 

@@ -501,7 +501,7 @@ pub(super) async fn of_keys(
     group_arn: &str,
     t: DatasetType,
     keys: &[String],
-) -> DbResult<Vec<Vec<String>>> {
+) -> DbResult<crate::store::Keyed> {
     let (id, columns) = require_dataset(c, group_arn, t).await?;
     let sql = if t.holds_users() {
         "SELECT key, rows FROM user_records WHERE dataset_id = $1 AND key = ANY($2)"
@@ -530,7 +530,7 @@ pub(super) async fn of_keys(
             out.extend(rows);
         }
     }
-    Ok(out)
+    Ok(crate::store::Keyed { columns, rows: out })
 }
 
 /// Every record in batches through a cursor, read by a pooled connection of its own:

@@ -29,11 +29,12 @@ pub(super) fn dataset_row(
     t: DatasetType,
 ) -> DbResult<Option<(i64, Vec<String>)>> {
     let row: Option<(i64, String)> = conn
-        .query_row(
+        .prepare_cached(
             "SELECT id, columns FROM datasets WHERE group_arn = ?1 AND dataset_type = ?2",
-            params![group_arn, t.as_str()],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
+        )?
+        .query_row(params![group_arn, t.as_str()], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
         .optional()?;
     match row {
         None => Ok(None),
@@ -48,11 +49,12 @@ pub(super) fn dataset_full(
     t: DatasetType,
 ) -> DbResult<Option<Dataset>> {
     let row: Option<(String, String)> = conn
-        .query_row(
+        .prepare_cached(
             "SELECT columns, attrs FROM datasets WHERE group_arn = ?1 AND dataset_type = ?2",
-            params![group_arn, t.as_str()],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
+        )?
+        .query_row(params![group_arn, t.as_str()], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
         .optional()?;
     row.map(|(cols, attrs)| {
         Ok(Dataset {

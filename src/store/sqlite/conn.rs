@@ -89,6 +89,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             conn: Arc::new(Mutex::new(conn)),
             readers: Arc::default(),
+            reading: Arc::new(tokio::sync::Semaphore::new(READERS)),
             path: path.to_owned(),
         })
     }
@@ -125,7 +126,16 @@ impl SqliteStore {
     {
         let readers = self.readers.clone();
         let path = self.path.clone();
+        // At most READERS reads at once, each on a pooled connection: opening one per read
+        // (its pragmas, its schema parsed again) cost more than the read under load.
+        let permit = self
+            .reading
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(backend)?;
         tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             let pooled = readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
             let mut conn = match pooled {
                 Some(conn) => conn,

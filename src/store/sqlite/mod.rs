@@ -47,8 +47,8 @@ use self::catalog::{
 };
 use super::{
     dataset_arn, Blob, Claim, Compacted, Dataset, DatasetAttrs, DatasetGroup, DatasetStore,
-    DatasetType, EventTracker, Ingestion, JobCommit, LoadMode, PurgeCounts, Resource, RowBatch,
-    Schema, StoreError, StoreResult, Tag, Tags, UserIds,
+    DatasetType, EventTracker, Ingestion, JobCommit, Keyed, LoadMode, PurgeCounts, Resource,
+    RowBatch, Schema, StoreError, StoreResult, Tag, Tags, UserIds,
 };
 use crate::jobs::model::{Job, JobKind, Lease};
 
@@ -76,6 +76,8 @@ pub struct SqliteStore {
     /// Read-only connections for reads, so that they never wait for a write (WAL readers
     /// see the last commit while a load, a purge or a compaction holds the writer).
     readers: Arc<Mutex<Vec<Connection>>>,
+    /// One permit per pooled reader: reads beyond them wait for one.
+    reading: Arc<tokio::sync::Semaphore>,
     path: PathBuf,
 }
 
@@ -522,7 +524,7 @@ impl DatasetStore for SqliteStore {
         group_arn: &str,
         dataset_type: DatasetType,
         keys: &[String],
-    ) -> StoreResult<Vec<Vec<String>>> {
+    ) -> StoreResult<Keyed> {
         let (group_arn, keys) = (group_arn.to_owned(), keys.to_vec());
         self.with_reader(move |conn| records::of_keys(conn, &group_arn, dataset_type, &keys))
             .await

@@ -8,7 +8,7 @@ use rusqlite::{Connection, OptionalExtension};
 use super::catalog::{key_index, require_dataset};
 use super::{directory, packed, puts, DbResult};
 use crate::store::packing::decode;
-use crate::store::{DatasetType, Ingestion, RowBatch, StoreResult};
+use crate::store::{DatasetType, Ingestion, Keyed, RowBatch, StoreResult};
 
 /// How many records a dataset holds.
 pub(super) fn count(
@@ -59,7 +59,7 @@ pub(super) fn of_keys(
     group_arn: &str,
     dataset_type: DatasetType,
     keys: &[String],
-) -> DbResult<Vec<Vec<String>>> {
+) -> DbResult<Keyed> {
     let (id, columns) = require_dataset(conn, group_arn, dataset_type)?;
     let (width, key) = (columns.len(), key_index(dataset_type, &columns));
     let mut out = Vec::new();
@@ -76,7 +76,7 @@ pub(super) fn of_keys(
                 out.extend(decode(k, &blob, width, key)?.into_iter().map(|(_, r)| r));
             }
         }
-        return Ok(out);
+        return Ok(Keyed { columns, rows: out });
     }
     let cols: Vec<String> = (0..width).map(|i| format!("c{i}")).collect();
     let mut stmt = conn.prepare_cached(&format!(
@@ -93,7 +93,7 @@ pub(super) fn of_keys(
             out.push(row?);
         }
     }
-    Ok(out)
+    Ok(Keyed { columns, rows: out })
 }
 
 /// Every record of a dataset in batches, read by a connection of its own.

@@ -69,14 +69,11 @@ pub(super) fn create(conn: &mut Connection, r: &Resource, tags: &[Tag]) -> DbRes
 }
 
 pub(super) fn get(conn: &Connection, arn: &str) -> DbResult<Option<Resource>> {
-    conn.query_row(
-        &format!("SELECT {COLUMNS} FROM resources WHERE arn = ?1"),
-        params![arn],
-        from_row,
-    )
-    .optional()?
-    .map(parsed)
-    .transpose()
+    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM resources WHERE arn = ?1"))?
+        .query_row(params![arn], from_row)
+        .optional()?
+        .map(parsed)
+        .transpose()
 }
 
 pub(super) fn list(conn: &Connection, kind: &str, parent: Option<&str>) -> DbResult<Vec<Resource>> {
