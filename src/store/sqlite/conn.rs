@@ -9,7 +9,7 @@ use rusqlite::Connection;
 
 use super::{
     backend, migrate, DbResult, SqliteStore, AUTOCHECKPOINT_PAGES, CACHE_KIB, DB_FILE, PAGE_SIZE,
-    READERS, READER_CACHE_KIB,
+    READERS, READER_CACHE_KIB, READER_MMAP_BYTES,
 };
 use crate::store::{StoreError, StoreResult};
 
@@ -147,7 +147,8 @@ impl SqliteStore {
                     conn.execute_batch(&format!(
                         "PRAGMA busy_timeout = 10000;
                          PRAGMA temp_store = FILE;
-                         PRAGMA cache_size = -{READER_CACHE_KIB};"
+                         PRAGMA cache_size = -{READER_CACHE_KIB};
+                         PRAGMA mmap_size = {READER_MMAP_BYTES};"
                     ))?;
                     conn
                 }

@@ -87,6 +87,10 @@ const READERS: usize = 4;
 /// Page cache of each read connection, in KiB.
 const READER_CACHE_KIB: i64 = 16 * 1024;
 
+/// How much of the file a reader maps instead of copying pages in (address space, not
+/// memory): point reads by key (the runtime API's) touch pages where they lie.
+const READER_MMAP_BYTES: i64 = 1 << 30;
+
 type DbResult<T> = Result<T, StoreError>;
 
 /// SQLite's default: a commit that leaves more pages than this in the write-ahead log
