@@ -37,6 +37,7 @@ struct Arns {
     tracking_id: String,
     solution: String,
     version: String,
+    filter: String,
 }
 
 async fn resources(c: &Client) -> Arns {
@@ -130,6 +131,16 @@ async fn resources(c: &Client) -> Arns {
         .unwrap()
         .solution_version_arn
         .unwrap();
+    let filter = c
+        .create_filter()
+        .name("iso-filter")
+        .dataset_group_arn(&group)
+        .filter_expression("EXCLUDE UserID WHERE Users.AGE < 3")
+        .send()
+        .await
+        .unwrap()
+        .filter_arn
+        .unwrap();
     let tag = Tag::builder().tag_key("k").tag_value("v").build().unwrap();
     c.tag_resource()
         .resource_arn(&group)
@@ -148,6 +159,7 @@ async fn resources(c: &Client) -> Arns {
         tracking_id: tracker.tracking_id.unwrap(),
         solution,
         version,
+        filter,
     }
 }
 
@@ -379,6 +391,46 @@ async fn none_found_from(other: &Client, events: &aws_sdk_personalizeevents::Cli
         other.list_tags_for_resource().resource_arn(&a.solution)
     );
     not_found!(
+        "DescribeFilter",
+        other.describe_filter().filter_arn(&a.filter)
+    );
+    not_found!(
+        "ListFilters",
+        other.list_filters().dataset_group_arn(&a.group)
+    );
+    not_found!(
+        "CreateFilter",
+        other
+            .create_filter()
+            .name("x")
+            .dataset_group_arn(&a.group)
+            .filter_expression("EXCLUDE UserID WHERE Users.AGE < 3")
+    );
+    not_found!("DeleteFilter", other.delete_filter().filter_arn(&a.filter));
+    not_found!(
+        "CreateCampaign",
+        other
+            .create_campaign()
+            .name("x")
+            .solution_version_arn(&a.version)
+    );
+    not_found!(
+        "ListCampaigns",
+        other.list_campaigns().solution_arn(&a.solution)
+    );
+    not_found!(
+        "CreateRecommender",
+        other
+            .create_recommender()
+            .name("x")
+            .dataset_group_arn(&a.group)
+            .recipe_arn("arn:aws:personalize:::recipe/aws-ecomm-recommended-for-you")
+    );
+    not_found!(
+        "ListRecommenders",
+        other.list_recommenders().dataset_group_arn(&a.group)
+    );
+    not_found!(
         "DeleteSolution",
         other.delete_solution().solution_arn(&a.solution)
     );
@@ -404,10 +456,18 @@ async fn none_found_from(other: &Client, events: &aws_sdk_personalizeevents::Cli
     assert!(solutions.solutions().is_empty());
     let versions = other.list_solution_versions().send().await.unwrap();
     assert!(versions.solution_versions().is_empty());
+    let filters = other.list_filters().send().await.unwrap();
+    assert!(filters.filters().is_empty());
 }
 
 /// Nothing of `a` changed: every resource is there, with its one tag, and no job was added.
 async fn all_there(owner: &Client, a: &Arns) {
+    owner
+        .describe_filter()
+        .filter_arn(&a.filter)
+        .send()
+        .await
+        .unwrap();
     owner
         .describe_solution()
         .solution_arn(&a.solution)
