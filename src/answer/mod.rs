@@ -6,11 +6,13 @@
 //!
 //! | file | what it holds |
 //! |---|---|
+//! | [`cold`] | items like an item the model does not know, by its categorical values |
 //! | [`deployed`] | a model loaded for answering, and the cache of loaded models |
 //! | [`filter`] | the filter expression language: parsed, checked, bound to values, applied |
 //! | [`history`] | a user's history, read by key from the store |
 //! | `rank.rs` | items for a user, items like an item, a list reordered, actions |
 
+pub mod cold;
 pub mod deployed;
 pub mod filter;
 pub mod history;

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use aws_sdk_personalize::error::ProvideErrorMetadata;
 use aws_sdk_personalize::Client;
+use futures::StreamExt;
 use personalize_local::source::S3Location;
 use personalize_local::store::DatasetType;
 
@@ -52,6 +53,15 @@ async fn create_filter(c: &Client, group: &str, name: &str, expression: &str) ->
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     panic!("the filter {arn} did not become ACTIVE");
+}
+
+fn ids_of(
+    out: &aws_sdk_personalizeruntime::operation::get_recommendations::GetRecommendationsOutput,
+) -> Vec<String> {
+    out.item_list()
+        .iter()
+        .map(|i| i.item_id().unwrap().to_owned())
+        .collect()
 }
 
 fn group_of(id: &str) -> usize {
@@ -264,6 +274,50 @@ async fn filters_are_parsed_checked_and_applied() {
         "{:?}",
         err.message()
     );
+
+    // An item added after training (no interactions, so not in the model) is answered by
+    // its category: the known items of g4, the more popular first.
+    let mut cold = personalize_local::store::RowBatch::new(3);
+    cold.push_row(["new-item", "g4", "999"]);
+    server
+        .store
+        .append_records(
+            &group,
+            DatasetType::Items,
+            futures::stream::iter(vec![Ok(cold)]).boxed(),
+        )
+        .await
+        .unwrap();
+    let like = r
+        .get_recommendations()
+        .campaign_arn(&sims)
+        .item_id("new-item")
+        .num_results(10)
+        .send()
+        .await
+        .unwrap();
+    let like: Vec<&str> = like
+        .item_list()
+        .iter()
+        .map(|i| i.item_id().unwrap())
+        .collect();
+    assert_eq!(like.len(), 10);
+    assert!(like.iter().all(|i| group_of(i) == 4), "{like:?}");
+    let unknown = r
+        .get_recommendations()
+        .campaign_arn(&sims)
+        .item_id("no-record")
+        .num_results(10)
+        .send()
+        .await
+        .unwrap();
+    let popular = ids_of(&ask(&pop, "nobody", None, &[]).send().await.unwrap());
+    let unknown: Vec<String> = unknown
+        .item_list()
+        .iter()
+        .map(|i| i.item_id().unwrap().to_owned())
+        .collect();
+    assert_eq!(unknown, popular, "no record: the popular items");
 
     // A promotion: 30% of 10 answers are group 3's items, named, spread through the list.
     let promoted = ask(&up, "u0", None, &[])

@@ -319,10 +319,15 @@ async fn recommendations(state: &AppState, input: &Input) -> Result<Value, ApiEr
                     d.recipe.name
                 ))
             })?;
-            let ranked = |limit| match d.item(item) {
-                Some(i) => answer::related_items(d, i, limit),
-                // An item the model does not know: the popular items.
-                None => answer::items_for_user(d, &[], limit + 1)
+            // An item the model does not know: like it by its metadata, else the popular items.
+            let cold = match d.item(item) {
+                Some(_) => None,
+                None => select::like_cold_item(state, d, item).await?,
+            };
+            let ranked = |limit: usize| match (d.item(item), &cold) {
+                (Some(i), _) => answer::related_items(d, i, limit),
+                (None, Some(c)) => c.iter().copied().take(limit).collect(),
+                (None, None) => answer::items_for_user(d, &[], limit + 1)
                     .into_iter()
                     .filter(|(i, _)| d.id(*i) != item)
                     .take(limit)

@@ -5,11 +5,13 @@
 
 use std::collections::HashMap;
 
+use futures::StreamExt;
 use serde_json::Value;
 
 use super::super::error::ApiError;
 use super::super::ops::{filter as filter_op, lifecycle, ACTIVE};
 use super::super::AppState;
+use crate::answer::cold;
 use crate::answer::deployed::Deployed;
 use crate::answer::filter::{self, Dataset, Facts, Filter, Record, Target};
 use crate::answer::history::{self, History};
@@ -124,6 +126,80 @@ pub(super) async fn records(
             (id, rec)
         })
         .collect())
+}
+
+/// Items like `item`, which the model does not know, by the categorical fields of the
+/// Items dataset (read whole: a cold item is the rare case); `None` when the dataset, its
+/// categorical fields or the item's record are missing.
+pub(super) async fn like_cold_item(
+    state: &AppState,
+    d: &Deployed,
+    item: &str,
+) -> Result<Option<Vec<(u32, f32)>>, ApiError> {
+    let datasets = state.store.datasets(&d.group_arn).await?;
+    let Some(items) = datasets
+        .iter()
+        .find(|x| x.dataset_type == DatasetType::Items)
+    else {
+        return Ok(None);
+    };
+    let schema = match &items.attrs.schema_arn {
+        Some(arn) => state.store.schema(arn).await?,
+        None => None,
+    };
+    let fields: Vec<String> = schema
+        .and_then(|s| serde_json::from_str::<Value>(&s.schema).ok())
+        .and_then(|s| s["fields"].as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .filter(|f| f["categorical"] == Value::Bool(true))
+        .filter_map(|f| f["name"].as_str().map(str::to_owned))
+        .collect();
+    let cols: Vec<(usize, &str)> = fields
+        .iter()
+        .filter_map(|f| {
+            items
+                .columns
+                .iter()
+                .position(|c| c == f)
+                .map(|i| (i, f.as_str()))
+        })
+        .collect();
+    let key = items.columns.iter().position(|c| c == "ITEM_ID");
+    let (Some(key), false) = (key, cols.is_empty()) else {
+        return Ok(None);
+    };
+    let mine = records(state, &d.group_arn, DatasetType::Items, &[item.to_owned()]).await?;
+    let Some(mine) = mine.get(item) else {
+        return Ok(None);
+    };
+    let mine = cold::values(
+        cols.iter()
+            .map(|(_, f)| (*f, mine.get(*f).map_or("", String::as_str))),
+    );
+    let mut all: Vec<(String, Vec<(String, String)>)> = Vec::new();
+    let mut scan = state.store.scan_records(
+        &d.group_arn,
+        DatasetType::Items,
+        10_000,
+        crate::store::Ingestion::All,
+    );
+    while let Some(batch) = scan.next().await {
+        let batch = batch?;
+        for r in 0..batch.rows() {
+            let row: Vec<&str> = batch.row(r).collect();
+            let values = cold::values(cols.iter().map(|&(i, f)| (f, row[i])));
+            all.push((row[key].to_owned(), values));
+        }
+    }
+    let others = all.iter().map(|(id, v)| (id.as_str(), v.clone()));
+    Ok(Some(cold::like_cold_item(
+        d,
+        item,
+        &mine,
+        others,
+        d.model.items.len(),
+    )))
 }
 
 /// Who and what a request is about.
