@@ -17,11 +17,13 @@
 //! | `migrate.rs` | versioned migrations under an advisory lock |
 //! | `catalog.rs` | groups, schemas, datasets, tags |
 //! | `records.rs` | loads through `COPY`, counts, reads and streamed scans |
+//! | `lookups.rs` | reads by key (a user's records, a few items'), for the runtime API |
 //! | `purge.rs` | the purge: IDs copied into a temporary table, one delete per dataset |
 //! | `jobs.rs` | the job queue: claims, leases, the fencing check |
 
 mod catalog;
 mod jobs;
+mod lookups;
 mod migrate;
 mod purge;
 mod records;
@@ -327,7 +329,7 @@ impl DatasetStore for PostgresStore {
         dataset_type: DatasetType,
         keys: &[String],
     ) -> StoreResult<Keyed> {
-        records::of_keys(&**self.client().await?, group_arn, dataset_type, keys).await
+        lookups::of_keys(&**self.client().await?, group_arn, dataset_type, keys).await
     }
 
     fn scan_records(

@@ -23,7 +23,7 @@ use crate::store::{
     DatasetType, Ingestion, JobCommit, LoadMode, RowBatch, StoreError, StoreResult,
 };
 
-fn key_index(t: DatasetType, columns: &[String]) -> usize {
+pub(super) fn key_index(t: DatasetType, columns: &[String]) -> usize {
     columns
         .iter()
         .position(|c| c == t.key_column())
@@ -492,45 +492,6 @@ pub(super) async fn all(
         )
         .await?;
     Ok(rows.iter().map(|r| r.get(0)).collect())
-}
-
-/// The records of `keys`, the keys in the order given, each key's in load order, through
-/// the tables' primary key (`user_records`) or `records_by_key`.
-pub(super) async fn of_keys(
-    c: &impl GenericClient,
-    group_arn: &str,
-    t: DatasetType,
-    keys: &[String],
-) -> DbResult<crate::store::Keyed> {
-    let (id, columns) = require_dataset(c, group_arn, t).await?;
-    let sql = if t.holds_users() {
-        "SELECT key, rows FROM user_records WHERE dataset_id = $1 AND key = ANY($2)"
-    } else {
-        "SELECT key, vals FROM records WHERE dataset_id = $1 AND key = ANY($2) ORDER BY seq"
-    };
-    let rows = c.query(sql, &[&id, &keys]).await?;
-    let mut by_key: std::collections::HashMap<String, Vec<Vec<String>>> =
-        std::collections::HashMap::new();
-    for r in &rows {
-        let k: String = r.get(0);
-        let found = if t.holds_users() {
-            let key = key_index(t, &columns);
-            decode(&k, r.get(1), columns.len(), key)?
-                .into_iter()
-                .map(|(_, row)| row)
-                .collect()
-        } else {
-            vec![r.get(1)]
-        };
-        by_key.entry(k).or_default().extend(found);
-    }
-    let mut out = Vec::new();
-    for k in keys {
-        if let Some(rows) = by_key.remove(k) {
-            out.extend(rows);
-        }
-    }
-    Ok(crate::store::Keyed { columns, rows: out })
 }
 
 /// Every record in batches through a cursor, read by a pooled connection of its own:
