@@ -10,6 +10,7 @@
 //! | [`deployed`] | a model loaded for answering, and the cache of loaded models |
 //! | [`filter`] | the filter expression language: parsed, checked, bound to values, applied |
 //! | [`history`] | a user's history, read by key from the store |
+//! | [`select`] | the candidates a request answers with: filters and promotions applied, facts read by key |
 //! | `rank.rs` | items for a user, items like an item, a list reordered, actions |
 
 pub mod cold;
@@ -17,5 +18,6 @@ pub mod deployed;
 pub mod filter;
 pub mod history;
 mod rank;
+pub mod select;
 
 pub use self::rank::{actions_for_user, items_for_user, rank_items, related_items, Scored};

@@ -38,7 +38,7 @@ use tokio::sync::OnceCell;
 
 mod select;
 
-use self::select::{About, Answered, Promotion};
+use crate::answer::select::{self as choice, About, Answered, Promotion};
 
 /// The paths of the runtime API, each with its operation.
 pub const ROUTES: [(&str, &str); 3] = [
@@ -212,7 +212,7 @@ async fn metadata(
     ids: &[String],
     wanted: &[String],
 ) -> Result<std::collections::HashMap<String, Map<String, Value>>, ApiError> {
-    let records = select::records(state, group, DatasetType::Items, ids).await?;
+    let records = choice::records(&*state.store, group, DatasetType::Items, ids).await?;
     Ok(records
         .into_iter()
         .map(|(id, rec)| {
@@ -248,7 +248,7 @@ async fn known_history(
     d: &Deployed,
     about: About<'_>,
 ) -> Result<Vec<u32>, ApiError> {
-    let h = select::user_history(state, d, about).await?;
+    let h = choice::user_history(&*state.store, d, about).await?;
     Ok(h.items().into_iter().filter_map(|i| d.item(i)).collect())
 }
 
@@ -310,7 +310,7 @@ async fn recommendations(state: &AppState, input: &Input) -> Result<Value, ApiEr
                 }
             };
             let ranked = |limit| answer::items_for_user(d, &history, limit);
-            select::choose(state, d, ranked, n, filter, promotion, about).await?
+            choice::choose(&*state.store, d, ranked, n, filter, promotion, about).await?
         }
         "RELATED_ITEMS" => {
             let item = item.as_deref().ok_or_else(|| {
@@ -322,7 +322,7 @@ async fn recommendations(state: &AppState, input: &Input) -> Result<Value, ApiEr
             // An item the model does not know: like it by its metadata, else the popular items.
             let cold = match d.item(item) {
                 Some(_) => None,
-                None => select::like_cold_item(state, d, item).await?,
+                None => choice::like_cold_item(&*state.store, d, item).await?,
             };
             let ranked = |limit: usize| match (d.item(item), &cold) {
                 (Some(i), _) => answer::related_items(d, i, limit),
@@ -333,7 +333,7 @@ async fn recommendations(state: &AppState, input: &Input) -> Result<Value, ApiEr
                     .take(limit)
                     .collect(),
             };
-            select::choose(state, d, ranked, n, filter, promotion, about).await?
+            choice::choose(&*state.store, d, ranked, n, filter, promotion, about).await?
         }
         "PERSONALIZED_RANKING" => {
             return Err(ApiError::invalid_input(format!(
@@ -483,7 +483,7 @@ async fn ranking(state: &AppState, input: &Input) -> Result<Value, ApiError> {
         .collect();
     if let Some(f) = &filter {
         let ids: Vec<String> = ranked.iter().map(|r| r.0.clone()).collect();
-        let keep = select::passing(state, d, &[f], &ids, about).await?;
+        let keep = choice::passing(&*state.store, d, &[f], &ids, about).await?;
         let mut keep = keep.into_iter();
         ranked.retain(|_| keep.next().unwrap_or(false));
     }
@@ -517,7 +517,7 @@ async fn action_recommendations(state: &AppState, input: &Input) -> Result<Value
         None => {
             let history = known_history(state, d, about).await?;
             let ranked = |limit| answer::actions_for_user(d, &history, limit);
-            let chosen = select::choose(state, d, ranked, n, filter.as_ref(), None, about).await?;
+            let chosen = choice::choose(&*state.store, d, ranked, n, filter.as_ref(), None, about).await?;
             chosen.into_iter().map(|(i, s, _)| (i, s)).collect()
         }
     };
