@@ -34,6 +34,7 @@
 
 pub mod answer;
 pub mod api;
+pub mod batch;
 pub mod cli;
 pub mod csv;
 pub mod deletion;

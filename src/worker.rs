@@ -180,6 +180,8 @@ impl Worker {
             JobKind::Import => "DatasetImportJob",
             JobKind::Export => "DatasetExportJob",
             JobKind::Training => "SolutionVersion",
+            JobKind::BatchInference => "BatchInferenceJob",
+            JobKind::BatchSegment => "BatchSegmentJob",
         };
         if let Some(reason) = self.config.faults.as_ref().and_then(|f| f.job(kind)) {
             let fail = |_| async move { (Err(crate::jobs::run::JobError::Failed(reason)), ()) };
@@ -198,6 +200,9 @@ impl Worker {
             JobKind::Import => crate::import::job::run(store, source, job, lease, lease_for).await,
             JobKind::Export => crate::export::run(store, source, job, lease, lease_for).await,
             JobKind::Training => crate::model::training::run(store, job, lease, lease_for).await,
+            JobKind::BatchInference | JobKind::BatchSegment => {
+                crate::batch::run(store, source, job, lease, lease_for).await
+            }
         }
     }
 }

@@ -84,6 +84,8 @@ pub fn job_members(kind: crate::jobs::JobKind) -> (&'static str, &'static str) {
         JobKind::Import => ("datasetImportJob", "datasetImportJobs"),
         JobKind::Export => ("datasetExportJob", "datasetExportJobs"),
         JobKind::Training => ("solutionVersion", "solutionVersions"),
+        JobKind::BatchInference => ("batchInferenceJob", "batchInferenceJobs"),
+        JobKind::BatchSegment => ("batchSegmentJob", "batchSegmentJobs"),
     }
 }
 
@@ -95,6 +97,8 @@ pub fn arn_member(kind: crate::jobs::JobKind) -> &'static str {
         JobKind::Import => "datasetImportJobArn",
         JobKind::Export => "datasetExportJobArn",
         JobKind::Training => "solutionVersionArn",
+        JobKind::BatchInference => "batchInferenceJobArn",
+        JobKind::BatchSegment => "batchSegmentJobArn",
     }
 }
 
@@ -169,6 +173,18 @@ pub fn job(job: &Job) -> Value {
         }
         // Solution versions have shapes of their own (`api::ops::solution_version`).
         JobSpec::Training { .. } => {}
+        JobSpec::Batch {
+            solution_version_arn,
+            request,
+            ..
+        } => {
+            m.insert("solutionVersionArn".into(), json!(solution_version_arn));
+            if let Some(r) = request.as_object() {
+                for (k, v) in r {
+                    m.insert(k.clone(), v.clone());
+                }
+            }
+        }
     }
     Value::Object(m)
 }
@@ -186,6 +202,16 @@ pub fn job_summary(job: &Job) -> Value {
         }
         JobSpec::Import { import_mode, .. } => {
             m.insert("importMode".into(), json!(import_mode.as_str()));
+        }
+        JobSpec::Batch {
+            solution_version_arn,
+            request,
+            ..
+        } => {
+            m.insert("solutionVersionArn".into(), json!(solution_version_arn));
+            if let Some(mode) = request.get("batchInferenceJobMode") {
+                m.insert("batchInferenceJobMode".into(), mode.clone());
+            }
         }
         JobSpec::Export { .. } | JobSpec::Training { .. } => {}
     }

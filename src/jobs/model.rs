@@ -74,15 +74,21 @@ pub enum JobKind {
     Export,
     /// A solution version: a model trained from a dataset group's records.
     Training,
+    /// A batch inference job: recommendations for every line of JSON Lines input on S3.
+    BatchInference,
+    /// A batch segment job: users for every line of JSON Lines input on S3.
+    BatchSegment,
 }
 
 impl JobKind {
     /// Every kind.
-    pub const ALL: [JobKind; 4] = [
+    pub const ALL: [JobKind; 6] = [
         JobKind::Deletion,
         JobKind::Import,
         JobKind::Export,
         JobKind::Training,
+        JobKind::BatchInference,
+        JobKind::BatchSegment,
     ];
 
     /// The resource type in the job's ARN (`...:data-deletion-job/{name}`).
@@ -92,6 +98,8 @@ impl JobKind {
             JobKind::Import => "dataset-import-job",
             JobKind::Export => "dataset-export-job",
             JobKind::Training => "solution",
+            JobKind::BatchInference => "batch-inference-job",
+            JobKind::BatchSegment => "batch-segment-job",
         }
     }
 
@@ -102,6 +110,8 @@ impl JobKind {
             JobKind::Import => "import",
             JobKind::Export => "export",
             JobKind::Training => "training",
+            JobKind::BatchInference => "batch-inference",
+            JobKind::BatchSegment => "batch-segment",
         }
     }
 
@@ -112,6 +122,8 @@ impl JobKind {
             JobKind::Import => "dataset import job",
             JobKind::Export => "dataset export job",
             JobKind::Training => "solution version",
+            JobKind::BatchInference => "batch inference job",
+            JobKind::BatchSegment => "batch segment job",
         }
     }
 }
@@ -192,6 +204,10 @@ impl JobStatus {
             (JobKind::Deletion, JobStatus::InProgress) => "IN_PROGRESS",
             (JobKind::Deletion, JobStatus::Succeeded) => "COMPLETED",
             (JobKind::Deletion, JobStatus::Failed) => "FAILED",
+            (JobKind::BatchInference | JobKind::BatchSegment, JobStatus::Pending) => "PENDING",
+            (JobKind::BatchInference | JobKind::BatchSegment, JobStatus::InProgress) => {
+                "IN PROGRESS"
+            }
             (_, JobStatus::Pending) => "CREATE PENDING",
             (_, JobStatus::InProgress) => "CREATE IN_PROGRESS",
             (_, JobStatus::Succeeded) => "ACTIVE",
@@ -304,6 +320,16 @@ pub enum JobSpec {
         /// type and configuration), as the API wrote it: what is trained.
         solution: serde_json::Value,
     },
+    /// A batch job (inference or segments) of a solution version: its request as the API
+    /// checked it (`jobInput`, `jobOutput`, `filterArn`, `numResults`, the configuration).
+    Batch {
+        /// [`JobKind::BatchInference`] or [`JobKind::BatchSegment`].
+        kind: JobKind,
+        /// The version whose model answers.
+        solution_version_arn: String,
+        /// The request's members.
+        request: serde_json::Value,
+    },
     /// Write a dataset as one CSV object under `path`.
     Export {
         /// The dataset exported.
@@ -325,6 +351,7 @@ impl JobSpec {
             JobSpec::Import { .. } => JobKind::Import,
             JobSpec::Export { .. } => JobKind::Export,
             JobSpec::Training { .. } => JobKind::Training,
+            JobSpec::Batch { kind, .. } => *kind,
         }
     }
 
@@ -339,6 +366,10 @@ impl JobSpec {
                 dataset_arn
             }
             JobSpec::Training { solution_arn, .. } => solution_arn,
+            JobSpec::Batch {
+                solution_version_arn,
+                ..
+            } => solution_version_arn,
         }
     }
 }

@@ -30,6 +30,8 @@ struct SpecRow {
     training_type: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     solution: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    request: Option<serde_json::Value>,
 }
 
 pub(super) fn to_json(spec: &JobSpec) -> StoreResult<String> {
@@ -76,6 +78,10 @@ pub(super) fn to_json(spec: &JobSpec) -> StoreResult<String> {
             solution: Some(solution.clone()),
             ..SpecRow::default()
         },
+        JobSpec::Batch { request, .. } => SpecRow {
+            request: Some(request.clone()),
+            ..SpecRow::default()
+        },
     };
     serde_json::to_string(&row).map_err(|e| StoreError::Invalid(format!("a job spec: {e}")))
 }
@@ -106,6 +112,11 @@ pub(super) fn from_json(kind: JobKind, target: String, json: &str) -> StoreResul
             training_mode: row.training_mode.unwrap_or_else(|| "FULL".to_owned()),
             training_type: row.training_type.unwrap_or_else(|| "MANUAL".to_owned()),
             solution: row.solution.ok_or_else(|| missing("solution"))?,
+        },
+        JobKind::BatchInference | JobKind::BatchSegment => JobSpec::Batch {
+            kind,
+            solution_version_arn: target,
+            request: row.request.ok_or_else(|| missing("request"))?,
         },
         JobKind::Export => JobSpec::Export {
             dataset_arn: target,

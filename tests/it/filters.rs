@@ -17,7 +17,7 @@ use crate::runtime::{campaign, runtime_client, trained, PLANTED};
 use crate::training::group_with_interactions;
 
 /// Loads `csv` into the group's dataset of type `t` (created from the schema `fixture`).
-async fn load(server: &Server, group: &str, t: DatasetType, fixture: &str, csv: String) {
+pub(crate) async fn load(server: &Server, group: &str, t: DatasetType, fixture: &str, csv: String) {
     create_dataset(&server.client, group, &t.to_string(), fixture).await;
     let object = format!("filters/{fixture}.csv");
     server.s3.put(&object, csv).await;

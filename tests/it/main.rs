@@ -5,6 +5,7 @@ mod api;
 mod api_jobs;
 mod api_resources;
 mod audit;
+mod batch;
 mod cli;
 mod common;
 mod crash;

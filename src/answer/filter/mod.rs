@@ -18,6 +18,9 @@ pub use self::apply::{keeps, Facts, Record, HISTORY_PER_TYPE};
 pub use self::parse::{parse, ParseError};
 use crate::store::DatasetType;
 
+/// The kind of a filter's record in the store.
+pub const KIND: &str = "filter";
+
 /// What a stage does with the candidates its conditions match.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {

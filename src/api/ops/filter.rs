@@ -14,7 +14,7 @@ use crate::jobs::now_epoch;
 use crate::store::{ArnScope, Resource, StoreError};
 
 /// The kind of a filter's record in the store.
-pub const KIND: &str = "filter";
+pub const KIND: &str = filter::KIND;
 
 /// Finds a filter by ARN or answers `ResourceNotFoundException`.
 pub async fn find(state: &AppState, arn: &str) -> Result<Resource, ApiError> {

@@ -1,5 +1,6 @@
 //! One file per resource; [`call`] routes an operation name to its handler.
 
+pub mod batch_job;
 pub mod campaign;
 pub mod data_deletion_job;
 pub mod dataset;
@@ -21,7 +22,7 @@ use serde_json::Value;
 use super::error::ApiError;
 use super::input::Input;
 use super::AppState;
-use crate::jobs::now_epoch;
+use crate::jobs::{now_epoch, JobKind};
 use crate::store::arn::resource_type;
 use crate::store::ArnScope;
 
@@ -84,6 +85,16 @@ pub async fn call(state: &AppState, operation: &str, scope: &ArnScope, input: &I
         "StartRecommender" => recommender::start_or_stop(state, input, false).await,
         "StopRecommender" => recommender::start_or_stop(state, input, true).await,
         "DeleteRecommender" => recommender::delete(state, input).await,
+        "CreateBatchInferenceJob" => batch_job::create_inference(state, scope, input).await,
+        "DescribeBatchInferenceJob" => {
+            batch_job::describe(state, input, JobKind::BatchInference).await
+        }
+        "ListBatchInferenceJobs" => {
+            batch_job::list(state, scope, input, JobKind::BatchInference).await
+        }
+        "CreateBatchSegmentJob" => batch_job::create_segment(state, scope, input).await,
+        "DescribeBatchSegmentJob" => batch_job::describe(state, input, JobKind::BatchSegment).await,
+        "ListBatchSegmentJobs" => batch_job::list(state, scope, input, JobKind::BatchSegment).await,
         "ListRecipes" => recipe::list(input).await,
         "DescribeRecipe" => recipe::describe(input).await,
         "DescribeAlgorithm" => recipe::describe_algorithm(input).await,
@@ -98,8 +109,10 @@ pub async fn call(state: &AppState, operation: &str, scope: &ArnScope, input: &I
 }
 
 /// The members that name Personalize resources by ARN.
-const ARN_MEMBERS: [&str; 13] = [
+const ARN_MEMBERS: [&str; 15] = [
     "datasetGroupArn",
+    "batchInferenceJobArn",
+    "batchSegmentJobArn",
     "recommenderArn",
     "campaignArn",
     "filterArn",

@@ -517,7 +517,8 @@ async fn action_recommendations(state: &AppState, input: &Input) -> Result<Value
         None => {
             let history = known_history(state, d, about).await?;
             let ranked = |limit| answer::actions_for_user(d, &history, limit);
-            let chosen = choice::choose(&*state.store, d, ranked, n, filter.as_ref(), None, about).await?;
+            let chosen =
+                choice::choose(&*state.store, d, ranked, n, filter.as_ref(), None, about).await?;
             chosen.into_iter().map(|(i, s, _)| (i, s)).collect()
         }
     };

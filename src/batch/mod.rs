@@ -1,0 +1,334 @@
+//! Batch inference and batch segment jobs: job kinds on the queue like every other, whose
+//! input is JSON Lines under an `s3://` prefix (every object under it, all pages, as the
+//! deletion job lists) and whose output is one JSON Lines object per input object,
+//! `<output path>/<input object name>.out`, each written as one multipart upload: a failure
+//! aborts it, so an output object is whole or absent. Input objects are read one at a time,
+//! each whole (the service bounds a job's input); output is sent part by part.
+//!
+//! | file | what it holds |
+//! |---|---|
+//! | `mod.rs` | the job: listing, reading lines, writing outputs, inference per line |
+//! | `segment.rs` | user segments: users ranked by affinity from the current interactions |
+
+mod segment;
+
+use bytes::Bytes;
+use futures::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio::sync::OnceCell;
+
+use crate::answer::deployed::{Deployed, Models};
+use crate::answer::filter::{self, Filter, Target};
+use crate::answer::select::{self, About};
+use crate::answer::{items_for_user, rank_items, related_items};
+use crate::jobs::run::{run_to_end, JobError};
+use crate::jobs::{Job, JobKind, JobSpec, Lease};
+use crate::source::{DynObjectSource, ReadAt, S3Location, SourceError, MIN_PART_BYTES};
+use crate::store::{DatasetStore, JobCommit, StoreError, StoreResult};
+use crate::train::Family;
+
+/// Runs a claimed batch job to its end: `ACTIVE` with every output written, or `CREATE
+/// FAILED` with the reason.
+pub async fn run(
+    store: &dyn DatasetStore,
+    source: DynObjectSource,
+    job: Job,
+    lease: Lease,
+    lease_for: std::time::Duration,
+) -> StoreResult<Job> {
+    let body = |commit: JobCommit| async move {
+        let outcome = match batch(store, source, &commit.job).await {
+            Ok(lines) => {
+                tracing::info!(job = %commit.job.name, lines, "batch job ACTIVE");
+                let done = commit.job.clone().succeeded(None);
+                store
+                    .finish(&done, &commit.lease)
+                    .await
+                    .map(|()| done)
+                    .map_err(JobError::Store)
+            }
+            Err(e) => Err(e),
+        };
+        (outcome, ())
+    };
+    run_to_end(store, job, lease, lease_for, body)
+        .await
+        .map(|(job, ())| job)
+}
+
+/// The filter resource `arn`, parsed.
+pub async fn stored_filter(store: &dyn DatasetStore, arn: &str) -> Result<Filter, JobError> {
+    let f = store
+        .resource(arn)
+        .await?
+        .filter(|r| r.kind == filter::KIND)
+        .ok_or_else(|| JobError::Failed(format!("the filter {arn} no longer exists")))?;
+    let text = f.body["filterExpression"].as_str().unwrap_or_default();
+    filter::parse(text).map_err(|e| JobError::Failed(format!("the filter {arn}: {e}")))
+}
+
+/// The output object for the input object `key`: its name with `.out`, under `path`.
+pub fn output_location(path: &str, key: &str) -> Result<S3Location, String> {
+    let name = key.rsplit('/').next().unwrap_or(key);
+    let sep = if path.ends_with('/') { "" } else { "/" };
+    S3Location::parse(&format!("{path}{sep}{name}.out")).map_err(|e| e.to_string())
+}
+
+async fn batch(
+    store: &dyn DatasetStore,
+    source: DynObjectSource,
+    job: &Job,
+) -> Result<u64, JobError> {
+    let failed = |why: String| JobError::Failed(why);
+    let JobSpec::Batch {
+        kind,
+        solution_version_arn: version,
+        request,
+    } = &job.spec
+    else {
+        return Err(JobError::Store(StoreError::Invalid(format!(
+            "{} is not a batch job",
+            job.arn
+        ))));
+    };
+    let d = Models::default()
+        .get(store, version)
+        .await?
+        .ok_or_else(|| failed(format!("the solution version {version} is not ACTIVE")))?;
+    let input = request["jobInput"]["s3DataSource"]["path"]
+        .as_str()
+        .unwrap_or_default();
+    let output = request["jobOutput"]["s3DataDestination"]["path"]
+        .as_str()
+        .unwrap_or_default();
+    let input = S3Location::parse(input).map_err(|e| failed(e.to_string()))?;
+    let default_n = if *kind == JobKind::BatchSegment {
+        100
+    } else {
+        25
+    };
+    let n = request["numResults"].as_u64().unwrap_or(default_n).max(1) as usize;
+    let filter = match request["filterArn"].as_str() {
+        Some(arn) => Some(stored_filter(store, arn).await?),
+        None => None,
+    };
+    let mut keys = Vec::new();
+    let mut listing = source.list(&input.bucket, &input.key);
+    while let Some(meta) = listing.next().await {
+        let meta = meta.map_err(|e| failed(format!("listing {input} failed: {e}")))?;
+        if !meta.key.ends_with('/') {
+            keys.push(meta.key);
+        }
+    }
+    if keys.is_empty() {
+        return Err(failed(format!("there is no input object under {input}")));
+    }
+    let mut lines = 0u64;
+    for key in keys {
+        let target = output_location(output, &key).map_err(failed)?;
+        let read = read_lines(&source, &input.bucket, &key).await?;
+        let out = if *kind == JobKind::BatchSegment {
+            segment::segments(store, &d, read, n, filter.as_ref()).await?
+        } else {
+            let mut out = Vec::with_capacity(read.len());
+            for line in &read {
+                out.push(infer(store, &d, line, n, filter.as_ref()).await?);
+            }
+            out
+        };
+        lines += out.len() as u64;
+        write_lines(&source, &target, out).await?;
+        crate::store::failpoint("batch-after-object");
+    }
+    Ok(lines)
+}
+
+/// The lines of an object, read in full (inputs are bounded by the service: 50 million
+/// records a job, lines of at most a few kilobytes), empty ones left out.
+async fn read_lines(
+    source: &DynObjectSource,
+    bucket: &str,
+    key: &str,
+) -> Result<Vec<String>, JobError> {
+    let at = ReadAt {
+        offset: 0,
+        if_match: None,
+    };
+    let opened = source
+        .open(bucket, key, at)
+        .await
+        .map_err(|e| JobError::Failed(format!("reading s3://{bucket}/{key} failed: {e}")))?;
+    let mut body = opened.body;
+    let mut bytes = Vec::new();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk
+            .map_err(|e| JobError::Failed(format!("reading s3://{bucket}/{key} failed: {e}")))?;
+        bytes.extend_from_slice(&chunk);
+    }
+    let text = String::from_utf8(bytes).map_err(|e| {
+        JobError::Failed(format!(
+            "s3://{bucket}/{key} is not UTF-8 (at byte {})",
+            e.utf8_error().valid_up_to()
+        ))
+    })?;
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect())
+}
+
+/// Writes `lines` as one object, part by part, through one multipart upload.
+async fn write_lines(
+    source: &DynObjectSource,
+    target: &S3Location,
+    lines: Vec<Value>,
+) -> Result<(), JobError> {
+    let (mut tx, rx) = futures::channel::mpsc::channel::<Result<Bytes, SourceError>>(2);
+    let upload = source.put_multipart(&target.bucket, &target.key, rx.boxed());
+    let produce = async move {
+        let mut part = Vec::with_capacity(2 * MIN_PART_BYTES);
+        for line in lines {
+            serde_json::to_writer(&mut part, &line)
+                .map_err(|e| SourceError::new("EncodeError", e.to_string()))?;
+            part.push(b'\n');
+            if part.len() >= 2 * MIN_PART_BYTES {
+                let full = std::mem::replace(&mut part, Vec::with_capacity(2 * MIN_PART_BYTES));
+                if tx.send(Ok(Bytes::from(full))).await.is_err() {
+                    return Ok(());
+                }
+            }
+        }
+        let _ = tx.send(Ok(Bytes::from(part))).await;
+        Ok::<(), SourceError>(())
+    };
+    let (uploaded, produced) = futures::join!(upload, produce);
+    produced.map_err(|e| JobError::Failed(format!("writing {target} failed: {e}")))?;
+    uploaded.map_err(|e| JobError::Failed(format!("writing {target} failed: {e}")))?;
+    Ok(())
+}
+
+/// One output line for one input line: `{"input", "output": {"recommendedItems", "scores"},
+/// "error": null}`, or `{"input", "error"}` for a line that cannot be answered.
+async fn infer(
+    store: &dyn DatasetStore,
+    d: &Deployed,
+    line: &str,
+    n: usize,
+    filter: Option<&Filter>,
+) -> Result<Value, JobError> {
+    let parsed: Value = match serde_json::from_str(line) {
+        Ok(v @ Value::Object(_)) => v,
+        _ => return Ok(json!({ "input": line, "error": "the line is not a JSON object" })),
+    };
+    let error = |why: String| Ok(json!({ "input": parsed.clone(), "error": why }));
+    let user = parsed["userId"].as_str();
+    let item = parsed["itemId"].as_str();
+    let bound = match filter {
+        Some(f) => {
+            let values = parsed["filterValues"]
+                .as_object()
+                .map(|m| {
+                    m.iter()
+                        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                        .collect()
+                })
+                .unwrap_or_default();
+            match filter::bind(f, &values) {
+                Ok(b) => Some(b),
+                Err(p) => {
+                    return error(format!(
+                        "filterValues lacks {p}, which the filter's INCLUDE expression needs"
+                    ))
+                }
+            }
+        }
+        None => None,
+    };
+    let seen = OnceCell::new();
+    let about = About {
+        user,
+        item,
+        target: Target::ItemId,
+        history: &seen,
+    };
+    let known = |about| async move {
+        let h = select::user_history(store, d, about).await?;
+        Ok::<Vec<u32>, StoreError>(h.items().into_iter().filter_map(|i| d.item(i)).collect())
+    };
+    let scored = !matches!(
+        d.model.family,
+        Family::Popularity | Family::Trending | Family::ItemItem | Family::Semantic
+    );
+    let chosen = match d.recipe.recipe_type {
+        "USER_PERSONALIZATION" => {
+            let Some(_) = user else {
+                return error("userId is required".into());
+            };
+            let history = known(about).await?;
+            let ranked = |limit| items_for_user(d, &history, limit);
+            select::choose(store, d, ranked, n, bound.as_ref(), None, about).await?
+        }
+        "RELATED_ITEMS" => {
+            let Some(item) = item else {
+                return error("itemId is required".into());
+            };
+            let cold = match d.item(item) {
+                Some(_) => None,
+                None => select::like_cold_item(store, d, item).await?,
+            };
+            let ranked = |limit: usize| match (d.item(item), &cold) {
+                (Some(i), _) => related_items(d, i, limit),
+                (None, Some(c)) => c.iter().copied().take(limit).collect(),
+                (None, None) => items_for_user(d, &[], limit),
+            };
+            select::choose(store, d, ranked, n, bound.as_ref(), None, about).await?
+        }
+        "PERSONALIZED_RANKING" => {
+            let (Some(_), Some(list)) = (user, parsed["itemList"].as_array()) else {
+                return error("userId and itemList are required".into());
+            };
+            let list: Vec<String> = list
+                .iter()
+                .filter_map(|i| i.as_str().map(str::to_owned))
+                .collect();
+            let history = known(about).await?;
+            let ids: Vec<Option<u32>> = list.iter().map(|i| d.item(i)).collect();
+            let mut ranked: Vec<select::Answered> = rank_items(d, &history, &ids)
+                .into_iter()
+                .map(|(at, s)| (list[at].clone(), s, None))
+                .collect();
+            if let Some(f) = &bound {
+                let order: Vec<String> = ranked.iter().map(|r| r.0.clone()).collect();
+                let keep = select::passing(store, d, &[f], &order, about).await?;
+                let mut keep = keep.into_iter();
+                ranked.retain(|_| keep.next().unwrap_or(false));
+            }
+            ranked
+        }
+        other => {
+            return error(format!(
+                "{} ({other}) makes no batch inference",
+                d.recipe.name
+            ))
+        }
+    };
+    let sum: f64 = chosen.iter().map(|c| c.1 as f64).sum();
+    let items: Vec<&str> = chosen.iter().map(|c| c.0.as_str()).collect();
+    let mut out = json!({ "recommendedItems": items });
+    if scored {
+        let scores: Vec<f64> = chosen
+            .iter()
+            .map(|c| {
+                if sum > 0.0 {
+                    (c.1 as f64 / sum * 1e7).round() / 1e7
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        out["scores"] = json!(scores);
+    }
+    Ok(json!({ "input": parsed, "output": out, "error": null }))
+}
