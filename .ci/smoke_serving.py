@@ -1,7 +1,8 @@
 """The boto3 smoke flow of serving: campaigns on the planted group's versions answered by the
 real `personalize-runtime` client (the user's own group far above chance, a ranked list, a
-filter and a parameterised one, a user deleted and answered as a stranger), and recommenders
-on an ECOMMERCE group answering by use case."""
+filter and a parameterised one, a user deleted and answered as a stranger), a batch inference
+job and a batch segment job (the deleted user in no segment), and recommenders on an
+ECOMMERCE group answering by use case."""
 import boto3
 from botocore.config import Config
 
@@ -89,7 +90,44 @@ def flow(p, env, url, bucket, group, versions):
     check(after == stranger, f"u4 after the deletion: {after}")
     print(f"boto3 smoke: campaigns answer from the records (own-group share {own / total:.2f}), rank, filter; "
           "a deleted user is a stranger")
+    batch_flow(p, s3, bucket, versions)
     recommenders_flow(p, r, s3, bucket)
+
+
+def batch_job(p, kind, name, version, bucket, src, dst):
+    create = p.create_batch_inference_job if kind == "inference" else p.create_batch_segment_job
+    describe = p.describe_batch_inference_job if kind == "inference" else p.describe_batch_segment_job
+    member, key = ("batchInferenceJobArn", "batchInferenceJob") if kind == "inference" else \
+        ("batchSegmentJobArn", "batchSegmentJob")
+    arn = create(jobName=name, solutionVersionArn=version, roleArn=ROLE, numResults=10,
+                 jobInput={"s3DataSource": {"path": f"s3://{bucket}/{src}"}},
+                 jobOutput={"s3DataDestination": {"path": f"s3://{bucket}/{dst}"}})[member]
+    j, seen = poll(lambda: describe(**{member: arn}), key, {"ACTIVE", "CREATE FAILED"}, seconds=60)
+    check(j["status"] == "ACTIVE", f"{name}: {j}")
+    return j
+
+
+def batch_flow(p, s3, bucket, versions):
+    """A batch inference job and a batch segment job write the service's shapes to S3; the
+    segment of a version trained before a deletion holds none of the deleted users (u4 was
+    deleted above)."""
+    import json
+    s3.put_object(Bucket=bucket, Key="batch/in/users.json", Body=b'{"userId": "u1"}\n{"userId": "u4"}\nnot json\n')
+    batch_job(p, "inference", "boto-batch", versions["aws-user-personalization-v2"], bucket, "batch/in/", "batch/out/")
+    out = [json.loads(l) for l in s3.get_object(Bucket=bucket, Key="batch/out/users.json.out")["Body"].read().splitlines()]
+    check(len(out) == 3 and out[0]["input"] == {"userId": "u1"} and out[0]["error"] is None
+          and len(out[0]["output"]["recommendedItems"]) == 10 and len(out[0]["output"]["scores"]) == 10
+          and "error" in out[2] and out[2]["error"], f"batch inference output {out}")
+    s3.put_object(Bucket=bucket, Key="batch/seg.json", Body=b'{"itemId": "i4"}\n')
+    batch_job(p, "segment", "boto-segment", versions["aws-item-affinity"], bucket, "batch/seg.json", "batch/seg-out/")
+    seg = [json.loads(l) for l in s3.get_object(Bucket=bucket, Key="batch/seg-out/seg.json.out")["Body"].read().splitlines()]
+    users = seg[0]["output"]["recommendedUsers"]
+    check(seg[0]["input"] == {"itemId": "i4"} and len(users) == 10 and "u4" not in users
+          and sum(group_of(u) == 4 for u in users) >= 7, f"segment {seg}")
+    check(len(p.list_batch_segment_jobs(solutionVersionArn=versions["aws-item-affinity"])["batchSegmentJobs"]) == 1,
+          "ListBatchSegmentJobs")
+    print(f"boto3 smoke: a batch inference job and a batch segment job wrote the service's shapes; "
+          f"the segment of i4 has no deleted user: {users[:5]}...")
 
 
 def recommenders_flow(p, r, s3, bucket):

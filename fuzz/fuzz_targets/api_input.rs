@@ -22,7 +22,7 @@ use serde_json::{json, Map, Value};
 use tower::ServiceExt;
 
 /// awsJson1_1 operations by name; the events API's (restJson1) by path.
-const OPERATIONS: [&str; 68] = [
+const OPERATIONS: [&str; 74] = [
     "CreateDatasetGroup",
     "DescribeDatasetGroup",
     "ListDatasetGroups",
@@ -82,6 +82,12 @@ const OPERATIONS: [&str; 68] = [
     "StartRecommender",
     "StopRecommender",
     "DeleteRecommender",
+    "CreateBatchInferenceJob",
+    "DescribeBatchInferenceJob",
+    "ListBatchInferenceJobs",
+    "CreateBatchSegmentJob",
+    "DescribeBatchSegmentJob",
+    "ListBatchSegmentJobs",
     "/events",
     "/users",
     "/items",
@@ -93,7 +99,7 @@ const OPERATIONS: [&str; 68] = [
     "NoSuchOperation",
 ];
 
-const MEMBERS: [&str; 76] = [
+const MEMBERS: [&str; 82] = [
     "name",
     "roleArn",
     "kmsKeyArn",
@@ -170,6 +176,12 @@ const MEMBERS: [&str; 76] = [
     "promotions",
     "percentPromotedItems",
     "metadataColumns",
+    "batchInferenceJobArn",
+    "batchSegmentJobArn",
+    "jobInput",
+    "s3DataSource",
+    "batchInferenceJobMode",
+    "batchInferenceJobConfig",
 ];
 
 const WORDS: [&str; 35] = [

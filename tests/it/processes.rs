@@ -1254,3 +1254,152 @@ async fn training_survives_kill_9() {
         personalize_local::model::format::Model::decode(&model).unwrap();
     }
 }
+
+/// A batch job whose server dies between its output objects (an abort at the failpoint
+/// after the first one, and a `kill -9` while held there) is run again by the next server
+/// and ends ACTIVE with every output object whole; no job is left stuck.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batch_jobs_survive_kill_9() {
+    use personalize_local::train::planted::Planted;
+
+    let s3 = TestS3::start(Backend::Embedded, "batchkill").await.unwrap();
+    let planted = Planted {
+        users: 600,
+        items: 120,
+        groups: 6,
+        per_user: 10,
+        affinity: 0.85,
+        seed: 5,
+    };
+    let mut csv = String::from("USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE\n");
+    for (u, i, t) in planted.rows() {
+        csv += &format!("{u},{i},{t},click\n");
+    }
+    s3.put("planted/interactions.csv", csv).await;
+    let users = |from: usize| -> String {
+        (from..from + 50)
+            .map(|u| format!("{{\"userId\": \"u{u}\"}}\n"))
+            .collect()
+    };
+    s3.put("batch-in/a.json", users(0)).await;
+    s3.put("batch-in/b.json", users(100)).await;
+    for (how, env) in [
+        ("abort between objects", "batch-after-object"),
+        ("kill -9 between objects", "batch-after-object:pause"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let setup = ServeProcess::start(&s3, dir.path());
+        let c = crate::api::client(&setup.1);
+        let group = c
+            .create_dataset_group()
+            .name("batch")
+            .send()
+            .await
+            .unwrap()
+            .dataset_group_arn
+            .unwrap();
+        let dataset =
+            crate::api_resources::create_dataset(&c, &group, "Interactions", "interactions").await;
+        let location = s3.location("planted/interactions.csv");
+        let import = import_job(&c, "planted", &dataset, &location, "FULL").await;
+        assert_eq!(wait_import(&c, &import).await, "ACTIVE");
+        let solution = c
+            .create_solution()
+            .name("batch")
+            .dataset_group_arn(&group)
+            .recipe_arn("arn:aws:personalize:::recipe/aws-user-personalization-v2")
+            .send()
+            .await
+            .unwrap()
+            .solution_arn
+            .unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let (version, v) = crate::training::train(&c, &solution).await;
+        assert_eq!(v.status(), Some("ACTIVE"));
+        drop(setup);
+
+        let mut crashing = ServeProcess::start_with(
+            &s3,
+            dir.path(),
+            &[],
+            &[("PERSONALIZE_LOCAL_FAILPOINTS", env)],
+        );
+        let c = crate::api::client(&crashing.1);
+        let data = |p: &str| {
+            aws_sdk_personalize::types::S3DataConfig::builder()
+                .path(s3.location(p))
+                .build()
+                .unwrap()
+        };
+        let out = format!("batch-out/{}/", how.replace(' ', "-"));
+        let job = c
+            .create_batch_inference_job()
+            .job_name("killed")
+            .solution_version_arn(&version)
+            .job_input(
+                aws_sdk_personalize::types::BatchInferenceJobInput::builder()
+                    .s3_data_source(data("batch-in/"))
+                    .build(),
+            )
+            .job_output(
+                aws_sdk_personalize::types::BatchInferenceJobOutput::builder()
+                    .s3_data_destination(data(&out))
+                    .build(),
+            )
+            .role_arn(crate::api::ROLE)
+            .send()
+            .await
+            .unwrap()
+            .batch_inference_job_arn
+            .unwrap();
+        if env.ends_with(":pause") {
+            tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+            crashing.0.kill().unwrap();
+        }
+        let status = wait_exit(&mut crashing.0);
+        assert!(!status.success(), "{how}: {status:?}");
+
+        let again = ServeProcess::start(&s3, dir.path());
+        let c = crate::api::client(&again.1);
+        let mut last = None;
+        for _ in 0..1500 {
+            let j = c
+                .describe_batch_inference_job()
+                .batch_inference_job_arn(&job)
+                .send()
+                .await
+                .unwrap()
+                .batch_inference_job
+                .unwrap();
+            last = j.status().map(str::to_owned);
+            if matches!(last.as_deref(), Some("ACTIVE" | "CREATE FAILED")) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert_eq!(last.as_deref(), Some("ACTIVE"), "{how}");
+        for name in ["a.json.out", "b.json.out"] {
+            let key = format!("{out}{name}");
+            let body = s3
+                .client
+                .get_object()
+                .bucket(&s3.bucket)
+                .key(&key)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{how}: {key}: {e:?}"))
+                .body
+                .collect()
+                .await
+                .unwrap()
+                .to_vec();
+            let lines: Vec<serde_json::Value> = String::from_utf8(body)
+                .unwrap()
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect();
+            assert_eq!(lines.len(), 50, "{how}: {key} whole");
+            assert!(lines.iter().all(|l| l["error"].is_null()), "{how}");
+        }
+    }
+}
