@@ -33,7 +33,7 @@ async fn load(
         dataset_arn,
         data_location,
         import_mode,
-        ..
+        publish_attribution_metrics_to_s3,
     } = &commit.job.spec
     else {
         return Err(JobError::Store(StoreError::Invalid(format!(
@@ -48,10 +48,11 @@ async fn load(
     let options = ImportOptions::with_schema_of(store, Some(&dataset), *import_mode)
         .await
         .map_err(failure)?;
-    let arn = commit.job.arn.clone();
+    let (arn, created) = (commit.job.arn.clone(), commit.job.created);
+    let publish = *publish_attribution_metrics_to_s3 == Some(true);
     import_with_commit(
         store,
-        source,
+        source.clone(),
         &dataset.dataset_group_arn,
         dataset.dataset_type,
         &location,
@@ -60,6 +61,16 @@ async fn load(
     )
     .await
     .map_err(failure)?;
+    // The records and ACTIVE are committed; the metric attribution's report follows (a
+    // process that dies in between writes none; the next import writes its own).
+    if publish && dataset.dataset_type == crate::store::DatasetType::Interactions {
+        let group = &dataset.dataset_group_arn;
+        match super::attribution::report(store, &source, group, &location, created).await {
+            Ok(Some(at)) => tracing::info!(report = %at, "metric attribution report written"),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "the metric attribution report was not written"),
+        }
+    }
     // The job as the load's transaction wrote it.
     store
         .job(&arn)

@@ -8,6 +8,7 @@
 //! either in one transaction: an error anywhere leaves the dataset as it was. An import job
 //! ([`job`]) commits its load with its `ACTIVE` status.
 
+pub mod attribution;
 pub mod columns;
 pub mod job;
 

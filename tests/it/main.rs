@@ -4,6 +4,7 @@ mod admin;
 mod api;
 mod api_jobs;
 mod api_resources;
+mod attribution;
 mod audit;
 mod batch;
 mod cli;

@@ -171,6 +171,7 @@ pub async fn delete(state: &AppState, input: &Input) -> OpResult {
         (crate::model::training::SOLUTION_KIND, "solution"),
         (super::filter::KIND, "filter"),
         (crate::model::training::RECOMMENDER_KIND, "recommender"),
+        (crate::import::attribution::KIND, "metric attribution"),
     ] {
         if let Some(r) = state.store.list_resources(kind, Some(&arn)).await?.first() {
             return Err(ApiError::in_use(format!(

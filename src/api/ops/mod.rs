@@ -10,6 +10,7 @@ pub mod dataset_import_job;
 pub mod event_tracker;
 pub mod filter;
 pub mod jobs;
+pub mod metric_attribution;
 pub mod recipe;
 pub mod recommender;
 pub mod schema;
@@ -95,6 +96,12 @@ pub async fn call(state: &AppState, operation: &str, scope: &ArnScope, input: &I
         "CreateBatchSegmentJob" => batch_job::create_segment(state, scope, input).await,
         "DescribeBatchSegmentJob" => batch_job::describe(state, input, JobKind::BatchSegment).await,
         "ListBatchSegmentJobs" => batch_job::list(state, scope, input, JobKind::BatchSegment).await,
+        "CreateMetricAttribution" => metric_attribution::create(state, scope, input).await,
+        "DescribeMetricAttribution" => metric_attribution::describe(state, input).await,
+        "ListMetricAttributions" => metric_attribution::list(state, scope, input).await,
+        "ListMetricAttributionMetrics" => metric_attribution::list_metrics(state, input).await,
+        "UpdateMetricAttribution" => metric_attribution::update(state, input).await,
+        "DeleteMetricAttribution" => metric_attribution::delete(state, input).await,
         "ListRecipes" => recipe::list(input).await,
         "DescribeRecipe" => recipe::describe(input).await,
         "DescribeAlgorithm" => recipe::describe_algorithm(input).await,
@@ -109,8 +116,9 @@ pub async fn call(state: &AppState, operation: &str, scope: &ArnScope, input: &I
 }
 
 /// The members that name Personalize resources by ARN.
-const ARN_MEMBERS: [&str; 15] = [
+const ARN_MEMBERS: [&str; 16] = [
     "datasetGroupArn",
+    "metricAttributionArn",
     "batchInferenceJobArn",
     "batchSegmentJobArn",
     "recommenderArn",
