@@ -1,4 +1,4 @@
-"""The boto3 smoke flow of serving: campaigns on the planted group's versions answered by the
+"""The boto3 smoke flow of serving: every operation of the three models answered; campaigns on the planted group's versions answered by the
 real `personalize-runtime` client (the user's own group far above chance, a ranked list, a
 filter and a parameterised one, a user deleted and answered as a stranger), a batch inference
 job and a batch segment job (the deleted user in no segment), and recommenders on an
@@ -31,8 +31,33 @@ def items(answer, member="itemList"):
     return [i["itemId"] for i in answer[member]]
 
 
+def every_operation_flow(url, region):
+    """Every operation of the personalize, personalize-runtime and personalize-events models,
+    called through boto3 with an empty request (client-side validation off): each is answered
+    by this server, with a result or a modeled error, never UnknownOperationException."""
+    import botocore.config
+    from botocore.exceptions import ClientError
+    config = botocore.config.Config(parameter_validation=False, retries={"max_attempts": 1})
+    total = 0
+    for service in ("personalize", "personalize-runtime", "personalize-events"):
+        client = boto3.client(service, endpoint_url=url, region_name=region, config=config,
+                              aws_access_key_id="test", aws_secret_access_key="test")
+        methods = {api: name for name, api in client.meta.method_to_api_mapping.items()}
+        for op in client.meta.service_model.operation_names:
+            method = getattr(client, methods[op])
+            try:
+                method()
+            except ClientError as e:
+                code = e.response["Error"]["Code"]
+                check(code != "UnknownOperationException" and e.response["ResponseMetadata"]["HTTPStatusCode"] < 500,
+                      f"{service} {op}: {code} {e.response['Error'].get('Message')}")
+            total += 1
+    print(f"boto3 smoke: all {total} operations of the three models are answered")
+
+
 def flow(p, env, url, bucket, group, versions):
     region = p.meta.region_name
+    every_operation_flow(url, region)
     r = boto3.client("personalize-runtime", endpoint_url=url, region_name=region,
                      aws_access_key_id="test", aws_secret_access_key="test")
     up = campaign(p, "boto-up", versions["aws-user-personalization-v2"])
