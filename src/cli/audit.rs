@@ -103,8 +103,10 @@ pub(super) async fn dry_run(audit: Audit<'_>) -> Result<i32, CliError> {
     Ok(0)
 }
 
-/// `verify`: every listed user that still has records, per dataset; exit 1 if any (or if
-/// the input cannot be read), 0 when none is left. JSON, or a table on a terminal.
+/// `verify`: every listed user that still has records, per dataset, and the models that may
+/// hold what the deletion removed ([`super::models`]); exit 1 if any user is left, or any
+/// such model is deployed (a campaign or recommender serves it), or if the input cannot be
+/// read; 0 otherwise. JSON, or a table on a terminal.
 pub(super) async fn verify(audit: Audit<'_>) -> Result<i32, CliError> {
     let mut out = audit.head();
     let p = match audit.run(VERIFY_SHOWN).await? {
@@ -112,6 +114,8 @@ pub(super) async fn verify(audit: Audit<'_>) -> Result<i32, CliError> {
         Err(reason) => return failed(out, reason),
     };
     let left: u64 = p.matched.per_dataset.iter().map(|d| d.users).sum();
+    let models = super::models::report(audit.store, &audit.group_arn, &audit.location).await?;
+    let deployed = !models.deployed.is_empty();
     let remaining: Map<String, Value> = p
         .matched
         .per_dataset
@@ -135,13 +139,24 @@ pub(super) async fn verify(audit: Audit<'_>) -> Result<i32, CliError> {
             println!("{:<20} {:>12} {:>14}", dataset_name(d), d.users, d.records);
         }
         let (listed, location, group) = (p.input.distinct_ids, &audit.location, &audit.group_arn);
-        if left == 0 {
-            println!("verified: none of the {listed} users listed under {location} has records in {group}");
+        for (arn, version) in &models.deployed {
+            println!("still deployed: {arn} serves {version}, trained before the deletion");
+        }
+        for (job, path) in &models.batch_outputs {
+            println!(
+                "batch output: {job} wrote under {path} from a model trained before the deletion"
+            );
+        }
+        if left == 0 && !deployed {
+            println!("verified: none of the {listed} users listed under {location} has records in {group}, and no deployed model was trained on them");
+        } else if left == 0 {
+            println!("NOT verified: no records are left, but models trained before the deletion are still deployed: train new versions and update the campaigns");
         } else {
             println!("NOT verified: users listed under {location} still have records in {group} ({left} in all datasets, of {listed} listed)");
         }
     } else {
-        out.insert("verified".into(), json!(left == 0));
+        out.insert("verified".into(), json!(left == 0 && !deployed));
+        out.insert("models".into(), models.json());
         out.insert("checkedAt".into(), json!(now_epoch()));
         out.insert("usersListed".into(), json!(p.input.distinct_ids));
         out.insert("remaining".into(), Value::Object(remaining));
@@ -149,5 +164,9 @@ pub(super) async fn verify(audit: Audit<'_>) -> Result<i32, CliError> {
         out.insert("skippedObjects".into(), json!(p.input.skipped_objects));
         print_json(&Value::Object(out));
     }
-    Ok(if left == 0 { 0 } else { EXIT_FAILED })
+    Ok(if left == 0 && !deployed {
+        0
+    } else {
+        EXIT_FAILED
+    })
 }

@@ -8,6 +8,7 @@
 mod audit;
 mod batch;
 pub mod demo;
+mod models;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;

@@ -319,6 +319,8 @@ pub fn measure(
 
 async fn train(store: &dyn DatasetStore, commit: JobCommit) -> Result<Job, JobError> {
     let started = Instant::now();
+    // When the snapshot was read: what a data deletion job completed before, it never saw.
+    let snapshot_at = crate::jobs::now_epoch();
     let JobSpec::Training {
         solution_arn,
         solution,
@@ -368,6 +370,7 @@ async fn train(store: &dyn DatasetStore, commit: JobCommit) -> Result<Job, JobEr
             "trainingHours": hours,
             "items": model.items.len(),
             "datasetRecords": records,
+            "snapshotAt": snapshot_at,
             "params": model.params,
         }),
         created: commit.job.created,

@@ -1403,3 +1403,129 @@ async fn batch_jobs_survive_kill_9() {
         }
     }
 }
+
+/// `verify` covers the models: after a data deletion job, a campaign still serving a version
+/// trained before it fails verification (exit 1, named in the JSON) until a version trained
+/// after it is deployed; the batch jobs run on the old version are listed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_names_the_models_trained_before_a_deletion_until_they_are_replaced() {
+    use personalize_local::train::planted::Planted;
+
+    let s3 = TestS3::start(Backend::Embedded, "verifymodels")
+        .await
+        .unwrap();
+    let planted = Planted {
+        users: 300,
+        items: 60,
+        groups: 3,
+        per_user: 8,
+        affinity: 0.85,
+        seed: 3,
+    };
+    let mut csv = String::from("USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE\n");
+    for (u, i, t) in planted.rows() {
+        csv += &format!("{u},{i},{t},click\n");
+    }
+    s3.put("planted/interactions.csv", csv).await;
+    s3.put("forget/users.csv", "USER_ID\nu1\nu2\nu3\n").await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServeProcess::start(&s3, dir.path());
+    let c = crate::api::client(&server.1);
+    let group = c
+        .create_dataset_group()
+        .name("g")
+        .send()
+        .await
+        .unwrap()
+        .dataset_group_arn
+        .unwrap();
+    let dataset =
+        crate::api_resources::create_dataset(&c, &group, "Interactions", "interactions").await;
+    let location = s3.location("planted/interactions.csv");
+    let import = import_job(&c, "planted", &dataset, &location, "FULL").await;
+    assert_eq!(wait_import(&c, &import).await, "ACTIVE");
+    let solution = c
+        .create_solution()
+        .name("s")
+        .dataset_group_arn(&group)
+        .recipe_arn("arn:aws:personalize:::recipe/aws-user-personalization-v2")
+        .send()
+        .await
+        .unwrap()
+        .solution_arn
+        .unwrap();
+    let (old, v) = crate::training::train(&c, &solution).await;
+    assert_eq!(v.status(), Some("ACTIVE"));
+    let campaign = crate::runtime::campaign(&c, "live", &old, None).await;
+    let job = c
+        .create_data_deletion_job()
+        .job_name("forget")
+        .dataset_group_arn(&group)
+        .data_source(
+            aws_sdk_personalize::types::DataSource::builder()
+                .data_location(s3.location("forget/users.csv"))
+                .build(),
+        )
+        .role_arn(crate::api::ROLE)
+        .send()
+        .await
+        .unwrap()
+        .data_deletion_job_arn
+        .unwrap();
+    assert_eq!(
+        crate::api::wait_job(&c, &job).await.status(),
+        Some("COMPLETED")
+    );
+    drop(server);
+
+    let verify = [
+        "verify",
+        "--dataset-group",
+        "g",
+        "--data-location",
+        &s3.location("forget/users.csv"),
+    ];
+    let out = crate::cli::run(&s3, dir.path(), &verify).await;
+    assert_eq!(out.status.code(), Some(1), "the old model is deployed");
+    let v = crate::cli::json(&out);
+    assert_eq!(v["verified"], false);
+    assert_eq!(
+        v["remaining"]["Interactions"]["users"], 0,
+        "the records are gone"
+    );
+    assert_eq!(
+        v["models"]["versionsTrainedBeforeTheDeletion"][0],
+        old.as_str()
+    );
+    assert_eq!(v["models"]["deployed"][0]["arn"], campaign.as_str());
+
+    // A version trained after the deletion, deployed: verified.
+    let server = ServeProcess::start(&s3, dir.path());
+    let c = crate::api::client(&server.1);
+    let (new, v) = crate::training::train(&c, &solution).await;
+    assert_eq!(v.status(), Some("ACTIVE"));
+    c.update_campaign()
+        .campaign_arn(&campaign)
+        .solution_version_arn(&new)
+        .send()
+        .await
+        .unwrap();
+    drop(server);
+    let out = crate::cli::run(&s3, dir.path(), &verify).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let v = crate::cli::json(&out);
+    assert_eq!(v["verified"], true);
+    assert_eq!(
+        v["models"]["versionsTrainedBeforeTheDeletion"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(v["models"]["deployed"].as_array().unwrap().is_empty());
+}
