@@ -189,6 +189,31 @@ pub async fn wait_group_gone(server: &Server, arn: &str) -> Vec<String> {
     panic!("{arn} is still there; saw {seen:?}");
 }
 
+/// A data deletion job of `group` reading `location`, polled until it ends.
+pub async fn deletion(
+    client: &Client,
+    name: &str,
+    group: &str,
+    location: &str,
+) -> aws_sdk_personalize::types::DataDeletionJob {
+    let arn = client
+        .create_data_deletion_job()
+        .job_name(name)
+        .dataset_group_arn(group)
+        .data_source(
+            aws_sdk_personalize::types::DataSource::builder()
+                .data_location(location)
+                .build(),
+        )
+        .role_arn(ROLE)
+        .send()
+        .await
+        .unwrap()
+        .data_deletion_job_arn
+        .unwrap();
+    wait_job(client, &arn).await
+}
+
 /// Polls a job until it is COMPLETED or FAILED.
 pub async fn wait_job(client: &Client, arn: &str) -> aws_sdk_personalize::types::DataDeletionJob {
     let mut last = None;

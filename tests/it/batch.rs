@@ -10,7 +10,7 @@ use aws_sdk_personalize::types::{BatchInferenceJobInput, BatchInferenceJobOutput
 use aws_sdk_personalize::Client;
 use serde_json::Value;
 
-use crate::api::{start, wait_job, Server, ROLE};
+use crate::api::{deletion, start, Server, ROLE};
 use crate::runtime::{trained, PLANTED};
 use crate::training::group_with_interactions;
 
@@ -303,22 +303,9 @@ async fn batch_jobs_write_the_service_shapes_and_segments_forget_deleted_users()
         .s3
         .put("seg/forget.csv", format!("USER_ID\n{}\n", gone.join("\n")))
         .await;
-    let job = c
-        .create_data_deletion_job()
-        .job_name("seg-forget")
-        .dataset_group_arn(&group)
-        .data_source(
-            aws_sdk_personalize::types::DataSource::builder()
-                .data_location(server.s3.location("seg/forget.csv"))
-                .build(),
-        )
-        .role_arn(ROLE)
-        .send()
-        .await
-        .unwrap()
-        .data_deletion_job_arn
-        .unwrap();
-    assert_eq!(wait_job(c, &job).await.status(), Some("COMPLETED"));
+    let location = server.s3.location("seg/forget.csv");
+    let job = deletion(c, "seg-forget", &group, &location).await;
+    assert_eq!(job.status(), Some("COMPLETED"));
     let (status, _) = segment(
         c,
         &server,

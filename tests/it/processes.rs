@@ -1110,6 +1110,48 @@ async fn a_restart_takes_back_a_dead_processs_job_at_once() {
     );
 }
 
+/// Puts `planted`'s interactions (as `click` events) at `planted/interactions.csv`.
+async fn put_planted(s3: &TestS3, planted: &personalize_local::train::planted::Planted) {
+    let mut csv = String::from("USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE\n");
+    for (u, i, t) in planted.rows() {
+        csv += &format!("{u},{i},{t},click\n");
+    }
+    s3.put("planted/interactions.csv", csv).await;
+}
+
+/// Through `c`: a group `name` whose Interactions dataset is imported from
+/// `planted/interactions.csv`, and a user-personalization solution of it, `name` too.
+async fn planted_solution(
+    c: &aws_sdk_personalize::Client,
+    s3: &TestS3,
+    name: &str,
+) -> (String, String) {
+    let group = c
+        .create_dataset_group()
+        .name(name)
+        .send()
+        .await
+        .unwrap()
+        .dataset_group_arn
+        .unwrap();
+    let dataset =
+        crate::api_resources::create_dataset(c, &group, "Interactions", "interactions").await;
+    let location = s3.location("planted/interactions.csv");
+    let import = import_job(c, "planted", &dataset, &location, "FULL").await;
+    assert_eq!(wait_import(c, &import).await, "ACTIVE");
+    let solution = c
+        .create_solution()
+        .name(name)
+        .dataset_group_arn(&group)
+        .recipe_arn("arn:aws:personalize:::recipe/aws-user-personalization-v2")
+        .send()
+        .await
+        .unwrap()
+        .solution_arn
+        .unwrap();
+    (group, solution)
+}
+
 /// `kill -9` of `serve` while a solution version trains (SIGKILL mid-training, and aborts on
 /// either side of its commit), then a restart: the version ends ACTIVE once, its model
 /// stored, never half-written.
@@ -1128,11 +1170,7 @@ async fn training_survives_kill_9() {
         affinity: 0.8,
         seed: 5,
     };
-    let mut csv = String::from("USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE\n");
-    for (u, i, t) in planted.rows() {
-        csv += &format!("{u},{i},{t},click\n");
-    }
-    s3.put("planted/interactions.csv", csv).await;
+    put_planted(&s3, &planted).await;
     for (how, env) in [
         // Held at its commit (the transaction open), then killed.
         (
@@ -1145,29 +1183,7 @@ async fn training_survives_kill_9() {
         let dir = tempfile::tempdir().unwrap();
         let setup = ServeProcess::start(&s3, dir.path());
         let c = crate::api::client(&setup.1);
-        let group = c
-            .create_dataset_group()
-            .name("train")
-            .send()
-            .await
-            .unwrap()
-            .dataset_group_arn
-            .unwrap();
-        let dataset =
-            crate::api_resources::create_dataset(&c, &group, "Interactions", "interactions").await;
-        let location = s3.location("planted/interactions.csv");
-        let import = import_job(&c, "planted", &dataset, &location, "FULL").await;
-        assert_eq!(wait_import(&c, &import).await, "ACTIVE");
-        let solution = c
-            .create_solution()
-            .name("killed")
-            .dataset_group_arn(&group)
-            .recipe_arn("arn:aws:personalize:::recipe/aws-user-personalization-v2")
-            .send()
-            .await
-            .unwrap()
-            .solution_arn
-            .unwrap();
+        let (_, solution) = planted_solution(&c, &s3, "train").await;
         drop(setup);
 
         let failpoints: Vec<(&str, &str)> = env
@@ -1271,11 +1287,7 @@ async fn batch_jobs_survive_kill_9() {
         affinity: 0.85,
         seed: 5,
     };
-    let mut csv = String::from("USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE\n");
-    for (u, i, t) in planted.rows() {
-        csv += &format!("{u},{i},{t},click\n");
-    }
-    s3.put("planted/interactions.csv", csv).await;
+    put_planted(&s3, &planted).await;
     let users = |from: usize| -> String {
         (from..from + 50)
             .map(|u| format!("{{\"userId\": \"u{u}\"}}\n"))
@@ -1290,29 +1302,7 @@ async fn batch_jobs_survive_kill_9() {
         let dir = tempfile::tempdir().unwrap();
         let setup = ServeProcess::start(&s3, dir.path());
         let c = crate::api::client(&setup.1);
-        let group = c
-            .create_dataset_group()
-            .name("batch")
-            .send()
-            .await
-            .unwrap()
-            .dataset_group_arn
-            .unwrap();
-        let dataset =
-            crate::api_resources::create_dataset(&c, &group, "Interactions", "interactions").await;
-        let location = s3.location("planted/interactions.csv");
-        let import = import_job(&c, "planted", &dataset, &location, "FULL").await;
-        assert_eq!(wait_import(&c, &import).await, "ACTIVE");
-        let solution = c
-            .create_solution()
-            .name("batch")
-            .dataset_group_arn(&group)
-            .recipe_arn("arn:aws:personalize:::recipe/aws-user-personalization-v2")
-            .send()
-            .await
-            .unwrap()
-            .solution_arn
-            .unwrap();
+        let (_, solution) = planted_solution(&c, &s3, "batch").await;
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
         let (version, v) = crate::training::train(&c, &solution).await;
         assert_eq!(v.status(), Some("ACTIVE"));
@@ -1422,60 +1412,17 @@ async fn verify_names_the_models_trained_before_a_deletion_until_they_are_replac
         affinity: 0.85,
         seed: 3,
     };
-    let mut csv = String::from("USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE\n");
-    for (u, i, t) in planted.rows() {
-        csv += &format!("{u},{i},{t},click\n");
-    }
-    s3.put("planted/interactions.csv", csv).await;
+    put_planted(&s3, &planted).await;
     s3.put("forget/users.csv", "USER_ID\nu1\nu2\nu3\n").await;
     let dir = tempfile::tempdir().unwrap();
     let server = ServeProcess::start(&s3, dir.path());
     let c = crate::api::client(&server.1);
-    let group = c
-        .create_dataset_group()
-        .name("g")
-        .send()
-        .await
-        .unwrap()
-        .dataset_group_arn
-        .unwrap();
-    let dataset =
-        crate::api_resources::create_dataset(&c, &group, "Interactions", "interactions").await;
-    let location = s3.location("planted/interactions.csv");
-    let import = import_job(&c, "planted", &dataset, &location, "FULL").await;
-    assert_eq!(wait_import(&c, &import).await, "ACTIVE");
-    let solution = c
-        .create_solution()
-        .name("s")
-        .dataset_group_arn(&group)
-        .recipe_arn("arn:aws:personalize:::recipe/aws-user-personalization-v2")
-        .send()
-        .await
-        .unwrap()
-        .solution_arn
-        .unwrap();
+    let (group, solution) = planted_solution(&c, &s3, "g").await;
     let (old, v) = crate::training::train(&c, &solution).await;
     assert_eq!(v.status(), Some("ACTIVE"));
     let campaign = crate::runtime::campaign(&c, "live", &old, None).await;
-    let job = c
-        .create_data_deletion_job()
-        .job_name("forget")
-        .dataset_group_arn(&group)
-        .data_source(
-            aws_sdk_personalize::types::DataSource::builder()
-                .data_location(s3.location("forget/users.csv"))
-                .build(),
-        )
-        .role_arn(crate::api::ROLE)
-        .send()
-        .await
-        .unwrap()
-        .data_deletion_job_arn
-        .unwrap();
-    assert_eq!(
-        crate::api::wait_job(&c, &job).await.status(),
-        Some("COMPLETED")
-    );
+    let job = crate::api::deletion(&c, "forget", &group, &s3.location("forget/users.csv")).await;
+    assert_eq!(job.status(), Some("COMPLETED"));
     drop(server);
 
     let verify = [

@@ -11,7 +11,7 @@ use aws_sdk_personalize::Client;
 use aws_sdk_personalizeruntime::error::ProvideErrorMetadata;
 use personalize_local::train::planted::Planted;
 
-use crate::api::{start, wait_job, Server};
+use crate::api::{deletion, start, Server};
 use crate::training::{group_with_interactions, solution, train};
 
 pub fn runtime_client(endpoint: &str) -> aws_sdk_personalizeruntime::Client {
@@ -301,22 +301,9 @@ async fn a_deleted_user_is_answered_as_a_user_with_no_history() {
     assert_ne!(before, nobody, "u4 has a history");
     assert!(before[..10].iter().all(|i| group_of(i) == 4), "{before:?}");
     server.s3.put("forget-serve/u4.csv", "USER_ID\nu4\n").await;
-    let job = c
-        .create_data_deletion_job()
-        .job_name("forget-serve")
-        .dataset_group_arn(&group)
-        .data_source(
-            aws_sdk_personalize::types::DataSource::builder()
-                .data_location(server.s3.location("forget-serve/u4.csv"))
-                .build(),
-        )
-        .role_arn("arn:aws:iam::000000000000:role/r")
-        .send()
-        .await
-        .unwrap()
-        .data_deletion_job_arn
-        .unwrap();
-    assert_eq!(wait_job(c, &job).await.status(), Some("COMPLETED"));
+    let location = server.s3.location("forget-serve/u4.csv");
+    let job = deletion(c, "forget-serve", &group, &location).await;
+    assert_eq!(job.status(), Some("COMPLETED"));
     // From the moment the job is COMPLETED, the same model answers u4 as a stranger.
     assert_eq!(recommend(&r, &camp, "u4", 25).await, nobody);
 }
