@@ -2,8 +2,10 @@
 //! input is JSON Lines under an `s3://` prefix (every object under it, all pages, as the
 //! deletion job lists) and whose output is one JSON Lines object per input object,
 //! `<output path>/<input object name>.out`, each written as one multipart upload: a failure
-//! aborts it, so an output object is whole or absent. Input objects are read one at a time,
-//! each whole (the service bounds a job's input); output is sent part by part.
+//! aborts it, so an output object is whole or absent. Inference streams: each line is
+//! answered as it is read and the output sent part by part, so memory holds a line and a
+//! part whatever the input's size. A segment job's input (a few hundred lines at most, as
+//! the service limits it) is read whole.
 //!
 //! | file | what it holds |
 //! |---|---|
@@ -126,25 +128,100 @@ async fn batch(
     let mut lines = 0u64;
     for key in keys {
         let target = output_location(output, &key).map_err(failed)?;
-        let read = read_lines(&source, &input.bucket, &key).await?;
-        let out = if *kind == JobKind::BatchSegment {
-            segment::segments(store, &d, read, n, filter.as_ref()).await?
+        if *kind == JobKind::BatchSegment {
+            // A segment job's input is at most a few hundred lines (the service's limit).
+            let read = read_lines(&source, &input.bucket, &key).await?;
+            let out = segment::segments(store, &d, read, n, filter.as_ref()).await?;
+            lines += out.len() as u64;
+            write_lines(&source, &target, out).await?;
         } else {
-            let mut out = Vec::with_capacity(read.len());
-            for line in &read {
-                out.push(infer(store, &d, line, n, filter.as_ref()).await?);
-            }
-            out
-        };
-        lines += out.len() as u64;
-        write_lines(&source, &target, out).await?;
+            let f = filter.as_ref();
+            lines += infer_object(store, &source, &d, (&input.bucket, &key), &target, n, f).await?;
+        }
         crate::store::failpoint("batch-after-object");
     }
     Ok(lines)
 }
 
-/// The lines of an object, read in full (inputs are bounded by the service: 50 million
-/// records a job, lines of at most a few kilobytes), empty ones left out.
+/// Batch inference of one object, streamed: each line answered as it is read, the output
+/// sent part by part through one multipart upload (aborted on any failure). Memory holds a
+/// line and a part, whatever the object's size.
+async fn infer_object(
+    store: &dyn DatasetStore,
+    source: &DynObjectSource,
+    d: &Deployed,
+    (bucket, key): (&str, &str),
+    target: &S3Location,
+    n: usize,
+    filter: Option<&Filter>,
+) -> Result<u64, JobError> {
+    let reading =
+        |e: SourceError| JobError::Failed(format!("reading s3://{bucket}/{key} failed: {e}"));
+    let at = ReadAt {
+        offset: 0,
+        if_match: None,
+    };
+    let mut body = source.open(bucket, key, at).await.map_err(reading)?.body;
+    let (mut tx, rx) = futures::channel::mpsc::channel::<Result<Bytes, SourceError>>(2);
+    let upload = source.put_multipart(&target.bucket, &target.key, rx.boxed());
+    let produce = async move {
+        let answered = async {
+            let (mut pending, mut part, mut lines) = (Vec::new(), Vec::new(), 0u64);
+            let mut done = false;
+            while !done {
+                match body.next().await {
+                    Some(Ok(chunk)) => pending.extend_from_slice(&chunk),
+                    Some(Err(e)) => return Err(reading(e)),
+                    None => {
+                        done = true;
+                        pending.push(b'\n');
+                    }
+                }
+                while let Some(end) = pending.iter().position(|&b| b == b'\n') {
+                    let raw: Vec<u8> = pending.drain(..=end).collect();
+                    let out = match std::str::from_utf8(&raw).map(str::trim) {
+                        Ok("") => continue,
+                        Ok(line) => infer(store, d, line, n, filter).await?,
+                        Err(_) => json!({
+                            "input": String::from_utf8_lossy(&raw).trim(),
+                            "error": "the line is not UTF-8",
+                        }),
+                    };
+                    push(&mut part, &out);
+                    lines += 1;
+                    if part.len() >= 2 * MIN_PART_BYTES {
+                        let full = std::mem::take(&mut part);
+                        if tx.send(Ok(Bytes::from(full))).await.is_err() {
+                            return Ok(lines);
+                        }
+                    }
+                }
+            }
+            let _ = tx.send(Ok(Bytes::from(part))).await;
+            Ok(lines)
+        }
+        .await;
+        if let Err(e) = &answered {
+            // The upload is aborted, not completed with what was sent so far.
+            let abort = SourceError::new("Aborted", e.to_string());
+            let _ = tx.send(Err(abort)).await;
+        }
+        answered
+    };
+    let (uploaded, produced) = futures::join!(upload, produce);
+    let lines = produced?;
+    uploaded.map_err(|e| JobError::Failed(format!("writing {target} failed: {e}")))?;
+    Ok(lines)
+}
+
+/// Appends one JSON line.
+fn push(part: &mut Vec<u8>, line: &Value) {
+    // A `Value` always serialises.
+    let _ = serde_json::to_writer(&mut *part, line);
+    part.push(b'\n');
+}
+
+/// The lines of an object (a segment job's), read in full, empty ones left out.
 async fn read_lines(
     source: &DynObjectSource,
     bucket: &str,
