@@ -45,7 +45,7 @@ pub async fn records(
 /// Items like `item`, which the model does not know, by the categorical fields of the
 /// Items dataset (read whole: a cold item is the rare case); `None` when the dataset, its
 /// categorical fields or the item's record are missing.
-pub async fn like_cold_item(
+async fn like_cold_item(
     store: &dyn DatasetStore,
     d: &Deployed,
     item: &str,
@@ -155,6 +155,68 @@ pub async fn user_history<'a>(
             }
         })
         .await
+}
+
+/// The user's history as indexes into the model: the items it knows, oldest first.
+pub async fn known_history(
+    store: &dyn DatasetStore,
+    d: &Deployed,
+    about: About<'_>,
+) -> StoreResult<Vec<u32>> {
+    let h = user_history(store, d, about).await?;
+    Ok(h.items().into_iter().filter_map(|i| d.item(i)).collect())
+}
+
+/// What items like `item` are ranked from: the model's neighbours of it; for an item the
+/// model does not know, the known items sharing its categorical values, else the popular
+/// items.
+pub struct Related {
+    known: Option<u32>,
+    cold: Option<Vec<(u32, f32)>>,
+}
+
+impl Related {
+    /// Reads what `item` needs (the Items dataset, for an item the model does not know).
+    pub async fn of(store: &dyn DatasetStore, d: &Deployed, item: &str) -> StoreResult<Self> {
+        let known = d.item(item);
+        let cold = match known {
+            Some(_) => None,
+            None => like_cold_item(store, d, item).await?,
+        };
+        Ok(Related { known, cold })
+    }
+
+    /// At most `limit` candidates, best first.
+    pub fn ranked(&self, d: &Deployed, limit: usize) -> Vec<(u32, f32)> {
+        match (self.known, &self.cold) {
+            (Some(i), _) => super::related_items(d, i, limit),
+            (None, Some(c)) => c.iter().copied().take(limit).collect(),
+            // An item the model does not know is none of its popular items.
+            (None, None) => super::items_for_user(d, &[], limit),
+        }
+    }
+}
+
+/// `list` reordered for the request's user, the items `filter` drops left out.
+pub async fn ranked_list(
+    store: &dyn DatasetStore,
+    d: &Deployed,
+    list: &[String],
+    filter: Option<&Filter>,
+    about: About<'_>,
+) -> StoreResult<Vec<Answered>> {
+    let history = known_history(store, d, about).await?;
+    let ids: Vec<Option<u32>> = list.iter().map(|i| d.item(i)).collect();
+    let mut ranked: Vec<Answered> = super::rank_items(d, &history, &ids)
+        .into_iter()
+        .map(|(at, s)| (list[at].clone(), s, None))
+        .collect();
+    if let Some(f) = filter {
+        let order: Vec<String> = ranked.iter().map(|r| r.0.clone()).collect();
+        let mut keep = passing(store, d, &[f], &order, about).await?.into_iter();
+        ranked.retain(|_| keep.next().unwrap_or(false));
+    }
+    Ok(ranked)
 }
 
 /// Whether each of `ids` passes every filter of `filters`.

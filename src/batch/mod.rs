@@ -21,8 +21,8 @@ use tokio::sync::OnceCell;
 
 use crate::answer::deployed::{Deployed, Models};
 use crate::answer::filter::{self, Filter, Target};
+use crate::answer::items_for_user;
 use crate::answer::select::{self, About};
-use crate::answer::{items_for_user, rank_items, related_items};
 use crate::jobs::run::{run_to_end, JobError};
 use crate::jobs::{Job, JobKind, JobSpec, Lease};
 use crate::source::{DynObjectSource, ReadAt, S3Location, SourceError, MIN_PART_BYTES};
@@ -330,10 +330,6 @@ async fn infer(
         target: Target::ItemId,
         history: &seen,
     };
-    let known = |about| async move {
-        let h = select::user_history(store, d, about).await?;
-        Ok::<Vec<u32>, StoreError>(h.items().into_iter().filter_map(|i| d.item(i)).collect())
-    };
     let scored = !matches!(
         d.model.family,
         Family::Popularity | Family::Trending | Family::ItemItem | Family::Semantic
@@ -343,7 +339,7 @@ async fn infer(
             let Some(_) = user else {
                 return error("userId is required".into());
             };
-            let history = known(about).await?;
+            let history = select::known_history(store, d, about).await?;
             let ranked = |limit| items_for_user(d, &history, limit);
             select::choose(store, d, ranked, n, bound.as_ref(), None, about).await?
         }
@@ -351,15 +347,8 @@ async fn infer(
             let Some(item) = item else {
                 return error("itemId is required".into());
             };
-            let cold = match d.item(item) {
-                Some(_) => None,
-                None => select::like_cold_item(store, d, item).await?,
-            };
-            let ranked = |limit: usize| match (d.item(item), &cold) {
-                (Some(i), _) => related_items(d, i, limit),
-                (None, Some(c)) => c.iter().copied().take(limit).collect(),
-                (None, None) => items_for_user(d, &[], limit),
-            };
+            let related = select::Related::of(store, d, item).await?;
+            let ranked = |limit| related.ranked(d, limit);
             select::choose(store, d, ranked, n, bound.as_ref(), None, about).await?
         }
         "PERSONALIZED_RANKING" => {
@@ -370,19 +359,7 @@ async fn infer(
                 .iter()
                 .filter_map(|i| i.as_str().map(str::to_owned))
                 .collect();
-            let history = known(about).await?;
-            let ids: Vec<Option<u32>> = list.iter().map(|i| d.item(i)).collect();
-            let mut ranked: Vec<select::Answered> = rank_items(d, &history, &ids)
-                .into_iter()
-                .map(|(at, s)| (list[at].clone(), s, None))
-                .collect();
-            if let Some(f) = &bound {
-                let order: Vec<String> = ranked.iter().map(|r| r.0.clone()).collect();
-                let keep = select::passing(store, d, &[f], &order, about).await?;
-                let mut keep = keep.into_iter();
-                ranked.retain(|_| keep.next().unwrap_or(false));
-            }
-            ranked
+            select::ranked_list(store, d, &list, bound.as_ref(), about).await?
         }
         other => {
             return error(format!(

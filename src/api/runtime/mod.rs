@@ -242,16 +242,6 @@ fn recommendation_id() -> String {
     format!("RID-{}", uuid::Uuid::new_v4())
 }
 
-/// The user's history as indexes into the model: the items it knows, oldest first.
-async fn known_history(
-    state: &AppState,
-    d: &Deployed,
-    about: About<'_>,
-) -> Result<Vec<u32>, ApiError> {
-    let h = choice::user_history(&*state.store, d, about).await?;
-    Ok(h.items().into_iter().filter_map(|i| d.item(i)).collect())
-}
-
 /// GetRecommendations.
 async fn recommendations(state: &AppState, input: &Input) -> Result<Value, ApiError> {
     let campaign_arn = input.opt_str("campaignArn", 0, 256, Some(&ARN))?;
@@ -300,7 +290,7 @@ async fn recommendations(state: &AppState, input: &Input) -> Result<Value, ApiEr
             // Popular and trending items are the same for everyone: no user needed.
             let anyone = matches!(d.model.family, Family::Popularity | Family::Trending);
             let history = match user.as_deref() {
-                Some(_) => known_history(state, d, about).await?,
+                Some(_) => choice::known_history(&*state.store, d, about).await?,
                 None if anyone => Vec::new(),
                 None => {
                     return Err(ApiError::invalid_input(format!(
@@ -319,20 +309,8 @@ async fn recommendations(state: &AppState, input: &Input) -> Result<Value, ApiEr
                     d.recipe.name
                 ))
             })?;
-            // An item the model does not know: like it by its metadata, else the popular items.
-            let cold = match d.item(item) {
-                Some(_) => None,
-                None => choice::like_cold_item(&*state.store, d, item).await?,
-            };
-            let ranked = |limit: usize| match (d.item(item), &cold) {
-                (Some(i), _) => answer::related_items(d, i, limit),
-                (None, Some(c)) => c.iter().copied().take(limit).collect(),
-                (None, None) => answer::items_for_user(d, &[], limit + 1)
-                    .into_iter()
-                    .filter(|(i, _)| d.id(*i) != item)
-                    .take(limit)
-                    .collect(),
-            };
+            let related = choice::Related::of(&*state.store, d, item).await?;
+            let ranked = |limit| related.ranked(d, limit);
             choice::choose(&*state.store, d, ranked, n, filter, promotion, about).await?
         }
         "PERSONALIZED_RANKING" => {
@@ -475,18 +453,7 @@ async fn ranking(state: &AppState, input: &Input) -> Result<Value, ApiError> {
         history: &seen,
     };
     let filter = request_filter(state, d, input, about).await?;
-    let history = known_history(state, d, about).await?;
-    let known: Vec<Option<u32>> = list.iter().map(|i| d.item(i)).collect();
-    let mut ranked: Vec<Answered> = answer::rank_items(d, &history, &known)
-        .into_iter()
-        .map(|(at, s)| (list[at].clone(), s, None))
-        .collect();
-    if let Some(f) = &filter {
-        let ids: Vec<String> = ranked.iter().map(|r| r.0.clone()).collect();
-        let keep = choice::passing(&*state.store, d, &[f], &ids, about).await?;
-        let mut keep = keep.into_iter();
-        ranked.retain(|_| keep.next().unwrap_or(false));
-    }
+    let ranked = choice::ranked_list(&*state.store, d, &list, filter.as_ref(), about).await?;
     item_list(state, d, &ranked, columns.as_deref(), "personalizedRanking").await
 }
 
@@ -515,7 +482,7 @@ async fn action_recommendations(state: &AppState, input: &Input) -> Result<Value
     let list: Vec<(String, f32)> = match state.pins.find(&campaign_arn, Some(&user), None, true) {
         Some(ids) => ids.into_iter().take(n).map(|i| (i, 1.0)).collect(),
         None => {
-            let history = known_history(state, d, about).await?;
+            let history = choice::known_history(&*state.store, d, about).await?;
             let ranked = |limit| answer::actions_for_user(d, &history, limit);
             let chosen =
                 choice::choose(&*state.store, d, ranked, n, filter.as_ref(), None, about).await?;
