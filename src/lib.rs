@@ -22,7 +22,7 @@
 //! | entry points | [`cli`] (the command line, the demo), [`server`] (the API with a worker) |
 //! | wire | [`api`]: awsJson1_1 operations; [`api::dto`] turns records into the service's JSON; [`api::events`]: the restJson1 events API; [`api::runtime`]: the restJson1 runtime API |
 //! | job runner | [`worker`] (claims jobs and runs each kind's body), [`jobs::run`]: claim, lease, run to the end |
-//! | job bodies | [`deletion`], [`import`] (loads, also from the command line), [`export`], [`model::training`] |
+//! | job bodies | [`deletion`], [`import`] (loads, also from the command line; metric attribution reports), [`export`], [`model::training`], [`batch`] (batch inference and segments) |
 //! | real time | [`events`]: records put one by one, written with group commit |
 //! | I/O | [`source`] (S3, listing), [`csv`] (reader and writer) |
 //! | answers | [`answer`]: a deployed model's recommendations from the current records, filters |
