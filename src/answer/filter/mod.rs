@@ -1,6 +1,6 @@
 //! Filters: the service's filter expression language, parsed for real ([`parse`]), checked
 //! against the dataset group's schemas ([`check`]), bound to a request's `filterValues`
-//! ([`bind`]) and applied to ranked candidates ([`apply`]).
+//! ([`bind`]) and applied to ranked candidates ([`keeps`]).
 //!
 //! An expression is one or more stages chained with `|`, each applied to what the one
 //! before kept: `INCLUDE|EXCLUDE ItemID|ActionID|UserID WHERE <conditions> [IF <user
