@@ -867,7 +867,7 @@ async fn deletion_job_preconditions() {
 }
 
 /// Raw HTTP, for what no SDK sends.
-async fn raw(endpoint: &str, target: Option<&str>, body: &str) -> (u16, String, String) {
+pub(crate) async fn raw(endpoint: &str, target: Option<&str>, body: &str) -> (u16, String, String) {
     raw_request(endpoint, "POST", "/", target, body).await
 }
 

@@ -17,6 +17,7 @@ mod faults;
 mod filters;
 mod import;
 mod isolation;
+mod operations;
 mod pages;
 mod processes;
 mod recipes;
