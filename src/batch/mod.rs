@@ -2,10 +2,11 @@
 //! input is JSON Lines under an `s3://` prefix (every object under it, all pages, as the
 //! deletion job lists) and whose output is one JSON Lines object per input object,
 //! `<output path>/<input object name>.out`, each written as one multipart upload: a failure
-//! aborts it, so an output object is whole or absent. Inference streams: each line is
-//! answered as it is read and the output sent part by part, so memory holds a line and a
-//! part whatever the input's size. A segment job's input (a few hundred lines at most, as
-//! the service limits it) is read whole.
+//! aborts it, so an output object is whole or absent. Both kinds stream: lines are answered
+//! a batch at a time as they are read (16 for inference, 256 for segments, which score every
+//! user once per batch) and the output sent part by part, so memory holds a batch and a
+//! part whatever the input's size. A segment job also holds every user's history, read once
+//! when it starts (four bytes per interaction, as training holds them).
 //!
 //! | file | what it holds |
 //! |---|---|
@@ -126,34 +127,49 @@ async fn batch(
         return Err(failed(format!("there is no input object under {input}")));
     }
     let mut lines = 0u64;
+    let segments = match kind {
+        JobKind::BatchSegment => Some(segment::Segments::new(store, &d, n, filter.as_ref()).await?),
+        _ => None,
+    };
+    let inference = Inference {
+        store,
+        d: &d,
+        n,
+        filter: filter.as_ref(),
+    };
     for key in keys {
         let target = output_location(output, &key).map_err(failed)?;
-        if *kind == JobKind::BatchSegment {
-            // A segment job's input is at most a few hundred lines (the service's limit).
-            let read = read_lines(&source, &input.bucket, &key).await?;
-            let out = segment::segments(store, &d, read, n, filter.as_ref()).await?;
-            lines += out.len() as u64;
-            write_lines(&source, &target, out).await?;
-        } else {
-            let f = filter.as_ref();
-            lines += infer_object(store, &source, &d, (&input.bucket, &key), &target, n, f).await?;
-        }
+        let from = (input.bucket.as_str(), key.as_str());
+        lines += match &segments {
+            Some(s) => answer_object(&source, from, &target, s).await?,
+            None => answer_object(&source, from, &target, &inference).await?,
+        };
         crate::store::failpoint("batch-after-object");
     }
     Ok(lines)
 }
 
-/// Batch inference of one object, streamed: each line answered as it is read, the output
-/// sent part by part through one multipart upload (aborted on any failure). Memory holds a
-/// line and a part, whatever the object's size.
-async fn infer_object(
-    store: &dyn DatasetStore,
+/// One input line as read: its text, trimmed, or (bytes that are not UTF-8) shown lossily.
+enum Line {
+    Text(String),
+    NotUtf8(String),
+}
+
+/// What answers input lines, one output line each.
+trait Answer {
+    /// How many lines are handed over at once.
+    const BATCH: usize;
+    async fn answer(&self, lines: Vec<Line>) -> Result<Vec<Value>, JobError>;
+}
+
+/// One object answered, streamed: lines read and answered a batch at a time, the output
+/// sent part by part through one multipart upload (aborted on any failure). Memory holds
+/// a batch of lines and a part, whatever the object's size.
+async fn answer_object<A: Answer>(
     source: &DynObjectSource,
-    d: &Deployed,
     (bucket, key): (&str, &str),
     target: &S3Location,
-    n: usize,
-    filter: Option<&Filter>,
+    answer: &A,
 ) -> Result<u64, JobError> {
     let reading =
         |e: SourceError| JobError::Failed(format!("reading s3://{bucket}/{key} failed: {e}"));
@@ -167,6 +183,7 @@ async fn infer_object(
     let produce = async move {
         let answered = async {
             let (mut pending, mut part, mut lines) = (Vec::new(), Vec::new(), 0u64);
+            let mut batch = Vec::new();
             let mut done = false;
             while !done {
                 match body.next().await {
@@ -177,18 +194,24 @@ async fn infer_object(
                         pending.push(b'\n');
                     }
                 }
-                while let Some(end) = pending.iter().position(|&b| b == b'\n') {
-                    let raw: Vec<u8> = pending.drain(..=end).collect();
-                    let out = match std::str::from_utf8(&raw).map(str::trim) {
+                let mut from = 0;
+                while let Some(end) = pending[from..].iter().position(|&b| b == b'\n') {
+                    let raw = &pending[from..from + end];
+                    from += end + 1;
+                    match std::str::from_utf8(raw).map(str::trim) {
                         Ok("") => continue,
-                        Ok(line) => infer(store, d, line, n, filter).await?,
-                        Err(_) => json!({
-                            "input": String::from_utf8_lossy(&raw).trim(),
-                            "error": "the line is not UTF-8",
-                        }),
-                    };
-                    push(&mut part, &out);
-                    lines += 1;
+                        Ok(line) => batch.push(Line::Text(line.to_owned())),
+                        Err(_) => {
+                            let lossy = String::from_utf8_lossy(raw).trim().to_owned();
+                            batch.push(Line::NotUtf8(lossy));
+                        }
+                    }
+                    if batch.len() >= A::BATCH {
+                        for out in answer.answer(std::mem::take(&mut batch)).await? {
+                            push(&mut part, &out);
+                            lines += 1;
+                        }
+                    }
                     if part.len() >= 2 * MIN_PART_BYTES {
                         let full = std::mem::take(&mut part);
                         if tx.send(Ok(Bytes::from(full))).await.is_err() {
@@ -196,6 +219,11 @@ async fn infer_object(
                         }
                     }
                 }
+                pending.drain(..from);
+            }
+            for out in answer.answer(batch).await? {
+                push(&mut part, &out);
+                lines += 1;
             }
             let _ = tx.send(Ok(Bytes::from(part))).await;
             Ok(lines)
@@ -221,69 +249,27 @@ fn push(part: &mut Vec<u8>, line: &Value) {
     part.push(b'\n');
 }
 
-/// The lines of an object (a segment job's), read in full, empty ones left out.
-async fn read_lines(
-    source: &DynObjectSource,
-    bucket: &str,
-    key: &str,
-) -> Result<Vec<String>, JobError> {
-    let at = ReadAt {
-        offset: 0,
-        if_match: None,
-    };
-    let opened = source
-        .open(bucket, key, at)
-        .await
-        .map_err(|e| JobError::Failed(format!("reading s3://{bucket}/{key} failed: {e}")))?;
-    let mut body = opened.body;
-    let mut bytes = Vec::new();
-    while let Some(chunk) = body.next().await {
-        let chunk = chunk
-            .map_err(|e| JobError::Failed(format!("reading s3://{bucket}/{key} failed: {e}")))?;
-        bytes.extend_from_slice(&chunk);
-    }
-    let text = String::from_utf8(bytes).map_err(|e| {
-        JobError::Failed(format!(
-            "s3://{bucket}/{key} is not UTF-8 (at byte {})",
-            e.utf8_error().valid_up_to()
-        ))
-    })?;
-    Ok(text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(str::to_owned)
-        .collect())
+/// Batch inference: each line answered as the runtime API would answer its request.
+struct Inference<'a> {
+    store: &'a dyn DatasetStore,
+    d: &'a Deployed,
+    n: usize,
+    filter: Option<&'a Filter>,
 }
 
-/// Writes `lines` as one object, part by part, through one multipart upload.
-async fn write_lines(
-    source: &DynObjectSource,
-    target: &S3Location,
-    lines: Vec<Value>,
-) -> Result<(), JobError> {
-    let (mut tx, rx) = futures::channel::mpsc::channel::<Result<Bytes, SourceError>>(2);
-    let upload = source.put_multipart(&target.bucket, &target.key, rx.boxed());
-    let produce = async move {
-        let mut part = Vec::with_capacity(2 * MIN_PART_BYTES);
+impl Answer for Inference<'_> {
+    const BATCH: usize = 16;
+
+    async fn answer(&self, lines: Vec<Line>) -> Result<Vec<Value>, JobError> {
+        let mut out = Vec::with_capacity(lines.len());
         for line in lines {
-            serde_json::to_writer(&mut part, &line)
-                .map_err(|e| SourceError::new("EncodeError", e.to_string()))?;
-            part.push(b'\n');
-            if part.len() >= 2 * MIN_PART_BYTES {
-                let full = std::mem::replace(&mut part, Vec::with_capacity(2 * MIN_PART_BYTES));
-                if tx.send(Ok(Bytes::from(full))).await.is_err() {
-                    return Ok(());
-                }
-            }
+            out.push(match line {
+                Line::Text(l) => infer(self.store, self.d, &l, self.n, self.filter).await?,
+                Line::NotUtf8(l) => json!({ "input": l, "error": "the line is not UTF-8" }),
+            });
         }
-        let _ = tx.send(Ok(Bytes::from(part))).await;
-        Ok::<(), SourceError>(())
-    };
-    let (uploaded, produced) = futures::join!(upload, produce);
-    produced.map_err(|e| JobError::Failed(format!("writing {target} failed: {e}")))?;
-    uploaded.map_err(|e| JobError::Failed(format!("writing {target} failed: {e}")))?;
-    Ok(())
+        Ok(out)
+    }
 }
 
 /// One output line for one input line: `{"input", "output": {"recommendedItems", "scores"},

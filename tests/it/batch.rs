@@ -10,7 +10,8 @@ use aws_sdk_personalize::types::{BatchInferenceJobInput, BatchInferenceJobOutput
 use aws_sdk_personalize::Client;
 use serde_json::Value;
 
-use crate::api::{deletion, start, Server, ROLE};
+use crate::api::{deletion, start, ROLE};
+use crate::common::TestS3;
 use crate::runtime::{trained, PLANTED};
 use crate::training::group_with_interactions;
 
@@ -18,14 +19,10 @@ fn group_of(id: &str) -> usize {
     id.trim_start_matches(['u', 'i']).parse::<usize>().unwrap() % PLANTED.groups
 }
 
-fn io(
-    server: &Server,
-    input: &str,
-    output: &str,
-) -> (BatchInferenceJobInput, BatchInferenceJobOutput) {
+fn io(s3: &TestS3, input: &str, output: &str) -> (BatchInferenceJobInput, BatchInferenceJobOutput) {
     let data = |p: &str| {
         S3DataConfig::builder()
-            .path(server.s3.location(p))
+            .path(s3.location(p))
             .build()
             .unwrap()
     };
@@ -39,12 +36,11 @@ fn io(
     )
 }
 
-async fn lines(server: &Server, key: &str) -> Vec<Value> {
-    let out = server
-        .s3
+async fn lines(s3: &TestS3, key: &str) -> Vec<Value> {
+    let out = s3
         .client
         .get_object()
-        .bucket(&server.s3.bucket)
+        .bucket(&s3.bucket)
         .key(key)
         .send()
         .await;
@@ -63,14 +59,14 @@ async fn lines(server: &Server, key: &str) -> Vec<Value> {
 
 async fn inference(
     c: &Client,
-    server: &Server,
+    s3: &TestS3,
     name: &str,
     version: &str,
     input: &str,
     output: &str,
     n: Option<i32>,
 ) -> String {
-    let (i, o) = io(server, input, output);
+    let (i, o) = io(s3, input, output);
     let arn = c
         .create_batch_inference_job()
         .job_name(name)
@@ -103,13 +99,13 @@ async fn inference(
 
 async fn segment(
     c: &Client,
-    server: &Server,
+    s3: &TestS3,
     name: &str,
     version: &str,
     input: &str,
     output: &str,
 ) -> (String, Option<String>) {
-    let (i, o) = io(server, input, output);
+    let (i, o) = io(s3, input, output);
     let i = aws_sdk_personalize::types::BatchSegmentJobInput::builder()
         .s3_data_source(i.s3_data_source().unwrap().clone())
         .build();
@@ -175,7 +171,7 @@ async fn batch_jobs_write_the_service_shapes_and_segments_forget_deleted_users()
         .await;
     let arn = inference(
         c,
-        &server,
+        &server.s3,
         "batch-up",
         &up,
         "batch/in/",
@@ -183,7 +179,7 @@ async fn batch_jobs_write_the_service_shapes_and_segments_forget_deleted_users()
         Some(10),
     )
     .await;
-    let out = lines(&server, "batch/out/users.json.out").await;
+    let out = lines(&server.s3, "batch/out/users.json.out").await;
     assert_eq!(out.len(), 3, "{out:?}");
     assert_eq!(out[0]["input"]["userId"], "u1");
     assert_eq!(out[0]["error"], Value::Null);
@@ -200,7 +196,7 @@ async fn batch_jobs_write_the_service_shapes_and_segments_forget_deleted_users()
     assert_eq!(out[0]["output"]["scores"].as_array().unwrap().len(), 10);
     assert_eq!(out[1]["input"], "not json");
     assert!(out[1]["error"].is_string());
-    let more = lines(&server, "batch/out/more.json.out").await;
+    let more = lines(&server.s3, "batch/out/more.json.out").await;
     assert_eq!(more[0]["input"]["userId"], "u3");
     assert_eq!(more[1]["error"], "userId is required");
     let d = c
@@ -230,7 +226,7 @@ async fn batch_jobs_write_the_service_shapes_and_segments_forget_deleted_users()
         .await;
     inference(
         c,
-        &server,
+        &server.s3,
         "batch-rank",
         &rank,
         "rank/in.json",
@@ -238,7 +234,7 @@ async fn batch_jobs_write_the_service_shapes_and_segments_forget_deleted_users()
         None,
     )
     .await;
-    let ranked = lines(&server, "rank/out/in.json.out").await;
+    let ranked = lines(&server.s3, "rank/out/in.json.out").await;
     let order: Vec<&str> = ranked[0]["output"]["recommendedItems"]
         .as_array()
         .unwrap()
@@ -253,7 +249,7 @@ async fn batch_jobs_write_the_service_shapes_and_segments_forget_deleted_users()
         .await;
     inference(
         c,
-        &server,
+        &server.s3,
         "batch-sims",
         &sims,
         "sims/in.json",
@@ -261,7 +257,7 @@ async fn batch_jobs_write_the_service_shapes_and_segments_forget_deleted_users()
         Some(5),
     )
     .await;
-    let like = lines(&server, "sims/out/in.json.out").await;
+    let like = lines(&server.s3, "sims/out/in.json.out").await;
     assert_eq!(
         like[0]["output"]["recommendedItems"]
             .as_array()
@@ -275,7 +271,7 @@ async fn batch_jobs_write_the_service_shapes_and_segments_forget_deleted_users()
     server.s3.put("seg/in.json", "{\"itemId\": \"i3\"}\n").await;
     let (status, why) = segment(
         c,
-        &server,
+        &server.s3,
         "seg-before",
         &affinity,
         "seg/in.json",
@@ -283,7 +279,7 @@ async fn batch_jobs_write_the_service_shapes_and_segments_forget_deleted_users()
     )
     .await;
     assert_eq!(status, "ACTIVE", "{why:?}");
-    let before = lines(&server, "seg/before/in.json.out").await;
+    let before = lines(&server.s3, "seg/before/in.json.out").await;
     let users: Vec<String> = before[0]["output"]["recommendedUsers"]
         .as_array()
         .unwrap()
@@ -308,7 +304,7 @@ async fn batch_jobs_write_the_service_shapes_and_segments_forget_deleted_users()
     assert_eq!(job.status(), Some("COMPLETED"));
     let (status, _) = segment(
         c,
-        &server,
+        &server.s3,
         "seg-after",
         &affinity,
         "seg/in.json",
@@ -316,7 +312,7 @@ async fn batch_jobs_write_the_service_shapes_and_segments_forget_deleted_users()
     )
     .await;
     assert_eq!(status, "ACTIVE");
-    let after = lines(&server, "seg/after/in.json.out").await;
+    let after = lines(&server.s3, "seg/after/in.json.out").await;
     let after: Vec<&str> = after[0]["output"]["recommendedUsers"]
         .as_array()
         .unwrap()
@@ -351,7 +347,7 @@ async fn batch_jobs_write_the_service_shapes_and_segments_forget_deleted_users()
         .await;
     let (status, why) = segment(
         c,
-        &server,
+        &server.s3,
         "seg-attr",
         &affinity,
         "attr/in.json",
@@ -359,7 +355,7 @@ async fn batch_jobs_write_the_service_shapes_and_segments_forget_deleted_users()
     )
     .await;
     assert_eq!(status, "ACTIVE", "{why:?}");
-    let attr = lines(&server, "attr/out/in.json.out").await;
+    let attr = lines(&server.s3, "attr/out/in.json.out").await;
     assert_eq!(attr[0]["itemAttributes"], "ITEMS.CATEGORY = \"g2\"");
     assert!(
         attr[0].get("input").is_none(),
@@ -377,7 +373,7 @@ async fn batch_jobs_write_the_service_shapes_and_segments_forget_deleted_users()
     );
 
     // The wrong version for the kind, and a missing input, are refused or fail with reasons.
-    let (i, o) = io(&server, "seg/in.json", "x/");
+    let (i, o) = io(&server.s3, "seg/in.json", "x/");
     let wrong = c
         .create_batch_inference_job()
         .job_name("wrong")
@@ -389,7 +385,75 @@ async fn batch_jobs_write_the_service_shapes_and_segments_forget_deleted_users()
         .await
         .unwrap_err();
     assert_eq!(wrong.code(), Some("InvalidInputException"));
-    let (status, why) = segment(c, &server, "seg-nothing", &affinity, "nothing/here/", "x/").await;
+    let (status, why) = segment(
+        c,
+        &server.s3,
+        "seg-nothing",
+        &affinity,
+        "nothing/here/",
+        "x/",
+    )
+    .await;
     assert_eq!(status, "CREATE FAILED");
     assert!(why.unwrap().contains("no input object under"));
+}
+
+/// A user deleted by a data deletion job that COMPLETES while a segment job runs (after the
+/// segment job read the histories) is in none of the segments that job writes: two `serve`
+/// processes on one store, the first holding its segment job after the read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deletion_completed_during_a_segment_job_reaches_its_output() {
+    use crate::processes::{planted_group, put_planted, ServeProcess};
+
+    let s3 = TestS3::start(crate::common::Backend::Embedded, "segrace")
+        .await
+        .unwrap();
+    put_planted(&s3, &PLANTED).await;
+    s3.put("seg/in.json", "{\"itemId\": \"i3\"}\n").await;
+    let dir = tempfile::tempdir().unwrap();
+    let first = ServeProcess::start(&s3, dir.path());
+    let c = crate::api::client(&first.1);
+    let group = planted_group(&c, &s3, "segrace").await;
+    let affinity = trained(&c, &group, "segrace", "aws-item-affinity").await;
+    let (status, _) = segment(&c, &s3, "before", &affinity, "seg/in.json", "before/").await;
+    assert_eq!(status, "ACTIVE");
+    let before = lines(&s3, "before/in.json.out").await;
+    let users = before[0]["output"]["recommendedUsers"].as_array().unwrap();
+    let gone = users[0].as_str().unwrap().to_owned();
+    s3.put("seg/forget.csv", format!("USER_ID\n{gone}\n")).await;
+    drop(first);
+
+    let held = [(
+        "PERSONALIZE_LOCAL_FAILPOINTS",
+        "segment-histories-read:sleep=6000",
+    )];
+    let holding = ServeProcess::start_with(&s3, dir.path(), &[], &held);
+    let c = crate::api::client(&holding.1);
+    let during = segment(&c, &s3, "during", &affinity, "seg/in.json", "during/");
+    // The holding process claims the segment job, reads the histories and waits; another
+    // process runs the deletion job to its end meanwhile.
+    let deleting = async {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let other = ServeProcess::start(&s3, dir.path());
+        let oc = crate::api::client(&other.1);
+        deletion(&oc, "forget", &group, &s3.location("seg/forget.csv")).await
+    };
+    let ((status, why), job) = tokio::join!(during, deleting);
+    assert_eq!(job.status(), Some("COMPLETED"));
+    assert_eq!(status, "ACTIVE", "{why:?}");
+    let during = lines(&s3, "during/in.json.out").await;
+    let listed: Vec<&str> = during[0]["output"]["recommendedUsers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u.as_str().unwrap())
+        .collect();
+    assert!(!listed.contains(&gone.as_str()), "{gone} in {listed:?}");
+    assert_eq!(
+        listed,
+        users[1..]
+            .iter()
+            .map(|u| u.as_str().unwrap())
+            .collect::<Vec<_>>()
+    );
 }

@@ -1111,7 +1111,7 @@ async fn a_restart_takes_back_a_dead_processs_job_at_once() {
 }
 
 /// Puts `planted`'s interactions (as `click` events) at `planted/interactions.csv`.
-async fn put_planted(s3: &TestS3, planted: &personalize_local::train::planted::Planted) {
+pub(crate) async fn put_planted(s3: &TestS3, planted: &personalize_local::train::planted::Planted) {
     let mut csv = String::from("USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE\n");
     for (u, i, t) in planted.rows() {
         csv += &format!("{u},{i},{t},click\n");
@@ -1126,6 +1126,27 @@ async fn planted_solution(
     s3: &TestS3,
     name: &str,
 ) -> (String, String) {
+    let group = planted_group(c, s3, name).await;
+    let solution = c
+        .create_solution()
+        .name(name)
+        .dataset_group_arn(&group)
+        .recipe_arn("arn:aws:personalize:::recipe/aws-user-personalization-v2")
+        .send()
+        .await
+        .unwrap()
+        .solution_arn
+        .unwrap();
+    (group, solution)
+}
+
+/// Through `c`: a group `name` whose Interactions dataset is imported from
+/// `planted/interactions.csv`.
+pub(crate) async fn planted_group(
+    c: &aws_sdk_personalize::Client,
+    s3: &TestS3,
+    name: &str,
+) -> String {
     let group = c
         .create_dataset_group()
         .name(name)
@@ -1139,17 +1160,7 @@ async fn planted_solution(
     let location = s3.location("planted/interactions.csv");
     let import = import_job(c, "planted", &dataset, &location, "FULL").await;
     assert_eq!(wait_import(c, &import).await, "ACTIVE");
-    let solution = c
-        .create_solution()
-        .name(name)
-        .dataset_group_arn(&group)
-        .recipe_arn("arn:aws:personalize:::recipe/aws-user-personalization-v2")
-        .send()
-        .await
-        .unwrap()
-        .solution_arn
-        .unwrap();
-    (group, solution)
+    group
 }
 
 /// `kill -9` of `serve` while a solution version trains (SIGKILL mid-training, and aborts on
