@@ -23,7 +23,7 @@ use crate::jobs::now_epoch;
 pub use crate::jobs::ImportMode;
 use crate::source::list::{list_inputs, ListedObject};
 use crate::source::{open_resumable, DynObjectSource, S3Location, SourceError};
-use crate::store::schema::Fields;
+use crate::store::schema::{is_metadata, Fields};
 use crate::store::{
     dataset_arn, validate_columns, Dataset, DatasetAttrs, DatasetStore, DatasetType, JobCommit,
     LoadMode, RowBatch, StoreError,
@@ -383,6 +383,10 @@ impl RowCollector<'_> {
         let fields: Vec<&str> = self.map.row(&fields).collect();
         if let Some(schema) = self.fields {
             for (field, value) in schema.0.iter().zip(&fields) {
+                if value.is_empty() && is_metadata(self.dataset_type, &field.name) {
+                    // Stored as null, as the service takes metadata with blank values.
+                    continue;
+                }
                 if let Err(message) = field.check_value(value) {
                     let column = field.name.clone();
                     return Err(content(

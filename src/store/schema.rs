@@ -92,6 +92,47 @@ impl Field {
     }
 }
 
+/// The required fields of a dataset type (name, type) and its reserved optional ones
+/// (name, the types allowed); every other field is metadata.
+fn reserved(t: DatasetType) -> (&'static [Required], &'static [Reserved]) {
+    use FieldType::*;
+    match t {
+        DatasetType::Interactions => (
+            &[
+                ("USER_ID", String),
+                ("ITEM_ID", String),
+                ("TIMESTAMP", Long),
+            ],
+            &[
+                ("EVENT_TYPE", &[String]),
+                ("EVENT_VALUE", &[Float, Double]),
+                ("IMPRESSION", &[String]),
+                ("RECOMMENDATION_ID", &[String]),
+            ],
+        ),
+        DatasetType::Items => (&[("ITEM_ID", String)], &[("CREATION_TIMESTAMP", &[Long])]),
+        DatasetType::Users => (&[("USER_ID", String)], &[]),
+        DatasetType::Actions => (&[("ACTION_ID", String)], &[("CREATION_TIMESTAMP", &[Long])]),
+        DatasetType::ActionInteractions => (
+            &[
+                ("USER_ID", String),
+                ("ACTION_ID", String),
+                ("TIMESTAMP", Long),
+                ("EVENT_TYPE", String),
+            ],
+            &[("IMPRESSION", &[String]), ("RECOMMENDATION_ID", &[String])],
+        ),
+    }
+}
+
+/// True for a metadata field of a dataset type `t` (neither required nor reserved): the one
+/// kind of field whose empty values a bulk import stores as null even when the schema does
+/// not make it nullable (AWS: "metadata with blank values").
+pub fn is_metadata(t: DatasetType, name: &str) -> bool {
+    let (required, optional) = reserved(t);
+    !required.iter().any(|r| r.0 == name) && !optional.iter().any(|r| r.0 == name)
+}
+
 /// The fields of a schema, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fields(pub Vec<Field>);
@@ -142,34 +183,7 @@ impl Fields {
     /// present, not nullable, with the required types; reserved optional fields have theirs;
     /// metadata datasets have at least one field besides their id.
     pub fn check_for(&self, t: DatasetType) -> Result<(), String> {
-        use FieldType::*;
-        let (required, optional): (&[Required], &[Reserved]) = match t {
-            DatasetType::Interactions => (
-                &[
-                    ("USER_ID", String),
-                    ("ITEM_ID", String),
-                    ("TIMESTAMP", Long),
-                ],
-                &[
-                    ("EVENT_TYPE", &[String]),
-                    ("EVENT_VALUE", &[Float, Double]),
-                    ("IMPRESSION", &[String]),
-                    ("RECOMMENDATION_ID", &[String]),
-                ],
-            ),
-            DatasetType::Items => (&[("ITEM_ID", String)], &[("CREATION_TIMESTAMP", &[Long])]),
-            DatasetType::Users => (&[("USER_ID", String)], &[]),
-            DatasetType::Actions => (&[("ACTION_ID", String)], &[("CREATION_TIMESTAMP", &[Long])]),
-            DatasetType::ActionInteractions => (
-                &[
-                    ("USER_ID", String),
-                    ("ACTION_ID", String),
-                    ("TIMESTAMP", Long),
-                    ("EVENT_TYPE", String),
-                ],
-                &[("IMPRESSION", &[String]), ("RECOMMENDATION_ID", &[String])],
-            ),
-        };
+        let (required, optional) = reserved(t);
         let unfit = |why: std::string::String| {
             format!("the schema does not fit the dataset type {t}: {why}")
         };

@@ -860,3 +860,88 @@ async fn jobs_wait_for_their_dataset_to_be_active() {
         "wait until it is ACTIVE",
     );
 }
+
+/// An empty value in a metadata field is stored as null even when the schema does not make
+/// the field nullable (the service imports "metadata with blank values", e.g. AWS's MLOps
+/// sample's Items with empty YEAR under `int`); in a required field it fails the import,
+/// naming the line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blank_metadata_is_null_and_blank_required_fields_fail() {
+    let server = start(Duration::ZERO, true).await;
+    let c = &server.client;
+    let group_arn = create_active_group(&server, "blanks").await;
+    let users = create_dataset(c, &group_arn, "Users", "users").await;
+    let interactions = create_dataset(c, &group_arn, "Interactions", "interactions").await;
+    let s3 = &server.s3;
+    s3.put(
+        "blank/users.csv",
+        "USER_ID,AGE,MEMBERSHIP\nu1,,gold\nu2,30,\n",
+    )
+    .await;
+    s3.put(
+        "blank/no-id.csv",
+        "USER_ID,AGE,MEMBERSHIP\nu1,20,gold\n,30,basic\n",
+    )
+    .await;
+    s3.put(
+        "blank/no-time.csv",
+        "USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE\nu1,i1,1700000000,click\nu2,i2,,click\n",
+    )
+    .await;
+
+    let (job, _) = import(
+        c,
+        "blank",
+        &users,
+        &s3.location("blank/users.csv"),
+        ImportMode::Full,
+    )
+    .await;
+    assert_eq!(
+        job.status.as_deref(),
+        Some("ACTIVE"),
+        "{:?}",
+        job.failure_reason
+    );
+    let stored = server
+        .store
+        .records(&group_arn, DatasetType::Users)
+        .await
+        .unwrap();
+    assert_eq!(stored, [["u1", "", "gold"], ["u2", "30", ""]]);
+
+    let (job, _) = import(
+        c,
+        "no-id",
+        &users,
+        &s3.location("blank/no-id.csv"),
+        ImportMode::Full,
+    )
+    .await;
+    assert_eq!(job.status.as_deref(), Some("CREATE FAILED"));
+    let why = job.failure_reason.unwrap();
+    assert!(
+        why.contains("blank/no-id.csv line 3: column USER_ID"),
+        "{why}"
+    );
+    let (job, _) = import(
+        c,
+        "no-time",
+        &interactions,
+        &s3.location("blank/no-time.csv"),
+        ImportMode::Full,
+    )
+    .await;
+    assert_eq!(job.status.as_deref(), Some("CREATE FAILED"));
+    let why = job.failure_reason.unwrap();
+    assert!(
+        why.contains("blank/no-time.csv line 3: column TIMESTAMP"),
+        "{why}"
+    );
+    let after = server
+        .store
+        .records(&group_arn, DatasetType::Users)
+        .await
+        .unwrap();
+    assert_eq!(after, stored, "a failed import changes nothing");
+}
