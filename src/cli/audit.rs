@@ -114,7 +114,9 @@ pub(super) async fn verify(audit: Audit<'_>) -> Result<i32, CliError> {
         Err(reason) => return failed(out, reason),
     };
     let left: u64 = p.matched.per_dataset.iter().map(|d| d.users).sum();
-    let models = super::models::report(audit.store, &audit.group_arn, &audit.location).await?;
+    let (store, source) = (audit.store, &audit.source);
+    let models =
+        super::models::report(store, source, &audit.group_arn, &audit.location, &p.ids).await?;
     let deployed = !models.deployed.is_empty();
     let remaining: Map<String, Value> = p
         .matched
@@ -142,10 +144,14 @@ pub(super) async fn verify(audit: Audit<'_>) -> Result<i32, CliError> {
         for (arn, version) in &models.deployed {
             println!("still deployed: {arn} serves {version}, trained before the deletion");
         }
-        for (job, path) in &models.batch_outputs {
-            println!(
-                "batch output: {job} wrote under {path} from a model trained before the deletion"
-            );
+        for n in &models.batch_outputs {
+            match &n.error {
+                None => println!(
+                    "batch output: {} (written by {}) names deleted users in {} lines; a deletion job does not delete batch outputs",
+                    n.object, n.job, n.users
+                ),
+                Some(e) => println!("batch output: {} (written by {}) could not be read: {e}", n.object, n.job),
+            }
         }
         if left == 0 && !deployed {
             println!("verified: none of the {listed} users listed under {location} has records in {group}, and no deployed model was trained on them");

@@ -1,16 +1,20 @@
 //! What `verify` reports of the models beside the datasets: the solution versions (and
 //! recommender models) whose training read the records before the deletion job of the same
 //! input COMPLETED (so they may hold what it deleted, as aggregates), the campaigns and
-//! recommenders that serve them, and the batch jobs this server ran on them (their outputs
-//! in S3 may name the users; outputs outside this server are not known). A model trained
-//! after the deletion never saw the users.
+//! recommenders that serve them, and the batch outputs in S3 that this server wrote and
+//! that name the users (read line by line: a user as a batch inference input, or in a
+//! segment). A deletion job does not delete batch outputs (as on the service); outputs
+//! written elsewhere are not known here. A model trained after the deletion never saw the
+//! users.
 
+use futures::StreamExt;
 use serde_json::{json, Value};
 
 use crate::api::ops::campaign;
 use crate::jobs::{JobKind, JobSpec, JobStatus};
 use crate::model::training::{RECOMMENDER_KIND, SOLUTION_KIND};
-use crate::source::S3Location;
+use crate::source::{DynObjectSource, ReadAt, S3Location};
+use crate::store::ids::UserIds;
 use crate::store::{DatasetStore, StoreResult};
 
 /// The models report: the stale versions, what deploys them, the batch jobs on them.
@@ -19,8 +23,8 @@ pub(super) struct ModelsReport {
     pub(super) stale: Vec<String>,
     /// Campaigns and recommenders serving one of them: `(ARN, version)`.
     pub(super) deployed: Vec<(String, String)>,
-    /// Batch jobs run on one of them: `(job ARN, output path)`.
-    pub(super) batch_outputs: Vec<(String, String)>,
+    /// Batch output objects that name deleted users.
+    pub(super) batch_outputs: Vec<Named>,
     /// When the deletion job of this input completed, if one did.
     pub(super) deleted_at: Option<f64>,
 }
@@ -31,16 +35,31 @@ impl ModelsReport {
             "deletionCompletedAt": self.deleted_at,
             "versionsTrainedBeforeTheDeletion": self.stale,
             "deployed": self.deployed.iter().map(|(a, v)| json!({"arn": a, "solutionVersionArn": v})).collect::<Vec<_>>(),
-            "batchOutputs": self.batch_outputs.iter().map(|(j, p)| json!({"jobArn": j, "outputPath": p})).collect::<Vec<_>>(),
+            "batchOutputs": self.batch_outputs.iter().map(|n| json!({"jobArn": n.job, "object": n.object, "users": n.users, "error": n.error})).collect::<Vec<_>>(),
         })
     }
 }
 
-/// The models of `group` that may hold what the deletion of `location` removed.
+/// A batch output object that names deleted users.
+pub(super) struct Named {
+    /// The batch job that wrote it.
+    pub(super) job: String,
+    /// `s3://bucket/key`.
+    pub(super) object: String,
+    /// How many of its lines name a deleted user.
+    pub(super) users: u64,
+    /// Why it could not be read to the end, if it could not.
+    pub(super) error: Option<String>,
+}
+
+/// The models of `group` that may hold what the deletion of `location` (the users `ids`)
+/// removed, and the batch outputs that name those users.
 pub(super) async fn report(
     store: &dyn DatasetStore,
+    source: &DynObjectSource,
     group: &str,
     location: &S3Location,
+    ids: &UserIds,
 ) -> StoreResult<ModelsReport> {
     let wanted = location.to_string();
     let deleted_at = store
@@ -55,6 +74,7 @@ pub(super) async fn report(
     let mut owners = store.list_resources(SOLUTION_KIND, Some(group)).await?;
     owners.extend(store.list_resources(RECOMMENDER_KIND, Some(group)).await?);
     let mut stale = Vec::new();
+    let mut every = Vec::new();
     let mut newest: Vec<(String, Option<String>)> = Vec::new();
     for owner in &owners {
         let versions = store.list_jobs(JobKind::Training, Some(&owner.arn)).await?;
@@ -71,6 +91,7 @@ pub(super) async fn report(
             if read_at < before {
                 stale.push(v.arn.clone());
             }
+            every.push(v.arn.clone());
         }
         newest.push((owner.arn.clone(), active.first().map(|v| v.arn.clone())));
     }
@@ -98,14 +119,28 @@ pub(super) async fn report(
         }
     }
     let mut batch_outputs = Vec::new();
+    let mut read = std::collections::HashSet::new();
     for kind in [JobKind::BatchInference, JobKind::BatchSegment] {
-        for v in &stale {
+        for v in &every {
             for j in store.list_jobs(kind, Some(v)).await? {
-                if let JobSpec::Batch { request, .. } = &j.spec {
-                    let path = request["jobOutput"]["s3DataDestination"]["path"]
-                        .as_str()
-                        .unwrap_or_default();
-                    batch_outputs.push((j.arn.clone(), path.to_owned()));
+                let JobSpec::Batch { request, .. } = &j.spec else {
+                    continue;
+                };
+                let path = request["jobOutput"]["s3DataDestination"]["path"]
+                    .as_str()
+                    .unwrap_or_default();
+                let Ok(path) = S3Location::parse(path) else {
+                    continue;
+                };
+                let mut listing = source.list(&path.bucket, &path.key);
+                while let Some(Ok(meta)) = listing.next().await {
+                    if meta.key.ends_with(".out") && read.insert(meta.key.clone()) {
+                        let named = naming(source, &path.bucket, &meta.key, ids).await;
+                        if let Some(mut named) = named {
+                            named.job = j.arn.clone();
+                            batch_outputs.push(named);
+                        }
+                    }
                 }
             }
         }
@@ -116,4 +151,61 @@ pub(super) async fn report(
         batch_outputs,
         deleted_at,
     })
+}
+
+/// The lines of one batch output that name a user of `ids` (`input.userId`, or one of
+/// `output.recommendedUsers`), read as a stream; `None` when none does.
+async fn naming(source: &DynObjectSource, bucket: &str, key: &str, ids: &UserIds) -> Option<Named> {
+    let object = format!("s3://{bucket}/{key}");
+    let mut named = Named {
+        job: String::new(),
+        object,
+        users: 0,
+        error: None,
+    };
+    let names = |line: &[u8]| -> bool {
+        let Ok(v) = serde_json::from_slice::<Value>(line) else {
+            return false;
+        };
+        let user = v["input"]["userId"]
+            .as_str()
+            .is_some_and(|u| ids.contains(u));
+        let listed = v["output"]["recommendedUsers"]
+            .as_array()
+            .is_some_and(|us| {
+                us.iter()
+                    .any(|u| u.as_str().is_some_and(|u| ids.contains(u)))
+            });
+        user || listed
+    };
+    let mut body = match source.open(bucket, key, ReadAt::default()).await {
+        Ok(o) => o.body,
+        Err(e) => {
+            named.error = Some(e.to_string());
+            return Some(named);
+        }
+    };
+    let mut pending = Vec::new();
+    loop {
+        let chunk = body.next().await;
+        let end = chunk.is_none();
+        match chunk {
+            Some(Ok(bytes)) => pending.extend_from_slice(&bytes),
+            Some(Err(e)) => {
+                named.error = Some(e.to_string());
+                return Some(named);
+            }
+            None => pending.push(b'\n'),
+        }
+        let mut from = 0;
+        while let Some(at) = pending[from..].iter().position(|&b| b == b'\n') {
+            named.users += u64::from(names(&pending[from..from + at]));
+            from += at + 1;
+        }
+        pending.drain(..from);
+        if end {
+            break;
+        }
+    }
+    (named.users > 0).then_some(named)
 }

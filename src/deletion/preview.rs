@@ -7,6 +7,7 @@ use std::sync::Arc;
 use super::report::JobFailure;
 use super::{read_input, DeletionOptions, InputStats, PhaseTimes, Progress};
 use crate::source::{DynObjectSource, S3Location};
+use crate::store::ids::UserIds;
 use crate::store::matching::{match_users, UserMatch};
 use crate::store::DatasetStore;
 
@@ -19,6 +20,8 @@ pub struct Preview {
     pub matched: UserMatch,
     /// Where the time went (`list` and `read`; `purge` is the store's read).
     pub phases: PhaseTimes,
+    /// The distinct user IDs the input lists.
+    pub ids: UserIds,
 }
 
 /// Reads the input under `location` as a job would, then what `group_arn` holds of its
@@ -46,5 +49,6 @@ pub async fn preview(
         input,
         matched,
         phases,
+        ids,
     })
 }

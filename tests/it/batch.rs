@@ -36,7 +36,7 @@ fn io(s3: &TestS3, input: &str, output: &str) -> (BatchInferenceJobInput, BatchI
     )
 }
 
-async fn lines(s3: &TestS3, key: &str) -> Vec<Value> {
+pub(crate) async fn lines(s3: &TestS3, key: &str) -> Vec<Value> {
     let out = s3
         .client
         .get_object()
@@ -57,7 +57,7 @@ async fn lines(s3: &TestS3, key: &str) -> Vec<Value> {
         .collect()
 }
 
-async fn inference(
+pub(crate) async fn inference(
     c: &Client,
     s3: &TestS3,
     name: &str,

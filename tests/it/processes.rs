@@ -1432,6 +1432,12 @@ async fn verify_names_the_models_trained_before_a_deletion_until_they_are_replac
     let (old, v) = crate::training::train(&c, &solution).await;
     assert_eq!(v.status(), Some("ACTIVE"));
     let campaign = crate::runtime::campaign(&c, "live", &old, None).await;
+    s3.put(
+        "batch/in.json",
+        "{\"userId\": \"u1\"}\n{\"userId\": \"u9\"}\n{\"userId\": \"u2\"}\n",
+    )
+    .await;
+    crate::batch::inference(&c, &s3, "before", &old, "batch/in.json", "batch/out/", None).await;
     let job = crate::api::deletion(&c, "forget", &group, &s3.location("forget/users.csv")).await;
     assert_eq!(job.status(), Some("COMPLETED"));
     drop(server);
@@ -1456,6 +1462,14 @@ async fn verify_names_the_models_trained_before_a_deletion_until_they_are_replac
         old.as_str()
     );
     assert_eq!(v["models"]["deployed"][0]["arn"], campaign.as_str());
+    // The batch output written before the deletion names two of the users, in two lines.
+    let named = &v["models"]["batchOutputs"];
+    assert_eq!(named.as_array().unwrap().len(), 1, "{named}");
+    assert_eq!(
+        named[0]["object"],
+        s3.location("batch/out/in.json.out").as_str()
+    );
+    assert_eq!(named[0]["users"], 2);
 
     // A version trained after the deletion, deployed: verified.
     let server = ServeProcess::start(&s3, dir.path());
