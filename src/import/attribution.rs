@@ -1,7 +1,7 @@
 //! Metric attribution reports: after a dataset import job of interactions that asked for
 //! them (`publishAttributionMetricsToS3`), when the dataset group has a metric attribution
 //! with an S3 path, one CSV report of the imported records is written there:
-//! `AggregatedAttributionMetrics-BULK-<job creation time>.csv`, with the columns
+//! `AggregatedAttributionMetrics-BULK-<job creation time>-<job name>.csv`, with the columns
 //! `METRIC_NAME, EVENT_TYPE, VALUE, MATH_FUNCTION, EVENT_ATTRIBUTION_SOURCE, TIMESTAMP`: for
 //! each metric, each attribution source and each 15-minute interval of the events of the
 //! metric's type, their count (`SAMPLECOUNT()`) or the sum of a numeric field
@@ -11,8 +11,103 @@ use std::collections::{BTreeMap, HashMap};
 
 use futures::StreamExt;
 
+use crate::csv::reader::{Record, RecordError, RecordReader};
 use crate::source::{DynObjectSource, ReadAt, S3Location};
 use crate::store::{DatasetStore, DatasetType};
+
+/// One imported record, by column name.
+type Row = HashMap<String, String>;
+
+/// A report line's key: metric, event type, attribution source, 15-minute interval.
+type Key = (String, String, String, i64);
+
+/// Events whose `SUM(Items.X)` waits for the items' records, read a batch at a time.
+const ITEMS_AT_ONCE: usize = 10_000;
+
+/// The report's sums as records stream past: memory holds the sums (metrics x sources x
+/// intervals) and at most [`ITEMS_AT_ONCE`] events waiting for their items.
+struct Totals<'a> {
+    store: &'a dyn DatasetStore,
+    group: &'a str,
+    metrics: &'a [Metric],
+    sums: BTreeMap<Key, (String, f64)>,
+    /// `(key, item, column)` of `SUM(Items.column)` events not yet summed.
+    waiting: Vec<(Key, String, String)>,
+}
+
+impl Totals<'_> {
+    fn put(&mut self, key: Key, function: &str, value: f64) {
+        let slot = self.sums.entry(key).or_insert((function.to_owned(), 0.0));
+        slot.1 += value;
+    }
+
+    async fn add(&mut self, rows: Vec<Row>) {
+        for r in &rows {
+            let kind = r.get("EVENT_TYPE").map(String::as_str).unwrap_or_default();
+            let time = r
+                .get("TIMESTAMP")
+                .and_then(|t| t.parse::<f64>().ok())
+                .unwrap_or(0.0) as i64;
+            let bucket = time - time.rem_euclid(900);
+            let source = r
+                .get("EVENT_ATTRIBUTION_SOURCE")
+                .cloned()
+                .unwrap_or_default();
+            for m in self.metrics {
+                if !kind.eq_ignore_ascii_case(&m.event_type) {
+                    continue;
+                }
+                let key = (m.name.clone(), m.event_type.clone(), source.clone(), bucket);
+                match &m.function {
+                    Function::Count => self.put(key, "samplecount", 1.0),
+                    Function::Sum(DatasetType::Items, column) => {
+                        let item = r.get("ITEM_ID").cloned().unwrap_or_default();
+                        self.waiting.push((key, item, column.clone()));
+                    }
+                    Function::Sum(_, column) => {
+                        let v = r.get(column).and_then(|v| v.trim().parse::<f64>().ok());
+                        self.put(key, "sum", v.unwrap_or(0.0));
+                    }
+                }
+            }
+        }
+        if self.waiting.len() >= ITEMS_AT_ONCE {
+            self.settle().await;
+        }
+    }
+
+    /// Sums the waiting events, their items' records read in one batch.
+    async fn settle(&mut self) {
+        let waiting = std::mem::take(&mut self.waiting);
+        if waiting.is_empty() {
+            return;
+        }
+        let mut ids: Vec<String> = waiting.iter().map(|w| w.1.clone()).collect();
+        ids.sort();
+        ids.dedup();
+        let mut items: HashMap<String, Row> = HashMap::new();
+        for chunk in ids.chunks(500) {
+            if let Ok(found) = self
+                .store
+                .records_of(self.group, DatasetType::Items, chunk)
+                .await
+            {
+                let key = found.column("ITEM_ID").unwrap_or(0);
+                for row in found.rows {
+                    let id = row[key].clone();
+                    items.insert(id, found.columns.iter().cloned().zip(row).collect());
+                }
+            }
+        }
+        for (key, item, column) in waiting {
+            let v = items
+                .get(&item)
+                .and_then(|i| i.get(&column))
+                .and_then(|v| v.trim().parse::<f64>().ok());
+            self.put(key, "sum", v.unwrap_or(0.0));
+        }
+    }
+}
 
 /// The kind of a metric attribution's record in the store.
 pub const KIND: &str = "metric-attribution";
@@ -83,6 +178,20 @@ pub fn metrics(body: &serde_json::Value) -> Vec<Metric> {
         .unwrap_or_default()
 }
 
+/// The first record is the header (names upper-cased); every other becomes a [`Row`].
+fn keep(
+    header: &mut Option<Vec<String>>,
+    rows: &mut Vec<Row>,
+    r: Record<'_>,
+) -> Result<(), RecordError> {
+    let fields = r.iter().map(|f| String::from_utf8_lossy(f).into_owned());
+    match header {
+        None => *header = Some(fields.map(|h| h.trim().to_ascii_uppercase()).collect()),
+        Some(h) => rows.push(h.iter().cloned().zip(fields).collect()),
+    }
+    Ok(())
+}
+
 /// Writes the report of the interactions imported from `location` for `group`'s metric
 /// attribution, if it has one with an S3 path; returns the report's location.
 pub async fn report(
@@ -90,7 +199,7 @@ pub async fn report(
     source: &DynObjectSource,
     group: &str,
     location: &S3Location,
-    created: f64,
+    (created, job): (f64, &str),
 ) -> Result<Option<String>, String> {
     let attributions = store
         .list_resources(KIND, Some(group))
@@ -103,106 +212,40 @@ pub async fn report(
         return Ok(None);
     };
     let metrics = metrics(&a.body);
-    // The imported rows, object by object.
-    let mut rows: Vec<HashMap<String, String>> = Vec::new();
+    let mut totals = Totals {
+        store,
+        group,
+        metrics: &metrics,
+        sums: BTreeMap::new(),
+        waiting: Vec::new(),
+    };
+    // The imported rows, object by object, streamed.
     let mut listing = source.list(&location.bucket, &location.key);
     while let Some(meta) = listing.next().await {
         let meta = meta.map_err(|e| e.to_string())?;
         if !meta.key.ends_with(".csv") && location.key.ends_with('/') {
             continue;
         }
-        let at = ReadAt {
-            offset: 0,
-            if_match: None,
-        };
         let opened = source
-            .open(&location.bucket, &meta.key, at)
+            .open(&location.bucket, &meta.key, ReadAt::default())
             .await
             .map_err(|e| e.to_string())?;
         let mut body = opened.body;
-        let mut bytes = Vec::new();
+        let mut reader = RecordReader::new(1 << 20);
+        let mut header: Option<Vec<String>> = None;
+        let mut rows: Vec<Row> = Vec::new();
         while let Some(chunk) = body.next().await {
-            bytes.extend_from_slice(&chunk.map_err(|e| e.to_string())?);
+            let chunk = chunk.map_err(|e| e.to_string())?;
+            let take = |r: Record<'_>| keep(&mut header, &mut rows, r);
+            reader.feed(&chunk, take).map_err(|e| e.to_string())?;
+            totals.add(std::mem::take(&mut rows)).await;
         }
-        let mut reader = csv::Reader::from_reader(bytes.as_slice());
-        let header: Vec<String> = reader
-            .headers()
-            .map_err(|e| e.to_string())?
-            .iter()
-            .map(|h| h.trim().to_ascii_uppercase())
-            .collect();
-        for record in reader.records() {
-            let record = record.map_err(|e| e.to_string())?;
-            rows.push(
-                header
-                    .iter()
-                    .cloned()
-                    .zip(record.iter().map(str::to_owned))
-                    .collect(),
-            );
-        }
+        let take = |r: Record<'_>| keep(&mut header, &mut rows, r);
+        reader.finish(take).map_err(|e| e.to_string())?;
+        totals.add(rows).await;
     }
-    // Items' fields for SUM(Items.X).
-    let mut items: HashMap<String, HashMap<String, String>> = HashMap::new();
-    if metrics
-        .iter()
-        .any(|m| matches!(&m.function, Function::Sum(DatasetType::Items, _)))
-    {
-        let mut ids: Vec<String> = rows
-            .iter()
-            .filter_map(|r| r.get("ITEM_ID").cloned())
-            .collect();
-        ids.sort();
-        ids.dedup();
-        for chunk in ids.chunks(500) {
-            if let Ok(found) = store.records_of(group, DatasetType::Items, chunk).await {
-                let key = found.column("ITEM_ID").unwrap_or(0);
-                for row in found.rows {
-                    let id = row[key].clone();
-                    items.insert(id, found.columns.iter().cloned().zip(row).collect());
-                }
-            }
-        }
-    }
-    let mut totals: BTreeMap<(String, String, String, i64), (String, f64)> = BTreeMap::new();
-    for m in &metrics {
-        for r in &rows {
-            let kind = r.get("EVENT_TYPE").map(String::as_str).unwrap_or_default();
-            if !kind.eq_ignore_ascii_case(&m.event_type) {
-                continue;
-            }
-            let time = r
-                .get("TIMESTAMP")
-                .and_then(|t| t.parse::<f64>().ok())
-                .unwrap_or(0.0) as i64;
-            let bucket = time - time.rem_euclid(900);
-            let source = r
-                .get("EVENT_ATTRIBUTION_SOURCE")
-                .cloned()
-                .unwrap_or_default();
-            let (function, value) = match &m.function {
-                Function::Count => ("samplecount", 1.0),
-                Function::Sum(t, column) => {
-                    let field = match t {
-                        DatasetType::Items => r
-                            .get("ITEM_ID")
-                            .and_then(|i| items.get(i))
-                            .and_then(|item| item.get(column)),
-                        _ => r.get(column),
-                    };
-                    (
-                        "sum",
-                        field
-                            .and_then(|v| v.trim().parse::<f64>().ok())
-                            .unwrap_or(0.0),
-                    )
-                }
-            };
-            let key = (m.name.clone(), m.event_type.clone(), source, bucket);
-            let slot = totals.entry(key).or_insert((function.to_owned(), 0.0));
-            slot.1 += value;
-        }
-    }
+    totals.settle().await;
+    let totals = totals.sums;
     let mut w = crate::csv::CsvWriter::default();
     let header = [
         "METRIC_NAME",
@@ -228,7 +271,7 @@ pub async fn report(
     let bytes = w.take().map_err(|e| e.to_string())?;
     let sep = if path.ends_with('/') { "" } else { "/" };
     let target = format!(
-        "{path}{sep}AggregatedAttributionMetrics-BULK-{}.csv",
+        "{path}{sep}AggregatedAttributionMetrics-BULK-{}-{job}.csv",
         created as i64
     );
     let at = S3Location::parse(&target).map_err(|e| e.to_string())?;

@@ -49,8 +49,25 @@ async fn load(
         .await
         .map_err(failure)?;
     let (arn, created) = (commit.job.arn.clone(), commit.job.created);
+    let name = commit.job.name.clone();
     let publish = *publish_attribution_metrics_to_s3 == Some(true);
-    import_with_commit(
+    // The metric attribution's report is written before the records and ACTIVE commit, and
+    // taken back if they do not: an ACTIVE job has its report. A process that dies in
+    // between leaves the job to be run again, which writes the same report again.
+    let report = if publish && dataset.dataset_type == crate::store::DatasetType::Interactions {
+        let group = &dataset.dataset_group_arn;
+        match super::attribution::report(store, &source, group, &location, (created, &name)).await {
+            Ok(at) => at,
+            Err(e) => {
+                tracing::warn!(error = %e, "the metric attribution report was not written");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    crate::store::failpoint("import-after-report");
+    let imported = import_with_commit(
         store,
         source.clone(),
         &dataset.dataset_group_arn,
@@ -59,18 +76,19 @@ async fn load(
         &options,
         Some(commit),
     )
-    .await
-    .map_err(failure)?;
-    // The records and ACTIVE are committed; the metric attribution's report follows (a
-    // process that dies in between writes none; the next import writes its own).
-    if publish && dataset.dataset_type == crate::store::DatasetType::Interactions {
-        let group = &dataset.dataset_group_arn;
-        match super::attribution::report(store, &source, group, &location, created).await {
-            Ok(Some(at)) => tracing::info!(report = %at, "metric attribution report written"),
-            Ok(None) => {}
-            Err(e) => tracing::warn!(error = %e, "the metric attribution report was not written"),
+    .await;
+    match (&imported, &report) {
+        (Err(_), Some(at)) => {
+            if let Ok(at) = S3Location::parse(at) {
+                if let Err(e) = source.delete(&at.bucket, &at.key).await {
+                    tracing::warn!(report = %at, error = %e, "the report of a failed import was not deleted");
+                }
+            }
         }
+        (Ok(_), Some(at)) => tracing::info!(report = %at, "metric attribution report written"),
+        _ => {}
     }
+    imported.map_err(failure)?;
     // The job as the load's transaction wrote it.
     store
         .job(&arn)

@@ -59,4 +59,11 @@ impl ObjectSource for FaultySource {
             None => self.inner.put_multipart(bucket, key, parts).await,
         }
     }
+
+    async fn delete(&self, bucket: &str, key: &str) -> Result<(), SourceError> {
+        match self.fault(bucket, key) {
+            Some(e) => Err(e),
+            None => self.inner.delete(bucket, key).await,
+        }
+    }
 }

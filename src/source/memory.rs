@@ -91,6 +91,15 @@ impl ObjectSource for MemorySource {
         stream::iter(items).boxed()
     }
 
+    async fn delete(&self, bucket: &str, key: &str) -> Result<(), SourceError> {
+        let mut buckets = self.buckets.lock().unwrap();
+        let objects = buckets
+            .get_mut(bucket)
+            .ok_or_else(|| no_such_bucket(bucket))?;
+        objects.remove(key);
+        Ok(())
+    }
+
     async fn open(&self, bucket: &str, key: &str, at: ReadAt<'_>) -> Result<Opened, SourceError> {
         let buckets = self.buckets.lock().unwrap();
         let objects = buckets.get(bucket).ok_or_else(|| no_such_bucket(bucket))?;

@@ -190,6 +190,16 @@ pub trait ObjectSource: Send + Sync + fmt::Debug + 'static {
         key: &str,
         parts: ByteChunks,
     ) -> Result<u64, SourceError>;
+
+    /// Deletes one object (an object that is not there is no error, as in S3). Only for
+    /// taking back what a job of this server wrote.
+    async fn delete(&self, bucket: &str, key: &str) -> Result<(), SourceError> {
+        let _ = (bucket, key);
+        Err(SourceError::new(
+            "NotImplemented",
+            "this object source does not delete",
+        ))
+    }
 }
 
 /// S3's smallest part of a multipart upload, except the last.

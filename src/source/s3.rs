@@ -282,6 +282,17 @@ impl ObjectSource for S3Source {
         })
     }
 
+    async fn delete(&self, bucket: &str, key: &str) -> Result<(), SourceError> {
+        self.client
+            .delete_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(source_error)?;
+        Ok(())
+    }
+
     async fn put_multipart(
         &self,
         bucket: &str,

@@ -127,6 +127,12 @@ impl ObjectSource for Watchdog {
     ) -> Result<u64, SourceError> {
         self.inner.put_multipart(bucket, key, parts).await
     }
+
+    async fn delete(&self, bucket: &str, key: &str) -> Result<(), SourceError> {
+        tokio::time::timeout(self.limit, self.inner.delete(bucket, key))
+            .await
+            .map_err(|_| stalled(self.limit))?
+    }
 }
 
 #[cfg(test)]

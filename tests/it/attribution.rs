@@ -163,52 +163,13 @@ async fn metric_attributions_report_what_an_import_brought() {
         (&datasets[1], "attr/items.csv", false),
         (&datasets[0], "attr/interactions.csv", true),
     ] {
-        let job = c
-            .create_dataset_import_job()
-            .job_name(format!("attr-{publish}"))
-            .dataset_arn(dataset)
-            .data_source(
-                DataSource::builder()
-                    .data_location(server.s3.location(object))
-                    .build(),
-            )
-            .role_arn(ROLE)
-            .publish_attribution_metrics_to_s3(publish)
-            .send()
-            .await
-            .unwrap()
-            .dataset_import_job_arn
-            .unwrap();
-        for _ in 0..500 {
-            let j = c
-                .describe_dataset_import_job()
-                .dataset_import_job_arn(&job)
-                .send()
-                .await
-                .unwrap();
-            if j.dataset_import_job.unwrap().status() == Some("ACTIVE") {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let status = import(c, dataset, &server.s3.location(object), publish).await;
+        assert_eq!(status, "ACTIVE");
     }
-    let mut report = None;
-    for _ in 0..100 {
-        let listed = server
-            .s3
-            .client
-            .list_objects_v2()
-            .bucket(&server.s3.bucket)
-            .prefix("reports/")
-            .send()
-            .await
-            .unwrap();
-        if let Some(o) = listed.contents().first() {
-            report = o.key().map(str::to_owned);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    // An ACTIVE job has its report: it is written before the job's end commits.
+    let written = reports(&server.s3).await;
+    assert_eq!(written.len(), 1, "{written:?}");
+    let report = written.first().cloned();
     let key = report.expect("a report under reports/");
     assert!(
         key.starts_with("reports/AggregatedAttributionMetrics-BULK-") && key.ends_with(".csv"),
@@ -238,6 +199,18 @@ async fn metric_attributions_report_what_an_import_brought() {
         "REVENUE,buy,14.5,sum,campaign-a,1700000100",
     ];
     assert_eq!(rows[1..], want, "{text}");
+
+    // A failed import leaves no report: the one written before its end is taken back.
+    server
+        .s3
+        .put(
+            "attr/bad.csv",
+            "USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE\nu1,i1,1700000100,click\nu2,i2,soon,click\n",
+        )
+        .await;
+    let status = import(c, &datasets[0], &server.s3.location("attr/bad.csv"), true).await;
+    assert_eq!(status, "CREATE FAILED");
+    assert_eq!(reports(&server.s3).await, [key.clone()]);
 
     // Updates add and remove metrics by name; a group with an attribution is not deleted.
     c.update_metric_attribution()
@@ -274,4 +247,143 @@ async fn metric_attributions_report_what_an_import_brought() {
         .await
         .unwrap();
     assert!(all.metric_attributions().is_empty());
+}
+
+/// The keys under `reports/`.
+async fn reports(s3: &crate::common::TestS3) -> Vec<String> {
+    let listed = s3
+        .client
+        .list_objects_v2()
+        .bucket(&s3.bucket)
+        .prefix("reports/")
+        .send()
+        .await
+        .unwrap();
+    listed
+        .contents()
+        .iter()
+        .filter_map(|o| o.key().map(str::to_owned))
+        .collect()
+}
+
+/// An import job of `object` into `dataset`, polled to its end: its status.
+async fn import(
+    c: &aws_sdk_personalize::Client,
+    dataset: &str,
+    object: &str,
+    publish: bool,
+) -> String {
+    let name = format!(
+        "attr-{}",
+        object.rsplit('/').next().unwrap().replace('.', "-")
+    );
+    let job = c
+        .create_dataset_import_job()
+        .job_name(name)
+        .dataset_arn(dataset)
+        .data_source(DataSource::builder().data_location(object).build())
+        .role_arn(ROLE)
+        .publish_attribution_metrics_to_s3(publish)
+        .send()
+        .await
+        .unwrap()
+        .dataset_import_job_arn
+        .unwrap();
+    for _ in 0..500 {
+        let j = c
+            .describe_dataset_import_job()
+            .dataset_import_job_arn(&job)
+            .send()
+            .await
+            .unwrap();
+        let status = j
+            .dataset_import_job
+            .unwrap()
+            .status()
+            .unwrap_or_default()
+            .to_owned();
+        if status == "ACTIVE" || status == "CREATE FAILED" {
+            return status;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the import of {object} did not end");
+}
+
+/// A process that dies after writing an import's report and before its end commits leaves
+/// the job to the next start, which runs it to ACTIVE with its report.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_killed_after_its_report_ends_active_with_it() {
+    use crate::common::{Backend, TestS3};
+    use crate::processes::{planted_group, put_planted, wait_exit, wait_import, ServeProcess};
+
+    let s3 = TestS3::start(Backend::Embedded, "attrkill").await.unwrap();
+    put_planted(&s3, &crate::runtime::PLANTED).await;
+    s3.put(
+        "more.csv",
+        "USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE\nu1,i1,1700000100,click\nu2,i2,1700000200,click\n",
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let setup = ServeProcess::start(&s3, dir.path());
+    let c = crate::api::client(&setup.1);
+    let group = planted_group(&c, &s3, "attrkill").await;
+    let output = MetricAttributionOutput::builder()
+        .role_arn(ROLE)
+        .s3_data_destination(
+            S3DataConfig::builder()
+                .path(s3.location("reports/"))
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    c.create_metric_attribution()
+        .name("clicks")
+        .dataset_group_arn(&group)
+        .metrics(metric("click", "CLICKS", "SAMPLECOUNT()"))
+        .metrics_output_config(output)
+        .send()
+        .await
+        .unwrap();
+    let datasets = c
+        .list_datasets()
+        .dataset_group_arn(&group)
+        .send()
+        .await
+        .unwrap();
+    let dataset = datasets.datasets()[0].dataset_arn().unwrap().to_owned();
+    drop(setup);
+
+    let failing = [("PERSONALIZE_LOCAL_FAILPOINTS", "import-after-report")];
+    let mut crashing = ServeProcess::start_with(&s3, dir.path(), &[], &failing);
+    let c = crate::api::client(&crashing.1);
+    let job = c
+        .create_dataset_import_job()
+        .job_name("more")
+        .dataset_arn(&dataset)
+        .data_source(
+            DataSource::builder()
+                .data_location(s3.location("more.csv"))
+                .build(),
+        )
+        .role_arn(ROLE)
+        .import_mode(aws_sdk_personalize::types::ImportMode::Incremental)
+        .publish_attribution_metrics_to_s3(true)
+        .send()
+        .await
+        .unwrap()
+        .dataset_import_job_arn
+        .unwrap();
+    assert!(
+        !wait_exit(&mut crashing.0).success(),
+        "the failpoint aborts"
+    );
+
+    let again = ServeProcess::start_with(&s3, dir.path(), &["--job-lease-seconds", "1"], &[]);
+    let c = crate::api::client(&again.1);
+    assert_eq!(wait_import(&c, &job).await, "ACTIVE");
+    let written = reports(&s3).await;
+    assert_eq!(written.len(), 1, "{written:?}");
+    assert!(written[0].ends_with("-more.csv"), "{written:?}");
 }
