@@ -210,7 +210,7 @@ async fn metric_attributions_report_what_an_import_brought() {
         .await;
     let status = import(c, &datasets[0], &server.s3.location("attr/bad.csv"), true).await;
     assert_eq!(status, "CREATE FAILED");
-    assert_eq!(reports(&server.s3).await, [key.clone()]);
+    assert_eq!(reports(&server.s3).await, vec![key.clone()]);
 
     // Updates add and remove metrics by name; a group with an attribution is not deleted.
     c.update_metric_attribution()
