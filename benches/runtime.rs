@@ -10,27 +10,19 @@
 //! Prints one JSON record per operation and client count (requests/s, p50, p99), then the
 //! first request after a restart beside the time loading the model takes alone.
 
+#[path = "common/mod.rs"]
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use futures::StreamExt;
-use personalize_local::api::{ApiConfig, AppState};
+use common::{control_client, planted_group, runtime_client, serve, trained, Error};
 use personalize_local::source::memory::MemorySource;
 use personalize_local::store::sqlite::SqliteStore;
-use personalize_local::store::{DatasetType, DynDatasetStore, RowBatch};
+use personalize_local::store::DynDatasetStore;
 use personalize_local::train::planted::Planted;
 use serde_json::json;
-
-type Error = Box<dyn std::error::Error>;
-
-const SCHEMA: &str = r#"{"type": "record", "name": "Interactions",
-  "namespace": "com.amazonaws.personalize.schema", "fields": [
-    {"name": "USER_ID", "type": "string"},
-    {"name": "ITEM_ID", "type": "string"},
-    {"name": "TIMESTAMP", "type": "long"},
-    {"name": "EVENT_TYPE", "type": "string"}
-  ], "version": "1.0"}"#;
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -57,79 +49,13 @@ fn main() {
     }
 }
 
-struct Served {
-    endpoint: String,
-    stop: tokio::sync::oneshot::Sender<()>,
-    done: tokio::task::JoinHandle<std::io::Result<()>>,
-}
-
-async fn serve(store: DynDatasetStore) -> Result<Served, Error> {
-    let config = ApiConfig {
-        transition: Duration::ZERO,
-        ..ApiConfig::default()
-    };
-    let state = AppState::new(store, Arc::new(MemorySource::default()), config);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let endpoint = format!("http://{}", listener.local_addr()?);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let worker = personalize_local::worker::WorkerConfig::default();
-    let done = tokio::spawn(personalize_local::server::run(
-        listener,
-        state,
-        Some(worker),
-        async move {
-            let _ = stopped.await;
-        },
-    ));
-    Ok(Served {
-        endpoint,
-        stop,
-        done,
-    })
-}
-
-async fn trained(
+/// A campaign of an ACTIVE version of `recipe` on `group`.
+async fn deployed(
     c: &aws_sdk_personalize::Client,
     group: &str,
     recipe: &str,
 ) -> Result<String, Error> {
-    let solution = c
-        .create_solution()
-        .name(recipe)
-        .dataset_group_arn(group)
-        .recipe_arn(format!("arn:aws:personalize:::recipe/{recipe}"))
-        .send()
-        .await?
-        .solution_arn
-        .unwrap_or_default();
-    let version = c
-        .create_solution_version()
-        .solution_arn(&solution)
-        .send()
-        .await?
-        .solution_version_arn
-        .unwrap_or_default();
-    let started = Instant::now();
-    loop {
-        let v = c
-            .describe_solution_version()
-            .solution_version_arn(&version)
-            .send()
-            .await?
-            .solution_version
-            .ok_or("no solution version")?;
-        match v.status() {
-            Some("ACTIVE") => break,
-            Some("CREATE FAILED") => {
-                return Err(format!("{recipe}: {:?}", v.failure_reason()).into())
-            }
-            _ => tokio::time::sleep(Duration::from_millis(200)).await,
-        }
-    }
-    eprintln!(
-        "{recipe} trained in {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
+    let version = trained(c, group, recipe).await?;
     let campaign = c
         .create_campaign()
         .name(recipe)
@@ -159,58 +85,12 @@ async fn run(args: &Args) -> Result<(), Error> {
     );
     let dir = tempfile::tempdir()?;
     let store: DynDatasetStore = Arc::new(SqliteStore::open_dir(dir.path())?);
-    let served = serve(store.clone()).await?;
+    let served = serve(store.clone(), Arc::new(MemorySource::default())).await?;
     let c = control_client(&served.endpoint);
-    let group = c
-        .create_dataset_group()
-        .name("runtime-bench")
-        .send()
-        .await?
-        .dataset_group_arn
-        .unwrap_or_default();
-    let schema = c
-        .create_schema()
-        .name("runtime-bench")
-        .schema(SCHEMA)
-        .send()
-        .await?
-        .schema_arn
-        .unwrap_or_default();
-    c.create_dataset()
-        .name("runtime-bench")
-        .dataset_group_arn(&group)
-        .dataset_type("Interactions")
-        .schema_arn(schema)
-        .send()
-        .await?;
-    let planted = Planted {
-        users: (1_000_000.0 * args.scale) as usize,
-        items: (100_000.0 * args.scale) as usize,
-        groups: 100,
-        per_user: 10,
-        affinity: 0.8,
-        seed: 3,
-    };
-    let started = Instant::now();
-    let mut batches = Vec::new();
-    let mut batch = RowBatch::new(4);
-    for (u, i, t) in planted.rows() {
-        batch.push_row([u.as_str(), i.as_str(), &t.to_string(), "click"]);
-        if batch.rows() == 100_000 {
-            batches.push(Ok(std::mem::replace(&mut batch, RowBatch::new(4))));
-        }
-    }
-    batches.push(Ok(batch));
-    store
-        .replace_records(
-            &group,
-            DatasetType::Interactions,
-            futures::stream::iter(batches).boxed(),
-        )
-        .await?;
-    eprintln!("loaded in {:.1} s", started.elapsed().as_secs_f64());
-    let up = trained(&c, &group, "aws-user-personalization-v2").await?;
-    let rank = trained(&c, &group, "aws-personalized-ranking-v2").await?;
+    let planted = common::planted(args.scale);
+    let group = planted_group(&c, &store, "runtime-bench", &planted).await?;
+    let up = deployed(&c, &group, "aws-user-personalization-v2").await?;
+    let rank = deployed(&c, &group, "aws-personalized-ranking-v2").await?;
     let filter = c
         .create_filter()
         .name("unclicked")
@@ -242,8 +122,7 @@ async fn run(args: &Args) -> Result<(), Error> {
     }
 
     // A restart: a new server over the same store; its first request loads the model.
-    let _ = served.stop.send(());
-    let _ = served.done.await;
+    served.stop().await;
     drop(store);
     let store: DynDatasetStore = Arc::new(SqliteStore::open_dir(dir.path())?);
     let version = c_version(&store, &up).await?;
@@ -253,7 +132,7 @@ async fn run(args: &Args) -> Result<(), Error> {
         .await?;
     let load_ms = loading.elapsed().as_secs_f64() * 1e3;
     assert!(loaded.is_some());
-    let served = serve(store.clone()).await?;
+    let served = serve(store.clone(), Arc::new(MemorySource::default())).await?;
     let r = runtime_client(&served.endpoint);
     let first = Instant::now();
     r.get_recommendations()
@@ -273,8 +152,7 @@ async fn run(args: &Args) -> Result<(), Error> {
         "{}",
         json!({"restart": true, "firstRequestMs": first_ms.round(), "modelLoadMs": load_ms.round(), "nextRequestMs": (second_ms * 100.0).round() / 100.0})
     );
-    let _ = served.stop.send(());
-    let _ = served.done.await;
+    served.stop().await;
 
     eprintln!("\n| operation | clients | requests/s | p50 ms | p99 ms |\n|---|---|---|---|---|");
     for r in &table {
@@ -386,30 +264,4 @@ async fn load(
         "p50Ms": pct(0.5),
         "p99Ms": pct(0.99),
     }))
-}
-
-fn control_client(endpoint: &str) -> aws_sdk_personalize::Client {
-    use aws_sdk_personalize::config;
-    let conf = config::Builder::new()
-        .behavior_version(config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(config::Region::new("us-east-1"))
-        .credentials_provider(config::Credentials::new(
-            "test", "test", None, None, "bench",
-        ))
-        .build();
-    aws_sdk_personalize::Client::from_conf(conf)
-}
-
-fn runtime_client(endpoint: &str) -> aws_sdk_personalizeruntime::Client {
-    use aws_sdk_personalizeruntime::config;
-    let conf = config::Builder::new()
-        .behavior_version(config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(config::Region::new("us-east-1"))
-        .credentials_provider(config::Credentials::new(
-            "test", "test", None, None, "bench",
-        ))
-        .build();
-    aws_sdk_personalizeruntime::Client::from_conf(conf)
 }

@@ -51,33 +51,52 @@ pub async fn read(
     dataset_type: DatasetType,
     user: &str,
 ) -> StoreResult<History> {
-    let found = match store
-        .records_of(group_arn, dataset_type, &[user.to_owned()])
-        .await
-    {
+    let mut all = read_many(store, group_arn, dataset_type, &[user.to_owned()]).await?;
+    Ok(all.pop().unwrap_or_default())
+}
+
+/// The histories of `users` (distinct), in their order, in one read of the store.
+pub async fn read_many(
+    store: &dyn DatasetStore,
+    group_arn: &str,
+    dataset_type: DatasetType,
+    users: &[String],
+) -> StoreResult<Vec<History>> {
+    let none = || users.iter().map(|_| History::default()).collect();
+    let found = match store.records_of(group_arn, dataset_type, users).await {
         Ok(found) => found,
-        Err(StoreError::NotFound(_)) => return Ok(History::default()),
+        Err(StoreError::NotFound(_)) => return Ok(none()),
         Err(e) => return Err(e),
     };
     let item_col = match dataset_type {
         DatasetType::ActionInteractions => found.column("ACTION_ID"),
         _ => found.column("ITEM_ID"),
     };
-    let Some(item_col) = item_col else {
-        return Ok(History::default());
+    let (Some(item_col), Some(user_col)) = (item_col, found.column("USER_ID")) else {
+        return Ok(none());
     };
     let (type_col, time_col) = (found.column("EVENT_TYPE"), found.column("TIMESTAMP"));
-    let mut events: Vec<Interaction> = found
-        .rows
-        .into_iter()
-        .map(|r| Interaction {
+    let at: std::collections::HashMap<&str, usize> = users
+        .iter()
+        .enumerate()
+        .map(|(k, u)| (u.as_str(), k))
+        .collect();
+    let mut out: Vec<History> = none();
+    for r in &found.rows {
+        let Some(&k) = at.get(r[user_col].as_str()) else {
+            continue;
+        };
+        out[k].events.push(Interaction {
             item: r[item_col].clone(),
             event_type: type_col.map(|c| r[c].clone()).unwrap_or_default(),
             time: time_col
                 .and_then(|c| r[c].trim().parse::<f64>().ok())
                 .map_or(0, |t| t as i64),
-        })
-        .collect();
-    events.sort_by_key(|e| e.time);
-    Ok(History { events })
+        });
+    }
+    for h in &mut out {
+        // Stable: ties keep load order.
+        h.events.sort_by_key(|e| e.time);
+    }
+    Ok(out)
 }

@@ -3,9 +3,9 @@
 //! deletion job lists) and whose output is one JSON Lines object per input object,
 //! `<output path>/<input object name>.out`, each written as one multipart upload: a failure
 //! aborts it, so an output object is whole or absent. Both kinds stream: lines are answered
-//! a batch at a time as they are read (16 for inference, 256 for segments, which score every
-//! user once per batch) and the output sent part by part, so memory holds a batch and a
-//! part whatever the input's size. A segment job also holds every user's history, read once
+//! a batch at a time as they are read (64 for inference, their users' histories read from
+//! the store at once; 256 for segments, which score every user once per batch) and the
+//! output sent part by part, so memory holds a batch and a part whatever the input's size. A segment job also holds every user's history, read once
 //! when it starts (four bytes per interaction, as training holds them).
 //!
 //! | file | what it holds |
@@ -15,6 +15,8 @@
 
 mod segment;
 
+use std::collections::HashMap;
+
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
@@ -22,12 +24,13 @@ use tokio::sync::OnceCell;
 
 use crate::answer::deployed::{Deployed, Models};
 use crate::answer::filter::{self, Filter, Target};
+use crate::answer::history::{self, History};
 use crate::answer::items_for_user;
 use crate::answer::select::{self, About};
 use crate::jobs::run::{run_to_end, JobError};
 use crate::jobs::{Job, JobKind, JobSpec, Lease};
 use crate::source::{DynObjectSource, ReadAt, S3Location, SourceError, MIN_PART_BYTES};
-use crate::store::{DatasetStore, JobCommit, StoreError, StoreResult};
+use crate::store::{DatasetStore, DatasetType, JobCommit, StoreError, StoreResult};
 use crate::train::Family;
 
 /// Runs a claimed batch job to its end: `ACTIVE` with every output written, or `CREATE
@@ -258,33 +261,55 @@ struct Inference<'a> {
 }
 
 impl Answer for Inference<'_> {
-    const BATCH: usize = 16;
+    const BATCH: usize = 64;
 
     async fn answer(&self, lines: Vec<Line>) -> Result<Vec<Value>, JobError> {
-        let mut out = Vec::with_capacity(lines.len());
-        for line in lines {
-            out.push(match line {
-                Line::Text(l) => infer(self.store, self.d, &l, self.n, self.filter).await?,
-                Line::NotUtf8(l) => json!({ "input": l, "error": "the line is not UTF-8" }),
+        let (store, d) = (self.store, self.d);
+        let parsed: Vec<Result<Value, Value>> = lines
+            .into_iter()
+            .map(|line| match line {
+                Line::Text(l) => match serde_json::from_str(&l) {
+                    Ok(v @ Value::Object(_)) => Ok(v),
+                    _ => Err(json!({ "input": l, "error": "the line is not a JSON object" })),
+                },
+                Line::NotUtf8(l) => Err(json!({ "input": l, "error": "the line is not UTF-8" })),
+            })
+            .collect();
+        // The users' histories, in one read for the batch.
+        let mut users: Vec<String> = parsed
+            .iter()
+            .filter_map(|p| p.as_ref().ok()?["userId"].as_str().map(str::to_owned))
+            .collect();
+        users.sort();
+        users.dedup();
+        let read =
+            history::read_many(store, &d.group_arn, DatasetType::Interactions, &users).await?;
+        let histories: HashMap<String, History> = users.into_iter().zip(read).collect();
+        let mut out = Vec::with_capacity(parsed.len());
+        for p in parsed {
+            out.push(match p {
+                Ok(v) => {
+                    let h = v["userId"].as_str().and_then(|u| histories.get(u)).cloned();
+                    infer(store, d, v, h, self.n, self.filter).await?
+                }
+                Err(error_line) => error_line,
             });
         }
         Ok(out)
     }
 }
 
-/// One output line for one input line: `{"input", "output": {"recommendedItems", "scores"},
-/// "error": null}`, or `{"input", "error"}` for a line that cannot be answered.
+/// One output line for one parsed input line: `{"input", "output": {"recommendedItems",
+/// "scores"}, "error": null}`, or `{"input", "error"}` for a line that cannot be answered.
+/// `history` is the user's, read already (none: read here if needed).
 async fn infer(
     store: &dyn DatasetStore,
     d: &Deployed,
-    line: &str,
+    parsed: Value,
+    history: Option<History>,
     n: usize,
     filter: Option<&Filter>,
 ) -> Result<Value, JobError> {
-    let parsed: Value = match serde_json::from_str(line) {
-        Ok(v @ Value::Object(_)) => v,
-        _ => return Ok(json!({ "input": line, "error": "the line is not a JSON object" })),
-    };
     let error = |why: String| Ok(json!({ "input": parsed.clone(), "error": why }));
     let user = parsed["userId"].as_str();
     let item = parsed["itemId"].as_str();
@@ -309,7 +334,7 @@ async fn infer(
         }
         None => None,
     };
-    let seen = OnceCell::new();
+    let seen = OnceCell::new_with(history);
     let about = About {
         user,
         item,

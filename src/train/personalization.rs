@@ -6,6 +6,8 @@
 
 use std::collections::HashMap;
 
+use foldhash::fast::FixedState;
+
 use super::item_item::Neighbours;
 use super::popularity::Ranked;
 
@@ -48,15 +50,14 @@ pub fn recommend(
     best
 }
 
+/// Items' scores: a fast hash for small integer keys (nothing here comes from a request).
+pub type Scores = HashMap<u32, f32, FixedState>;
+
 /// Every item similar to one of the latest `history_length` items of `history`, with its
 /// summed, recency-weighted similarity.
-pub fn scores(
-    neighbours: &Neighbours,
-    history: &[u32],
-    history_length: usize,
-) -> HashMap<u32, f32> {
+pub fn scores(neighbours: &Neighbours, history: &[u32], history_length: usize) -> Scores {
     let recent = &history[history.len().saturating_sub(history_length)..];
-    let mut scores: HashMap<u32, f32> = HashMap::new();
+    let mut scores = Scores::with_capacity_and_hasher(64, FixedState::default());
     let mut weight = 1.0f32;
     for &i in recent.iter().rev() {
         if (i as usize) < neighbours.len() {
