@@ -7,7 +7,8 @@
 //!     cargo bench --bench batch -- --scale 1 --lines 100000,1000000
 //!
 //! Prints one JSON record per input size: lines/s and the process's peak resident memory
-//! during the job, beside what it held before the job started.
+//! during the job, beside what it held before the job started, and (sampled every 100 ms)
+//! how much of it was anonymous and how much file-backed (SQLite's memory-mapped file).
 
 #[path = "common/mod.rs"]
 mod common;
@@ -18,7 +19,9 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_personalize::types::{BatchInferenceJobInput, BatchInferenceJobOutput, S3DataConfig};
 use clap::Parser;
-use common::{control_client, planted_group, reset_peak, rss_mb, serve, trained, Error};
+use common::{
+    control_client, planted_group, reset_peak, rss_mb, rss_split_mb, serve, trained, Error,
+};
 use personalize_local::source::embedded::EmbeddedS3;
 use personalize_local::source::s3::S3Source;
 use personalize_local::store::sqlite::SqliteStore;
@@ -111,7 +114,10 @@ async fn run(args: &Args) -> Result<(), Error> {
             .await?
             .batch_inference_job_arn
             .unwrap_or_default();
+        let (mut anon, mut file) = (0f64, 0f64);
         loop {
+            let (a, f) = rss_split_mb();
+            (anon, file) = (anon.max(a), file.max(f));
             let j = c
                 .describe_batch_inference_job()
                 .batch_inference_job_arn(&job)
@@ -139,6 +145,8 @@ async fn run(args: &Args) -> Result<(), Error> {
             "linesPerSecond": (lines as f64 / seconds).round(),
             "rssBeforeMB": before.round(),
             "peakRssMB": peak.round(),
+            "peakAnonMB": anon.round(),
+            "peakFileMB": file.round(),
         });
         println!("{record}");
         table.push(record);
@@ -147,17 +155,20 @@ async fn run(args: &Args) -> Result<(), Error> {
     }
     served.stop().await;
 
-    eprintln!("\n| lines | input MB | output MB | s | lines/s | RSS before MB | peak RSS MB |\n|---|---|---|---|---|---|---|");
+    eprintln!("\n| lines | input MB | output MB | s | lines/s | RSS before MB | peak RSS MB | anonymous / file-backed MB (sampled) |");
+    eprintln!("|---|---|---|---|---|---|---|---|");
     for r in &table {
         eprintln!(
-            "| {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} / {} |",
             r["lines"],
             r["inputMB"],
             r["outputMB"],
             r["seconds"],
             r["linesPerSecond"],
             r["rssBeforeMB"],
-            r["peakRssMB"]
+            r["peakRssMB"],
+            r["peakAnonMB"],
+            r["peakFileMB"]
         );
     }
     Ok(())

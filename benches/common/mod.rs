@@ -211,6 +211,24 @@ pub fn rss_mb() -> (f64, f64) {
     (kb("VmRSS:") / 1024.0, kb("VmHWM:") / 1024.0)
 }
 
+/// This process's resident memory now, split: anonymous (heaps, stacks) and file-backed
+/// (mapped files, such as SQLite's memory-mapped database, which the kernel can drop), in MB.
+pub fn rss_split_mb() -> (f64, f64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kb = |field: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(field))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (
+        kb("RssAnon:") / 1024.0,
+        (kb("RssFile:") + kb("RssShmem:")) / 1024.0,
+    )
+}
+
 /// Resets this process's peak resident memory to what it holds now (Linux).
 pub fn reset_peak() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
