@@ -214,6 +214,7 @@ async fn answer_object<A: Answer>(
                             push(&mut part, &out);
                             lines += 1;
                         }
+                        crate::store::failpoint("batch-mid-object");
                     }
                     if part.len() >= 2 * MIN_PART_BYTES {
                         let full = std::mem::take(&mut part);
