@@ -333,6 +333,9 @@ struct RowCollector<'a> {
     key: usize,
     batch: RowBatch,
     new_header: Option<Vec<String>>,
+    /// Metadata values that did not fit their field, stored as null; the first of them.
+    nulled: u64,
+    first_nulled: String,
 }
 
 impl RowCollector<'_> {
@@ -380,11 +383,25 @@ impl RowCollector<'_> {
             };
             return Err(content(r.line, problem));
         }
-        let fields: Vec<&str> = self.map.row(&fields).collect();
+        let mut fields: Vec<&str> = self.map.row(&fields).collect();
         if let Some(schema) = self.fields {
-            for (field, value) in schema.0.iter().zip(&fields) {
-                if value.is_empty() && is_metadata(self.dataset_type, &field.name) {
-                    // Stored as null, as the service takes metadata with blank values.
+            for (field, value) in schema.0.iter().zip(fields.iter_mut()) {
+                if is_metadata(self.dataset_type, &field.name) {
+                    // An empty metadata value is null, as the service takes "metadata with
+                    // blank values" whatever the field's nullability; one that does not fit
+                    // its field is stored as null too, as the service imports them without
+                    // a word (AWS's MLOps sample: a YEAR of "2006–2007" under int).
+                    if value.is_empty() {
+                        continue;
+                    }
+                    if let Err(message) = field.check_value(value) {
+                        if self.nulled == 0 {
+                            self.first_nulled =
+                                format!("line {}: column {}: {message}", r.line, field.name);
+                        }
+                        self.nulled += 1;
+                        *value = "";
+                    }
                     continue;
                 }
                 if let Err(message) = field.check_value(value) {
@@ -444,6 +461,8 @@ async fn load_object(
         key: 0,
         batch: RowBatch::new(1),
         new_header: None,
+        nulled: 0,
+        first_nulled: String::new(),
     };
     let mut bytes = 0u64;
     while let Some(chunk) = body.next().await {
@@ -465,6 +484,14 @@ async fn load_object(
         }));
     }
     flush(&mut c, header_tx, batch_tx, 1).await?;
+    if c.nulled > 0 {
+        tracing::warn!(
+            object = %object,
+            values = c.nulled,
+            first = %c.first_nulled,
+            "metadata values that do not fit their fields were imported as null"
+        );
+    }
     Ok(bytes)
 }
 
