@@ -19,7 +19,7 @@
 //!
 //! | layer | modules |
 //! |---|---|
-//! | entry points | [`cli`] (the command line, the demo), [`server`] (the API with a worker) |
+//! | entry points | [`cli`] (the command line, the demo), [`server`] (the API with a worker), [`testing`] (a server inside a Rust test) |
 //! | wire | [`api`]: awsJson1_1 operations; [`api::dto`] turns records into the service's JSON; [`api::events`]: the restJson1 events API; [`api::runtime`]: the restJson1 runtime API |
 //! | job runner | [`worker`] (claims jobs and runs each kind's body), [`jobs::run`]: claim, lease, run to the end |
 //! | job bodies | [`deletion`], [`import`] (loads, also from the command line; metric attribution reports), [`export`], [`model::training`], [`batch`] (batch inference and segments) |
@@ -47,5 +47,6 @@ pub mod model;
 pub mod server;
 pub mod source;
 pub mod store;
+pub mod testing;
 pub mod train;
 pub mod worker;

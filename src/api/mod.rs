@@ -16,6 +16,7 @@ pub mod input;
 pub mod ops;
 pub mod pins;
 pub mod runtime;
+pub mod s3;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -81,6 +82,8 @@ pub struct ApiConfig {
     /// created with another key ends `CREATE FAILED`, as it does on AWS when its role cannot
     /// use the key.
     pub kms_keys: Option<Vec<String>>,
+    /// S3 answered on the same port ([`s3`]), when given.
+    pub s3: Option<s3s::service::S3Service>,
 }
 
 impl Default for ApiConfig {
@@ -94,6 +97,7 @@ impl Default for ApiConfig {
             allowed_hosts: Vec::new(),
             admin: true,
             kms_keys: None,
+            s3: None,
         }
     }
 }
@@ -241,6 +245,17 @@ async fn guard(
         *request.method(),
         axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
     );
+    if let Some(s3) = config.s3.as_ref().filter(|_| s3::is_s3(&request)) {
+        // S3's bodies are anything (CSV, XML): the page check is on the `Origin` alone (a
+        // page's form POST, S3's browser upload included, always carries one). S3 answers
+        // no preflight either.
+        if !safe {
+            if let Err(why) = origin_safe(config, request.headers()) {
+                return with_request_id(ApiError::forbidden(why).into_response());
+            }
+        }
+        return s3::answer(s3, request).await;
+    }
     if !safe || is_admin(request.uri().path()) {
         if let Err(why) = page_safe(config, headers) {
             return with_request_id(ApiError::forbidden(why).into_response());
@@ -267,18 +282,7 @@ const JSON_TYPES: [&str; 3] = [
 /// any, is a served host, and its body is JSON (or it has neither a content type nor an
 /// `Origin`). The error says which check failed.
 fn page_safe(config: &ApiConfig, headers: &HeaderMap) -> Result<(), String> {
-    if let Some(origin) = headers.get("origin") {
-        let origin = origin.to_str().unwrap_or("");
-        // `*` serves any Host, not any page: an origin must be loopback or named.
-        let host = host_name(origin);
-        let named = config
-            .allowed_hosts
-            .iter()
-            .any(|h| h != "*" && h.eq_ignore_ascii_case(&host));
-        if origin == "null" || !(is_loopback(&host) || named) {
-            return Err(format!("requests from the origin {origin:?} are refused"));
-        }
-    }
+    origin_safe(config, headers)?;
     let json = match headers.get("content-type") {
         None => !headers.contains_key("origin"),
         Some(v) => v.to_str().ok().is_some_and(|v| {
@@ -291,6 +295,23 @@ fn page_safe(config: &ApiConfig, headers: &HeaderMap) -> Result<(), String> {
         return Err(format!(
             "requests that change state must have the content type {types}"
         ));
+    }
+    Ok(())
+}
+
+/// Whether a request's `Origin`, if any, is a served host.
+fn origin_safe(config: &ApiConfig, headers: &HeaderMap) -> Result<(), String> {
+    if let Some(origin) = headers.get("origin") {
+        let origin = origin.to_str().unwrap_or("");
+        // `*` serves any Host, not any page: an origin must be loopback or named.
+        let host = host_name(origin);
+        let named = config
+            .allowed_hosts
+            .iter()
+            .any(|h| h != "*" && h.eq_ignore_ascii_case(&host));
+        if origin == "null" || !(is_loopback(&host) || named) {
+            return Err(format!("requests from the origin {origin:?} are refused"));
+        }
     }
     Ok(())
 }

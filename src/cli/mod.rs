@@ -292,6 +292,11 @@ struct ServeArgs {
     /// /_personalize-local/faults takes them.
     #[arg(long, env = "PERSONALIZE_LOCAL_FAULTS")]
     faults: Option<PathBuf>,
+    /// Also answer S3 on the same port, from this folder (each top-level folder a bucket);
+    /// the jobs then read and write S3 there. Requests signed with the access key `test`
+    /// (secret `test`), `testing` (`testing`) or this process's AWS_ACCESS_KEY_ID are served.
+    #[arg(long, env = "PERSONALIZE_LOCAL_S3_DIR")]
+    s3_dir: Option<PathBuf>,
 }
 
 /// The port `serve` listens on by default.
@@ -458,7 +463,16 @@ async fn run(cli: Cli, progress_bar: bool) -> Result<i32, CliError> {
         Command::Demo => demo::run().await.map_err(CliError::Failed),
         Command::Serve(args) => {
             let store = open_store(&g).await?;
-            let source = s3_source(&g).await?;
+            let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
+                .await
+                .map_err(|e| usage(format!("cannot listen on {}:{}: {e}", args.host, args.port)))?;
+            let addr = listener
+                .local_addr()
+                .map_err(|e| CliError::Failed(e.to_string()))?;
+            let (source, same_port_s3) = match &args.s3_dir {
+                None => (s3_source(&g).await?, None),
+                Some(dir) => same_port_s3(&g, dir, addr)?,
+            };
             let config = crate::api::ApiConfig {
                 region: g.region.clone(),
                 account: g.account_id.clone(),
@@ -474,6 +488,7 @@ async fn run(cli: Cli, progress_bar: bool) -> Result<i32, CliError> {
                 },
                 admin: !args.no_admin,
                 kms_keys: args.kms_keys.clone(),
+                s3: same_port_s3,
             };
             let auto_training = g.auto_training()?;
             let worker = (!args.no_worker).then(|| WorkerConfig {
@@ -482,16 +497,13 @@ async fn run(cli: Cli, progress_bar: bool) -> Result<i32, CliError> {
                 auto_training,
                 ..WorkerConfig::default()
             });
-            let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
-                .await
-                .map_err(|e| usage(format!("cannot listen on {}:{}: {e}", args.host, args.port)))?;
-            let addr = listener
-                .local_addr()
-                .map_err(|e| CliError::Failed(e.to_string()))?;
             println!(
                 "personalize-local listening on http://{addr} (store: {})",
                 store_name(&g)
             );
+            if let Some(dir) = &args.s3_dir {
+                println!("S3 on the same endpoint, from {}", dir.display());
+            }
             let state = crate::api::AppState::new(store, source, config);
             if let Some(path) = &args.faults {
                 let text = std::fs::read_to_string(path)
@@ -742,6 +754,35 @@ async fn s3_source(g: &Global) -> Result<DynObjectSource, CliError> {
     let s3: DynObjectSource = Arc::new(S3Source::new(options.client().await));
     let limit = seconds("--s3-no-progress-seconds", g.s3_no_progress_seconds)?;
     Ok(Arc::new(Watchdog::new(s3, limit)))
+}
+
+/// `serve --s3-dir`: the S3 service over `dir` for the API's port, and the jobs' source,
+/// which reaches it there (on loopback when the server listens on every address).
+fn same_port_s3(
+    g: &Global,
+    dir: &std::path::Path,
+    addr: std::net::SocketAddr,
+) -> Result<(DynObjectSource, Option<s3s::service::S3Service>), CliError> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| usage(format!("cannot create --s3-dir {}: {e}", dir.display())))?;
+    let mut keys = vec![("testing".to_owned(), "testing".to_owned())];
+    if let (Ok(access), Ok(secret)) = (
+        std::env::var("AWS_ACCESS_KEY_ID"),
+        std::env::var("AWS_SECRET_ACCESS_KEY"),
+    ) {
+        keys.push((access, secret));
+    }
+    let service = crate::source::embedded::service(dir, &keys)
+        .map_err(|e| usage(format!("--s3-dir {}: {e}", dir.display())))?;
+    let host = if addr.ip().is_unspecified() {
+        std::net::SocketAddr::from(([127, 0, 0, 1], addr.port()))
+    } else {
+        addr
+    };
+    let client = crate::source::embedded::client_with(&format!("http://{host}"), g.s3_timeouts()?);
+    let s3: DynObjectSource = Arc::new(S3Source::new(client));
+    let limit = seconds("--s3-no-progress-seconds", g.s3_no_progress_seconds)?;
+    Ok((Arc::new(Watchdog::new(s3, limit)), Some(service)))
 }
 
 fn worker_config(lease: Duration, deletion: &DeletionOptions) -> WorkerConfig {

@@ -208,6 +208,20 @@ impl hyper::service::Service<http::Request<Incoming>> for Service {
     }
 }
 
+/// The S3 service over `root` (each top-level folder a bucket), which verifies SigV4
+/// signatures made with [`ACCESS_KEY`] and [`SECRET_KEY`], or with one of the `keys` given
+/// (access key, secret key).
+pub fn service(root: &Path, keys: &[(String, String)]) -> std::io::Result<S3Service> {
+    let fs = s3s_fs::FileSystem::new(root).map_err(|e| std::io::Error::other(format!("{e:?}")))?;
+    let mut builder = S3ServiceBuilder::new(fs);
+    let mut auth = SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY);
+    for (access, secret) in keys {
+        auth.register(access.clone(), secret.clone().into());
+    }
+    builder.set_auth(auth);
+    Ok(builder.build())
+}
+
 impl EmbeddedS3 {
     /// Serves `root` on 127.0.0.1 and a free port.
     pub async fn start(root: &Path) -> std::io::Result<Self> {
@@ -216,11 +230,7 @@ impl EmbeddedS3 {
 
     /// Serves `root`, failing requests as `faults` says.
     pub async fn start_with_faults(root: &Path, faults: Faults) -> std::io::Result<Self> {
-        let fs =
-            s3s_fs::FileSystem::new(root).map_err(|e| std::io::Error::other(format!("{e:?}")))?;
-        let mut builder = S3ServiceBuilder::new(fs);
-        builder.set_auth(SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
-        let inner = builder.build();
+        let inner = service(root, &[])?;
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
         let requests = Arc::new(AtomicU64::new(0));

@@ -24,4 +24,5 @@ mod recipes;
 mod recommenders;
 mod runtime;
 mod stall;
+mod testing;
 mod training;
