@@ -41,6 +41,11 @@ import yaml
 
 REGION = "us-east-1"
 MAX_WAIT = 0.2
+# How long new resources stay CREATE PENDING / CREATE IN_PROGRESS (serve's --transition-ms).
+# The sample's create-solution function, seeing a solution not yet ACTIVE, calls
+# describe_solution(solutionVersion=...), which boto3 refuses (the member is solutionArn); at
+# 0 a new solution is ACTIVE at once and that path is not taken.
+TRANSITION_MS = os.environ.get("ML_OPS_TRANSITION_MS", "200")
 
 
 class StatesError(Exception):
@@ -194,7 +199,7 @@ class Machine:
                     allowed = sum(rule.get("IntervalSeconds", 1) * rule.get("BackoffRate", 2.0)
                                   ** k for k in range(n))
                     print(f"{prefix}  {e.error} still after {n} retries (waits capped at "
-                          f"{MAX_WAIT} s; the definition's would total {allowed:.0f} s)", flush=True)
+                          f"{MAX_WAIT} s; the definition's would total {allowed:.3g} s)", flush=True)
                     raise
                 tries[rules[0]] = n + 1
                 time.sleep(min(rule.get("IntervalSeconds", 1)
@@ -261,7 +266,7 @@ def load_template(path):
 
 def start_server(binary, account, data_dir):
     server = subprocess.Popen(
-        [binary, "--data-dir", data_dir, "serve", "--port", "0", "--transition-ms", "200",
+        [binary, "--data-dir", data_dir, "serve", "--port", "0", "--transition-ms", TRANSITION_MS,
          "--account-id", account], stdout=subprocess.PIPE, text=True,
         env={**os.environ, "PERSONALIZE_LOCAL_S3_ENDPOINT": os.environ["AWS_ENDPOINT_URL"]})
     for line in server.stdout:
