@@ -97,7 +97,7 @@ impl Family {
         })
     }
 
-    /// The family's name in the README and in logs.
+    /// The family's name in docs/training.md and in logs.
     pub fn as_str(self) -> &'static str {
         match self {
             Family::Popularity => "popularity",
