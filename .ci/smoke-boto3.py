@@ -307,7 +307,7 @@ def flow(binary, data_dir, env, bucket, url):
     expect_error("ResourceInUseException", p.delete_dataset_group, datasetGroupArn=group)
     events_flow(p, env, bucket, url, group, datasets)
     train_group, versions = training_flow(p, env, bucket)
-    smoke_serving.flow(p, env, url, bucket, train_group, versions)
+    smoke_serving.flow(p, env, url, bucket, train_group, versions, (binary, data_dir))
     import urllib3
 
     # Failure injection: boto3 retries a ThrottlingException (the default legacy mode makes

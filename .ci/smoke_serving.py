@@ -55,7 +55,7 @@ def every_operation_flow(url, region):
     print(f"boto3 smoke: all {total} operations of the three models are answered")
 
 
-def flow(p, env, url, bucket, group, versions):
+def flow(p, env, url, bucket, group, versions, cli):
     region = p.meta.region_name
     every_operation_flow(url, region)
     r = boto3.client("personalize-runtime", endpoint_url=url, region_name=region,
@@ -115,8 +115,47 @@ def flow(p, env, url, bucket, group, versions):
     check(after == stranger, f"u4 after the deletion: {after}")
     print(f"boto3 smoke: campaigns answer from the records (own-group share {own / total:.2f}), rank, filter; "
           "a deleted user is a stranger")
+    verify_flow(p, env, cli, bucket, group, {up: versions["aws-user-personalization-v2"],
+                                            pop: versions["aws-popularity-count"],
+                                            ranking: versions["aws-personalized-ranking-v2"]})
     batch_flow(p, s3, bucket, versions)
     recommenders_flow(p, r, s3, bucket)
+
+
+def verify_flow(p, env, cli, bucket, group, campaigns):
+    """`verify` after the deletion: the campaigns still serving versions trained before it are
+    named (exit 1) until each is updated to a version trained after it, which never saw u4."""
+    import json
+    import subprocess
+    binary, data_dir = cli
+    name = p.describe_dataset_group(datasetGroupArn=group)["datasetGroup"]["name"]
+    command = [binary, "--data-dir", data_dir, "--region", p.meta.region_name, "verify", "--dataset-group", name,
+               "--data-location", f"s3://{bucket}/planted/forget-u4.csv"]
+
+    def verify():
+        done = subprocess.run(command, env=env, capture_output=True, text=True)
+        return done.returncode, json.loads(done.stdout)
+
+    code, report = verify()
+    named = {d["arn"] for d in report["models"]["deployed"]}
+    check(code == 1 and named == set(campaigns) and report["remaining"]["Interactions"]["users"] == 0,
+          f"verify before retraining: exit {code}, {report['models']}")
+    for campaign, old in campaigns.items():
+        solution = p.describe_solution_version(solutionVersionArn=old)["solutionVersion"]["solutionArn"]
+        new = p.create_solution_version(solutionArn=solution)["solutionVersionArn"]
+        v, _ = poll(lambda: p.describe_solution_version(solutionVersionArn=new), "solutionVersion",
+                    {"ACTIVE", "CREATE FAILED"}, seconds=60)
+        check(v["status"] == "ACTIVE", f"retrained {v}")
+        p.update_campaign(campaignArn=campaign, solutionVersionArn=new)
+        update = lambda: {"u": p.describe_campaign(campaignArn=campaign)["campaign"]["latestCampaignUpdate"]}
+        poll(update, "u", {"ACTIVE"})
+        served = p.describe_campaign(campaignArn=campaign)["campaign"]["solutionVersionArn"]
+        check(served == new, f"{campaign} serves {served} after its update to {new}")
+    code, report = verify()
+    check(code == 0 and report["verified"] and not report["models"]["deployed"],
+          f"verify after retraining: exit {code}, {report['models']}")
+    print(f"boto3 smoke: verify named the {len(campaigns)} campaigns serving versions trained before the "
+          "deletion, and passed once each served a version trained after it")
 
 
 def batch_job(p, kind, name, version, bucket, src, dst):
