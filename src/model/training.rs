@@ -341,6 +341,7 @@ async fn train(store: &dyn DatasetStore, commit: JobCommit) -> Result<Job, JobEr
         super::semantic::train(store, &asked.group, &asked.params).await?
     } else {
         let (s, records) = snapshot(store, &asked).await?;
+        crate::store::failpoint("training-after-snapshot");
         if let Some(why) = too_little(&s, &asked) {
             return Err(JobError::Failed(format!(
                 "the dataset group {} has too little data to train on: {why}",

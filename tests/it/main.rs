@@ -18,6 +18,7 @@ mod filters;
 mod import;
 mod isolation;
 mod operations;
+mod overlap;
 mod pages;
 mod processes;
 mod recipes;

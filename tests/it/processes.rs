@@ -327,7 +327,7 @@ async fn an_import_killed_at_its_commit_loads_its_rows_exactly_once() {
     }
 }
 
-async fn import_job(
+pub(crate) async fn import_job(
     c: &aws_sdk_personalize::Client,
     name: &str,
     dataset: &str,
@@ -1121,7 +1121,7 @@ pub(crate) async fn put_planted(s3: &TestS3, planted: &personalize_local::train:
 
 /// Through `c`: a group `name` whose Interactions dataset is imported from
 /// `planted/interactions.csv`, and a user-personalization solution of it, `name` too.
-async fn planted_solution(
+pub(crate) async fn planted_solution(
     c: &aws_sdk_personalize::Client,
     s3: &TestS3,
     name: &str,
