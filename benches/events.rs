@@ -10,6 +10,9 @@
 //! made of the requests. Checks that the dataset holds exactly the events answered OK; exits
 //! 1 if it does not.
 
+#[path = "common/mod.rs"]
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -114,7 +117,7 @@ async fn one_run(
             .await
     });
 
-    let c = control_client(&endpoint);
+    let c = common::control_client(&endpoint);
     let group = c
         .create_dataset_group()
         .name("events-bench")
@@ -219,28 +222,6 @@ async fn one_run(
     }))
 }
 
-fn control_client(endpoint: &str) -> aws_sdk_personalize::Client {
-    use aws_sdk_personalize::config;
-    let conf = config::Builder::new()
-        .behavior_version(config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(config::Region::new("us-east-1"))
-        .credentials_provider(config::Credentials::new(
-            "bench", "bench", None, None, "bench",
-        ))
-        .build();
-    aws_sdk_personalize::Client::from_conf(conf)
-}
-
 fn events_client(endpoint: &str) -> aws_sdk_personalizeevents::Client {
-    use aws_sdk_personalizeevents::config;
-    let conf = config::Builder::new()
-        .behavior_version(config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(config::Region::new("us-east-1"))
-        .credentials_provider(config::Credentials::new(
-            "bench", "bench", None, None, "bench",
-        ))
-        .build();
-    aws_sdk_personalizeevents::Client::from_conf(conf)
+    aws_sdk_personalizeevents::Client::new(&common::sdk_config(endpoint))
 }

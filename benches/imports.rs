@@ -11,6 +11,9 @@
 //! `--freeze-seconds` mid-download. Prints one JSON record per phase: the job's seconds and
 //! the writes' count, p50, p99 and max in milliseconds.
 
+#[path = "common/mod.rs"]
+mod common;
+
 use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -142,7 +145,7 @@ async fn run(args: &Args) -> Result<(), Error> {
         },
     ));
 
-    let c = client(&endpoint);
+    let c = common::control_client(&endpoint);
     let group = c
         .create_dataset_group()
         .name("imports-bench")
@@ -270,17 +273,4 @@ async fn wait_job(c: &aws_sdk_personalize::Client, arn: &str) {
             _ => tokio::time::sleep(Duration::from_millis(50)).await,
         }
     }
-}
-
-fn client(endpoint: &str) -> aws_sdk_personalize::Client {
-    use aws_sdk_personalize::config;
-    let conf = config::Builder::new()
-        .behavior_version(config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(config::Region::new("us-east-1"))
-        .credentials_provider(config::Credentials::new(
-            "bench", "bench", None, None, "bench",
-        ))
-        .build();
-    aws_sdk_personalize::Client::from_conf(conf)
 }

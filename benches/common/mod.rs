@@ -171,30 +171,27 @@ pub async fn trained(
     Ok(version)
 }
 
-pub fn control_client(endpoint: &str) -> aws_sdk_personalize::Client {
-    use aws_sdk_personalize::config;
-    let conf = config::Builder::new()
-        .behavior_version(config::BehaviorVersion::latest())
+/// The configuration of any AWS SDK client of a server at `endpoint`.
+pub fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    use aws_sdk_personalize::config::{
+        BehaviorVersion, Credentials, Region, SharedCredentialsProvider,
+    };
+    aws_config::SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
         .endpoint_url(endpoint)
-        .region(config::Region::new("us-east-1"))
-        .credentials_provider(config::Credentials::new(
-            "test", "test", None, None, "bench",
-        ))
-        .build();
-    aws_sdk_personalize::Client::from_conf(conf)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+            "bench", "bench", None, None, "bench",
+        )))
+        .build()
+}
+
+pub fn control_client(endpoint: &str) -> aws_sdk_personalize::Client {
+    aws_sdk_personalize::Client::new(&sdk_config(endpoint))
 }
 
 pub fn runtime_client(endpoint: &str) -> aws_sdk_personalizeruntime::Client {
-    use aws_sdk_personalizeruntime::config;
-    let conf = config::Builder::new()
-        .behavior_version(config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(config::Region::new("us-east-1"))
-        .credentials_provider(config::Credentials::new(
-            "test", "test", None, None, "bench",
-        ))
-        .build();
-    aws_sdk_personalizeruntime::Client::from_conf(conf)
+    aws_sdk_personalizeruntime::Client::new(&sdk_config(endpoint))
 }
 
 /// This process's resident memory now and at its peak since the last [`reset_peak`], in MB.
