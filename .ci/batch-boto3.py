@@ -18,11 +18,10 @@ import boto3
 from botocore.config import Config
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from smoke_common import check, planted_csv, poll  # noqa: E402
+from smoke_common import check, planted_csv, planted_group, poll  # noqa: E402
 import smoke_serving  # noqa: E402
 
 ROLE = "arn:aws:iam::123456789012:role/PersonalizeRole"
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def wait_for_url(server):
@@ -52,18 +51,7 @@ def one(binary, endpoint, tmp):
         check(url is not None, f"the server for {endpoint} did not start")
         p = boto3.client("personalize", endpoint_url=url, region_name="us-east-1",
                          aws_access_key_id="test", aws_secret_access_key="test")
-        group = p.create_dataset_group(name="batch")["datasetGroupArn"]
-        poll(lambda: p.describe_dataset_group(datasetGroupArn=group), "datasetGroup", {"ACTIVE"})
-        text = (ROOT / "fixtures" / "schemas" / "interactions.json").read_text()
-        schema = p.create_schema(name="batch", schema=text)["schemaArn"]
-        ds = p.create_dataset(name="batch", schemaArn=schema, datasetGroupArn=group,
-                              datasetType="Interactions")["datasetArn"]
-        poll(lambda: p.describe_dataset(datasetArn=ds), "dataset", {"ACTIVE"})
-        imp = p.create_dataset_import_job(jobName="batch", datasetArn=ds, roleArn=ROLE,
-                                          dataSource={"dataLocation": f"s3://{bucket}/planted/interactions.csv"})
-        j, _ = poll(lambda: p.describe_dataset_import_job(datasetImportJobArn=imp["datasetImportJobArn"]),
-                    "datasetImportJob", {"ACTIVE", "CREATE FAILED"}, seconds=60)
-        check(j["status"] == "ACTIVE", f"{endpoint}: import {j}")
+        group = planted_group(p, bucket, "batch", ROLE)
         versions = {}
         for recipe in ("aws-user-personalization-v2", "aws-item-affinity"):
             sol = p.create_solution(name=recipe, datasetGroupArn=group,

@@ -21,7 +21,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from smoke_common import check, expect_error, fail, planted_csv, poll
+from smoke_common import check, expect_error, fail, planted_csv, planted_group, poll
 import smoke_serving
 
 REGION = "eu-west-1"
@@ -148,18 +148,7 @@ def training_flow(p, env, bucket):
                       aws_access_key_id="test", aws_secret_access_key="test",
                       config=Config(s3={"addressing_style": "path"}))
     s3.put_object(Bucket=bucket, Key="planted/interactions.csv", Body=planted_csv().encode())
-    group = p.create_dataset_group(name="boto-train")["datasetGroupArn"]
-    poll(lambda: p.describe_dataset_group(datasetGroupArn=group), "datasetGroup", {"ACTIVE"})
-    text = (ROOT / "fixtures" / "schemas" / "interactions.json").read_text()
-    schema = p.create_schema(name="boto-train-interactions", schema=text)["schemaArn"]
-    dataset = p.create_dataset(name="boto-train-interactions", schemaArn=schema, datasetGroupArn=group,
-                               datasetType="Interactions")["datasetArn"]
-    poll(lambda: p.describe_dataset(datasetArn=dataset), "dataset", {"ACTIVE"})
-    imp = p.create_dataset_import_job(jobName="boto-train-import", datasetArn=dataset, roleArn=ROLE,
-                                      dataSource={"dataLocation": f"s3://{bucket}/planted/interactions.csv"})
-    j, _ = poll(lambda: p.describe_dataset_import_job(datasetImportJobArn=imp["datasetImportJobArn"]),
-                "datasetImportJob", {"ACTIVE", "CREATE FAILED"}, seconds=60)
-    check(j["status"] == "ACTIVE", f"planted import {j}")
+    group = planted_group(p, bucket, "boto-train", ROLE)
     precision, versions = {}, {}
     recipes = ("aws-user-personalization-v2", "aws-popularity-count", "aws-trending-now", "aws-sims",
                "aws-item-affinity", "aws-personalized-ranking-v2")

@@ -52,3 +52,22 @@ def planted_csv(users=600, items=120, groups=6, per_user=10, affinity=0.85):
     return "\n".join(rows) + "\n"
 
 
+
+
+def planted_group(p, bucket, name, role):
+    """A dataset group `name` whose Interactions dataset (the fixtures' schema) is imported
+    from `s3://bucket/planted/interactions.csv`; returns the group's ARN."""
+    from pathlib import Path
+    group = p.create_dataset_group(name=name)["datasetGroupArn"]
+    poll(lambda: p.describe_dataset_group(datasetGroupArn=group), "datasetGroup", {"ACTIVE"})
+    text = (Path(__file__).resolve().parent.parent / "fixtures" / "schemas" / "interactions.json").read_text()
+    schema = p.create_schema(name=f"{name}-interactions", schema=text)["schemaArn"]
+    dataset = p.create_dataset(name=f"{name}-interactions", schemaArn=schema, datasetGroupArn=group,
+                               datasetType="Interactions")["datasetArn"]
+    poll(lambda: p.describe_dataset(datasetArn=dataset), "dataset", {"ACTIVE"})
+    imp = p.create_dataset_import_job(jobName=f"{name}-import", datasetArn=dataset, roleArn=role,
+                                      dataSource={"dataLocation": f"s3://{bucket}/planted/interactions.csv"})
+    j, _ = poll(lambda: p.describe_dataset_import_job(datasetImportJobArn=imp["datasetImportJobArn"]),
+                "datasetImportJob", {"ACTIVE", "CREATE FAILED"}, seconds=60)
+    check(j["status"] == "ACTIVE", f"planted import {j}")
+    return group
