@@ -57,6 +57,7 @@ pub(crate) async fn lines(s3: &TestS3, key: &str) -> Vec<Value> {
         .collect()
 }
 
+/// A batch inference job run to ACTIVE; its ARN.
 pub(crate) async fn inference(
     c: &Client,
     s3: &TestS3,
@@ -66,37 +67,13 @@ pub(crate) async fn inference(
     output: &str,
     n: Option<i32>,
 ) -> String {
-    let (i, o) = io(s3, input, output);
-    let arn = c
-        .create_batch_inference_job()
-        .job_name(name)
-        .solution_version_arn(version)
-        .job_input(i)
-        .job_output(o)
-        .role_arn(ROLE)
-        .set_num_results(n)
-        .send()
-        .await
-        .unwrap()
-        .batch_inference_job_arn
-        .unwrap();
-    for _ in 0..1000 {
-        let j = c
-            .describe_batch_inference_job()
-            .batch_inference_job_arn(&arn)
-            .send()
-            .await
-            .unwrap();
-        let j = j.batch_inference_job.unwrap();
-        if matches!(j.status(), Some("ACTIVE" | "CREATE FAILED")) {
-            assert_eq!(j.status(), Some("ACTIVE"), "{:?}", j.failure_reason());
-            return arn;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("{name} did not end");
+    let arn = create(c, Kind::Inference, name, version, (s3, input, output), n).await;
+    let (status, why) = wait(c, Kind::Inference, &arn).await;
+    assert_eq!(status, "ACTIVE", "{why:?}");
+    arn
 }
 
+/// A batch segment job (20 users a segment) run to its end: its status and reason.
 async fn segment(
     c: &Client,
     s3: &TestS3,
@@ -105,43 +82,100 @@ async fn segment(
     input: &str,
     output: &str,
 ) -> (String, Option<String>) {
+    let arn = create(
+        c,
+        Kind::Segment,
+        name,
+        version,
+        (s3, input, output),
+        Some(20),
+    )
+    .await;
+    wait(c, Kind::Segment, &arn).await
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Inference,
+    Segment,
+}
+
+/// A batch job of `kind` created, not waited for: its ARN.
+async fn create(
+    c: &Client,
+    kind: Kind,
+    name: &str,
+    version: &str,
+    (s3, input, output): (&TestS3, &str, &str),
+    n: Option<i32>,
+) -> String {
     let (i, o) = io(s3, input, output);
+    if kind == Kind::Inference {
+        let made = c
+            .create_batch_inference_job()
+            .job_name(name)
+            .solution_version_arn(version)
+            .job_input(i)
+            .job_output(o)
+            .role_arn(ROLE)
+            .set_num_results(n)
+            .send()
+            .await
+            .unwrap();
+        return made.batch_inference_job_arn.unwrap();
+    }
     let i = aws_sdk_personalize::types::BatchSegmentJobInput::builder()
         .s3_data_source(i.s3_data_source().unwrap().clone())
         .build();
     let o = aws_sdk_personalize::types::BatchSegmentJobOutput::builder()
         .s3_data_destination(o.s3_data_destination().unwrap().clone())
         .build();
-    let arn = c
+    let made = c
         .create_batch_segment_job()
         .job_name(name)
         .solution_version_arn(version)
         .job_input(i)
         .job_output(o)
         .role_arn(ROLE)
-        .num_results(20)
+        .set_num_results(n)
         .send()
         .await
-        .unwrap()
-        .batch_segment_job_arn
         .unwrap();
-    for _ in 0..1000 {
+    made.batch_segment_job_arn.unwrap()
+}
+
+/// A batch job's status and failure reason now.
+async fn status_of(c: &Client, kind: Kind, arn: &str) -> (String, Option<String>) {
+    let (status, why) = if kind == Kind::Inference {
+        let j = c
+            .describe_batch_inference_job()
+            .batch_inference_job_arn(arn)
+            .send()
+            .await;
+        let j = j.unwrap().batch_inference_job.unwrap();
+        (j.status, j.failure_reason)
+    } else {
         let j = c
             .describe_batch_segment_job()
-            .batch_segment_job_arn(&arn)
+            .batch_segment_job_arn(arn)
             .send()
-            .await
-            .unwrap();
-        let j = j.batch_segment_job.unwrap();
-        if matches!(j.status(), Some("ACTIVE" | "CREATE FAILED")) {
-            return (
-                j.status().unwrap().to_owned(),
-                j.failure_reason().map(str::to_owned),
-            );
+            .await;
+        let j = j.unwrap().batch_segment_job.unwrap();
+        (j.status, j.failure_reason)
+    };
+    (status.unwrap_or_default(), why)
+}
+
+/// A batch job polled to its end: its status and failure reason.
+async fn wait(c: &Client, kind: Kind, arn: &str) -> (String, Option<String>) {
+    for _ in 0..1500 {
+        let (status, why) = status_of(c, kind, arn).await;
+        if status == "ACTIVE" || status == "CREATE FAILED" {
+            return (status, why);
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    panic!("{name} did not end");
+    panic!("the batch job {arn} did not end");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -483,16 +517,16 @@ async fn batch_jobs_survive_kill_9() {
         .await;
     s3.put("seg-in/b.json", lines(60, "itemId", PLANTED.items))
         .await;
-    for (kind, recipe) in [
-        ("infer", "aws-user-personalization-v2"),
-        ("seg", "aws-item-affinity"),
+    for (kind, name, recipe) in [
+        (Kind::Inference, "infer", "aws-user-personalization-v2"),
+        (Kind::Segment, "seg", "aws-item-affinity"),
     ] {
         for (how, env) in [
             ("abort between objects", "batch-after-object"),
             ("kill -9 between objects", "batch-after-object:pause"),
             ("kill -9 mid-object", "batch-mid-object:pause"),
         ] {
-            let how = format!("{kind}: {how}");
+            let how = format!("{name}: {how}");
             let dir = tempfile::tempdir().unwrap();
             let setup = ServeProcess::start(&s3, dir.path());
             let c = crate::api::client(&setup.1);
@@ -504,7 +538,8 @@ async fn batch_jobs_survive_kill_9() {
             let mut crashing = ServeProcess::start_with(&s3, dir.path(), &[], &failing);
             let c = crate::api::client(&crashing.1);
             let out = format!("{}/", how.replace([' ', ':'], "-"));
-            let job = create(&c, kind, &version, &s3, &format!("{kind}-in/"), &out).await;
+            let input = format!("{name}-in/");
+            let job = create(&c, kind, "killed", &version, (&s3, &input, &out), None).await;
             if env.ends_with(":pause") {
                 tokio::time::sleep(Duration::from_millis(1500)).await;
                 if env.starts_with("batch-mid-object") {
@@ -528,15 +563,8 @@ async fn batch_jobs_survive_kill_9() {
 
             let again = ServeProcess::start(&s3, dir.path());
             let c = crate::api::client(&again.1);
-            let mut last = None;
-            for _ in 0..1500 {
-                last = Some(status_of(&c, kind, &job).await);
-                if matches!(last.as_deref(), Some("ACTIVE" | "CREATE FAILED")) {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            assert_eq!(last.as_deref(), Some("ACTIVE"), "{how}");
+            let (status, why) = wait(&c, kind, &job).await;
+            assert_eq!(status, "ACTIVE", "{how}: {why:?}");
             for name in ["a.json.out", "b.json.out"] {
                 let got = self::lines(&s3, &format!("{out}{name}")).await;
                 assert_eq!(got.len(), 300, "{how}: {name} whole");
@@ -544,65 +572,4 @@ async fn batch_jobs_survive_kill_9() {
             }
         }
     }
-}
-
-/// A batch job of `kind` ("infer" or "seg") created, not waited for.
-async fn create(
-    c: &Client,
-    kind: &str,
-    version: &str,
-    s3: &TestS3,
-    input: &str,
-    output: &str,
-) -> String {
-    let (i, o) = io(s3, input, output);
-    if kind == "infer" {
-        let made = c
-            .create_batch_inference_job()
-            .job_name("killed")
-            .solution_version_arn(version)
-            .job_input(i)
-            .job_output(o)
-            .role_arn(ROLE)
-            .send()
-            .await
-            .unwrap();
-        return made.batch_inference_job_arn.unwrap();
-    }
-    let i = aws_sdk_personalize::types::BatchSegmentJobInput::builder()
-        .s3_data_source(i.s3_data_source().unwrap().clone())
-        .build();
-    let o = aws_sdk_personalize::types::BatchSegmentJobOutput::builder()
-        .s3_data_destination(o.s3_data_destination().unwrap().clone())
-        .build();
-    let made = c
-        .create_batch_segment_job()
-        .job_name("killed")
-        .solution_version_arn(version)
-        .job_input(i)
-        .job_output(o)
-        .role_arn(ROLE)
-        .send()
-        .await
-        .unwrap();
-    made.batch_segment_job_arn.unwrap()
-}
-
-async fn status_of(c: &Client, kind: &str, arn: &str) -> String {
-    let status = if kind == "infer" {
-        let j = c
-            .describe_batch_inference_job()
-            .batch_inference_job_arn(arn)
-            .send()
-            .await;
-        j.unwrap().batch_inference_job.unwrap().status
-    } else {
-        let j = c
-            .describe_batch_segment_job()
-            .batch_segment_job_arn(arn)
-            .send()
-            .await;
-        j.unwrap().batch_segment_job.unwrap().status
-    };
-    status.unwrap_or_default()
 }
