@@ -5,12 +5,13 @@
 //! aborts it, so an output object is whole or absent. Both kinds stream: lines are answered
 //! a batch at a time as they are read (64 for inference, their users' histories read from
 //! the store at once; 256 for segments, which score every user once per batch) and the
-//! output sent part by part, so memory holds a batch and a part whatever the input's size. A segment job also holds every user's history, read once
-//! when it starts (four bytes per interaction, as training holds them).
+//! output sent part by part, so memory holds a batch and a part whatever the input's size.
+//! A segment job also holds every user's history, read once when it starts (four bytes per
+//! interaction, as training holds them).
 //!
 //! | file | what it holds |
 //! |---|---|
-//! | `mod.rs` | the job: listing, reading lines, writing outputs, inference per line |
+//! | `mod.rs` | the job: listing, lines read and answered a batch at a time, outputs written; inference |
 //! | `segment.rs` | user segments: users ranked by affinity from the current interactions |
 
 mod segment;

@@ -100,10 +100,11 @@ impl Answer for Segments<'_> {
         let (store, d, n) = (self.store, self.d, self.n);
         let queries: Vec<Query> = lines.into_iter().map(query).collect();
         let targets = targets(store, d, &queries).await?;
+        // Candidates to spare for the users the filter or a deletion leaves out.
         let keep = if self.filter.is_some() {
             n * 4 + 100
         } else {
-            n
+            n + 32
         };
         let mut tops = score_users(d, &self.histories, &targets, keep);
         self.still_recorded(&mut tops).await?;
