@@ -30,7 +30,7 @@ use crate::answer::items_for_user;
 use crate::answer::select::{self, About};
 use crate::jobs::run::{run_to_end, JobError};
 use crate::jobs::{Job, JobKind, JobSpec, Lease};
-use crate::source::{DynObjectSource, ReadAt, S3Location, SourceError, MIN_PART_BYTES};
+use crate::source::{DynObjectSource, Lines, ReadAt, S3Location, SourceError, MIN_PART_BYTES};
 use crate::store::{DatasetStore, DatasetType, JobCommit, StoreError, StoreResult};
 use crate::train::Family;
 
@@ -181,57 +181,42 @@ async fn answer_object<A: Answer>(
         offset: 0,
         if_match: None,
     };
-    let mut body = source.open(bucket, key, at).await.map_err(reading)?.body;
+    let mut body = Lines::new(source.open(bucket, key, at).await.map_err(reading)?.body);
     let (mut tx, rx) = futures::channel::mpsc::channel::<Result<Bytes, SourceError>>(2);
     let upload = source.put_multipart(&target.bucket, &target.key, rx.boxed());
     let produce = async move {
         let answered = async {
-            let (mut pending, mut part, mut lines) = (Vec::new(), Vec::new(), 0u64);
-            let mut batch = Vec::new();
-            let mut done = false;
-            while !done {
-                match body.next().await {
-                    Some(Ok(chunk)) => pending.extend_from_slice(&chunk),
-                    Some(Err(e)) => return Err(reading(e)),
-                    None => {
-                        done = true;
-                        pending.push(b'\n');
+            let (mut part, mut lines, mut batch) = (Vec::new(), 0u64, Vec::new());
+            while let Some(raw) = body.next_line().await {
+                let raw = raw.map_err(reading)?;
+                match std::str::from_utf8(&raw).map(str::trim) {
+                    Ok("") => continue,
+                    Ok(line) => batch.push(Line::Text(line.to_owned())),
+                    Err(_) => {
+                        let lossy = String::from_utf8_lossy(&raw).trim().to_owned();
+                        batch.push(Line::NotUtf8(lossy));
                     }
                 }
-                let mut from = 0;
-                while let Some(end) = pending[from..].iter().position(|&b| b == b'\n') {
-                    let raw = &pending[from..from + end];
-                    from += end + 1;
-                    match std::str::from_utf8(raw).map(str::trim) {
-                        Ok("") => continue,
-                        Ok(line) => batch.push(Line::Text(line.to_owned())),
-                        Err(_) => {
-                            let lossy = String::from_utf8_lossy(raw).trim().to_owned();
-                            batch.push(Line::NotUtf8(lossy));
-                        }
+                if batch.len() >= A::BATCH {
+                    for out in answer.answer(std::mem::take(&mut batch)).await? {
+                        push(&mut part, &out);
+                        lines += 1;
                     }
-                    if batch.len() >= A::BATCH {
-                        for out in answer.answer(std::mem::take(&mut batch)).await? {
-                            push(&mut part, &out);
-                            lines += 1;
-                        }
-                        crate::store::failpoint("batch-mid-object");
-                    }
-                    if part.len() >= 2 * MIN_PART_BYTES {
-                        let full = std::mem::take(&mut part);
-                        if tx.send(Ok(Bytes::from(full))).await.is_err() {
-                            return Ok(lines);
-                        }
+                    crate::store::failpoint("batch-mid-object");
+                }
+                if part.len() >= 2 * MIN_PART_BYTES {
+                    let full = std::mem::take(&mut part);
+                    if tx.send(Ok(Bytes::from(full))).await.is_err() {
+                        return Ok(lines);
                     }
                 }
-                pending.drain(..from);
             }
             for out in answer.answer(batch).await? {
                 push(&mut part, &out);
                 lines += 1;
             }
             let _ = tx.send(Ok(Bytes::from(part))).await;
-            Ok(lines)
+            Ok::<u64, JobError>(lines)
         }
         .await;
         if let Err(e) = &answered {

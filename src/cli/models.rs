@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use crate::api::ops::campaign;
 use crate::jobs::{JobKind, JobSpec, JobStatus};
 use crate::model::training::{RECOMMENDER_KIND, SOLUTION_KIND};
-use crate::source::{DynObjectSource, ReadAt, S3Location};
+use crate::source::{DynObjectSource, Lines, ReadAt, S3Location};
 use crate::store::ids::UserIds;
 use crate::store::{DatasetStore, StoreResult};
 
@@ -133,7 +133,19 @@ pub(super) async fn report(
                     continue;
                 };
                 let mut listing = source.list(&path.bucket, &path.key);
-                while let Some(Ok(meta)) = listing.next().await {
+                while let Some(meta) = listing.next().await {
+                    let meta = match meta {
+                        Ok(meta) => meta,
+                        Err(e) => {
+                            batch_outputs.push(Named {
+                                job: j.arn.clone(),
+                                object: path.to_string(),
+                                users: 0,
+                                error: Some(format!("listing failed: {e}")),
+                            });
+                            break;
+                        }
+                    };
                     if meta.key.ends_with(".out") && read.insert(meta.key.clone()) {
                         let named = naming(source, &path.bucket, &meta.key, ids).await;
                         if let Some(mut named) = named {
@@ -178,33 +190,20 @@ async fn naming(source: &DynObjectSource, bucket: &str, key: &str, ids: &UserIds
             });
         user || listed
     };
-    let mut body = match source.open(bucket, key, ReadAt::default()).await {
-        Ok(o) => o.body,
+    let mut lines = match source.open(bucket, key, ReadAt::default()).await {
+        Ok(o) => Lines::new(o.body),
         Err(e) => {
             named.error = Some(e.to_string());
             return Some(named);
         }
     };
-    let mut pending = Vec::new();
-    loop {
-        let chunk = body.next().await;
-        let end = chunk.is_none();
-        match chunk {
-            Some(Ok(bytes)) => pending.extend_from_slice(&bytes),
-            Some(Err(e)) => {
+    while let Some(line) = lines.next_line().await {
+        match line {
+            Ok(line) => named.users += u64::from(names(&line)),
+            Err(e) => {
                 named.error = Some(e.to_string());
                 return Some(named);
             }
-            None => pending.push(b'\n'),
-        }
-        let mut from = 0;
-        while let Some(at) = pending[from..].iter().position(|&b| b == b'\n') {
-            named.users += u64::from(names(&pending[from..from + at]));
-            from += at + 1;
-        }
-        pending.drain(..from);
-        if end {
-            break;
         }
     }
     (named.users > 0).then_some(named)

@@ -202,6 +202,55 @@ pub trait ObjectSource: Send + Sync + fmt::Debug + 'static {
     }
 }
 
+/// A body split into lines (JSON Lines and the like) as its chunks arrive; a line is its
+/// bytes without the `\n`, the last one also without. Memory holds a chunk and a line.
+pub struct Lines {
+    body: ByteChunks,
+    pending: Vec<u8>,
+    from: usize,
+    done: bool,
+}
+
+impl Lines {
+    /// The lines of `body`.
+    pub fn new(body: ByteChunks) -> Lines {
+        Lines {
+            body,
+            pending: Vec::new(),
+            from: 0,
+            done: false,
+        }
+    }
+
+    /// The next line, the body's error, or `None` at its end.
+    pub async fn next_line(&mut self) -> Option<Result<Vec<u8>, SourceError>> {
+        use futures::StreamExt;
+        loop {
+            let rest = &self.pending[self.from..];
+            if let Some(end) = rest.iter().position(|&b| b == b'\n') {
+                let line = rest[..end].to_vec();
+                self.from += end + 1;
+                return Some(Ok(line));
+            }
+            if self.done {
+                if rest.is_empty() {
+                    return None;
+                }
+                let line = rest.to_vec();
+                self.from = self.pending.len();
+                return Some(Ok(line));
+            }
+            self.pending.drain(..self.from);
+            self.from = 0;
+            match self.body.next().await {
+                Some(Ok(chunk)) => self.pending.extend_from_slice(&chunk),
+                Some(Err(e)) => return Some(Err(e)),
+                None => self.done = true,
+            }
+        }
+    }
+}
+
 /// S3's smallest part of a multipart upload, except the last.
 pub const MIN_PART_BYTES: usize = 5 * 1024 * 1024;
 
@@ -305,6 +354,43 @@ mod tests {
     use super::*;
     use futures::StreamExt;
     use std::sync::Arc;
+
+    async fn lines_of(chunks: &[&str]) -> Vec<String> {
+        let parts: Vec<Result<Bytes, SourceError>> = chunks
+            .iter()
+            .map(|c| Ok(Bytes::copy_from_slice(c.as_bytes())))
+            .collect();
+        let mut lines = Lines::new(futures::stream::iter(parts).boxed());
+        let mut out = Vec::new();
+        while let Some(line) = lines.next_line().await {
+            out.push(String::from_utf8(line.unwrap()).unwrap());
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn lines_come_whole_however_the_chunks_fall() {
+        let want = ["{\"a\": 1}", "", "{\"b\": 2}", "last"];
+        assert_eq!(lines_of(&["{\"a\": 1}\n\n{\"b\": 2}\nlast"]).await, want);
+        assert_eq!(
+            lines_of(&["{\"a\"", ": 1}\n", "\n{", "\"b\": 2}\nla", "", "st"]).await,
+            want
+        );
+        assert_eq!(lines_of(&["x\n"]).await, ["x"]);
+        assert!(lines_of(&[]).await.is_empty());
+        let mut broken = Lines::new(
+            futures::stream::iter([
+                Ok(Bytes::from_static(b"a\nb")),
+                Err(SourceError::new("Reset", "gone")),
+            ])
+            .boxed(),
+        );
+        assert_eq!(broken.next_line().await.unwrap().unwrap(), b"a");
+        assert!(
+            broken.next_line().await.unwrap().is_err(),
+            "the body's error, not a half line"
+        );
+    }
 
     /// A memory source whose first body breaks after one chunk, the object replaced by
     /// `then` (when given) before the read resumes.
