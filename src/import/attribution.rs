@@ -15,8 +15,8 @@ use crate::csv::reader::{Record, RecordError, RecordReader};
 use crate::source::{DynObjectSource, ReadAt, S3Location};
 use crate::store::{DatasetStore, DatasetType};
 
-/// One imported record, by column name.
-type Row = HashMap<String, String>;
+/// One imported record, in its object's header's order.
+type Row = Vec<String>;
 
 /// A report line's key: metric, event type, attribution source, 15-minute interval.
 type Key = (String, String, String, i64);
@@ -41,31 +41,44 @@ impl Totals<'_> {
         slot.1 += value;
     }
 
-    async fn add(&mut self, rows: Vec<Row>) {
+    /// Adds `rows`, whose columns `header` names (upper-cased).
+    async fn add(&mut self, header: &[String], rows: Vec<Row>) {
+        let col = |name: &str| header.iter().position(|h| h == name);
+        let (kind_at, time_at) = (col("EVENT_TYPE"), col("TIMESTAMP"));
+        let (source_at, item_at) = (col("EVENT_ATTRIBUTION_SOURCE"), col("ITEM_ID"));
+        let summed: Vec<Option<usize>> = self
+            .metrics
+            .iter()
+            .map(|m| match &m.function {
+                Function::Sum(DatasetType::Interactions, column) => col(column),
+                _ => None,
+            })
+            .collect();
         for r in &rows {
-            let kind = r.get("EVENT_TYPE").map(String::as_str).unwrap_or_default();
-            let time = r
-                .get("TIMESTAMP")
+            let kind = field(r, kind_at).unwrap_or_default();
+            let time = field(r, time_at)
                 .and_then(|t| t.parse::<f64>().ok())
                 .unwrap_or(0.0) as i64;
             let bucket = time - time.rem_euclid(900);
-            let source = r
-                .get("EVENT_ATTRIBUTION_SOURCE")
-                .cloned()
-                .unwrap_or_default();
-            for m in self.metrics {
+            let source = field(r, source_at).unwrap_or_default();
+            for (m, summed) in self.metrics.iter().zip(&summed) {
                 if !kind.eq_ignore_ascii_case(&m.event_type) {
                     continue;
                 }
-                let key = (m.name.clone(), m.event_type.clone(), source.clone(), bucket);
+                let key = (
+                    m.name.clone(),
+                    m.event_type.clone(),
+                    source.to_owned(),
+                    bucket,
+                );
                 match &m.function {
                     Function::Count => self.put(key, "samplecount", 1.0),
                     Function::Sum(DatasetType::Items, column) => {
-                        let item = r.get("ITEM_ID").cloned().unwrap_or_default();
+                        let item = field(r, item_at).unwrap_or_default().to_owned();
                         self.waiting.push((key, item, column.clone()));
                     }
-                    Function::Sum(_, column) => {
-                        let v = r.get(column).and_then(|v| v.trim().parse::<f64>().ok());
+                    Function::Sum(..) => {
+                        let v = field(r, *summed).and_then(|v| v.trim().parse::<f64>().ok());
                         self.put(key, "sum", v.unwrap_or(0.0));
                     }
                 }
@@ -85,7 +98,7 @@ impl Totals<'_> {
         let mut ids: Vec<String> = waiting.iter().map(|w| w.1.clone()).collect();
         ids.sort();
         ids.dedup();
-        let mut items: HashMap<String, Row> = HashMap::new();
+        let (mut items, mut columns): (HashMap<String, Row>, Vec<String>) = Default::default();
         for chunk in ids.chunks(500) {
             if let Ok(found) = self
                 .store
@@ -94,19 +107,25 @@ impl Totals<'_> {
             {
                 let key = found.column("ITEM_ID").unwrap_or(0);
                 for row in found.rows {
-                    let id = row[key].clone();
-                    items.insert(id, found.columns.iter().cloned().zip(row).collect());
+                    items.insert(row[key].clone(), row);
                 }
+                columns = found.columns;
             }
         }
         for (key, item, column) in waiting {
+            let at = columns.iter().position(|c| *c == column);
             let v = items
                 .get(&item)
-                .and_then(|i| i.get(&column))
+                .and_then(|i| field(i, at))
                 .and_then(|v| v.trim().parse::<f64>().ok());
             self.put(key, "sum", v.unwrap_or(0.0));
         }
     }
+}
+
+/// The value of column `at` of a record, if it has it.
+fn field(r: &Row, at: Option<usize>) -> Option<&str> {
+    at.and_then(|i| r.get(i)).map(String::as_str)
 }
 
 /// The kind of a metric attribution's record in the store.
@@ -187,7 +206,7 @@ fn keep(
     let fields = r.iter().map(|f| String::from_utf8_lossy(f).into_owned());
     match header {
         None => *header = Some(fields.map(|h| h.trim().to_ascii_uppercase()).collect()),
-        Some(h) => rows.push(h.iter().cloned().zip(fields).collect()),
+        Some(_) => rows.push(fields.collect()),
     }
     Ok(())
 }
@@ -238,11 +257,14 @@ pub async fn report(
             let chunk = chunk.map_err(|e| e.to_string())?;
             let take = |r: Record<'_>| keep(&mut header, &mut rows, r);
             reader.feed(&chunk, take).map_err(|e| e.to_string())?;
-            totals.add(std::mem::take(&mut rows)).await;
+            let names = header.as_deref().unwrap_or_default();
+            totals.add(names, std::mem::take(&mut rows)).await;
         }
         let take = |r: Record<'_>| keep(&mut header, &mut rows, r);
         reader.finish(take).map_err(|e| e.to_string())?;
-        totals.add(rows).await;
+        totals
+            .add(header.as_deref().unwrap_or_default(), rows)
+            .await;
     }
     totals.settle().await;
     let totals = totals.sums;
