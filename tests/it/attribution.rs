@@ -289,25 +289,7 @@ async fn import(
         .unwrap()
         .dataset_import_job_arn
         .unwrap();
-    for _ in 0..500 {
-        let j = c
-            .describe_dataset_import_job()
-            .dataset_import_job_arn(&job)
-            .send()
-            .await
-            .unwrap();
-        let status = j
-            .dataset_import_job
-            .unwrap()
-            .status()
-            .unwrap_or_default()
-            .to_owned();
-        if status == "ACTIVE" || status == "CREATE FAILED" {
-            return status;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("the import of {object} did not end");
+    crate::processes::wait_import(c, &job).await
 }
 
 /// A process that dies after writing an import's report and before its end commits leaves

@@ -168,14 +168,8 @@ async fn status_of(c: &Client, kind: Kind, arn: &str) -> (String, Option<String>
 
 /// A batch job polled to its end: its status and failure reason.
 async fn wait(c: &Client, kind: Kind, arn: &str) -> (String, Option<String>) {
-    for _ in 0..1500 {
-        let (status, why) = status_of(c, kind, arn).await;
-        if status == "ACTIVE" || status == "CREATE FAILED" {
-            return (status, why);
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("the batch job {arn} did not end");
+    crate::processes::wait_ended(arn, || async { status_of(c, kind, arn).await.0 }).await;
+    status_of(c, kind, arn).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -365,7 +365,7 @@ pub(crate) async fn wait_import(c: &aws_sdk_personalize::Client, arn: &str) -> S
 }
 
 /// Polls a job's status until it ends (30 s at most); the last status.
-async fn wait_ended<F, Fut>(arn: &str, mut status: F) -> String
+pub(crate) async fn wait_ended<F, Fut>(arn: &str, mut status: F) -> String
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = String>,

@@ -1,8 +1,6 @@
 //! `personalize_local::testing::Server`, as a Rust user's test would use it: one line to
 //! start, one endpoint for Personalize and S3, a data deletion job end to end.
 
-use std::time::Duration;
-
 use aws_sdk_personalize::types::DataSource;
 use aws_sdk_s3::primitives::ByteStream;
 use personalize_local::testing::Server;
@@ -74,24 +72,7 @@ async fn an_in_process_server_runs_a_deletion_job_with_s3_on_its_own_endpoint() 
         .unwrap()
         .dataset_import_job_arn
         .unwrap();
-    let mut status = String::new();
-    for _ in 0..500 {
-        let j = p
-            .describe_dataset_import_job()
-            .dataset_import_job_arn(&import)
-            .send()
-            .await;
-        status = j
-            .unwrap()
-            .dataset_import_job
-            .unwrap()
-            .status
-            .unwrap_or_default();
-        if status == "ACTIVE" || status == "CREATE FAILED" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let status = crate::processes::wait_import(&p, &import).await;
     assert_eq!(status, "ACTIVE");
 
     let job = crate::api::deletion(&p, "forget", &group, "s3://gdpr/forget/").await;
