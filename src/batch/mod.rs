@@ -28,10 +28,10 @@ use crate::answer::filter::{self, Filter, Target};
 use crate::answer::history::{self, History};
 use crate::answer::items_for_user;
 use crate::answer::select::{self, About};
-use crate::jobs::run::{run_to_end, JobError};
+use crate::jobs::run::{run_then_succeed, JobError};
 use crate::jobs::{Job, JobKind, JobSpec, Lease};
 use crate::source::{DynObjectSource, Lines, ReadAt, S3Location, SourceError, MIN_PART_BYTES};
-use crate::store::{DatasetStore, DatasetType, JobCommit, StoreError, StoreResult};
+use crate::store::{DatasetStore, DatasetType, StoreError, StoreResult};
 use crate::train::Family;
 
 /// Runs a claimed batch job to its end: `ACTIVE` with every output written, or `CREATE
@@ -43,24 +43,12 @@ pub async fn run(
     lease: Lease,
     lease_for: std::time::Duration,
 ) -> StoreResult<Job> {
-    let body = |commit: JobCommit| async move {
-        let outcome = match batch(store, source, &commit.job).await {
-            Ok(lines) => {
-                tracing::info!(job = %commit.job.name, lines, "batch job ACTIVE");
-                let done = commit.job.clone().succeeded(None);
-                store
-                    .finish(&done, &commit.lease)
-                    .await
-                    .map(|()| done)
-                    .map_err(JobError::Store)
-            }
-            Err(e) => Err(e),
-        };
-        (outcome, ())
+    let work = |job: Job| async move {
+        let lines = batch(store, source, &job).await?;
+        tracing::info!(job = %job.name, lines, "batch job ACTIVE");
+        Ok(())
     };
-    run_to_end(store, job, lease, lease_for, body)
-        .await
-        .map(|(job, ())| job)
+    run_then_succeed(store, job, lease, lease_for, work).await
 }
 
 /// The filter resource `arn`, parsed.

@@ -9,7 +9,7 @@
 use futures::stream::{self, StreamExt};
 
 use crate::csv::CsvWriter;
-use crate::jobs::run::{run_to_end, JobError};
+use crate::jobs::run::{run_then_succeed, JobError};
 use crate::jobs::{Job, JobSpec, Lease};
 use crate::source::{DynObjectSource, S3Location, SourceError, MIN_PART_BYTES};
 use crate::store::{dataset_by_arn, DatasetStore, Ingestion, StoreError, StoreResult};
@@ -36,24 +36,12 @@ pub async fn run(
     lease: Lease,
     lease_for: std::time::Duration,
 ) -> StoreResult<Job> {
-    let body = |commit: crate::store::JobCommit| async move {
-        let outcome = match export(store, source, &commit.job).await {
-            Ok(bytes) => {
-                tracing::info!(job = %commit.job.name, bytes, "dataset export job ACTIVE");
-                let done = commit.job.clone().succeeded(None);
-                store
-                    .finish(&done, &commit.lease)
-                    .await
-                    .map(|()| done)
-                    .map_err(JobError::Store)
-            }
-            Err(reason) => Err(reason),
-        };
-        (outcome, ())
+    let work = |job: Job| async move {
+        let bytes = export(store, source, &job).await?;
+        tracing::info!(job = %job.name, bytes, "dataset export job ACTIVE");
+        Ok(())
     };
-    run_to_end(store, job, lease, lease_for, body)
-        .await
-        .map(|(job, ())| job)
+    run_then_succeed(store, job, lease, lease_for, work).await
 }
 
 async fn export(

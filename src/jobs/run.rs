@@ -107,6 +107,39 @@ where
     Ok((failed, out))
 }
 
+/// Runs a claimed job whose writes lie outside the store (objects written to S3): `work`
+/// does them, then the job's `Succeeded` is committed under the lease, through
+/// [`run_to_end`].
+pub async fn run_then_succeed<F, Fut>(
+    store: &dyn DatasetStore,
+    job: Job,
+    lease: Lease,
+    lease_for: Duration,
+    work: F,
+) -> StoreResult<Job>
+where
+    F: FnOnce(Job) -> Fut,
+    Fut: Future<Output = Result<(), JobError>>,
+{
+    let body = |commit: JobCommit| async move {
+        let outcome = match work(commit.job.clone()).await {
+            Ok(()) => {
+                let done = commit.job.clone().succeeded(None);
+                store
+                    .finish(&done, &commit.lease)
+                    .await
+                    .map(|()| done)
+                    .map_err(JobError::Store)
+            }
+            Err(e) => Err(e),
+        };
+        (outcome, ())
+    };
+    run_to_end(store, job, lease, lease_for, body)
+        .await
+        .map(|(job, ())| job)
+}
+
 /// Renews `lease` every third of `lease_for` until it is no longer held (then it only
 /// waits: the body's commit will be refused); it never ends. A renewal that fails for
 /// another reason (a busy database) is tried again at the next tick.
