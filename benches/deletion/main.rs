@@ -72,6 +72,11 @@ struct Args {
     /// until it ended, and for 3 s after (its compaction), and print their latencies.
     #[arg(long, default_value_t = 0)]
     api_load: usize,
+    /// Also run one job (worker path) deleting this many users (the first of users.csv) on
+    /// a fresh copy of the store, and print its job and erasure times: a daily GDPR
+    /// request, against the workload's 45%. 0: none.
+    #[arg(long, default_value_t = 1000)]
+    few_users: usize,
     /// Also copy the loaded SQLite store into this folder (to profile a job on it).
     #[arg(long)]
     keep_store: Option<PathBuf>,
@@ -229,6 +234,11 @@ fn run(args: &Args) -> Result<bool, Error> {
         println!("{summary}");
         ours.push((path.clone(), summary["medianJobSeconds"].as_f64()));
     }
+    if args.few_users > 0 {
+        let record = few_users_run(args.few_users, &data, &s3, &rt, &loaded, work.path())?;
+        all_exact &= record["numDeleted"].as_u64() > Some(0);
+        println!("{record}");
+    }
     if let (Some(mb), Target::Dir(dir)) = (args.short_ids_mb, &loaded) {
         let root = work.path().join("short");
         let folder = root.join("short-ids");
@@ -288,6 +298,61 @@ fn run(args: &Args) -> Result<bool, Error> {
         rt.block_on(pg_admin(server, &[&format!("DROP DATABASE {name}")]))?;
     }
     Ok(all_exact)
+}
+
+/// One worker job deleting the first `n` users of the workload, on a fresh copy of `loaded`.
+fn few_users_run(
+    n: usize,
+    data: &Path,
+    s3: &S3Server,
+    rt: &tokio::runtime::Runtime,
+    loaded: &Target,
+    work: &Path,
+) -> Result<Value, Error> {
+    let root = work.join("few");
+    std::fs::create_dir_all(root.join("few-users"))?;
+    let users = std::fs::read_to_string(data.join("users.csv"))?;
+    let mut body = String::from("USER_ID\n");
+    for line in users.lines().skip(1).take(n) {
+        body.push_str(line.split(',').next().unwrap_or_default());
+        body.push('\n');
+    }
+    std::fs::write(root.join("few-users/part-0.csv"), body)?;
+    rt.block_on(upload(&s3.endpoint, &root))?;
+    let store = match loaded {
+        Target::Dir(dir) => {
+            let store = work.join("few-users-store");
+            copy_dir(dir, &store)?;
+            Target::Dir(store)
+        }
+        Target::Postgres { server, name } => {
+            let copy = "pl_bench_few_users".to_owned();
+            rt.block_on(pg_admin(
+                server,
+                &[
+                    &format!("DROP DATABASE IF EXISTS {copy}"),
+                    &format!("CREATE DATABASE {copy} TEMPLATE {name}"),
+                ],
+            ))?;
+            Target::Postgres {
+                server: server.clone(),
+                name: copy,
+            }
+        }
+    };
+    unsafe { libc::sync() };
+    let record = worker_run_at(s3, &store, "few-users/", "bench-few-users")?;
+    match &store {
+        Target::Dir(dir) => std::fs::remove_dir_all(dir)?,
+        Target::Postgres { server, name } => {
+            rt.block_on(pg_admin(server, &[&format!("DROP DATABASE {name}")]))?
+        }
+    }
+    Ok(json!({
+        "fewUsers": n, "status": record["status"], "numDeleted": record["numDeleted"],
+        "jobSeconds": record["jobSeconds"], "erasure": record["erasure"],
+        "processSeconds": record["processSeconds"], "peakRssMB": record["peakRssMB"],
+    }))
 }
 
 /// Where a store lives: a data dir, or a database on a PostgreSQL server.
@@ -360,8 +425,10 @@ fn worker_run(s3: &S3Server, store: &Target, run: usize) -> Result<Value, Error>
     worker_run_at(s3, store, "deletions/", &format!("bench-worker-{run}"))
 }
 
-/// One job on the objects under `prefix` through `personalize-local delete-users`.
+/// One job on the objects under `prefix` through `personalize-local delete-users`, and the
+/// erasure that follows it in the same process (from its log line).
 fn worker_run_at(s3: &S3Server, store: &Target, prefix: &str, job: &str) -> Result<Value, Error> {
+    let log = tempfile::NamedTempFile::new()?;
     let started = Instant::now();
     let child = s3
         .command(store)
@@ -371,13 +438,32 @@ fn worker_run_at(s3: &S3Server, store: &Target, prefix: &str, job: &str) -> Resu
         .arg("--job-name")
         .arg(job)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(log.reopen()?)
         .spawn()?;
     let (stdout, peak_rss) = wait_with_peak_rss(child)?;
     let process = secs(started.elapsed());
     let out: Value = serde_json::from_slice(&stdout)?;
     let phases = &out["phaseSeconds"];
+    let erasure = std::fs::read_to_string(log.path())?
+        .lines()
+        .find(|l| l.contains("erased the records of deleted users"))
+        .map(|line| {
+            let field = |name: &str| {
+                line.split_whitespace()
+                    .find_map(|w| w.strip_prefix(&format!("{name}=")))
+                    .map(str::to_owned)
+            };
+            let num = |name: &str| field(name).and_then(|v| v.parse::<f64>().ok());
+            json!({
+                "seconds": num("seconds").map(round4), "users": num("users"),
+                "records": num("records"), "pages": num("pages"), "bytes": num("bytes"),
+                "vacuumed": field("vacuumed").map(|v| v == "true"),
+            })
+        })
+        .unwrap_or(Value::Null);
     Ok(json!({
+        "erasure": erasure,
+        "erasureSeconds": erasure["seconds"],
         "status": out["dataDeletionJob"]["status"],
         "numDeleted": out["dataDeletionJob"]["numDeleted"],
         "numDeletedPerDataset": out["numDeletedPerDataset"],
@@ -612,6 +698,7 @@ fn summary(path: &str, scale: f64, records: &[Value]) -> Value {
         "scale": scale,
         "runs": records.len(),
         "medianJobSeconds": median(&|r| r["jobSeconds"].as_f64()),
+        "medianErasureSeconds": median(&|r| r["erasureSeconds"].as_f64()),
         "medianPhases": {"list": phase("list"), "read": phase("read"), "purge": phase("purge"), "commit": phase("commit")},
         "medianPeakRssMB": median(&|r| r["peakRssMB"].as_f64()),
         "medianRecordsPerSecond": median(&|r| r["recordsPerSecond"].as_f64()),

@@ -378,6 +378,12 @@ pub struct Compacted {
     pub users: u64,
     /// Records erased.
     pub records: u64,
+    /// Pages whose unused bytes were zeroed (SQLite: those written since the last erasure).
+    pub pages_erased: u64,
+    /// Bytes zeroed in them.
+    pub bytes_zeroed: u64,
+    /// True when the whole file was rewritten (SQLite's `VACUUM`, when most of it is free).
+    pub vacuumed: bool,
     /// False when the store could not finish moving its files into their final state (a
     /// reader of SQLite held an older snapshot): the next compaction does it.
     pub checkpointed: bool,

@@ -223,6 +223,9 @@ async fn a_deleted_users_bytes_leave_every_file_of_the_data_dir() {
             .sum::<u64>();
     assert_eq!(done["records"], want);
     assert_eq!(done["checkpointed"], true);
+    // Erased page by page, not by rewriting the file.
+    assert_eq!(done["vacuumed"], false);
+    assert!(done["pagesErased"].as_u64().unwrap() > 0, "{done}");
     let kept: BTreeSet<usize> = all.difference(&first).copied().collect();
     scan(dir.path()).assert_only(&kept, "after compact");
     assert_holds(dir.path(), &w, &first).await;
@@ -364,4 +367,64 @@ async fn a_reset_after_a_purge_leaves_no_byte_of_anyone() {
     scan(dir.path()).assert_only(&BTreeSet::new(), "after the reset's answer");
     drop(serve);
     scan(dir.path()).assert_only(&BTreeSet::new(), "after the server stopped");
+}
+
+/// `kill -9` at points spread over a compaction and its erasure, and at each of their
+/// steps: no kept record is lost, no deleted one is seen again, and the next process's
+/// compaction finishes the erasure, leaving no byte of a deleted user.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_erasure_killed_anywhere_is_finished_by_the_next_compaction() {
+    let s3 = TestS3::start(Backend::Embedded, "kill-erasure")
+        .await
+        .unwrap();
+    let w = Workload { users: 20_000 };
+    let tombstoned = tempfile::tempdir().unwrap();
+    loaded_store(&s3, &w, tombstoned.path()).await;
+    let gone = deletion_file(&s3, "del/gone.csv", &w, |i| i % 2 == 0).await;
+    let mut cmd = delete_users(&s3, tombstoned.path(), "del/gone.csv", "job");
+    cmd.env("PERSONALIZE_LOCAL_FAILPOINTS", "compact-before-commit");
+    let out = crate::cli::output(cmd).await;
+    assert_eq!(json(&out)["dataDeletionJob"]["status"], "COMPLETED");
+    let kept: BTreeSet<usize> = (0..w.users).filter(|i| !gone.contains(i)).collect();
+
+    // How long a whole compaction takes here, process included.
+    let dir = copy_of(tombstoned.path());
+    let started = Instant::now();
+    compact(dir.path()).await;
+    let whole = started.elapsed();
+
+    let mut points: Vec<(Option<Duration>, Option<&str>)> = (1..=20)
+        .map(|i| (Some(whole.mul_f64(i as f64 / 20.0)), None))
+        .collect();
+    for fp in [
+        "compact-after-commit",
+        "erase-before-checkpoint",
+        "erase-before-scrub",
+        "erase-after-scrub",
+    ] {
+        points.push((None, Some(fp)));
+    }
+    for (n, (delay, failpoint)) in points.into_iter().enumerate() {
+        let dir = copy_of(tombstoned.path());
+        let mut cmd = command(dir.path());
+        cmd.arg("compact")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        if let Some(fp) = failpoint {
+            cmd.env("PERSONALIZE_LOCAL_FAILPOINTS", fp);
+        }
+        let mut child = cmd.spawn().unwrap();
+        if let Some(delay) = delay {
+            std::thread::sleep(delay);
+            let _ = child.kill(); // SIGKILL
+        }
+        let _ = child.wait().unwrap();
+        let what = format!("point {n} ({delay:?}, {failpoint:?})");
+        assert_holds(dir.path(), &w, &gone).await;
+        let done = compact(dir.path()).await;
+        assert_eq!(done["checkpointed"], true, "{what}");
+        assert_holds(dir.path(), &w, &gone).await;
+        scan(dir.path()).assert_only(&kept, &what);
+    }
+    eprintln!("a whole compaction {whole:?}");
 }

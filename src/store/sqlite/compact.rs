@@ -1,28 +1,36 @@
 //! The compaction: what a purge left for later, done outside the job's time.
 //!
 //! A purge commits tombstones ([`super::directory`]); the compaction
-//! 1. deletes the tombstoned users' rows, removes them from the directory, drops the
-//!    tombstones and notes that a vacuum is due, in one immediate transaction: a crash at
-//!    any point leaves the store before it (tombstones still hiding the users) or after it;
-//! 2. vacuums: SQLite rewrites the database file from its live records. Deleting a row
-//!    leaves its bytes in free space, and even `secure_delete` (which zeroes deleted cells
-//!    and freed pages) cannot reach the stale copies of cells that B-tree rebalancing leaves
-//!    in the unused space of pages (measured: the erasure test fails with it alone); a
-//!    rebuilt file holds none of a deleted record;
-//! 3. checkpoints, truncating the write-ahead log, and clears the note.
+//! 1. deletes the tombstoned users' rows, removes them from the directory and drops the
+//!    tombstones, in one immediate transaction: a crash at any point leaves the store before
+//!    it (tombstones still hiding the users) or after it. `secure_delete` zeroes the cells
+//!    and the pages it frees;
+//! 2. erases ([`erase`]): checkpoints the write-ahead log into the database file, truncating
+//!    the log, and zeroes the unused bytes of every page the log held ([`super::scrub`]),
+//!    where B-tree rebalancing leaves stale copies of cells. The cost follows the pages
+//!    written since the last erasure, not the size of the file;
+//! 3. rewrites the whole file (`VACUUM`) only when most of it is free, or once for a file
+//!    written before `secure_delete` was on (noted by migration 11).
 //!
-//! A crash after step 1 leaves the note, and the next compaction vacuums; so no file of the
-//! data dir keeps a deleted record's bytes once a compaction has run to its end.
+//! The erasure is the only checkpoint: the automatic one and the one at close are off on
+//! every connection, so a page written since the last erasure is always in the log. A crash
+//! during an erasure leaves the list of pages still to zero in `<database>-erase`, and the
+//! next erasure starts from it. So no file of the data dir keeps a deleted record's bytes
+//! once a compaction has run to its end.
 
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use rusqlite::{params, Connection, TransactionBehavior};
 
-use super::{directory, DbResult};
+use super::{directory, scrub, DbResult};
 use crate::store::{failpoint, Compacted};
 
-/// Compacts the tombstones of every dataset, then checkpoints.
-pub(super) fn compact(conn: &mut Connection) -> DbResult<Compacted> {
+/// Compacts the tombstones of every dataset, rewrites the file if it is mostly free, then
+/// erases.
+pub(super) fn compact(conn: &mut Connection, path: &Path) -> DbResult<Compacted> {
     let started = Instant::now();
     let mut done = Compacted::default();
     let pending: Vec<i64> = conn
@@ -40,26 +48,29 @@ pub(super) fn compact(conn: &mut Connection) -> DbResult<Compacted> {
         tx.commit()?;
         failpoint("compact-after-commit");
     }
-    let due: i64 = conn.query_row("SELECT count(*) FROM pending_vacuum", [], |r| r.get(0))?;
-    if due > 0 {
+    let noted: i64 = conn.query_row("SELECT count(*) FROM pending_vacuum", [], |r| r.get(0))?;
+    let free: i64 = conn.query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
+    let total: i64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+    if noted > 0 || (free >= VACUUM_MIN_FREE_PAGES && free * 2 > total) {
         let started = Instant::now();
         conn.execute_batch("VACUUM")?;
+        conn.execute("DELETE FROM pending_vacuum", [])?;
+        done.vacuumed = true;
         tracing::debug!(seconds = started.elapsed().as_secs_f64(), "vacuumed");
         failpoint("compact-after-vacuum");
-        done.checkpointed = checkpoint(conn)?;
-        // Only once the log is empty: until then it may hold the old pages.
-        if done.checkpointed {
-            conn.execute("DELETE FROM pending_vacuum", [])?;
-            done.checkpointed = checkpoint(conn)?;
-        }
-    } else {
-        done.checkpointed = checkpoint(conn)?;
     }
+    let erased = erase(conn, path)?;
+    done.checkpointed = erased.checkpointed;
+    done.pages_erased = erased.pages;
+    done.bytes_zeroed = erased.bytes;
     done.seconds = started.elapsed().as_secs_f64();
     if done.records > 0 {
         tracing::info!(
             users = done.users,
             records = done.records,
+            pages = done.pages_erased,
+            bytes = done.bytes_zeroed,
+            vacuumed = done.vacuumed,
             seconds = done.seconds,
             "erased the records of deleted users"
         );
@@ -67,10 +78,154 @@ pub(super) fn compact(conn: &mut Connection) -> DbResult<Compacted> {
     Ok(done)
 }
 
-/// Deletes the rows of a dataset's tombstoned users, drops its tombstones and notes that a
-/// vacuum is due (the next [`compact`] does it), in the caller's transaction: the
-/// compaction's, or an incremental load's into the dataset. Returns how many users and
-/// records went.
+/// Free pages below which a mostly free file is not rewritten (4 MiB of 64 KiB pages).
+const VACUUM_MIN_FREE_PAGES: i64 = 64;
+
+/// What [`erase`] did.
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct Erased {
+    /// False when a reader of an older snapshot held the checkpoint up: the next erasure
+    /// does the work (the pages to zero are still listed).
+    pub(super) checkpointed: bool,
+    /// Pages read to be zeroed.
+    pub(super) pages: u64,
+    /// Bytes zeroed.
+    pub(super) bytes: u64,
+}
+
+/// The file that lists the pages an erasure has still to zero (and serializes erasures
+/// across processes, by a lock on it).
+pub(super) fn erase_file(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push("-erase");
+    PathBuf::from(name)
+}
+
+/// Stands for every page of the file in the erase file.
+const ALL_PAGES: u32 = u32::MAX;
+
+/// Checkpoints the write-ahead log (truncating it) and zeroes the unused bytes of every page
+/// it held, in the database file. Twice when the first pass zeroed anything: a small commit
+/// between them makes every connection of other processes drop pages it cached before the
+/// zeroing (so none writes a stale copy back), and the second pass erases that commit's
+/// page and whatever another process wrote meanwhile, leaving the log empty.
+pub(super) fn erase(conn: &Connection, path: &Path) -> DbResult<Erased> {
+    let list = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode_0600()
+        .open(erase_file(path))?;
+    list.lock()?;
+    let mut done = erase_pass(conn, path, &list)?;
+    if done.checkpointed && done.bytes > 0 {
+        conn.execute("UPDATE erasures SET n = n + 1", [])?;
+        let second = erase_pass(conn, path, &list)?;
+        done.checkpointed = second.checkpointed;
+        done.pages += second.pages;
+        done.bytes += second.bytes;
+    }
+    list.unlock()?;
+    Ok(done)
+}
+
+fn erase_pass(conn: &Connection, path: &Path, list: &File) -> DbResult<Erased> {
+    let started = Instant::now();
+    let mut pages = read_list(list)?;
+    let (logged, frames) = scrub::wal_pages(&wal_file(path))?;
+    if !logged.is_empty() && pages.first() != Some(&ALL_PAGES) {
+        pages.extend(logged);
+        pages.sort_unstable();
+        pages.dedup();
+        write_list(list, &pages)?;
+    }
+    failpoint("erase-before-checkpoint");
+    let (busy, log): (i64, i64) = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+        Ok((r.get(0)?, r.get(1)?))
+    })?;
+    if busy != 0 {
+        tracing::warn!("the checkpoint could not complete: a reader holds an older snapshot");
+        return Ok(Erased::default());
+    }
+    if log > 0 && log as u64 > frames {
+        // Another process committed between the listing and the checkpoint: its pages went
+        // into the file unlisted, so every page is zeroed.
+        pages = vec![ALL_PAGES];
+        write_list(list, &pages)?;
+    }
+    failpoint("erase-before-scrub");
+    let scrubbed = if pages.is_empty() {
+        scrub::Scrubbed::default()
+    } else if pages.first() == Some(&ALL_PAGES) {
+        scrub::scrub_file(path, None)?
+    } else {
+        scrub::scrub_file(path, Some(&pages))?
+    };
+    // This connection's cache may hold pages as they were before the zeroing.
+    conn.execute_batch("PRAGMA shrink_memory")?;
+    if scrubbed.unparsed > 0 {
+        // Left as they were: the next compaction rewrites the file.
+        erasure_due(conn)?;
+    }
+    write_list(list, &[])?;
+    failpoint("erase-after-scrub");
+    tracing::debug!(
+        pages = scrubbed.pages,
+        rewritten = scrubbed.rewritten,
+        bytes = scrubbed.bytes,
+        seconds = started.elapsed().as_secs_f64(),
+        "erased"
+    );
+    Ok(Erased {
+        checkpointed: true,
+        pages: scrubbed.pages,
+        bytes: scrubbed.bytes,
+    })
+}
+
+/// The write-ahead log of the database file `path`.
+pub(super) fn wal_file(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push("-wal");
+    PathBuf::from(name)
+}
+
+fn read_list(list: &File) -> DbResult<Vec<u32>> {
+    let len = list.metadata()?.len() as usize;
+    let mut bytes = vec![0u8; len - len % 4];
+    list.read_exact_at(&mut bytes, 0)?;
+    Ok(bytes
+        .chunks_exact(4)
+        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect())
+}
+
+/// Replaces the list, durably.
+fn write_list(list: &File, pages: &[u32]) -> DbResult<()> {
+    list.set_len(0)?;
+    if !pages.is_empty() {
+        let bytes: Vec<u8> = pages.iter().flat_map(|p| p.to_le_bytes()).collect();
+        list.write_all_at(&bytes, 0)?;
+    }
+    list.sync_data()?;
+    Ok(())
+}
+
+/// Owner-only permissions for a new file of the data dir.
+trait Private {
+    fn mode_0600(&mut self) -> &mut Self;
+}
+
+impl Private for std::fs::OpenOptions {
+    fn mode_0600(&mut self) -> &mut Self {
+        std::os::unix::fs::OpenOptionsExt::mode(self, 0o600)
+    }
+}
+
+/// Deletes the rows of a dataset's tombstoned users and drops its tombstones, in the
+/// caller's transaction: the compaction's, or an incremental load's into the dataset (the
+/// next [`erase`] zeroes what the deletes left). Returns how many users and records went.
 pub(super) fn compact_dataset(conn: &Connection, dataset_id: i64) -> DbResult<(u64, u64)> {
     let keys = directory::tombstoned(conn, dataset_id)?;
     if keys.is_empty() {
@@ -91,7 +246,6 @@ pub(super) fn compact_dataset(conn: &Connection, dataset_id: i64) -> DbResult<(u
         "DELETE FROM tombstones WHERE dataset_id = ?1",
         params![dataset_id],
     )?;
-    erasure_due(conn)?;
     tracing::debug!(
         dataset_id,
         users,
@@ -102,30 +256,11 @@ pub(super) fn compact_dataset(conn: &Connection, dataset_id: i64) -> DbResult<(u
     Ok((users, records))
 }
 
-/// Notes, in the caller's transaction, that records were dropped and their bytes must leave
-/// the file: the next [`compact`] vacuums. Every path that drops records calls it (a
-/// compaction, a dataset's deletion, a reset).
+/// Notes, in the caller's transaction, that the next [`compact`] must rewrite the whole file.
 pub(super) fn erasure_due(conn: &Connection) -> DbResult<()> {
     conn.execute(
         "INSERT INTO pending_vacuum (since) VALUES (?1)",
         params![crate::jobs::now_epoch()],
     )?;
     Ok(())
-}
-
-/// Copies the write-ahead log into the database file and truncates it. Readers of an older
-/// snapshot can hold it up (past the busy timeout it gives up, and the next one does it):
-/// returns whether it completed.
-pub(super) fn checkpoint(conn: &Connection) -> DbResult<bool> {
-    let started = Instant::now();
-    let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
-    tracing::debug!(
-        seconds = started.elapsed().as_secs_f64(),
-        complete = busy == 0,
-        "checkpointed"
-    );
-    if busy != 0 {
-        tracing::warn!("the checkpoint could not complete: a reader holds an older snapshot");
-    }
-    Ok(busy == 0)
 }

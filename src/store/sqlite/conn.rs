@@ -5,11 +5,12 @@
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use rusqlite::Connection;
+use rusqlite::config::DbConfig;
+use rusqlite::{Connection, OpenFlags};
 
 use super::{
-    backend, migrate, DbResult, SqliteStore, AUTOCHECKPOINT_PAGES, CACHE_KIB, DB_FILE, PAGE_SIZE,
-    READERS, READER_CACHE_KIB, READER_MMAP_BYTES,
+    backend, compact, migrate, DbResult, SqliteStore, CACHE_KIB, DB_FILE, ERASE_AT_LOG_BYTES,
+    PAGE_SIZE, READERS, READER_CACHE_KIB, READER_MMAP_BYTES,
 };
 use crate::store::{StoreError, StoreResult};
 
@@ -42,6 +43,15 @@ fn set_wal(conn: &Connection) -> DbResult<()> {
     }
 }
 
+/// Opens a read-only connection to the database file `path`, which waits for locks and
+/// never checkpoints (see [`super::compact`]).
+pub(super) fn read_only(path: &Path) -> DbResult<Connection> {
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    Ok(conn)
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the store in `dir`/[`DB_FILE`].
     pub fn open_dir(dir: &Path) -> StoreResult<Self> {
@@ -72,6 +82,8 @@ impl SqliteStore {
             }
         }
         let mut conn = Connection::open(path)?;
+        // Only the erasure copies the log into the file (see `compact`).
+        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
         // Another process may be opening the same new file: every step below waits for its
         // locks (the busy timeout comes first), and the migration re-reads the schema
         // version inside each of its transactions. The page size only takes effect on a new
@@ -81,6 +93,8 @@ impl SqliteStore {
         set_wal(&conn)?;
         conn.execute_batch(&format!(
             "PRAGMA synchronous = FULL;
+             PRAGMA secure_delete = ON;
+             PRAGMA wal_autocheckpoint = 0;
              PRAGMA foreign_keys = ON;
              PRAGMA temp_store = FILE;
              PRAGMA cache_size = -{CACHE_KIB};"
@@ -100,21 +114,15 @@ impl SqliteStore {
     }
 
     /// Runs `f`, a transaction that writes much (a load, a purge), like [`Self::with_conn`]
-    /// but without the automatic checkpoint at its commit: the commit is durable once its
-    /// pages are in the write-ahead log, and copying them into the database file waits for
-    /// [`DatasetStore::checkpoint`], after the job.
+    /// but leaving the log as it is: the commit is durable once its pages are in the
+    /// write-ahead log, and copying them into the database file (and erasing) waits for
+    /// [`super::DatasetStore::compact`], after the job.
     pub(super) async fn with_large_write<T, F>(&self, f: F) -> DbResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> DbResult<T> + Send + 'static,
     {
-        self.with_conn(move |conn| {
-            conn.pragma_update(None, "wal_autocheckpoint", 0)?;
-            let result = f(conn);
-            conn.pragma_update(None, "wal_autocheckpoint", AUTOCHECKPOINT_PAGES)?;
-            result
-        })
-        .await
+        self.on_writer(f, false).await
     }
 
     /// Runs `f`, which only reads, on a read-only connection of the pool in a blocking
@@ -140,13 +148,9 @@ impl SqliteStore {
             let mut conn = match pooled {
                 Some(conn) => conn,
                 None => {
-                    let conn = Connection::open_with_flags(
-                        &path,
-                        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-                    )?;
+                    let conn = read_only(&path)?;
                     conn.execute_batch(&format!(
-                        "PRAGMA busy_timeout = 10000;
-                         PRAGMA temp_store = FILE;
+                        "PRAGMA temp_store = FILE;
                          PRAGMA cache_size = -{READER_CACHE_KIB};
                          PRAGMA mmap_size = {READER_MMAP_BYTES};"
                     ))?;
@@ -164,18 +168,38 @@ impl SqliteStore {
         .map_err(backend)?
     }
 
-    /// Runs `f` on the connection in a blocking thread.
+    /// Runs `f` on the connection in a blocking thread. When the write-ahead log has grown
+    /// past [`ERASE_AT_LOG_BYTES`], an erasure follows (in place of SQLite's automatic
+    /// checkpoint, which is off).
     pub(super) async fn with_conn<T, F>(&self, f: F) -> DbResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> DbResult<T> + Send + 'static,
     {
+        self.on_writer(f, true).await
+    }
+
+    async fn on_writer<T, F>(&self, f: F, erase_if_grown: bool) -> DbResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> DbResult<T> + Send + 'static,
+    {
         let conn = self.conn.clone();
+        let path = self.path.clone();
         tokio::task::spawn_blocking(move || {
             // No await happens under this lock; a panic in `f` rolls its transaction back
             // when the transaction is dropped, so a poisoned lock is still consistent.
             let mut guard = conn.lock().unwrap_or_else(|e| e.into_inner());
-            f(&mut guard)
+            let result = f(&mut guard);
+            if erase_if_grown && guard.is_autocommit() {
+                let log = std::fs::metadata(compact::wal_file(&path)).map_or(0, |m| m.len());
+                if log > ERASE_AT_LOG_BYTES {
+                    if let Err(e) = compact::erase(&guard, &path) {
+                        tracing::warn!(error = %e, "cannot erase after a write");
+                    }
+                }
+            }
+            result
         })
         .await
         .map_err(backend)?

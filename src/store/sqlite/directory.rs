@@ -170,23 +170,17 @@ impl<'c> DirectoryWriter<'c> {
     }
 }
 
-/// Removes a dataset's directory and tombstones (its table is dropped or rebuilt). Records
-/// that tombstones hid are then in free pages: a vacuum is due.
+/// Removes a dataset's directory and tombstones (its table is dropped or rebuilt: the
+/// records that tombstones hid are in pages `secure_delete` zeroes as they are freed).
 pub(super) fn clear(conn: &Connection, dataset_id: i64) -> DbResult<()> {
     conn.execute(
         "DELETE FROM user_directory WHERE dataset_id = ?1",
         params![dataset_id],
     )?;
-    let hid = conn.execute(
+    conn.execute(
         "DELETE FROM tombstones WHERE dataset_id = ?1",
         params![dataset_id],
     )?;
-    if hid > 0 {
-        conn.execute(
-            "INSERT INTO pending_vacuum (since) VALUES (?1)",
-            params![crate::jobs::now_epoch()],
-        )?;
-    }
     Ok(())
 }
 

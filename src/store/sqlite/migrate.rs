@@ -8,7 +8,7 @@ use super::{backend, key_index, packed, DbResult};
 use crate::store::{DatasetType, StoreError};
 
 /// The schema version this build writes (`PRAGMA user_version`).
-pub(super) const SCHEMA_VERSION: i64 = 10;
+pub(super) const SCHEMA_VERSION: i64 = 11;
 
 pub(super) const MIGRATION_1: &str = "
 CREATE TABLE dataset_groups (
@@ -101,6 +101,15 @@ CREATE TABLE event_trackers (
 );
 ";
 
+/// Erasure zeroes the pages each write touched ([`super::compact::erase`]), which holds once
+/// every write ran with `secure_delete`: a file written before is rewritten whole, once, by
+/// the next compaction ([`migrate`] notes it). `erasures` counts the erasures (its commit
+/// tells other processes' connections to drop the pages they cached).
+pub(super) const MIGRATION_11: &str = "
+CREATE TABLE erasures (n INTEGER NOT NULL);
+INSERT INTO erasures (n) VALUES (0);
+";
+
 /// Brings the file's schema up to date, one immediate transaction per version. Processes
 /// that open the same file at once each take the write lock in turn for each step, and read
 /// the version again inside it: the second finds the step done and skips it.
@@ -122,6 +131,7 @@ pub(super) fn migrate(conn: &mut Connection) -> DbResult<()> {
         (8, super::directory::MIGRATION_8),
         (9, MIGRATION_9),
         (10, super::resources::MIGRATION_10),
+        (11, MIGRATION_11),
     ] {
         if version < to {
             // Another process opening the same file may have done this step meanwhile:
@@ -137,6 +147,9 @@ pub(super) fn migrate(conn: &mut Connection) -> DbResult<()> {
             }
             if to == 8 {
                 build_directories(&tx)?;
+            }
+            if to == 11 && version > 0 {
+                super::compact::erasure_due(&tx)?;
             }
             tx.execute_batch(&format!("PRAGMA user_version = {to}"))?;
             tx.commit()?;

@@ -32,6 +32,7 @@ mod purge;
 mod puts;
 mod records;
 mod resources;
+mod scrub;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -93,9 +94,10 @@ const READER_MMAP_BYTES: i64 = 1 << 30;
 
 type DbResult<T> = Result<T, StoreError>;
 
-/// SQLite's default: a commit that leaves more pages than this in the write-ahead log
-/// copies them into the database file before it returns.
-const AUTOCHECKPOINT_PAGES: i64 = 1000;
+/// A write that leaves the write-ahead log larger than this is followed by an erasure,
+/// which copies the log into the database file (SQLite's automatic checkpoint, which
+/// would copy pages before they are erased, is off): 1000 pages, SQLite's default.
+const ERASE_AT_LOG_BYTES: u64 = 1000 * PAGE_SIZE as u64;
 
 fn backend(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
     StoreError::Backend {
@@ -282,7 +284,6 @@ impl DatasetStore for SqliteStore {
             puts::clear(&tx, id)?;
             tx.execute("DELETE FROM datasets WHERE id = ?1", params![id])?;
             delete_tags(&tx, &dataset_arn(&group_arn, dataset_type))?;
-            compact::erasure_due(&tx)?;
             tx.commit()?;
             Ok(())
         })
@@ -679,9 +680,6 @@ impl DatasetStore for SqliteStore {
                  DELETE FROM tombstones; DELETE FROM put_ranges;
                  DELETE FROM resources; DELETE FROM blobs;",
             )?;
-            // The dropped tables' pages still hold their records (the tombstoned users'
-            // included) until a vacuum rewrites the file.
-            compact::erasure_due(&tx)?;
             tx.commit()?;
             Ok(())
         })
@@ -689,9 +687,10 @@ impl DatasetStore for SqliteStore {
     }
 
     async fn compact(&self) -> StoreResult<Compacted> {
-        self.with_large_write(|conn| {
+        let path = self.path.clone();
+        self.with_large_write(move |conn| {
             conn.pragma_update(None, "cache_size", -COMPACT_CACHE_KIB)?;
-            let done = compact::compact(conn);
+            let done = compact::compact(conn, &path);
             conn.pragma_update(None, "cache_size", -CACHE_KIB)?;
             done
         })

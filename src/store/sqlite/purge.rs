@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::catalog::dataset_row;
 use super::directory::{self, Found};
@@ -55,9 +55,7 @@ pub(super) fn purge(
             let to_writer = to_writer.clone();
             s.spawn(move || {
                 let merged = (|| {
-                    let reader =
-                        Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-                    reader.busy_timeout(std::time::Duration::from_secs(10))?;
+                    let reader = super::conn::read_only(path)?;
                     directory::find(&reader, id, ids, |part| {
                         to_writer
                             .send((i, Ok(part)))

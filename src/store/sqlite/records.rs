@@ -111,9 +111,7 @@ pub(super) fn scan(
     let batch_rows = batch_rows.max(1);
     tokio::task::spawn_blocking(move || {
         let scan = || -> DbResult<()> {
-            let mut conn =
-                Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-            conn.busy_timeout(std::time::Duration::from_secs(10))?;
+            let mut conn = super::conn::read_only(&path)?;
             // Sorting a clustered table back into load order spills to disk, not memory.
             conn.execute_batch("PRAGMA temp_store = FILE;")?;
             let txn = conn.transaction()?;

@@ -135,10 +135,9 @@ pub(super) fn delete(conn: &mut Connection, arn: &str) -> DbResult<()> {
     if n == 0 {
         return Err(StoreError::NotFound(arn.to_owned()));
     }
-    if tx.execute("DELETE FROM blobs WHERE arn = ?1", params![arn])? > 0 {
-        // A model may hold what it was trained on: its bytes leave the file too.
-        super::compact::erasure_due(&tx)?;
-    }
+    // A model may hold what it was trained on: `secure_delete` and the next erasure take
+    // its bytes out of the file.
+    tx.execute("DELETE FROM blobs WHERE arn = ?1", params![arn])?;
     delete_tags(&tx, arn)?;
     tx.commit()?;
     Ok(())

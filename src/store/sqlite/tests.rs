@@ -39,29 +39,31 @@ async fn state_survives_reopening() {
     assert_eq!(store.tags(&group.dataset_group_arn).await.unwrap(), tags);
 }
 
-/// A large write commits without copying its pages into the database file; the
-/// connection's automatic checkpoint is back for everything else, and `compact`
-/// empties the write-ahead log.
+/// No write copies its pages into the database file by itself (SQLite's automatic
+/// checkpoint and its checkpoint at close are off): they stay in the write-ahead log, which
+/// lists them for the erasure, until `compact` erases and empties it.
 #[tokio::test]
-async fn large_writes_leave_the_checkpoint_to_compact() {
+async fn only_the_erasure_copies_the_log_into_the_file() {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open_dir(dir.path()).unwrap();
     let wal = dir.path().join(format!("{DB_FILE}-wal"));
-    let seen = store
-        .with_large_write(|c| {
-            c.execute_batch("CREATE TABLE big (b BLOB)")?;
-            Ok(c.query_row("PRAGMA wal_autocheckpoint", [], |r| r.get::<_, i64>(0))?)
-        })
-        .await
-        .unwrap();
-    assert_eq!(seen, 0);
-    let after: i64 = store
-        .with_conn(|c| Ok(c.query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))?))
-        .await
-        .unwrap();
-    assert_eq!(after, AUTOCHECKPOINT_PAGES);
+    {
+        let store = SqliteStore::open_dir(dir.path()).unwrap();
+        let pragmas = store
+            .with_conn(|c| {
+                c.execute_batch("CREATE TABLE big (b BLOB)")?;
+                let auto: i64 = c.query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))?;
+                let secure: i64 = c.query_row("PRAGMA secure_delete", [], |r| r.get(0))?;
+                Ok((auto, secure))
+            })
+            .await
+            .unwrap();
+        assert_eq!(pragmas, (0, 1));
+    }
+    // Closed: the log is still there, with the table's pages.
     assert!(std::fs::metadata(&wal).unwrap().len() > 0);
-    assert!(store.compact().await.unwrap().checkpointed);
+    let store = SqliteStore::open_dir(dir.path()).unwrap();
+    let done = store.compact().await.unwrap();
+    assert!(done.checkpointed && done.pages_erased > 0, "{done:?}");
     assert_eq!(std::fs::metadata(&wal).unwrap().len(), 0);
     let reopened = Connection::open(dir.path().join(DB_FILE)).unwrap();
     let tables: i64 = reopened
