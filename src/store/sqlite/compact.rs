@@ -144,6 +144,7 @@ fn erase_pass(conn: &Connection, path: &Path, list: &File) -> DbResult<Erased> {
     let (busy, log): (i64, i64) = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
         Ok((r.get(0)?, r.get(1)?))
     })?;
+    let checkpointed_at = started.elapsed().as_secs_f64();
     if busy != 0 {
         tracing::warn!("the checkpoint could not complete: a reader holds an older snapshot");
         return Ok(Erased::default());
@@ -174,6 +175,7 @@ fn erase_pass(conn: &Connection, path: &Path, list: &File) -> DbResult<Erased> {
         pages = scrubbed.pages,
         rewritten = scrubbed.rewritten,
         bytes = scrubbed.bytes,
+        checkpoint = checkpointed_at,
         seconds = started.elapsed().as_secs_f64(),
         "erased"
     );

@@ -12,13 +12,15 @@
 //! A load into a dataset compacts its tombstones first (in the load's transaction), so a
 //! tombstone never covers records loaded after it.
 
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use super::DbResult;
 use crate::store::{StoreError, UserIds};
 
-/// Users per directory row: rows of about 50 KB for IDs of 10 bytes.
-pub(super) const CHUNK_USERS: usize = 4096;
+/// Users per directory row: rows of about 1.5 KB for IDs of 10 bytes, so that a compaction
+/// that removes a few users rewrites a few small rows (erasure costs what is deleted), while
+/// a purge still reads the directory in long sequential runs.
+pub(super) const CHUNK_USERS: usize = 128;
 
 /// The tables, created by migration 8.
 pub(super) const MIGRATION_8: &str = "
@@ -408,23 +410,35 @@ fn tombstone(conn: &Connection, dataset_id: i64, ids: &UserIds) -> DbResult<Foun
 /// Removes `keys` (sorted) from a dataset's directory, rewriting only the rows that held
 /// one, one row at a time.
 pub(super) fn remove(conn: &Connection, dataset_id: i64, keys: &UserIds) -> DbResult<()> {
-    let rows: Vec<i64> = conn
-        .prepare_cached("SELECT id FROM user_directory WHERE dataset_id = ?1 ORDER BY first")?
-        .query_map(params![dataset_id], |r| r.get(0))?
-        .collect::<Result<_, _>>()?;
-    let mut read = conn.prepare_cached("SELECT data FROM user_directory WHERE id = ?1")?;
+    // The row of each doomed key is found by its first key: only the rows that hold a
+    // doomed user are read and rewritten.
+    let mut find = conn.prepare_cached(
+        "SELECT id, data FROM user_directory WHERE dataset_id = ?1 AND first <= ?2
+         ORDER BY first DESC LIMIT 1",
+    )?;
     let mut update = conn.prepare_cached(
         "UPDATE user_directory SET data = ?2, users = ?3, records = ?4, first = ?5 WHERE id = ?1",
     )?;
     let mut delete = conn.prepare_cached("DELETE FROM user_directory WHERE id = ?1")?;
-    // Both are in key order: one merge.
+    // Both are in key order: within a row, one merge.
     let mut doomed = keys.iter().map(str::as_bytes).peekable();
     let mut kept = Vec::new();
-    for row_id in rows {
-        if doomed.peek().is_none() {
-            break;
+    let mut last_row = None;
+    while let Some(&next) = doomed.peek() {
+        // Bound as text: SQLite orders every text before every blob.
+        let next = std::str::from_utf8(next).map_err(|_| corrupt("user ID"))?;
+        let found: Option<(i64, Vec<u8>)> = find
+            .query_row(params![dataset_id, next], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        let Some((row_id, data)) = found else {
+            doomed.next(); // before the first row: not in the directory
+            continue;
+        };
+        if last_row == Some(row_id) {
+            doomed.next(); // past the row's last user, before the next row: not there
+            continue;
         }
-        let data: Vec<u8> = read.query_row(params![row_id], |r| r.get(0))?;
+        last_row = Some(row_id);
         kept.clear();
         let (mut users, mut records, mut dropped) = (0i64, 0i64, false);
         let mut first: Option<String> = None;
@@ -508,7 +522,7 @@ mod tests {
         let c = conn();
         let ids: Vec<(String, u64)> = (0..10_000).map(|i| (format!("u{i:05}"), 2)).collect();
         apply(&c, 1, &ids).unwrap();
-        assert_eq!(rows(&c, 1), 3); // 4096 + 4096 + 1808
+        assert_eq!(rows(&c, 1) as usize, 10_000usize.div_ceil(CHUNK_USERS));
         assert_eq!(total(&c, 1).unwrap(), 20_000);
         // Another dataset's directory is apart.
         apply(&c, 2, &[("u00001".into(), 5)]).unwrap();

@@ -101,6 +101,7 @@ pub(super) fn scrub_file(db: &Path, pages: Option<&[u32]>) -> io::Result<Scrubbe
     let lock_page = (1u64 << 30) / page_size as u64 + 1;
     let mut done = Scrubbed::default();
     let mut buf = vec![0u8; page_size];
+    let mut before = vec![0u8; page_size];
     let all: Vec<u32>;
     let pages = match pages {
         Some(p) => p,
@@ -116,10 +117,17 @@ pub(super) fn scrub_file(db: &Path, pages: Option<&[u32]>) -> io::Result<Scrubbe
         let offset = u64::from(pgno - 1) * page_size as u64;
         file.read_exact_at(&mut buf, offset)?;
         done.pages += 1;
+        before.copy_from_slice(&buf);
         match scrub_page(&mut buf, pgno == 1, usable) {
             Ok(0) => {}
             Ok(n) => {
-                file.write_all_at(&buf, offset)?;
+                // Only the blocks that changed are written: most pages have a few bytes
+                // to zero, and a whole page written would cost the page.
+                for (i, (new, old)) in buf.chunks(BLOCK).zip(before.chunks(BLOCK)).enumerate() {
+                    if new != old {
+                        file.write_all_at(new, offset + (i * BLOCK) as u64)?;
+                    }
+                }
                 done.rewritten += 1;
                 done.bytes += n as u64;
             }
@@ -134,6 +142,9 @@ pub(super) fn scrub_file(db: &Path, pages: Option<&[u32]>) -> io::Result<Scrubbe
     }
     Ok(done)
 }
+
+/// The unit of the scrub's writes: a filesystem block.
+const BLOCK: usize = 4096;
 
 /// SQLite's variable-length integer: its value and length.
 fn varint(b: &[u8]) -> Option<(u64, usize)> {
