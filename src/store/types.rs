@@ -378,11 +378,13 @@ pub struct Compacted {
     pub users: u64,
     /// Records erased.
     pub records: u64,
-    /// Pages whose unused bytes were zeroed (SQLite: those written since the last erasure).
+    /// Pages gone through: SQLite's pages written since the last erasure, their unused
+    /// bytes zeroed; PostgreSQL's pages of the tables it rewrote.
     pub pages_erased: u64,
-    /// Bytes zeroed in them.
-    pub bytes_zeroed: u64,
-    /// True when the whole file was rewritten (SQLite's `VACUUM`, when most of it is free).
+    /// Bytes erased: zeroed in place (SQLite), or released by the rewrite (PostgreSQL).
+    pub bytes_erased: u64,
+    /// True when whole tables or the whole file were rewritten (PostgreSQL's `VACUUM FULL`;
+    /// SQLite's `VACUUM`, only when most of the file is free).
     pub vacuumed: bool,
     /// False when the store could not finish moving its files into their final state (a
     /// reader of SQLite held an older snapshot): the next compaction does it.

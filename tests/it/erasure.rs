@@ -14,21 +14,36 @@ use crate::common::{collect_files, copy_of, Backend, TestS3};
 
 const GROUP_ARN: &str = "arn:aws:personalize:us-east-1:000000000000:dataset-group/g";
 
-/// Users `plu000000`, ... with one Users record each and `i % 4 + 1` interactions, every
-/// record carrying a marker of its own: `PLMARK` then its user's number and its own.
-struct Workload {
-    users: usize,
+/// Users `{id}000000`, ... with one Users record each and `i % 4 + 1` interactions, every
+/// record carrying a marker of its own: `{mark}` then its user's number and its own. Tests
+/// that share a server's files (PostgreSQL's) each take prefixes of their own.
+pub(crate) struct Workload {
+    pub users: usize,
+    pub id: &'static str,
+    pub mark: &'static str,
 }
 
 impl Workload {
-    fn user(i: usize) -> String {
-        format!("plu{i:06}")
+    pub fn new(users: usize) -> Workload {
+        Workload {
+            users,
+            id: "plu",
+            mark: "PLMARK",
+        }
+    }
+
+    fn user(&self, i: usize) -> String {
+        format!("{}{i:06}", self.id)
+    }
+
+    fn number(&self, id: &str) -> usize {
+        id.strip_prefix(self.id).unwrap().parse().unwrap()
     }
 
     fn users_csv(&self) -> String {
         let mut s = String::from("USER_ID,NOTE\n");
         for i in 0..self.users {
-            s += &format!("{},PLMARK{i:06}u0\n", Workload::user(i));
+            s += &format!("{},{}{i:06}u0\n", self.user(i), self.mark);
         }
         s
     }
@@ -38,24 +53,34 @@ impl Workload {
         for i in 0..self.users {
             for j in 0..i % 4 + 1 {
                 s += &format!(
-                    "{},item{j},{},PLMARK{i:06}i{j}\n",
-                    Workload::user(i),
-                    1000 + j
+                    "{},item{j},{},{}{i:06}i{j}\n",
+                    self.user(i),
+                    1000 + j,
+                    self.mark
                 );
             }
         }
         s
     }
 
-    fn interactions_of(i: usize) -> u64 {
+    pub fn interactions_of(i: usize) -> u64 {
         (i % 4 + 1) as u64
+    }
+
+    /// Every user's records: the number deleted when `gone` go.
+    pub fn records_of(gone: &BTreeSet<usize>) -> u64 {
+        gone.len() as u64
+            + gone
+                .iter()
+                .map(|&i| Workload::interactions_of(i))
+                .sum::<u64>()
     }
 }
 
 /// What a scan of the data dir found: every `PLMARK` marker and `plu` ID in the bytes of
 /// every file, as the user numbers they name, and where each was seen first.
 #[derive(Debug, Default)]
-struct Found {
+pub(crate) struct Found {
     marks: BTreeSet<usize>,
     ids: BTreeSet<usize>,
     at: std::collections::HashMap<usize, (String, usize)>,
@@ -63,7 +88,19 @@ struct Found {
 
 impl Found {
     /// Panics, naming where they were found, unless exactly the users of `kept` were.
-    fn assert_only(&self, kept: &BTreeSet<usize>, what: &str) {
+    pub fn assert_only(&self, kept: &BTreeSet<usize>, what: &str) {
+        self.assert_none_but(kept, what);
+        for (kind, found) in [("marker", &self.marks), ("ID", &self.ids)] {
+            let missing: Vec<_> = kept.difference(found).take(5).collect();
+            assert!(
+                missing.is_empty(),
+                "{what}: a kept user's {kind} is missing: {missing:?}"
+            );
+        }
+    }
+
+    /// Panics, naming where they were found, if users not in `kept` were.
+    pub fn assert_none_but(&self, kept: &BTreeSet<usize>, what: &str) {
         for (kind, found) in [("marker", &self.marks), ("ID", &self.ids)] {
             let stale: Vec<_> = found
                 .difference(kept)
@@ -74,23 +111,28 @@ impl Found {
                 stale.is_empty(),
                 "{what}: a deleted user's {kind} is on disk: {stale:?}"
             );
-            let missing: Vec<_> = kept.difference(found).take(5).collect();
-            assert!(
-                missing.is_empty(),
-                "{what}: a kept user's {kind} is missing: {missing:?}"
-            );
         }
     }
 }
 
 fn scan(dir: &Path) -> Found {
+    scan_in(&[dir], &Workload::new(0))
+}
+
+/// Every marker and ID of `w` in the files under `dirs`.
+pub(crate) fn scan_in(dirs: &[&Path], w: &Workload) -> Found {
     let mut files = Vec::new();
-    collect_files(dir, &mut files);
+    for dir in dirs {
+        collect_files(dir, &mut files);
+    }
     let mut found = Found::default();
     for f in files {
-        let bytes = std::fs::read(&f).unwrap();
+        // A file the server removed while the scan ran is gone: nothing to find in it.
+        let Ok(bytes) = std::fs::read(&f) else {
+            continue;
+        };
         let name = f.file_name().unwrap().to_string_lossy().into_owned();
-        for (prefix, marks) in [(&b"PLMARK"[..], true), (&b"plu"[..], false)] {
+        for (prefix, marks) in [(w.mark.as_bytes(), true), (w.id.as_bytes(), false)] {
             for p in memchr::memmem::find_iter(&bytes, prefix) {
                 let start = p + prefix.len();
                 let digits = bytes.get(start..start + 6).unwrap_or_default();
@@ -111,8 +153,7 @@ fn scan(dir: &Path) -> Found {
 }
 
 async fn loaded_store(s3: &TestS3, w: &Workload, dir: &Path) {
-    s3.put("in/users.csv", w.users_csv()).await;
-    s3.put("in/interactions.csv", w.interactions_csv()).await;
+    put_workload(s3, w).await;
     for (t, key) in [
         ("Users", "in/users.csv"),
         ("Interactions", "in/interactions.csv"),
@@ -121,8 +162,14 @@ async fn loaded_store(s3: &TestS3, w: &Workload, dir: &Path) {
     }
 }
 
+/// `in/users.csv` and `in/interactions.csv`.
+pub(crate) async fn put_workload(s3: &TestS3, w: &Workload) {
+    s3.put("in/users.csv", w.users_csv()).await;
+    s3.put("in/interactions.csv", w.interactions_csv()).await;
+}
+
 /// Puts a deletion file naming the users `gone` selects, and returns them.
-async fn deletion_file(
+pub(crate) async fn deletion_file(
     s3: &TestS3,
     key: &str,
     w: &Workload,
@@ -131,7 +178,7 @@ async fn deletion_file(
     let picked: BTreeSet<usize> = (0..w.users).filter(|&i| gone(i)).collect();
     let mut body = String::from("USER_ID\n");
     for &i in &picked {
-        body += &Workload::user(i);
+        body += &w.user(i);
         body.push('\n');
     }
     s3.put(key, body).await;
@@ -167,10 +214,18 @@ async fn compact(dir: &Path) -> serde_json::Value {
 /// every user not in `gone` has all its records, no user in `gone` has any. Returns the
 /// counts of Users and Interactions.
 async fn assert_holds(dir: &Path, w: &Workload, gone: &BTreeSet<usize>) -> (u64, u64) {
-    let store = SqliteStore::open_dir(dir).unwrap();
+    assert_store_holds(&SqliteStore::open_dir(dir).unwrap(), w, gone).await
+}
+
+/// [`assert_holds`] of any store.
+pub(crate) async fn assert_store_holds(
+    store: &dyn DatasetStore,
+    w: &Workload,
+    gone: &BTreeSet<usize>,
+) -> (u64, u64) {
     let users = store.records(GROUP_ARN, DatasetType::Users).await.unwrap();
     let want_users: Vec<usize> = (0..w.users).filter(|i| !gone.contains(i)).collect();
-    let got_users: Vec<usize> = users.iter().map(|r| r[0][3..].parse().unwrap()).collect();
+    let got_users: Vec<usize> = users.iter().map(|r| w.number(&r[0])).collect();
     assert_eq!(got_users, want_users);
     let inter = store
         .records(GROUP_ARN, DatasetType::Interactions)
@@ -181,9 +236,7 @@ async fn assert_holds(dir: &Path, w: &Workload, gone: &BTreeSet<usize>) -> (u64,
         .map(|&i| Workload::interactions_of(i))
         .sum();
     assert_eq!(inter.len() as u64, want_inter);
-    assert!(inter
-        .iter()
-        .all(|r| !gone.contains(&r[0][3..].parse::<usize>().unwrap())));
+    assert!(inter.iter().all(|r| !gone.contains(&w.number(&r[0]))));
     for t in [DatasetType::Users, DatasetType::Interactions] {
         let counted = store.count_records(GROUP_ARN, t).await.unwrap();
         let listed = if t == DatasetType::Users {
@@ -199,7 +252,7 @@ async fn assert_holds(dir: &Path, w: &Workload, gone: &BTreeSet<usize>) -> (u64,
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deleted_users_bytes_leave_every_file_of_the_data_dir() {
     let s3 = TestS3::start(Backend::Embedded, "erasure").await.unwrap();
-    let w = Workload { users: 3000 };
+    let w = Workload::new(3000);
     let dir = tempfile::tempdir().unwrap();
     loaded_store(&s3, &w, dir.path()).await;
     let all: BTreeSet<usize> = (0..w.users).collect();
@@ -216,11 +269,7 @@ async fn a_deleted_users_bytes_leave_every_file_of_the_data_dir() {
     assert_eq!(json(&out)["dataDeletionJob"]["status"], "COMPLETED");
     assert_holds(dir.path(), &w, &first).await;
     let done = compact(dir.path()).await;
-    let want: u64 = first.len() as u64
-        + first
-            .iter()
-            .map(|&i| Workload::interactions_of(i))
-            .sum::<u64>();
+    let want = Workload::records_of(&first);
     assert_eq!(done["records"], want);
     assert_eq!(done["checkpointed"], true);
     // Erased page by page, not by rewriting the file.
@@ -247,7 +296,7 @@ async fn a_deleted_users_bytes_leave_every_file_of_the_data_dir() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_purge_or_compaction_killed_anywhere_leaves_the_store_before_or_after_the_job() {
     let s3 = TestS3::start(Backend::Embedded, "kill").await.unwrap();
-    let w = Workload { users: 20_000 };
+    let w = Workload::new(20_000);
     let loaded = tempfile::tempdir().unwrap();
     loaded_store(&s3, &w, loaded.path()).await;
     let gone = deletion_file(&s3, "del/gone.csv", &w, |i| i % 2 == 0).await;
@@ -256,11 +305,7 @@ async fn a_purge_or_compaction_killed_anywhere_leaves_the_store_before_or_after_
         w.users as u64,
         (0..w.users).map(Workload::interactions_of).sum::<u64>(),
     );
-    let num_deleted = gone.len() as u64
-        + gone
-            .iter()
-            .map(|&i| Workload::interactions_of(i))
-            .sum::<u64>();
+    let num_deleted = Workload::records_of(&gone);
 
     // How long a whole run takes here, job and compaction.
     let dir = copy_of(loaded.path());
@@ -344,7 +389,7 @@ async fn a_reset_after_a_purge_leaves_no_byte_of_anyone() {
     let s3 = TestS3::start(Backend::Embedded, "reset-erasure")
         .await
         .unwrap();
-    let w = Workload { users: 2000 };
+    let w = Workload::new(2000);
     let dir = tempfile::tempdir().unwrap();
     loaded_store(&s3, &w, dir.path()).await;
     // Tombstones committed, the compaction not run.
@@ -377,7 +422,7 @@ async fn an_erasure_killed_anywhere_is_finished_by_the_next_compaction() {
     let s3 = TestS3::start(Backend::Embedded, "kill-erasure")
         .await
         .unwrap();
-    let w = Workload { users: 20_000 };
+    let w = Workload::new(20_000);
     let tombstoned = tempfile::tempdir().unwrap();
     loaded_store(&s3, &w, tombstoned.path()).await;
     let gone = deletion_file(&s3, "del/gone.csv", &w, |i| i % 2 == 0).await;

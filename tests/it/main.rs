@@ -12,6 +12,7 @@ mod common;
 mod crash;
 mod deletion;
 mod erasure;
+mod erasure_postgres;
 mod events;
 mod faults;
 mod filters;

@@ -226,10 +226,23 @@ pub(super) async fn delete_dataset(
 ) -> DbResult<()> {
     let tx = client.transaction().await?;
     let (id, _) = require_dataset(&*tx, group_arn, t).await?;
-    tx.execute("DELETE FROM records WHERE dataset_id = $1", &[&id])
+    let records = tx
+        .execute("DELETE FROM records WHERE dataset_id = $1", &[&id])
         .await?;
-    tx.execute("DELETE FROM user_records WHERE dataset_id = $1", &[&id])
+    if records > 0 {
+        super::erase::note(&*tx, "records", 0, records).await?;
+    }
+    let users = tx
+        .query_one(
+            "WITH gone AS (DELETE FROM user_records WHERE dataset_id = $1 RETURNING n)
+             SELECT count(*), coalesce(sum(n), 0)::bigint FROM gone",
+            &[&id],
+        )
         .await?;
+    let (users, records): (i64, i64) = (users.get(0), users.get(1));
+    if users > 0 {
+        super::erase::note(&*tx, "user_records", users as u64, records as u64).await?;
+    }
     tx.execute("DELETE FROM put_ranges WHERE dataset_id = $1", &[&id])
         .await?;
     tx.execute("DELETE FROM datasets WHERE id = $1", &[&id])

@@ -9,7 +9,7 @@ use super::DbResult;
 const LOCK_KEY: i64 = 0x7065_7273_6f6e_616c; // "personal"
 
 /// `(version, SQL)`, in order.
-const MIGRATIONS: &[(i32, &str)] = &[
+pub(super) const MIGRATIONS: &[(i32, &str)] = &[
     (
         1,
         r#"
@@ -107,6 +107,7 @@ CREATE TABLE put_ranges (
 "#,
     ),
     (3, super::resources::MIGRATION_3),
+    (4, super::erase::MIGRATION_4),
 ];
 
 /// Applies every migration the database lacks.

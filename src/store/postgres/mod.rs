@@ -19,9 +19,11 @@
 //! | `records.rs` | loads through `COPY`, counts, reads and streamed scans |
 //! | `lookups.rs` | reads by key (a user's records, a few items'), for the runtime API |
 //! | `purge.rs` | the purge: IDs copied into a temporary table, one delete per dataset |
+//! | `erase.rs` | the compaction: tables that lost records rewritten, the log cleared |
 //! | `jobs.rs` | the job queue: claims, leases, the fencing check |
 
 mod catalog;
+mod erase;
 mod jobs;
 mod lookups;
 mod migrate;
@@ -42,9 +44,9 @@ use futures::stream::BoxStream;
 use tokio_postgres::NoTls;
 
 use super::{
-    Blob, Claim, Dataset, DatasetAttrs, DatasetGroup, DatasetStore, DatasetType, EventTracker,
-    Ingestion, JobCommit, Keyed, LoadMode, PurgeCounts, Resource, RowBatch, Schema, StoreError,
-    StoreResult, Tag, Tags, UserIds,
+    Blob, Claim, Compacted, Dataset, DatasetAttrs, DatasetGroup, DatasetStore, DatasetType,
+    EventTracker, Ingestion, JobCommit, Keyed, LoadMode, PurgeCounts, Resource, RowBatch, Schema,
+    StoreError, StoreResult, Tag, Tags, UserIds,
 };
 use crate::jobs::model::{Job, JobKind, Lease};
 
@@ -425,13 +427,20 @@ impl DatasetStore for PostgresStore {
     }
 
     async fn reset(&self) -> StoreResult<()> {
-        let client = self.client().await?;
-        client
-            .batch_execute(
-                "TRUNCATE event_trackers, put_ranges, records, user_records, datasets, dataset_groups, schemas, tags, jobs, resources, blobs RESTART IDENTITY",
-            )
-            .await?;
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        tx.batch_execute(
+            "TRUNCATE event_trackers, put_ranges, records, user_records, datasets, dataset_groups, schemas, tags, jobs, resources, blobs RESTART IDENTITY",
+        )
+        .await?;
+        // The truncated files go at the next checkpoint; the log still holds the rows.
+        erase::note(&*tx, erase::LOG_ONLY, 0, 0).await?;
+        tx.commit().await?;
         Ok(())
+    }
+
+    async fn compact(&self) -> StoreResult<Compacted> {
+        erase::compact(&mut self.client().await?).await
     }
 }
 

@@ -47,8 +47,10 @@ pub(super) async fn purge(
         writer.as_mut().write(&row).await?;
     }
     writer.finish().await?;
-    // The IDs are distinct already; the planner needs to know how many there are.
-    tx.batch_execute("ANALYZE purge_ids").await?;
+    // The IDs are distinct already; the planner needs to know how many there are, and no
+    // more: a sample of them would stay in `pg_statistic` (see `erase`).
+    tx.batch_execute("ALTER TABLE purge_ids ALTER COLUMN id SET STATISTICS 0; ANALYZE purge_ids")
+        .await?;
     tracing::debug!(
         ids = ids.len(),
         seconds = started.elapsed().as_secs_f64(),
@@ -58,18 +60,21 @@ pub(super) async fn purge(
     for t in DatasetType::ALL.into_iter().filter(|t| t.holds_users()) {
         if let Some((id, _)) = dataset_id(&*tx, group_arn, t).await? {
             let started = Instant::now();
-            let n: i64 = tx
+            let row = tx
                 .query_one(
                     "WITH gone AS (
                          DELETE FROM user_records r USING purge_ids p
                          WHERE r.dataset_id = $1 AND r.key = p.id
                          RETURNING r.n)
-                     SELECT coalesce(sum(n), 0)::bigint FROM gone",
+                     SELECT count(*), coalesce(sum(n), 0)::bigint FROM gone",
                     &[&id],
                 )
-                .await?
-                .get(0);
-            let n = n as u64;
+                .await?;
+            let (users, n) = (row.get::<_, i64>(0) as u64, row.get::<_, i64>(1) as u64);
+            if users > 0 {
+                // The compaction rewrites the table: the rows' bytes leave the files.
+                super::erase::note(&*tx, "user_records", users, n).await?;
+            }
             tracing::debug!(dataset = %t, records = n, seconds = started.elapsed().as_secs_f64(), "deleted");
             counts.per_dataset.push((t, n));
         }

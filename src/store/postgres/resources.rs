@@ -142,8 +142,14 @@ pub(super) async fn delete(client: &mut Object, arn: &str) -> DbResult<()> {
     if n == 0 {
         return Err(StoreError::NotFound(arn.to_owned()));
     }
-    tx.execute("DELETE FROM blobs WHERE arn = $1", &[&arn])
-        .await?;
+    // A model may hold what it was trained on: its bytes leave the files too.
+    if tx
+        .execute("DELETE FROM blobs WHERE arn = $1", &[&arn])
+        .await?
+        > 0
+    {
+        super::erase::note(&*tx, "blobs", 0, 0).await?;
+    }
     tx.execute("DELETE FROM tags WHERE arn = $1", &[&arn])
         .await?;
     tx.commit().await?;

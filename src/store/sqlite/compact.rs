@@ -62,14 +62,14 @@ pub(super) fn compact(conn: &mut Connection, path: &Path) -> DbResult<Compacted>
     let erased = erase(conn, path)?;
     done.checkpointed = erased.checkpointed;
     done.pages_erased = erased.pages;
-    done.bytes_zeroed = erased.bytes;
+    done.bytes_erased = erased.bytes;
     done.seconds = started.elapsed().as_secs_f64();
     if done.records > 0 {
         tracing::info!(
             users = done.users,
             records = done.records,
             pages = done.pages_erased,
-            bytes = done.bytes_zeroed,
+            bytes = done.bytes_erased,
             vacuumed = done.vacuumed,
             seconds = done.seconds,
             "erased the records of deleted users"
