@@ -2,9 +2,10 @@
 //!
 //! A purge commits tombstones ([`super::directory`]); the compaction
 //! 1. deletes the tombstoned users' rows, removes them from the directory and drops the
-//!    tombstones, in one immediate transaction: a crash at any point leaves the store before
-//!    it (tombstones still hiding the users) or after it. `secure_delete` zeroes the cells
-//!    and the pages it frees;
+//!    tombstones, one tombstone row (about 4,500 users) per immediate transaction, so that a
+//!    write waits for one step at most: a crash leaves each row's users hidden by their
+//!    tombstone or gone, and every count exact. `secure_delete` zeroes the cells and the
+//!    pages the deletes free;
 //! 2. erases ([`erase`]): checkpoints the write-ahead log into the database file, truncating
 //!    the log, and zeroes the unused bytes of every page the log held ([`super::scrub`]),
 //!    where B-tree rebalancing leaves stale copies of cells. The cost follows the pages
@@ -25,44 +26,59 @@ use std::time::Instant;
 
 use rusqlite::{params, Connection, TransactionBehavior};
 
-use super::{directory, scrub, DbResult};
-use crate::store::{failpoint, Compacted};
+use super::{directory, scrub, DbResult, SqliteStore};
+use crate::store::{failpoint, Compacted, UserIds};
 
-/// Compacts the tombstones of every dataset, rewrites the file if it is mostly free, then
-/// erases.
-pub(super) fn compact(conn: &mut Connection, path: &Path) -> DbResult<Compacted> {
+/// Compacts the tombstones, one row per transaction (writers wait for one at most),
+/// erasing whenever the log has grown past [`ERASE_STEP_LOG_BYTES`]; then rewrites the file
+/// if it is mostly free, and erases.
+pub(super) async fn compact(store: &SqliteStore) -> DbResult<Compacted> {
     let started = Instant::now();
     let mut done = Compacted::default();
-    let pending: Vec<i64> = conn
-        .prepare("SELECT DISTINCT dataset_id FROM tombstones")?
-        .query_map([], |r| r.get(0))?
-        .collect::<Result<_, _>>()?;
-    if !pending.is_empty() {
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        for dataset_id in pending {
-            let (users, records) = compact_dataset(&tx, dataset_id)?;
-            done.users += users;
-            done.records += records;
+    let (mut pages, mut bytes) = (0, 0);
+    let path = store.path().to_owned();
+    loop {
+        let (step, erased) = store
+            .with_large_write({
+                let path = path.clone();
+                move |conn| {
+                    let held = Instant::now();
+                    let step = compact_step(conn)?;
+                    let stepped = held.elapsed().as_secs_f64();
+                    let log = std::fs::metadata(wal_file(&path)).map_or(0, |m| m.len());
+                    let erased = match step.is_some() && log > ERASE_STEP_LOG_BYTES {
+                        true => Some(erase(conn, &path)?),
+                        false => None,
+                    };
+                    tracing::debug!(
+                        step = stepped,
+                        held = held.elapsed().as_secs_f64(),
+                        "compaction step"
+                    );
+                    Ok((step, erased))
+                }
+            })
+            .await?;
+        if let Some(e) = erased {
+            pages += e.pages;
+            bytes += e.bytes;
         }
-        failpoint("compact-before-commit");
-        tx.commit()?;
-        failpoint("compact-after-commit");
+        let Some((users, records)) = step else {
+            break;
+        };
+        done.users += users;
+        done.records += records;
     }
-    let noted: i64 = conn.query_row("SELECT count(*) FROM pending_vacuum", [], |r| r.get(0))?;
-    let free: i64 = conn.query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
-    let total: i64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
-    if noted > 0 || (free >= VACUUM_MIN_FREE_PAGES && free * 2 > total) {
-        let started = Instant::now();
-        conn.execute_batch("VACUUM")?;
-        conn.execute("DELETE FROM pending_vacuum", [])?;
-        done.vacuumed = true;
-        tracing::debug!(seconds = started.elapsed().as_secs_f64(), "vacuumed");
-        failpoint("compact-after-vacuum");
-    }
-    let erased = erase(conn, path)?;
+    let (vacuumed, erased) = store
+        .with_large_write(move |conn| {
+            let vacuumed = vacuum_if_due(conn)?;
+            Ok((vacuumed, erase(conn, &path)?))
+        })
+        .await?;
+    done.vacuumed = vacuumed;
     done.checkpointed = erased.checkpointed;
-    done.pages_erased = erased.pages;
-    done.bytes_erased = erased.bytes;
+    done.pages_erased = pages + erased.pages;
+    done.bytes_erased = bytes + erased.bytes;
     done.seconds = started.elapsed().as_secs_f64();
     if done.records > 0 {
         tracing::info!(
@@ -76,6 +92,44 @@ pub(super) fn compact(conn: &mut Connection, path: &Path) -> DbResult<Compacted>
         );
     }
     Ok(done)
+}
+
+/// The log's size past which the compaction erases between its steps, so that no erasure
+/// (whose checkpoint holds writers back) copies much more than this.
+const ERASE_STEP_LOG_BYTES: u64 = 8 << 20;
+
+/// Deletes the rows of the users of the oldest tombstone row, removes them from the
+/// directory and drops the row, in one immediate transaction. Counts stay exact between
+/// steps: a dataset's count is its directory's less its tombstones', and each step takes
+/// the same users out of both. Returns how many users and records went, or `None` when no
+/// tombstone is left.
+fn compact_step(conn: &mut Connection) -> DbResult<Option<(u64, u64)>> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let Some((row, dataset_id, records, keys)) = directory::oldest_tombstone(&tx)? else {
+        return Ok(None);
+    };
+    let users = delete_users(&tx, dataset_id, &keys)?;
+    tx.execute("DELETE FROM tombstones WHERE id = ?1", params![row])?;
+    failpoint("compact-before-commit");
+    tx.commit()?;
+    failpoint("compact-after-commit");
+    Ok(Some((users, records)))
+}
+
+/// Rewrites the whole file (`VACUUM`) when a migration noted it or most of it is free.
+fn vacuum_if_due(conn: &Connection) -> DbResult<bool> {
+    let noted: i64 = conn.query_row("SELECT count(*) FROM pending_vacuum", [], |r| r.get(0))?;
+    let free: i64 = conn.query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
+    let total: i64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+    if noted == 0 && (free < VACUUM_MIN_FREE_PAGES || free * 2 <= total) {
+        return Ok(false);
+    }
+    let started = Instant::now();
+    conn.execute_batch("VACUUM")?;
+    conn.execute("DELETE FROM pending_vacuum", [])?;
+    tracing::debug!(seconds = started.elapsed().as_secs_f64(), "vacuumed");
+    failpoint("compact-after-vacuum");
+    Ok(true)
 }
 
 /// Free pages below which a mostly free file is not rewritten (4 MiB of 64 KiB pages).
@@ -235,15 +289,7 @@ pub(super) fn compact_dataset(conn: &Connection, dataset_id: i64) -> DbResult<(u
     }
     let started = Instant::now();
     let records = directory::tombstoned_records(conn, dataset_id)?;
-    let mut users = 0u64;
-    {
-        let mut delete =
-            conn.prepare_cached(&format!("DELETE FROM records_{dataset_id} WHERE k = ?1"))?;
-        for k in keys.iter() {
-            users += delete.execute(params![k])? as u64;
-        }
-    }
-    directory::remove(conn, dataset_id, &keys)?;
+    let users = delete_users(conn, dataset_id, &keys)?;
     conn.execute(
         "DELETE FROM tombstones WHERE dataset_id = ?1",
         params![dataset_id],
@@ -256,6 +302,19 @@ pub(super) fn compact_dataset(conn: &Connection, dataset_id: i64) -> DbResult<(u
         "compacted"
     );
     Ok((users, records))
+}
+
+/// Deletes the rows of `keys` (sorted) from a dataset and from its directory; returns how
+/// many rows went.
+fn delete_users(conn: &Connection, dataset_id: i64, keys: &UserIds) -> DbResult<u64> {
+    let mut users = 0u64;
+    let mut delete =
+        conn.prepare_cached(&format!("DELETE FROM records_{dataset_id} WHERE k = ?1"))?;
+    for k in keys.iter() {
+        users += delete.execute(params![k])? as u64;
+    }
+    directory::remove(conn, dataset_id, keys)?;
+    Ok(users)
 }
 
 /// Notes, in the caller's transaction, that the next [`compact`] must rewrite the whole file.

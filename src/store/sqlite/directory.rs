@@ -291,6 +291,30 @@ pub(super) fn tombstoned_if_any(conn: &Connection, dataset_id: i64) -> DbResult<
     }
 }
 
+/// The oldest tombstone row of any dataset: its id, its dataset, its records and its IDs
+/// (sorted: one purge's part).
+pub(super) fn oldest_tombstone(conn: &Connection) -> DbResult<Option<(i64, i64, u64, UserIds)>> {
+    let row: Option<(i64, i64, i64, Vec<u8>)> = conn
+        .prepare_cached("SELECT id, dataset_id, records, keys FROM tombstones ORDER BY id LIMIT 1")?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .optional()?;
+    let Some((id, dataset_id, records, keys)) = row else {
+        return Ok(None);
+    };
+    let mut input = &keys[..];
+    let mut ids = Vec::new();
+    while !input.is_empty() {
+        let k = take_bytes(&mut input).ok_or_else(|| corrupt("tombstone"))?;
+        ids.push(std::str::from_utf8(k).map_err(|_| corrupt("tombstone"))?);
+    }
+    Ok(Some((
+        id,
+        dataset_id,
+        records as u64,
+        ids.into_iter().collect(),
+    )))
+}
+
 pub(super) fn tombstoned(conn: &Connection, dataset_id: i64) -> DbResult<UserIds> {
     let mut stmt =
         conn.prepare_cached("SELECT keys FROM tombstones WHERE dataset_id = ?1 ORDER BY id")?;
@@ -333,8 +357,10 @@ pub(super) struct Found {
     pub(super) records: u64,
 }
 
-/// Bytes of IDs per tombstone row: a purge's memory stays bounded whatever its size.
-const TOMBSTONE_ROW_BYTES: usize = 1 << 20;
+/// Bytes of IDs per tombstone row (about 4,500 users): a purge's memory stays bounded
+/// whatever its size, and the compaction erases one row per transaction, short enough that
+/// writes waiting for it wait little.
+const TOMBSTONE_ROW_BYTES: usize = 64 << 10;
 
 /// Finds which of `ids` have records in a dataset: one merge of the sorted IDs with the
 /// directory, leaving out users tombstoned already. Reads only; hands what it finds to

@@ -70,10 +70,6 @@ const PAGE_SIZE: u32 = 4096;
 /// Page cache per connection, in KiB (SQLite's negative `cache_size`).
 const CACHE_KIB: i64 = 128 * 1024;
 
-/// Page cache of a compaction, in KiB. It visits each page once, in key order, so a large
-/// cache would only hold pages it is done with.
-const COMPACT_CACHE_KIB: i64 = 16 * 1024;
-
 /// A dataset store in one SQLite database file.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
@@ -691,14 +687,7 @@ impl DatasetStore for SqliteStore {
     }
 
     async fn compact(&self) -> StoreResult<Compacted> {
-        let path = self.path.clone();
-        self.with_large_write(move |conn| {
-            conn.pragma_update(None, "cache_size", -COMPACT_CACHE_KIB)?;
-            let done = compact::compact(conn, &path);
-            conn.pragma_update(None, "cache_size", -CACHE_KIB)?;
-            done
-        })
-        .await
+        compact::compact(self).await
     }
 }
 
