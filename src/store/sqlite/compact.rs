@@ -26,7 +26,7 @@ use std::time::Instant;
 
 use rusqlite::{params, Connection, TransactionBehavior};
 
-use super::{directory, scrub, DbResult, SqliteStore};
+use super::{directory, scrub, DbResult, SqliteStore, CACHE_KIB};
 use crate::store::{failpoint, Compacted, UserIds};
 
 /// Compacts the tombstones, one row per transaction (writers wait for one at most),
@@ -43,7 +43,12 @@ pub(super) async fn compact(store: &SqliteStore) -> DbResult<Compacted> {
                 let path = path.clone();
                 move |conn| {
                     let held = Instant::now();
-                    let step = compact_step(conn)?;
+                    // Each page is visited once, in key order: a large cache would only
+                    // hold pages the compaction is done with.
+                    conn.pragma_update(None, "cache_size", -COMPACT_CACHE_KIB)?;
+                    let step = compact_step(conn);
+                    conn.pragma_update(None, "cache_size", -CACHE_KIB)?;
+                    let step = step?;
                     let stepped = held.elapsed().as_secs_f64();
                     let log = std::fs::metadata(wal_file(&path)).map_or(0, |m| m.len());
                     let erased = match step.is_some() && log > ERASE_STEP_LOG_BYTES {
@@ -93,6 +98,9 @@ pub(super) async fn compact(store: &SqliteStore) -> DbResult<Compacted> {
     }
     Ok(done)
 }
+
+/// Page cache of a compaction step, in KiB.
+const COMPACT_CACHE_KIB: i64 = 4 * 1024;
 
 /// The log's size past which the compaction erases between its steps, so that no erasure
 /// (whose checkpoint holds writers back) copies much more than this.

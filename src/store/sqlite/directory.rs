@@ -17,10 +17,11 @@ use rusqlite::{params, Connection, OptionalExtension};
 use super::DbResult;
 use crate::store::{StoreError, UserIds};
 
-/// Users per directory row: rows of about 1.5 KB for IDs of 10 bytes, so that a compaction
-/// that removes a few users rewrites a few small rows (erasure costs what is deleted), while
-/// a purge still reads the directory in long sequential runs.
-pub(super) const CHUNK_USERS: usize = 128;
+/// Users per directory row: rows of about 3 KB for IDs of 10 bytes (within one 4 KiB page),
+/// so that a compaction that removes a few users rewrites a few small rows (erasure costs
+/// what is deleted), while a purge reads few enough rows (at W1, 128 users a row made the
+/// purge 0.12 s against 0.05 s with 4,096).
+pub(super) const CHUNK_USERS: usize = 256;
 
 /// The tables, created by migration 8.
 pub(super) const MIGRATION_8: &str = "
