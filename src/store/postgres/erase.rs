@@ -131,7 +131,7 @@ async fn erase(client: &Object) -> DbResult<Compacted> {
         let after = size(client, table).await?;
         done.vacuumed = true;
         done.pages_erased += before as u64 / 8192;
-        done.bytes_erased += before.saturating_sub(after) as u64;
+        done.bytes_erased += (before - after).max(0) as u64;
         tracing::debug!(
             table,
             before,
