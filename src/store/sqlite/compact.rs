@@ -51,9 +51,10 @@ pub(super) async fn compact(store: &SqliteStore) -> DbResult<Compacted> {
                     let step = step?;
                     let stepped = held.elapsed().as_secs_f64();
                     let log = std::fs::metadata(wal_file(&path)).map_or(0, |m| m.len());
-                    let erased = match step.is_some() && log > ERASE_STEP_LOG_BYTES {
-                        true => Some(erase(conn, &path)?),
-                        false => None,
+                    let erased = if step.is_some() && log > ERASE_STEP_LOG_BYTES {
+                        Some(erase(conn, &path)?)
+                    } else {
+                        None
                     };
                     tracing::debug!(
                         step = stepped,
@@ -140,7 +141,7 @@ fn vacuum_if_due(conn: &Connection) -> DbResult<bool> {
     Ok(true)
 }
 
-/// Free pages below which a mostly free file is not rewritten (4 MiB of 64 KiB pages).
+/// Free pages below which a mostly free file is not rewritten (a small file is cheap to keep).
 const VACUUM_MIN_FREE_PAGES: i64 = 64;
 
 /// What [`erase`] did.
