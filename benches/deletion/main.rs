@@ -180,27 +180,7 @@ fn run(args: &Args) -> Result<bool, Error> {
     for path in &args.paths {
         let mut records = Vec::new();
         for run in 1..=args.runs {
-            let store = match &loaded {
-                Target::Dir(dir) => {
-                    let store = work.path().join(format!("{path}-{run}"));
-                    copy_dir(dir, &store)?;
-                    Target::Dir(store)
-                }
-                Target::Postgres { server, name } => {
-                    let copy = format!("pl_bench_{path}_{run}");
-                    rt.block_on(pg_admin(
-                        server,
-                        &[
-                            &format!("DROP DATABASE IF EXISTS {copy}"),
-                            &format!("CREATE DATABASE {copy} TEMPLATE {name}"),
-                        ],
-                    ))?;
-                    Target::Postgres {
-                        server: server.clone(),
-                        name: copy,
-                    }
-                }
-            };
+            let store = loaded.fresh_copy(&rt, work.path(), &format!("{path}_{run}"))?;
             // Each run starts with nothing left to write back: neither the copy nor an
             // earlier run's checkpoint competes with this run's commit for the disk.
             unsafe { libc::sync() };
@@ -212,12 +192,7 @@ fn run(args: &Args) -> Result<bool, Error> {
                 }
                 other => return Err(format!("unknown path {other} (worker, api)").into()),
             };
-            match &store {
-                Target::Dir(dir) => std::fs::remove_dir_all(dir)?,
-                Target::Postgres { server, name } => {
-                    rt.block_on(pg_admin(server, &[&format!("DROP DATABASE {name}")]))?
-                }
-            }
+            store.remove(&rt)?;
             let exact = check(&record, &expected);
             all_exact &= exact;
             let job = record["jobSeconds"].as_f64().unwrap_or(f64::NAN);
@@ -319,35 +294,10 @@ fn few_users_run(
     }
     std::fs::write(root.join("few-users/part-0.csv"), body)?;
     rt.block_on(upload(&s3.endpoint, &root))?;
-    let store = match loaded {
-        Target::Dir(dir) => {
-            let store = work.join("few-users-store");
-            copy_dir(dir, &store)?;
-            Target::Dir(store)
-        }
-        Target::Postgres { server, name } => {
-            let copy = "pl_bench_few_users".to_owned();
-            rt.block_on(pg_admin(
-                server,
-                &[
-                    &format!("DROP DATABASE IF EXISTS {copy}"),
-                    &format!("CREATE DATABASE {copy} TEMPLATE {name}"),
-                ],
-            ))?;
-            Target::Postgres {
-                server: server.clone(),
-                name: copy,
-            }
-        }
-    };
+    let store = loaded.fresh_copy(rt, work, "few_users")?;
     unsafe { libc::sync() };
     let record = worker_run_at(s3, &store, "few-users/", "bench-few-users")?;
-    match &store {
-        Target::Dir(dir) => std::fs::remove_dir_all(dir)?,
-        Target::Postgres { server, name } => {
-            rt.block_on(pg_admin(server, &[&format!("DROP DATABASE {name}")]))?
-        }
-    }
+    store.remove(rt)?;
     Ok(json!({
         "fewUsers": n, "status": record["status"], "numDeleted": record["numDeleted"],
         "jobSeconds": record["jobSeconds"], "erasure": record["erasure"],
@@ -362,6 +312,48 @@ enum Target {
 }
 
 impl Target {
+    /// A fresh copy of this store for one run: a copied data dir in `work`, or a database
+    /// created from this one as its template.
+    fn fresh_copy(
+        &self,
+        rt: &tokio::runtime::Runtime,
+        work: &Path,
+        tag: &str,
+    ) -> Result<Target, Error> {
+        Ok(match self {
+            Target::Dir(dir) => {
+                let store = work.join(format!("store-{tag}"));
+                copy_dir(dir, &store)?;
+                Target::Dir(store)
+            }
+            Target::Postgres { server, name } => {
+                let copy = format!("pl_bench_{tag}");
+                rt.block_on(pg_admin(
+                    server,
+                    &[
+                        &format!("DROP DATABASE IF EXISTS {copy}"),
+                        &format!("CREATE DATABASE {copy} TEMPLATE {name}"),
+                    ],
+                ))?;
+                Target::Postgres {
+                    server: server.clone(),
+                    name: copy,
+                }
+            }
+        })
+    }
+
+    /// Removes a copy made by [`Target::fresh_copy`].
+    fn remove(&self, rt: &tokio::runtime::Runtime) -> Result<(), Error> {
+        match self {
+            Target::Dir(dir) => std::fs::remove_dir_all(dir)?,
+            Target::Postgres { server, name } => {
+                rt.block_on(pg_admin(server, &[&format!("DROP DATABASE {name}")]))?
+            }
+        }
+        Ok(())
+    }
+
     fn args(&self) -> Vec<String> {
         match self {
             Target::Dir(dir) => vec!["--data-dir".into(), dir.display().to_string()],

@@ -393,6 +393,23 @@ pub struct Compacted {
     pub seconds: f64,
 }
 
+impl Compacted {
+    /// Logs what an erasure did, when it erased records.
+    pub fn log(&self) {
+        if self.records > 0 {
+            tracing::info!(
+                users = self.users,
+                records = self.records,
+                pages = self.pages_erased,
+                bytes = self.bytes_erased,
+                vacuumed = self.vacuumed,
+                seconds = self.seconds,
+                "erased the records of deleted users"
+            );
+        }
+    }
+}
+
 /// How a load treats the records a dataset already holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LoadMode {

@@ -168,6 +168,23 @@ pub(crate) async fn put_workload(s3: &TestS3, w: &Workload) {
     s3.put("in/interactions.csv", w.interactions_csv()).await;
 }
 
+/// Runs `cmd` until `SIGKILL` after `delay`, or until `failpoint` aborts it (or its end).
+pub(crate) fn stop_at(
+    mut cmd: std::process::Command,
+    delay: Option<Duration>,
+    failpoint: Option<&str>,
+) {
+    if let Some(fp) = failpoint {
+        cmd.env("PERSONALIZE_LOCAL_FAILPOINTS", fp);
+    }
+    let mut child = cmd.spawn().unwrap();
+    if let Some(delay) = delay {
+        std::thread::sleep(delay);
+        let _ = child.kill(); // SIGKILL
+    }
+    let _ = child.wait().unwrap();
+}
+
 /// Puts a deletion file naming the users `gone` selects, and returns them.
 pub(crate) async fn deletion_file(
     s3: &TestS3,
@@ -330,16 +347,8 @@ async fn a_purge_or_compaction_killed_anywhere_leaves_the_store_before_or_after_
     let (mut before, mut after) = (0, 0);
     for (n, (delay, failpoint)) in points.into_iter().enumerate() {
         let dir = copy_of(loaded.path());
-        let mut cmd = delete_users(&s3, dir.path(), "del/gone.csv", "killed");
-        if let Some(fp) = failpoint {
-            cmd.env("PERSONALIZE_LOCAL_FAILPOINTS", fp);
-        }
-        let mut child = cmd.spawn().unwrap();
-        if let Some(delay) = delay {
-            std::thread::sleep(delay);
-            let _ = child.kill(); // SIGKILL
-        }
-        let _ = child.wait().unwrap();
+        let cmd = delete_users(&s3, dir.path(), "del/gone.csv", "killed");
+        stop_at(cmd, delay, failpoint);
         let store = SqliteStore::open_dir(dir.path()).unwrap();
         let job = store
             .list_jobs(personalize_local::jobs::JobKind::Deletion, None)
@@ -455,15 +464,7 @@ async fn an_erasure_killed_anywhere_is_finished_by_the_next_compaction() {
         cmd.arg("compact")
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null());
-        if let Some(fp) = failpoint {
-            cmd.env("PERSONALIZE_LOCAL_FAILPOINTS", fp);
-        }
-        let mut child = cmd.spawn().unwrap();
-        if let Some(delay) = delay {
-            std::thread::sleep(delay);
-            let _ = child.kill(); // SIGKILL
-        }
-        let _ = child.wait().unwrap();
+        stop_at(cmd, delay, failpoint);
         let what = format!("point {n} ({delay:?}, {failpoint:?})");
         assert_holds(dir.path(), &w, &gone).await;
         let done = compact(dir.path()).await;

@@ -16,7 +16,9 @@ use tokio_postgres::NoTls;
 
 use crate::cli::{command, json, output};
 use crate::common::{fresh_postgres, postgres_url, Backend, TestS3};
-use crate::erasure::{assert_store_holds, deletion_file, put_workload, scan_in, Found, Workload};
+use crate::erasure::{
+    assert_store_holds, deletion_file, put_workload, scan_in, stop_at, Found, Workload,
+};
 
 /// A database of the test server and where its bytes are.
 struct Database {
@@ -247,15 +249,7 @@ async fn an_erasure_killed_anywhere_is_finished_by_the_next_compaction() {
         cmd.arg("compact")
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null());
-        if let Some(fp) = failpoint {
-            cmd.env("PERSONALIZE_LOCAL_FAILPOINTS", fp);
-        }
-        let mut child = cmd.spawn().unwrap();
-        if let Some(delay) = delay {
-            std::thread::sleep(delay);
-            let _ = child.kill(); // SIGKILL
-        }
-        let _ = child.wait().unwrap();
+        stop_at(cmd, delay, failpoint);
         let what = format!("point {n} ({delay:?}, {failpoint:?})");
         db.holds(&w, &gone).await;
         let done = db.compact(scratch.path()).await;

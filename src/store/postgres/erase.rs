@@ -85,17 +85,7 @@ pub(super) async fn compact(client: &mut Object) -> DbResult<Compacted> {
     let mut done = result?;
     unlocked?;
     done.seconds = started.elapsed().as_secs_f64();
-    if done.records > 0 {
-        tracing::info!(
-            users = done.users,
-            records = done.records,
-            pages = done.pages_erased,
-            bytes = done.bytes_erased,
-            vacuumed = done.vacuumed,
-            seconds = done.seconds,
-            "erased the records of deleted users"
-        );
-    }
+    done.log();
     Ok(done)
 }
 
