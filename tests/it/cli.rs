@@ -33,6 +33,19 @@ pub(crate) async fn output(mut cmd: Command) -> Output {
         .unwrap()
 }
 
+/// Runs a command to its end, which must exit 0 (its stderr shown otherwise), and returns
+/// its JSON output.
+pub(crate) async fn succeeded(cmd: Command) -> Value {
+    let out = output(cmd).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    json(&out)
+}
+
 /// Runs the binary with the S3 endpoint and data dir given, and test credentials.
 pub(crate) async fn run(s3: &TestS3, data_dir: &Path, args: &[&str]) -> Output {
     let mut cmd = command(data_dir);
@@ -62,28 +75,13 @@ pub(crate) fn json(out: &Output) -> Value {
 
 /// `import` of the object `key` into dataset `t` of `group`; it must succeed.
 pub(crate) async fn import(s3: &TestS3, dir: &Path, group: &str, t: &str, key: &str) -> Value {
-    let location = s3.location(key);
-    let out = run(
-        s3,
-        dir,
-        &[
-            "import",
-            "--dataset-group",
-            group,
-            "--dataset-type",
-            t,
-            "--data-location",
-            &location,
-        ],
-    )
-    .await;
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    json(&out)
+    let mut cmd = command(dir);
+    cmd.args(["import", "--dataset-group", group, "--dataset-type", t])
+        .arg("--data-location")
+        .arg(s3.location(key))
+        .arg("--s3-endpoint")
+        .arg(&s3.endpoint);
+    succeeded(cmd).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -217,14 +217,7 @@ fn delete_users(s3: &TestS3, dir: &Path, key: &str, job: &str) -> std::process::
 async fn compact(dir: &Path) -> serde_json::Value {
     let mut cmd = command(dir);
     cmd.arg("compact");
-    let out = crate::cli::output(cmd).await;
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    json(&out)
+    crate::cli::succeeded(cmd).await
 }
 
 /// The records the store serves for the users it holds, checked against the workload:

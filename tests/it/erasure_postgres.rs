@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use personalize_local::store::postgres::PostgresStore;
 use tokio_postgres::NoTls;
 
-use crate::cli::{command, json, output};
+use crate::cli::{command, json, output, succeeded};
 use crate::common::{fresh_postgres, postgres_url, Backend, TestS3};
 use crate::erasure::{
     assert_store_holds, deletion_file, put_workload, scan_in, stop_at, Found, Workload,
@@ -77,14 +77,7 @@ impl Database {
     async fn run(&self, s3: &TestS3, scratch: &Path, args: &[&str]) -> serde_json::Value {
         let mut cmd = self.command(scratch);
         cmd.args(args).arg("--s3-endpoint").arg(&s3.endpoint);
-        let out = output(cmd).await;
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        json(&out)
+        succeeded(cmd).await
     }
 
     async fn load(&self, s3: &TestS3, w: &Workload, scratch: &Path) {
@@ -123,14 +116,7 @@ impl Database {
     async fn compact(&self, scratch: &Path) -> serde_json::Value {
         let mut cmd = self.command(scratch);
         cmd.arg("compact");
-        let out = output(cmd).await;
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        json(&out)
+        succeeded(cmd).await
     }
 }
 

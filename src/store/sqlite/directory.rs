@@ -302,18 +302,22 @@ pub(super) fn oldest_tombstone(conn: &Connection) -> DbResult<Option<(i64, i64, 
     let Some((id, dataset_id, records, keys)) = row else {
         return Ok(None);
     };
-    let mut input = &keys[..];
-    let mut ids = Vec::new();
-    while !input.is_empty() {
-        let k = take_bytes(&mut input).ok_or_else(|| corrupt("tombstone"))?;
-        ids.push(std::str::from_utf8(k).map_err(|_| corrupt("tombstone"))?);
-    }
-    Ok(Some((
-        id,
-        dataset_id,
-        records as u64,
-        ids.into_iter().collect(),
-    )))
+    let ids = tombstone_ids(&keys).collect::<DbResult<UserIds>>()?;
+    Ok(Some((id, dataset_id, records as u64, ids)))
+}
+
+/// The IDs of one tombstone row, in its order.
+fn tombstone_ids(mut input: &[u8]) -> impl Iterator<Item = DbResult<&str>> {
+    std::iter::from_fn(move || {
+        if input.is_empty() {
+            return None;
+        }
+        let k = take_bytes(&mut input).and_then(|k| std::str::from_utf8(k).ok());
+        if k.is_none() {
+            input = &[];
+        }
+        Some(k.ok_or_else(|| corrupt("tombstone")))
+    })
 }
 
 pub(super) fn tombstoned(conn: &Connection, dataset_id: i64) -> DbResult<UserIds> {
@@ -325,10 +329,8 @@ pub(super) fn tombstoned(conn: &Connection, dataset_id: i64) -> DbResult<UserIds
     let mut sorted = true;
     let mut last_start = 0usize;
     while let Some(r) = rows.next()? {
-        let mut input = r.get_ref(0)?.as_blob()?;
-        while !input.is_empty() {
-            let k = take_bytes(&mut input).ok_or_else(|| corrupt("tombstone"))?;
-            let k = std::str::from_utf8(k).map_err(|_| corrupt("tombstone"))?;
+        for k in tombstone_ids(r.get_ref(0)?.as_blob()?) {
+            let k = k?;
             if !ends.is_empty() && &buf.as_bytes()[last_start..] >= k.as_bytes() {
                 sorted = false;
             }
