@@ -434,8 +434,13 @@ pub fn job_json(report: &JobReport) -> Value {
     })
 }
 
+/// Prints `v` on stdout. A reader that went away first (`| head`, `| jq` stopped early) is
+/// not an error: what the command did is done, and its exit code says how it ended.
 fn print_json(v: &Value) {
-    println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+    use std::io::Write;
+    let text = serde_json::to_string_pretty(v).unwrap_or_default();
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{text}").and_then(|()| out.flush());
 }
 
 fn store_name(g: &Global) -> String {

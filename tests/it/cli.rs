@@ -658,3 +658,24 @@ async fn a_purge_blocked_by_a_lock_fails_within_the_lock_timeout() {
     let out = run(&s3, dir.path(), &a).await;
     assert_eq!(json(&out)["dataDeletionJob"]["status"], "COMPLETED");
 }
+
+/// A reader that goes away before the JSON is written (`| head -c0`, a `jq` that stopped)
+/// does not make the binary panic: the command's work is done, and it exits 0.
+#[tokio::test]
+async fn a_closed_stdout_is_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = command(dir.path());
+    cmd.arg("compact")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let out = tokio::task::spawn_blocking(move || {
+        let mut child = cmd.spawn().unwrap();
+        drop(child.stdout.take());
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+}
