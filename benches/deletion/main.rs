@@ -20,10 +20,13 @@
 //! records per second, and whether the counts equal `expected.json`), then the medians.
 //! Exits 1 if any run's counts differ.
 
+mod load;
+mod peers;
+mod s3;
+mod stores;
 mod workload;
 
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -31,6 +34,11 @@ use std::time::{Duration, Instant};
 use aws_sdk_personalize::types::{DataDeletionJob, DataSource};
 use clap::Parser;
 use serde_json::{json, Value};
+
+use load::Load;
+use peers::run_peers;
+use s3::{upload, S3Server};
+use stores::{copy_dir, pg_admin, Target};
 
 const BUCKET: &str = "personalize-local-bench";
 const GROUP: &str = "bench";
@@ -305,79 +313,6 @@ fn few_users_run(
     }))
 }
 
-/// Where a store lives: a data dir, or a database on a PostgreSQL server.
-enum Target {
-    Dir(PathBuf),
-    Postgres { server: String, name: String },
-}
-
-impl Target {
-    /// A fresh copy of this store for one run: a copied data dir in `work`, or a database
-    /// created from this one as its template.
-    fn fresh_copy(
-        &self,
-        rt: &tokio::runtime::Runtime,
-        work: &Path,
-        tag: &str,
-    ) -> Result<Target, Error> {
-        Ok(match self {
-            Target::Dir(dir) => {
-                let store = work.join(format!("store-{tag}"));
-                copy_dir(dir, &store)?;
-                Target::Dir(store)
-            }
-            Target::Postgres { server, name } => {
-                let copy = format!("pl_bench_{tag}");
-                rt.block_on(pg_admin(
-                    server,
-                    &[
-                        &format!("DROP DATABASE IF EXISTS {copy}"),
-                        &format!("CREATE DATABASE {copy} TEMPLATE {name}"),
-                    ],
-                ))?;
-                Target::Postgres {
-                    server: server.clone(),
-                    name: copy,
-                }
-            }
-        })
-    }
-
-    /// Removes a copy made by [`Target::fresh_copy`].
-    fn remove(&self, rt: &tokio::runtime::Runtime) -> Result<(), Error> {
-        match self {
-            Target::Dir(dir) => std::fs::remove_dir_all(dir)?,
-            Target::Postgres { server, name } => {
-                rt.block_on(pg_admin(server, &[&format!("DROP DATABASE {name}")]))?
-            }
-        }
-        Ok(())
-    }
-
-    fn args(&self) -> Vec<String> {
-        match self {
-            Target::Dir(dir) => vec!["--data-dir".into(), dir.display().to_string()],
-            Target::Postgres { server, name } => vec![
-                "--store".into(),
-                personalize_local::store::postgres::with_dbname(server, name),
-            ],
-        }
-    }
-}
-
-/// Runs `statements` on the server, one by one (CREATE and DROP DATABASE cannot share a
-/// transaction).
-async fn pg_admin(server: &str, statements: &[&str]) -> Result<(), Error> {
-    let (client, connection) = tokio_postgres::connect(server, tokio_postgres::NoTls).await?;
-    let connection = tokio::spawn(connection);
-    for sql in statements {
-        client.batch_execute(sql).await?;
-    }
-    drop(client);
-    let _ = connection.await;
-    Ok(())
-}
-
 /// The workload in `dir`, generated unless it is there at this scale.
 fn workload_at(dir: &Path, scale: f64) -> Result<Value, Error> {
     let path = dir.join("expected.json");
@@ -582,72 +517,6 @@ async fn api_run(
     }))
 }
 
-/// Clients calling the API in a loop until stopped, each call's latency kept.
-struct Load {
-    stop: tokio::sync::watch::Sender<bool>,
-    tasks: Vec<tokio::task::JoinHandle<(Vec<f64>, Vec<f64>)>>,
-}
-
-impl Load {
-    fn start(client: &aws_sdk_personalize::Client, group: &str, n: usize, tag: usize) -> Load {
-        let (stop, stopped) = tokio::sync::watch::channel(false);
-        let tasks = (0..n)
-            .map(|c| {
-                let (client, group, stopped) = (client.clone(), group.to_owned(), stopped.clone());
-                tokio::spawn(async move {
-                    let (mut reads, mut writes) = (Vec::new(), Vec::new());
-                    let mut i = 0usize;
-                    while !*stopped.borrow() {
-                        i += 1;
-                        let t = Instant::now();
-                        let write = i.is_multiple_of(10);
-                        let ok = match (write, i % 3) {
-                            (true, _) => client
-                                .create_schema()
-                                .name(format!("load-{tag}-{c}-{i}"))
-                                .schema(r#"{"type":"record","name":"Users","namespace":"com.amazonaws.personalize.schema","fields":[{"name":"USER_ID","type":"string"},{"name":"AGE","type":"int"}],"version":"1.0"}"#)
-                                .send()
-                                .await
-                                .is_ok(),
-                            (false, 0) => client.describe_dataset_group().dataset_group_arn(&group).send().await.is_ok(),
-                            (false, 1) => client.list_dataset_groups().send().await.is_ok(),
-                            (false, _) => client.list_data_deletion_jobs().dataset_group_arn(&group).send().await.is_ok(),
-                        };
-                        let ms = t.elapsed().as_secs_f64() * 1000.0;
-                        if ok {
-                            if write { writes.push(ms) } else { reads.push(ms) }
-                        }
-                    }
-                    (reads, writes)
-                })
-            })
-            .collect();
-        Load { stop, tasks }
-    }
-
-    /// Stops the clients; the latencies of their reads and writes (p50, p99, max, in ms).
-    async fn stop(self) -> Value {
-        let _ = self.stop.send(true);
-        let (mut reads, mut writes) = (Vec::new(), Vec::new());
-        for t in self.tasks {
-            if let Ok((r, w)) = t.await {
-                reads.extend(r);
-                writes.extend(w);
-            }
-        }
-        json!({"reads": latencies(reads), "writes": latencies(writes)})
-    }
-}
-
-fn latencies(mut ms: Vec<f64>) -> Value {
-    ms.sort_by(f64::total_cmp);
-    let at = |q: f64| {
-        ms.get(((ms.len() as f64 * q) as usize).min(ms.len().saturating_sub(1)))
-            .map(|v| (v * 10.0).round() / 10.0)
-    };
-    json!({"calls": ms.len(), "p50": at(0.5), "p99": at(0.99), "max": ms.last().map(|v| (v * 10.0).round() / 10.0)})
-}
-
 fn phases_of(p: &Value) -> Value {
     let field = |name: &str| p[name].as_f64().map(round4);
     json!({"list": field("list"), "read": field("read"), "purge": field("purge"), "commit": field("commit")})
@@ -718,88 +587,6 @@ fn summary(path: &str, scale: f64, records: &[Value]) -> Value {
     })
 }
 
-/// Runs the peers of `../shared/bench` (`bench.py --only ...`) on the workload in `data`,
-/// in the virtualenv `$VENV` (default `/tmp/peers-venv`, created and filled from its
-/// `requirements.txt` when missing), building their stores first if they are not there.
-/// Returns one summary per peer, with the medians of its runs.
-fn run_peers(data: &Path, runs: usize, peers: &[String], work: &Path) -> Result<Vec<Value>, Error> {
-    let bench = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/bench");
-    if !bench.join("bench.py").exists() {
-        return Err(format!("--peers needs {} (the shared benchmark)", bench.display()).into());
-    }
-    let venv = PathBuf::from(std::env::var("VENV").unwrap_or_else(|_| "/tmp/peers-venv".into()));
-    let python = venv.join("bin/python");
-    let step = |cmd: &mut Command, what: &str| -> Result<(), Error> {
-        let status = cmd.stdout(Stdio::null()).status()?;
-        if !status.success() {
-            return Err(format!("{what} failed: {status}").into());
-        }
-        Ok(())
-    };
-    if !python.exists() {
-        step(
-            Command::new("python3").args(["-m", "venv"]).arg(&venv),
-            "creating the peers' virtualenv",
-        )?;
-    }
-    step(
-        Command::new(&python)
-            .args(["-m", "pip", "install", "-q", "-r"])
-            .arg(bench.join("requirements.txt")),
-        "installing the peers' requirements",
-    )?;
-    if !(data.join("store.sqlite").exists() && data.join("store.duckdb").exists()) {
-        step(
-            Command::new(&python)
-                .arg(bench.join("prepare.py"))
-                .arg("--data")
-                .arg(data),
-            "building the peers' stores",
-        )?;
-    }
-    let results = work.join("peers");
-    let status = Command::new(&python)
-        .arg(bench.join("bench.py"))
-        .arg("--data")
-        .arg(data)
-        .args(["--runs", &runs.to_string(), "--only", &peers.join(",")])
-        .arg("--results")
-        .arg(&results)
-        .stdout(Stdio::inherit())
-        .status()?;
-    if !status.success() {
-        return Err(format!("the peers' benchmark failed: {status}").into());
-    }
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(&results)? {
-        let path = entry?.path();
-        if path.extension().and_then(|e| e.to_str()) != Some("json") {
-            continue;
-        }
-        let report: Value = serde_json::from_slice(&std::fs::read(&path)?)?;
-        let Some(by_peer) = report["runs"].as_object() else {
-            continue;
-        };
-        for (peer, runs) in by_peer {
-            let runs = runs.as_array().cloned().unwrap_or_default();
-            let median = |key: &str| {
-                let mut v: Vec<f64> = runs.iter().filter_map(|r| r[key].as_f64()).collect();
-                v.sort_by(f64::total_cmp);
-                v.get(v.len() / 2).copied()
-            };
-            out.push(json!({
-                "peer": peer,
-                "runs": runs.len(),
-                "medianJobSeconds": median("total_s"),
-                "medianPhases": {"parse": median("parse_s"), "purge": median("purge_s")},
-                "medianPeakRssMB": median("peak_rss_mb"),
-                "allExact": !runs.is_empty() && runs.iter().all(|r| r["ok"] == true),
-            }));
-        }
-    }
-    Ok(out)
-}
-
 fn secs(d: Duration) -> f64 {
     round4(d.as_secs_f64())
 }
@@ -819,146 +606,4 @@ fn date() -> String {
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
         .unwrap_or_default()
-}
-
-fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
-        std::fs::copy(entry.path(), to.join(entry.file_name()))?;
-    }
-    Ok(())
-}
-
-/// The S3 server the benchmark reads from: a `moto_server` of its own on loopback, or the
-/// endpoint in `PERSONALIZE_LOCAL_BENCH_S3_ENDPOINT`.
-struct S3Server {
-    endpoint: String,
-    moto: Option<Child>,
-}
-
-impl S3Server {
-    fn start(work: &Path) -> Result<S3Server, Error> {
-        if let Ok(endpoint) = std::env::var("PERSONALIZE_LOCAL_BENCH_S3_ENDPOINT") {
-            return Ok(S3Server {
-                endpoint,
-                moto: None,
-            });
-        }
-        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let moto = Command::new("moto_server")
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(std::fs::File::create(work.join("moto.log"))?)
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| {
-                format!("cannot start moto_server ({e}): pip install 'moto[server]', or set PERSONALIZE_LOCAL_BENCH_S3_ENDPOINT")
-            })?;
-        let server = S3Server {
-            endpoint: format!("http://127.0.0.1:{port}"),
-            moto: Some(moto),
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if Instant::now() > deadline {
-                return Err("moto_server did not start within 30 s".into());
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Ok(server)
-    }
-
-    fn name(&self) -> String {
-        match self.moto {
-            Some(_) => format!("moto at {}", self.endpoint),
-            None => self.endpoint.clone(),
-        }
-    }
-
-    /// `personalize-local --data-dir store` with this server's endpoint and test keys
-    /// (unless the environment has keys of its own).
-    fn command(&self, store: &Target) -> Command {
-        let mut c = Command::new(BIN);
-        c.args(store.args());
-        c.env("PERSONALIZE_LOCAL_S3_ENDPOINT", &self.endpoint)
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env_remove("RUST_LOG");
-        if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
-            c.env("AWS_ACCESS_KEY_ID", "test")
-                .env("AWS_SECRET_ACCESS_KEY", "test");
-        }
-        c
-    }
-}
-
-impl Drop for S3Server {
-    fn drop(&mut self) {
-        if let Some(moto) = &mut self.moto {
-            let _ = moto.kill();
-            let _ = moto.wait();
-        }
-    }
-}
-
-/// Creates the bucket (if needed) and uploads every CSV file of the workload.
-async fn upload(endpoint: &str, data: &Path) -> Result<(), Error> {
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(endpoint);
-    if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
-        loader = loader.credentials_provider(aws_sdk_s3::config::Credentials::new(
-            "test", "test", None, None, "bench",
-        ));
-    }
-    let config = loader.load().await;
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&config)
-            .force_path_style(true)
-            .build(),
-    );
-    if let Err(e) = s3.create_bucket().bucket(BUCKET).send().await {
-        let code = e
-            .as_service_error()
-            .and_then(|e| e.meta().code())
-            .unwrap_or("");
-        if !matches!(code, "BucketAlreadyOwnedByYou" | "BucketAlreadyExists") {
-            return Err(e.into());
-        }
-    }
-    let mut files = Vec::new();
-    collect_csv(data, data, &mut files)?;
-    let started = Instant::now();
-    for (key, path) in &files {
-        s3.put_object()
-            .bucket(BUCKET)
-            .key(key)
-            .body(aws_sdk_s3::primitives::ByteStream::from_path(path).await?)
-            .send()
-            .await?;
-    }
-    eprintln!(
-        "uploaded {} files to {endpoint} in {:.1} s",
-        files.len(),
-        started.elapsed().as_secs_f64()
-    );
-    Ok(())
-}
-
-fn collect_csv(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        if path.is_dir() {
-            collect_csv(root, &path, out)?;
-        } else if path.extension().is_some_and(|e| e == "csv") {
-            let key = path
-                .strip_prefix(root)
-                .unwrap_or(&path)
-                .to_string_lossy()
-                .replace('\\', "/");
-            out.push((key, path));
-        }
-    }
-    out.sort();
-    Ok(())
 }

@@ -6,13 +6,15 @@
 //! | file | checks |
 //! |---|---|
 //! | `catalog.rs` | groups, datasets, schemas, event trackers, tags |
-//! | `records.rs` | loads, scans, purges, and their commit with a job's end |
+//! | `records.rs` | loads and scans, and their commit with a job's end |
+//! | `purges.rs` | purges: what they remove, every read path after them, their commit |
 //! | `lookups.rs` | reads by key: a user's records, a few items' |
 //! | `queue.rs` | job records of every kind, claims, leases and the fencing check |
 //! | `resources.rs` | resources of every other kind by ARN, kind and parent; blobs |
 
 mod catalog;
 mod lookups;
+mod purges;
 mod queue;
 mod records;
 mod resources;
@@ -23,6 +25,7 @@ use futures::stream::{self, StreamExt};
 
 pub use self::catalog::*;
 pub use self::lookups::*;
+pub use self::purges::*;
 pub use self::queue::*;
 pub use self::records::*;
 pub use self::resources::*;

@@ -1,9 +1,158 @@
-//! Row mapping of the catalog: dataset groups, datasets and their records tables.
+//! The catalog: dataset groups, datasets and their records tables, event trackers; their
+//! transactions and row mapping.
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::{backend, packed, DbResult};
-use crate::store::{Dataset, DatasetGroup, DatasetType, StoreError};
+use crate::store::{Dataset, DatasetGroup, DatasetType, EventTracker, StoreError, Tag};
+
+/// Creates a group and its tags; `AlreadyExists` when its ARN is taken.
+pub(super) fn create_group(
+    conn: &mut Connection,
+    group: &DatasetGroup,
+    tags: &[Tag],
+) -> DbResult<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let n = tx.execute(
+        "INSERT INTO dataset_groups (arn, name, created, attrs) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT DO NOTHING",
+        params![
+            group.dataset_group_arn,
+            group.name,
+            group.creation_date_time,
+            serde_json::to_string(&group.attrs).map_err(backend)?
+        ],
+    )?;
+    if n == 0 {
+        return Err(StoreError::AlreadyExists(group.dataset_group_arn.clone()));
+    }
+    insert_tags(&tx, &group.dataset_group_arn, tags)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Deletes a group that has no datasets and no event tracker left, and its tags.
+pub(super) fn delete_group(conn: &mut Connection, arn: &str) -> DbResult<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let datasets: i64 = tx.query_row(
+        "SELECT count(*) FROM datasets WHERE group_arn = ?1",
+        params![arn],
+        |r| r.get(0),
+    )?;
+    if datasets > 0 {
+        return Err(StoreError::InUse(format!(
+            "the dataset group {arn} still has datasets; delete them first"
+        )));
+    }
+    let tracker: Option<String> = tx
+        .query_row(
+            "SELECT arn FROM event_trackers WHERE group_arn = ?1",
+            params![arn],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(tracker) = tracker {
+        return Err(StoreError::InUse(format!(
+            "the dataset group {arn} still has the event tracker {tracker}; delete it first"
+        )));
+    }
+    if tx.execute("DELETE FROM dataset_groups WHERE arn = ?1", params![arn])? == 0 {
+        return Err(StoreError::NotFound(arn.to_owned()));
+    }
+    delete_tags(&tx, arn)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Creates a dataset (its group and schema must exist, its type must be new in the group),
+/// its records table and its tags.
+pub(super) fn create_dataset(conn: &mut Connection, d: &Dataset, tags: &[Tag]) -> DbResult<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let group: Option<i64> = tx
+        .query_row(
+            "SELECT 1 FROM dataset_groups WHERE arn = ?1",
+            params![d.dataset_group_arn],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if group.is_none() {
+        return Err(StoreError::NotFound(d.dataset_group_arn.clone()));
+    }
+    if let Some(schema) = &d.attrs.schema_arn {
+        let found: Option<i64> = tx
+            .query_row(
+                "SELECT 1 FROM schemas WHERE arn = ?1",
+                params![schema],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if found.is_none() {
+            return Err(StoreError::NotFound(schema.clone()));
+        }
+    }
+    if dataset_row(&tx, &d.dataset_group_arn, d.dataset_type)?.is_some() {
+        return Err(StoreError::AlreadyExists(format!(
+            "{} dataset of {}",
+            d.dataset_type, d.dataset_group_arn
+        )));
+    }
+    tx.execute(
+        "INSERT INTO datasets (group_arn, dataset_type, columns, attrs) VALUES (?1, ?2, ?3, ?4)",
+        params![
+            d.dataset_group_arn,
+            d.dataset_type.as_str(),
+            serde_json::to_string(&d.columns).map_err(backend)?,
+            serde_json::to_string(&d.attrs).map_err(backend)?
+        ],
+    )?;
+    create_records_table(&tx, tx.last_insert_rowid(), d.dataset_type, &d.columns)?;
+    insert_tags(&tx, &d.arn(), tags)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Creates an event tracker and its tags: one a group, its ARN and tracking ID unique.
+pub(super) fn create_tracker(
+    conn: &mut Connection,
+    t: &EventTracker,
+    tags: &[Tag],
+) -> DbResult<()> {
+    let body = serde_json::to_string(t).map_err(backend)?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let group: Option<i64> = tx
+        .query_row(
+            "SELECT 1 FROM dataset_groups WHERE arn = ?1",
+            params![t.dataset_group_arn],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if group.is_none() {
+        return Err(StoreError::NotFound(t.dataset_group_arn.clone()));
+    }
+    let taken: Option<String> = tx
+        .query_row(
+            "SELECT arn FROM event_trackers
+             WHERE arn = ?1 OR tracking_id = ?2 OR group_arn = ?3",
+            params![t.event_tracker_arn, t.tracking_id, t.dataset_group_arn],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(arn) = taken {
+        return Err(StoreError::AlreadyExists(arn));
+    }
+    tx.execute(
+        "INSERT INTO event_trackers (arn, tracking_id, group_arn, body) VALUES (?1, ?2, ?3, ?4)",
+        params![
+            t.event_tracker_arn,
+            t.tracking_id,
+            t.dataset_group_arn,
+            body
+        ],
+    )?;
+    insert_tags(&tx, &t.event_tracker_arn, tags)?;
+    tx.commit()?;
+    Ok(())
+}
 
 pub(super) const GROUP_COLUMNS: &str = "SELECT arn, name, created, attrs FROM dataset_groups";
 

@@ -13,7 +13,7 @@
 //! | `mod.rs` | the [`DatasetStore`] impl |
 //! | `conn.rs` | opening the file (beside other processes opening it), the writer and the readers |
 //! | `migrate.rs` | the versioned schema migrations |
-//! | `catalog.rs` | row mapping of groups and datasets |
+//! | `catalog.rs` | groups, datasets and event trackers: their transactions, row mapping |
 //! | `load.rs`, `packed.rs` | loads: external sort by user (`store::sort`), packed rows |
 //! | `records.rs` | counts, reads and streamed scans of records |
 //! | `purge.rs` | the purge transaction |
@@ -43,8 +43,7 @@ use futures::stream::BoxStream;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use self::catalog::{
-    create_records_table, dataset_full, dataset_row, delete_tags, group_from_row, group_row,
-    key_index, require_dataset, GROUP_COLUMNS,
+    dataset_full, delete_tags, group_from_row, group_row, key_index, require_dataset, GROUP_COLUMNS,
 };
 use super::{
     dataset_arn, Blob, Claim, Compacted, Dataset, DatasetAttrs, DatasetGroup, DatasetStore,
@@ -128,28 +127,9 @@ impl From<rusqlite::Error> for StoreError {
 #[async_trait]
 impl DatasetStore for SqliteStore {
     async fn create_dataset_group(&self, group: &DatasetGroup, tags: &[Tag]) -> StoreResult<()> {
-        let group = group.clone();
-        let tags = tags.to_vec();
-        self.with_conn(move |conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let n = tx.execute(
-                "INSERT INTO dataset_groups (arn, name, created, attrs) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT DO NOTHING",
-                params![
-                    group.dataset_group_arn,
-                    group.name,
-                    group.creation_date_time,
-                    serde_json::to_string(&group.attrs).map_err(backend)?
-                ],
-            )?;
-            if n == 0 {
-                return Err(StoreError::AlreadyExists(group.dataset_group_arn));
-            }
-            catalog::insert_tags(&tx, &group.dataset_group_arn, &tags)?;
-            tx.commit()?;
-            Ok(())
-        })
-        .await
+        let (group, tags) = (group.clone(), tags.to_vec());
+        self.with_conn(move |conn| catalog::create_group(conn, &group, &tags))
+            .await
     }
 
     async fn dataset_group(&self, arn: &str) -> StoreResult<Option<DatasetGroup>> {
@@ -180,86 +160,16 @@ impl DatasetStore for SqliteStore {
 
     async fn delete_dataset_group(&self, arn: &str) -> StoreResult<()> {
         let arn = arn.to_owned();
-        self.with_conn(move |conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let datasets: i64 = tx.query_row(
-                "SELECT count(*) FROM datasets WHERE group_arn = ?1",
-                params![arn],
-                |r| r.get(0),
-            )?;
-            if datasets > 0 {
-                return Err(StoreError::InUse(format!(
-                    "the dataset group {arn} still has datasets; delete them first"
-                )));
-            }
-            let tracker: Option<String> = tx
-                .query_row(
-                    "SELECT arn FROM event_trackers WHERE group_arn = ?1",
-                    params![arn],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            if let Some(tracker) = tracker {
-                return Err(StoreError::InUse(format!(
-                    "the dataset group {arn} still has the event tracker {tracker}; delete it first"
-                )));
-            }
-            if tx.execute("DELETE FROM dataset_groups WHERE arn = ?1", params![arn])? == 0 {
-                return Err(StoreError::NotFound(arn));
-            }
-            delete_tags(&tx, &arn)?;
-            tx.commit()?;
-            Ok(())
-        })
-        .await
+        self.with_conn(move |conn| catalog::delete_group(conn, &arn))
+            .await
     }
 
     async fn create_dataset(&self, dataset: &Dataset, tags: &[Tag]) -> StoreResult<()> {
         super::validate_columns(dataset.dataset_type, &dataset.columns)
             .map_err(StoreError::Invalid)?;
-        let d = dataset.clone();
-        let tags = tags.to_vec();
-        self.with_conn(move |conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let group: Option<i64> = tx
-                .query_row(
-                    "SELECT 1 FROM dataset_groups WHERE arn = ?1",
-                    params![d.dataset_group_arn],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            if group.is_none() {
-                return Err(StoreError::NotFound(d.dataset_group_arn));
-            }
-            if let Some(schema) = &d.attrs.schema_arn {
-                let found: Option<i64> = tx
-                    .query_row("SELECT 1 FROM schemas WHERE arn = ?1", params![schema], |r| r.get(0))
-                    .optional()?;
-                if found.is_none() {
-                    return Err(StoreError::NotFound(schema.clone()));
-                }
-            }
-            if dataset_row(&tx, &d.dataset_group_arn, d.dataset_type)?.is_some() {
-                return Err(StoreError::AlreadyExists(format!(
-                    "{} dataset of {}",
-                    d.dataset_type, d.dataset_group_arn
-                )));
-            }
-            tx.execute(
-                "INSERT INTO datasets (group_arn, dataset_type, columns, attrs) VALUES (?1, ?2, ?3, ?4)",
-                params![
-                    d.dataset_group_arn,
-                    d.dataset_type.as_str(),
-                    serde_json::to_string(&d.columns).map_err(backend)?,
-                    serde_json::to_string(&d.attrs).map_err(backend)?
-                ],
-            )?;
-            create_records_table(&tx, tx.last_insert_rowid(), d.dataset_type, &d.columns)?;
-            catalog::insert_tags(&tx, &d.arn(), &tags)?;
-            tx.commit()?;
-            Ok(())
-        })
-        .await
+        let (d, tags) = (dataset.clone(), tags.to_vec());
+        self.with_conn(move |conn| catalog::create_dataset(conn, &d, &tags))
+            .await
     }
 
     async fn datasets(&self, group_arn: &str) -> StoreResult<Vec<Dataset>> {
@@ -425,47 +335,9 @@ impl DatasetStore for SqliteStore {
     }
 
     async fn create_event_tracker(&self, tracker: &EventTracker, tags: &[Tag]) -> StoreResult<()> {
-        let t = tracker.clone();
-        let tags = tags.to_vec();
-        let body = serde_json::to_string(&t).map_err(backend)?;
-        self.with_conn(move |conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let group: Option<i64> = tx
-                .query_row(
-                    "SELECT 1 FROM dataset_groups WHERE arn = ?1",
-                    params![t.dataset_group_arn],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            if group.is_none() {
-                return Err(StoreError::NotFound(t.dataset_group_arn));
-            }
-            let taken: Option<String> = tx
-                .query_row(
-                    "SELECT arn FROM event_trackers
-                     WHERE arn = ?1 OR tracking_id = ?2 OR group_arn = ?3",
-                    params![t.event_tracker_arn, t.tracking_id, t.dataset_group_arn],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            if let Some(arn) = taken {
-                return Err(StoreError::AlreadyExists(arn));
-            }
-            tx.execute(
-                "INSERT INTO event_trackers (arn, tracking_id, group_arn, body)
-                 VALUES (?1, ?2, ?3, ?4)",
-                params![
-                    t.event_tracker_arn,
-                    t.tracking_id,
-                    t.dataset_group_arn,
-                    body
-                ],
-            )?;
-            catalog::insert_tags(&tx, &t.event_tracker_arn, &tags)?;
-            tx.commit()?;
-            Ok(())
-        })
-        .await
+        let (t, tags) = (tracker.clone(), tags.to_vec());
+        self.with_conn(move |conn| catalog::create_tracker(conn, &t, &tags))
+            .await
     }
 
     async fn event_trackers(&self) -> StoreResult<Vec<EventTracker>> {
