@@ -1,9 +1,9 @@
 //! The purge in PostgreSQL: one transaction locks the job's row and checks its lease, copies
 //! the distinct IDs into a temporary table with binary `COPY` (memory bounded: never one
 //! giant parameter list), deletes every user-bearing dataset's users (one row each, their
-//! records packed) with one set-based `DELETE ... USING` each, whose packed counts summed are
-//! the dataset's share of `numDeleted`, writes the job `COMPLETED` and commits all of it at
-//! once.
+//! records packed) with one `DELETE ... USING` each, probing the primary key in key order,
+//! whose packed counts summed are the dataset's share of `numDeleted`, writes the job
+//! `COMPLETED` and commits all of it at once.
 
 use std::time::Instant;
 
@@ -56,6 +56,13 @@ pub(super) async fn purge(
         seconds = started.elapsed().as_secs_f64(),
         "copied the IDs"
     );
+    // Each ID is looked up through the primary key, in the order copied (byte order): the
+    // deletes walk the table in key order, the order a load wrote it in, so each page is
+    // changed once. A hash join's batches each touch pages all over the table, over and over,
+    // and a page changed after a checkpoint is logged whole again: at W3 that wrote 6.3 GB of
+    // log for a 2 GB table and took 26 s, against 1.4 GB and 8.7 s this way.
+    tx.batch_execute("SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off")
+        .await?;
     let mut counts = PurgeCounts::default();
     for t in DatasetType::ALL.into_iter().filter(|t| t.holds_users()) {
         if let Some((id, _)) = dataset_id(&*tx, group_arn, t).await? {
