@@ -51,6 +51,7 @@ pub async fn run_all(store: &dyn DatasetStore) {
     purge_removes_only_the_listed_users(store).await;
     purge_is_atomic_with_the_job_record(store).await;
     purged_users_stay_gone_on_every_read_path(store).await;
+    purges_of_many_and_of_few_users_agree(store).await;
     records_are_read_by_key(store).await;
     matching_finds_what_a_purge_deletes(store).await;
     loads_commit_with_their_job(store).await;

@@ -263,3 +263,71 @@ pub async fn purge_is_atomic_with_the_job_record(store: &dyn DatasetStore) {
         .unwrap_err();
     assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
 }
+
+/// A purge of most of a dataset's users and then one of a few count and remove exactly what
+/// they list (PostgreSQL joins the IDs a different way for each: `postgres::purge::plan`).
+pub async fn purges_of_many_and_of_few_users_agree(store: &dyn DatasetStore) {
+    let g = group("conf-many");
+    store.create_dataset_group(&g, &[]).await.unwrap();
+    for (t, cols) in [
+        (DatasetType::Users, &["USER_ID", "AGE"][..]),
+        (DatasetType::Interactions, &["USER_ID", "ITEM_ID"][..]),
+    ] {
+        let d = dataset(&g, t, cols);
+        store.create_dataset(&d, &[]).await.unwrap();
+    }
+    let ids: Vec<String> = (0..400).map(|i| format!("u{i:03}")).collect();
+    let users: Vec<[&str; 2]> = ids.iter().map(|u| [u.as_str(), "30"]).collect();
+    // Two interactions for each user.
+    let inter: Vec<[&str; 2]> = ids
+        .iter()
+        .flat_map(|u| [[u.as_str(), "i1"], [u.as_str(), "i2"]])
+        .collect();
+    let users: Vec<&[&str]> = users.iter().map(|r| &r[..]).collect();
+    let inter: Vec<&[&str]> = inter.iter().map(|r| &r[..]).collect();
+    load(store, &g, DatasetType::Users, 2, &users).await;
+    load(store, &g, DatasetType::Interactions, 2, &inter).await;
+    let (users, inter) = (strings(&users), strings(&inter));
+    let arn = &g.dataset_group_arn;
+
+    // Most users (and an unknown one), then three of those left.
+    let most: Vec<String> = (0..400)
+        .filter(|i| i % 4 != 3)
+        .map(|i| format!("u{i:03}"))
+        .chain(["nobody".to_owned()])
+        .collect();
+    let few: Vec<String> = ["u003", "u399", "u007"].map(String::from).to_vec();
+    let mut gone: Vec<&str> = Vec::new();
+    for (job, listed) in [("conf-many-most", &most), ("conf-many-few", &few)] {
+        let commit = claimed_deletion(store, job, arn).await;
+        let known = listed.iter().filter(|u| ids.contains(u)).count() as u64;
+        let listed_ids: UserIds = listed.iter().map(String::as_str).collect();
+        let (counts, _) = store
+            .purge_users(arn, Arc::new(listed_ids), commit)
+            .await
+            .unwrap();
+        assert_eq!(
+            counts.per_dataset,
+            vec![
+                (DatasetType::Interactions, 2 * known),
+                (DatasetType::Users, known)
+            ],
+            "{job}"
+        );
+        gone.extend(listed.iter().map(String::as_str));
+        assert_eq!(
+            store.records(arn, DatasetType::Users).await.unwrap(),
+            without(&users, 0, &gone),
+            "{job}"
+        );
+        assert_eq!(
+            store.records(arn, DatasetType::Interactions).await.unwrap(),
+            without(&inter, 0, &gone),
+            "{job}"
+        );
+    }
+    assert_eq!(
+        store.count_records(arn, DatasetType::Users).await.unwrap(),
+        97
+    );
+}

@@ -97,3 +97,21 @@ async fn sessions_are_bounded_unless_the_url_says_otherwise() {
     let store = PostgresStore::connect(&own).await.unwrap();
     assert_eq!(show(store).await, ["2s", "1h", "10min"]);
 }
+
+/// The purge joins many IDs by one pass over the primary key and a few by a probe each, by
+/// the table's row count, which the `ANALYZE` after each bulk load keeps; unknown, probes.
+/// (The conformance check run here purges both ways and checks what each removed.)
+#[tokio::test]
+async fn the_purge_plan_follows_the_share_of_users_listed() {
+    let Some(url) = server_url() else { return };
+    let db = test_database(&url).await.unwrap();
+    let store = PostgresStore::connect(&db).await.unwrap();
+    let client = store.client().await.unwrap();
+    let probes = |sql: &str| sql.contains("enable_mergejoin = off");
+    let merge = |sql: &str| sql.contains("enable_nestloop = off");
+    assert!(probes(purge::plan(&**client, 1_000_000).await.unwrap()));
+    crate::store::conformance::purges_of_many_and_of_few_users_agree(&store).await;
+    // 400 users in Users and 400 in Interactions, one row each.
+    assert!(merge(purge::plan(&**client, 101).await.unwrap()));
+    assert!(probes(purge::plan(&**client, 99).await.unwrap()));
+}
