@@ -108,6 +108,7 @@ CREATE TABLE put_ranges (
     ),
     (3, super::resources::MIGRATION_3),
     (4, super::erase::MIGRATION_4),
+    (5, super::purge::MIGRATION_5),
 ];
 
 /// Applies every migration the database lacks.

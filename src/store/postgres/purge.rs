@@ -90,6 +90,12 @@ pub(super) async fn purge(
     Ok((counts, job))
 }
 
+/// `user_records`' other columns sampled lightly: `ANALYZE`, which each bulk load runs for
+/// [`plan`]'s row count, then reads 300 rows instead of 30,000 (W1: 3 ms against 110-700 ms).
+pub(super) const MIGRATION_5: &str = "
+ALTER TABLE user_records ALTER COLUMN dataset_id SET STATISTICS 1, ALTER COLUMN n SET STATISTICS 1;
+";
+
 /// How the purge joins the IDs with `user_records`: the deletes walk the table in key order,
 /// the order a load wrote it in, so each page is changed once. A hash join's batches each
 /// change pages all over the table, and a page changed again after a checkpoint goes to the
