@@ -6,6 +6,21 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use super::{backend, packed, DbResult};
 use crate::store::{Dataset, DatasetGroup, DatasetType, EventTracker, StoreError, Tag};
 
+/// `NotFound` unless the group `arn` exists.
+pub(super) fn require_group(conn: &Connection, arn: &str) -> DbResult<()> {
+    let found: Option<i64> = conn
+        .query_row(
+            "SELECT 1 FROM dataset_groups WHERE arn = ?1",
+            params![arn],
+            |r| r.get(0),
+        )
+        .optional()?;
+    match found {
+        Some(_) => Ok(()),
+        None => Err(StoreError::NotFound(arn.to_owned())),
+    }
+}
+
 /// Creates a group and its tags; `AlreadyExists` when its ARN is taken.
 pub(super) fn create_group(
     conn: &mut Connection,
@@ -68,16 +83,7 @@ pub(super) fn delete_group(conn: &mut Connection, arn: &str) -> DbResult<()> {
 /// its records table and its tags.
 pub(super) fn create_dataset(conn: &mut Connection, d: &Dataset, tags: &[Tag]) -> DbResult<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let group: Option<i64> = tx
-        .query_row(
-            "SELECT 1 FROM dataset_groups WHERE arn = ?1",
-            params![d.dataset_group_arn],
-            |r| r.get(0),
-        )
-        .optional()?;
-    if group.is_none() {
-        return Err(StoreError::NotFound(d.dataset_group_arn.clone()));
-    }
+    require_group(&tx, &d.dataset_group_arn)?;
     if let Some(schema) = &d.attrs.schema_arn {
         let found: Option<i64> = tx
             .query_row(
@@ -119,16 +125,7 @@ pub(super) fn create_tracker(
 ) -> DbResult<()> {
     let body = serde_json::to_string(t).map_err(backend)?;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let group: Option<i64> = tx
-        .query_row(
-            "SELECT 1 FROM dataset_groups WHERE arn = ?1",
-            params![t.dataset_group_arn],
-            |r| r.get(0),
-        )
-        .optional()?;
-    if group.is_none() {
-        return Err(StoreError::NotFound(t.dataset_group_arn.clone()));
-    }
+    require_group(&tx, &t.dataset_group_arn)?;
     let taken: Option<String> = tx
         .query_row(
             "SELECT arn FROM event_trackers

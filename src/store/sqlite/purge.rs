@@ -3,9 +3,9 @@
 
 use std::path::Path;
 
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{Connection, TransactionBehavior};
 
-use super::catalog::dataset_row;
+use super::catalog::{dataset_row, require_group};
 use super::directory::{self, Found};
 use super::{jobs, DbResult, CACHE_KIB};
 use crate::jobs::Job;
@@ -42,16 +42,7 @@ fn purge_in(
 ) -> DbResult<(PurgeCounts, Job)> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     jobs::check_held(&tx, &commit.lease)?;
-    let exists: Option<i64> = tx
-        .query_row(
-            "SELECT 1 FROM dataset_groups WHERE arn = ?1",
-            params![group_arn],
-            |r| r.get(0),
-        )
-        .optional()?;
-    if exists.is_none() {
-        return Err(StoreError::NotFound(group_arn.to_owned()));
-    }
+    require_group(&tx, group_arn)?;
     // Per dataset, one merge of the sorted IDs with the directory gives each user's
     // record count, and the users found are written as one tombstone; the compaction erases
     // their rows after the job. The merges only read, so they run at once on connections of
